@@ -1,5 +1,5 @@
-//! Mapping: turning a record into the payload a target sends.
-use crate::Record;
+//! Mapping. (Placeholder until the template mapper lands.)
+use crate::{Record, SpecErrors};
 
 /// Turns a record into a target's payload. Pure.
 pub trait Mapper: Send + Sync {
@@ -7,12 +7,35 @@ pub trait Mapper: Send + Sync {
     fn map(&self, record: &Record) -> Result<serde_json::Value, MapError>;
 }
 
-/// Placeholder, replaced by the template-based field map.
+/// Placeholder.
 #[derive(Debug, Clone)]
-pub struct FieldMap;
+pub struct FieldMap(serde_json::Value);
+impl FieldMap {
+    /// placeholder
+    pub fn new(shape: serde_json::Value) -> Result<FieldMap, SpecErrors> {
+        Ok(FieldMap(shape))
+    }
+    /// placeholder
+    pub fn shape(&self) -> &serde_json::Value {
+        &self.0
+    }
+}
+impl Mapper for FieldMap {
+    fn map(&self, _record: &Record) -> Result<serde_json::Value, MapError> {
+        Ok(self.0.clone())
+    }
+}
+/// Placeholder.
+#[derive(Debug, Clone, Copy)]
+pub struct Passthrough;
+impl Mapper for Passthrough {
+    fn map(&self, record: &Record) -> Result<serde_json::Value, MapError> {
+        Ok(record.data.clone())
+    }
+}
 
 /// Placeholder error.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum MapError {
     /// A field is missing.

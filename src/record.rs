@@ -81,11 +81,12 @@ pub(crate) fn lookup<'v>(root: &'v Value, path: &str) -> Option<&'v Value> {
     if path.is_empty() {
         return Some(root);
     }
-    path.split('.').try_fold(root, |value, segment| match value {
-        Value::Object(map) => map.get(segment),
-        Value::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
-        _ => None,
-    })
+    path.split('.')
+        .try_fold(root, |value, segment| match value {
+            Value::Object(map) => map.get(segment),
+            Value::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
+            _ => None,
+        })
 }
 
 /// Opaque, serializable position of a polling [`Source`](crate::Source).

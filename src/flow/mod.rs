@@ -1,0 +1,455 @@
+//! The flow: a record's path from condition through mapper and target to an outcome.
+
+use std::fmt;
+use std::sync::Arc;
+
+use futures_util::stream::{self, StreamExt};
+use serde::Serialize;
+
+use crate::http::HttpRequest;
+use crate::mapper::Passthrough;
+use crate::retry::jitter;
+use crate::{
+    Claim, Condition, Context, DeliveryError, MapError, Mapper, Record, RetryDecision, Rule,
+    Source, SourceError, SpecError, SpecErrors, Target, TargetError, Trigger,
+};
+
+mod policy;
+mod report;
+
+use policy::Pacer;
+pub use policy::{DeliveryPolicy, OnUnknown};
+pub use report::{Counts, Failure, Outcome, RecordOutcome, RunReport, Stage};
+
+/// An integration flow as a value: trigger, optional source, condition, mapper, target and
+/// delivery policy.
+///
+/// A `Flow` is immutable, `Clone + Send + Sync`, spawns nothing and reads no environment:
+/// the host calls it from whatever executor it has, and many workers may share one. The
+/// only state it carries is the pacing of its rate limit, shared by its clones so that the
+/// limit holds across them.
+///
+/// ```
+/// use hubflow::{Context, Flow, ManualClock, MemoryStore, Outcome, Record, Rule};
+/// use hubflow::http::RecordingClient;
+/// use hubflow::http_target::HttpTarget;
+/// use serde_json::json;
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let flow = Flow::builder("notify-ops")
+///     .when(Rule::parse(&json!({"field": "priority", "op": "eq", "value": "high"})).unwrap())
+///     .target(HttpTarget::new("https://ops.example.com/hook".parse().unwrap()))
+///     .build()
+///     .unwrap();
+///
+/// let http = RecordingClient::new();
+/// let ctx = Context::new(http.clone(), ManualClock::new(chrono::Utc::now()), MemoryStore::new());
+/// let report = flow
+///     .process(&ctx, vec![
+///         Record::new("a", "ticket", json!({"priority": "high"})),
+///         Record::new("b", "ticket", json!({"priority": "low"})),
+///     ])
+///     .await;
+/// assert_eq!(report.counts.delivered, 1);
+/// assert!(matches!(report.records[1].outcome, Outcome::Skipped { .. }));
+/// assert_eq!(http.requests().len(), 1);
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct Flow {
+    inner: Arc<FlowInner>,
+}
+
+struct FlowInner {
+    id: String,
+    trigger: Trigger,
+    source: Option<Arc<dyn Source>>,
+    condition: Arc<dyn Condition>,
+    condition_text: String,
+    mapper: Arc<dyn Mapper>,
+    target: Arc<dyn Target>,
+    delivery: DeliveryPolicy,
+    pacer: Option<Pacer>,
+}
+
+/// What a flow would do with a record, decided without any I/O.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Plan {
+    /// The condition does not hold: nothing would be sent.
+    Skip(String),
+    /// This request would be sent.
+    Send(HttpRequest),
+}
+
+/// Why a record cannot be planned: it fails before anything is sent.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlanError {
+    /// The mapper failed.
+    #[error("mapping failed: {0}")]
+    Map(#[from] MapError),
+    /// The target rejected the payload.
+    #[error("target rejected the payload: {0}")]
+    Prepare(#[from] TargetError),
+}
+
+/// Why [`Flow::run`] could not poll.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// The flow has no pull source; use [`Flow::process`] with pushed records.
+    #[error("flow `{0}` has no source to poll")]
+    NoSource(String),
+    /// The source failed; nothing entered the flow and the cursor did not move.
+    #[error("polling the source failed: {0}")]
+    Source(#[from] SourceError),
+}
+
+impl Flow {
+    /// Starts building a flow with this id. The id scopes the flow's claims and cursor in
+    /// the store, so keep it stable across deployments.
+    pub fn builder(id: impl Into<String>) -> FlowBuilder {
+        FlowBuilder {
+            id: id.into(),
+            trigger: Trigger::Manual,
+            source: None,
+            condition: None,
+            mapper: None,
+            target: None,
+            delivery: DeliveryPolicy::default(),
+        }
+    }
+
+    /// The flow's id.
+    pub fn id(&self) -> &str {
+        &self.inner.id
+    }
+
+    /// When the host should run the flow.
+    pub fn trigger(&self) -> &Trigger {
+        &self.inner.trigger
+    }
+
+    /// The delivery policy.
+    pub fn delivery(&self) -> &DeliveryPolicy {
+        &self.inner.delivery
+    }
+
+    /// What the flow would do with `record`: condition, mapper and target's `prepare`, all
+    /// pure. A dry run is a loop over this.
+    pub fn plan(&self, record: &Record) -> Result<Plan, PlanError> {
+        if !self.inner.condition.evaluate(record) {
+            return Ok(Plan::Skip(format!(
+                "condition not met: {}",
+                self.inner.condition_text
+            )));
+        }
+        let payload = self.inner.mapper.map(record)?;
+        Ok(Plan::Send(self.inner.target.prepare(&payload)?))
+    }
+
+    /// Delivers records pushed by a webhook or handed over by the host, and reports what
+    /// happened to each. Never fails as a whole: every record ends in its own [`Outcome`].
+    /// The report is also appended to the store's history.
+    pub async fn process(&self, ctx: &Context, records: Vec<Record>) -> RunReport {
+        let started = ctx.clock().now();
+        let mut lines: Vec<(usize, RecordOutcome)> = stream::iter(records.into_iter().enumerate())
+            .map(|(index, record)| async move { (index, self.process_one(ctx, record).await) })
+            .buffer_unordered(self.inner.delivery.max_in_flight)
+            .collect()
+            .await;
+        lines.sort_by_key(|(index, _)| *index);
+        let lines = lines.into_iter().map(|(_, line)| line).collect();
+        let mut report = RunReport::new(&self.inner.id, started, ctx.clock().now(), lines);
+        if let Err(e) = ctx.store().append_report(&report).await {
+            report
+                .warnings
+                .push(format!("the run report was not stored: {e}"));
+        }
+        report
+    }
+
+    /// Polls the source from the stored cursor, processes the batch, then saves the next
+    /// cursor. Records that failed are in the report's dead letters; the cursor moves past
+    /// them so that one bad record cannot stop the flow.
+    pub async fn run(&self, ctx: &Context) -> Result<RunReport, RunError> {
+        let source = self
+            .inner
+            .source
+            .as_ref()
+            .ok_or_else(|| RunError::NoSource(self.inner.id.clone()))?;
+        let cursor = ctx
+            .store()
+            .cursor(&self.inner.id)
+            .await
+            .map_err(SourceError::from)?;
+        let batch = source.poll(ctx, cursor.as_ref()).await?;
+        let mut report = self.process(ctx, batch.records).await;
+        if let Some(next) = batch.next_cursor {
+            if let Err(e) = ctx.store().save_cursor(&self.inner.id, &next).await {
+                report.warnings.push(format!(
+                    "the cursor was not saved; the next run repeats this batch: {e}"
+                ));
+            }
+        }
+        Ok(report)
+    }
+
+    async fn process_one(&self, ctx: &Context, record: Record) -> RecordOutcome {
+        let started = ctx.clock().now();
+        let outcome = match self.plan(&record) {
+            Ok(Plan::Skip(reason)) => Outcome::Skipped { reason },
+            Ok(Plan::Send(request)) => self.deliver(ctx, &record.key, &request).await,
+            Err(PlanError::Map(e)) => failed(Failure::from_map(&e), 0),
+            Err(PlanError::Prepare(e)) => failed(Failure::from_prepare(&e), 0),
+        };
+        let keep = matches!(outcome, Outcome::Failed { .. });
+        RecordOutcome {
+            key: record.key.clone(),
+            kind: record.kind.clone(),
+            outcome,
+            duration_ms: report::millis(ctx.clock().now() - started),
+            record: keep.then_some(record),
+        }
+    }
+
+    /// Claims the key, sends with retries, and settles the claim.
+    async fn deliver(&self, ctx: &Context, key: &str, request: &HttpRequest) -> Outcome {
+        let flow = self.inner.id.as_str();
+        let now = ctx.clock().now();
+        match ctx.store().claim(flow, key, now).await {
+            Err(e) => {
+                return failed(
+                    Failure::from_delivery(Stage::Claim, &DeliveryError::Store(e)),
+                    0,
+                )
+            }
+            Ok(Claim::Done { receipt }) => {
+                return Outcome::Duplicate {
+                    reason: "already delivered".to_owned(),
+                    receipt: Some(receipt),
+                };
+            }
+            Ok(Claim::InFlight { since }) => {
+                let lease_over = crate::clock::add(since, self.inner.delivery.claim_lease) <= now;
+                if !lease_over {
+                    return Outcome::Duplicate {
+                        reason: format!("being delivered by another attempt since {since}"),
+                        receipt: None,
+                    };
+                }
+                match self.inner.delivery.on_unknown {
+                    OnUnknown::Hold => {
+                        return failed(
+                            Failure::from_delivery(Stage::Claim, &DeliveryError::Unknown { since }),
+                            0,
+                        );
+                    }
+                    OnUnknown::Resend => match ctx.store().reclaim(flow, key, since, now).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            return Outcome::Duplicate {
+                                reason: "another worker took over the abandoned attempt".to_owned(),
+                                receipt: None,
+                            };
+                        }
+                        Err(e) => {
+                            return failed(
+                                Failure::from_delivery(Stage::Claim, &DeliveryError::Store(e)),
+                                0,
+                            )
+                        }
+                    },
+                }
+            }
+            Ok(Claim::Acquired) => {}
+        }
+        self.send_with_retries(ctx, key, request).await
+    }
+
+    async fn send_with_retries(&self, ctx: &Context, key: &str, request: &HttpRequest) -> Outcome {
+        let flow = self.inner.id.as_str();
+        let mut attempt = 1;
+        loop {
+            if let Some(pacer) = &self.inner.pacer {
+                pacer.acquire(ctx.clock()).await;
+            }
+            let error = match self.inner.target.deliver(ctx, request).await {
+                Ok(receipt) => {
+                    // If this fails the claim stays in flight and a later run treats the
+                    // record as an unknown outcome; the delivery itself did happen.
+                    let _ = ctx.store().complete(flow, key, &receipt).await;
+                    return Outcome::Delivered {
+                        receipt,
+                        attempts: attempt,
+                    };
+                }
+                Err(error) => error,
+            };
+            match self
+                .inner
+                .delivery
+                .retry
+                .decide(attempt, &error, jitter(key, attempt))
+            {
+                RetryDecision::Retry { after } => {
+                    if !after.is_zero() {
+                        ctx.clock().sleep(after).await;
+                    }
+                    attempt += 1;
+                }
+                RetryDecision::GiveUp => {
+                    // A release that fails leaves the claim in flight: the lease then
+                    // decides, as after a crash.
+                    let _ = ctx.store().release(flow, key).await;
+                    let retryable = error.class().is_retryable();
+                    return Outcome::Failed {
+                        failure: Failure::from_delivery(Stage::Deliver, &error),
+                        retryable,
+                        attempts: attempt,
+                    };
+                }
+            }
+        }
+    }
+}
+
+fn failed(failure: Failure, attempts: u32) -> Outcome {
+    let retryable = failure.class.is_retryable();
+    Outcome::Failed {
+        failure,
+        retryable,
+        attempts,
+    }
+}
+
+impl fmt::Debug for Flow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Flow")
+            .field("id", &self.inner.id)
+            .field("trigger", &self.inner.trigger)
+            .field("source", &self.inner.source.is_some())
+            .field("condition", &self.inner.condition_text)
+            .field("delivery", &self.inner.delivery)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Flow`]. Only the target is required: without a condition every record
+/// passes, without a mapper the record's data is the payload.
+#[must_use]
+pub struct FlowBuilder {
+    id: String,
+    trigger: Trigger,
+    source: Option<Arc<dyn Source>>,
+    condition: Option<(Arc<dyn Condition>, String)>,
+    mapper: Option<Arc<dyn Mapper>>,
+    target: Option<Arc<dyn Target>>,
+    delivery: DeliveryPolicy,
+}
+
+impl FlowBuilder {
+    /// When the host should run the flow (default: manual).
+    pub fn trigger(mut self, trigger: Trigger) -> Self {
+        self.trigger = trigger;
+        self
+    }
+
+    /// The pull source [`Flow::run`] polls.
+    pub fn source(mut self, source: impl Source + 'static) -> Self {
+        self.source = Some(Arc::new(source));
+        self
+    }
+
+    /// The pull source, shared.
+    pub fn source_arc(mut self, source: Arc<dyn Source>) -> Self {
+        self.source = Some(source);
+        self
+    }
+
+    /// The condition, as a serializable rule (shown in skip reasons).
+    pub fn when(mut self, rule: Rule) -> Self {
+        let text = rule.to_string();
+        self.condition = Some((Arc::new(rule), text));
+        self
+    }
+
+    /// Any condition, e.g. a closure; `description` is shown in skip reasons.
+    pub fn when_fn(
+        mut self,
+        condition: impl Condition + 'static,
+        description: impl Into<String>,
+    ) -> Self {
+        self.condition = Some((Arc::new(condition), description.into()));
+        self
+    }
+
+    /// The mapper that turns a record into the target's payload.
+    pub fn map(mut self, mapper: impl Mapper + 'static) -> Self {
+        self.mapper = Some(Arc::new(mapper));
+        self
+    }
+
+    /// The target.
+    pub fn target(mut self, target: impl Target + 'static) -> Self {
+        self.target = Some(Arc::new(target));
+        self
+    }
+
+    /// The target, shared.
+    pub fn target_arc(mut self, target: Arc<dyn Target>) -> Self {
+        self.target = Some(target);
+        self
+    }
+
+    /// The delivery policy.
+    pub fn delivery(mut self, delivery: DeliveryPolicy) -> Self {
+        self.delivery = delivery;
+        self
+    }
+
+    /// Checks the parts and builds the flow; reports every problem, with JSON pointers in
+    /// the form of a [`FlowSpec`](crate::FlowSpec).
+    pub fn build(self) -> Result<Flow, SpecErrors> {
+        let mut errors = SpecErrors::new();
+        if self.id.trim().is_empty() {
+            errors.push(
+                SpecError::new("/id", "the flow id is empty")
+                    .with_hint("give the flow a stable, unique id"),
+            );
+        }
+        for (field, message) in self.delivery.problems() {
+            errors.push(SpecError::new(format!("/delivery/{field}"), message));
+        }
+        let Some(target) = self.target else {
+            errors.push(
+                SpecError::new("/target", "the flow has no target")
+                    .with_hint("call .target(…) on the builder"),
+            );
+            return Err(errors);
+        };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let (condition, condition_text) = self.condition.unwrap_or_else(|| {
+            let rule = Rule::Always;
+            let text = rule.to_string();
+            (Arc::new(rule) as Arc<dyn Condition>, text)
+        });
+        let pacer = self.delivery.rate_per_second.map(Pacer::new);
+        Ok(Flow {
+            inner: Arc::new(FlowInner {
+                id: self.id,
+                trigger: self.trigger,
+                source: self.source,
+                condition,
+                condition_text,
+                mapper: self.mapper.unwrap_or_else(|| Arc::new(Passthrough)),
+                target,
+                delivery: self.delivery,
+                pacer,
+            }),
+        })
+    }
+}

@@ -1,0 +1,278 @@
+//! How a flow delivers: attempts, concurrency, pace, and crashed attempts.
+
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::retry::duration_ms;
+use crate::{Clock, RetryPolicy};
+
+/// What to do with a record whose earlier attempt never finished (a worker stopped between
+/// sending and recording the result), once the claim's lease has run out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum OnUnknown {
+    /// Report it as failed (not retryable) for a person to decide. The safe default: the
+    /// earlier attempt may have reached the customer.
+    #[default]
+    Hold,
+    /// Send again, accepting a possible duplicate message.
+    Resend,
+}
+
+/// How a flow delivers.
+///
+/// JSON form (every field optional; durations in milliseconds):
+///
+/// ```
+/// use hubflow::DeliveryPolicy;
+/// let policy: DeliveryPolicy = serde_json::from_str(
+///     r#"{"max_attempts": 5, "max_in_flight": 8, "rate_per_second": 80}"#,
+/// ).unwrap();
+/// assert_eq!(policy.max_in_flight, 8);
+/// assert_eq!(policy.retry.max_attempts, 5);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "PolicyWire", into = "PolicyWire")]
+#[non_exhaustive]
+pub struct DeliveryPolicy {
+    /// Attempts and backoff.
+    pub retry: RetryPolicy,
+    /// Records delivered at the same time, at most (no task is spawned: the flow polls this
+    /// many futures at once).
+    pub max_in_flight: usize,
+    /// Requests per second to the target, at most, across all clones of the flow in this
+    /// process; `None` for no limit.
+    pub rate_per_second: Option<f64>,
+    /// How long a claim may stay in flight before it counts as abandoned.
+    pub claim_lease: Duration,
+    /// What to do with an abandoned claim.
+    pub on_unknown: OnUnknown,
+}
+
+impl Default for DeliveryPolicy {
+    fn default() -> Self {
+        PolicyWire::default().into()
+    }
+}
+
+impl DeliveryPolicy {
+    /// Sets the retry policy.
+    #[must_use]
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Sets the number of records delivered at once.
+    #[must_use]
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.max_in_flight = n;
+        self
+    }
+
+    /// Sets the rate limit in requests per second.
+    #[must_use]
+    pub fn rate_per_second(mut self, rate: f64) -> Self {
+        self.rate_per_second = Some(rate);
+        self
+    }
+
+    /// Sets the claim lease.
+    #[must_use]
+    pub fn claim_lease(mut self, lease: Duration) -> Self {
+        self.claim_lease = lease;
+        self
+    }
+
+    /// Sets what happens to abandoned claims.
+    #[must_use]
+    pub fn on_unknown(mut self, on_unknown: OnUnknown) -> Self {
+        self.on_unknown = on_unknown;
+        self
+    }
+
+    /// Problems that would make the policy unusable, as `(field, message)` pairs.
+    pub(crate) fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        if self.retry.max_attempts == 0 {
+            problems.push(("max_attempts", "must be at least 1".to_owned()));
+        }
+        if self.max_in_flight == 0 {
+            problems.push(("max_in_flight", "must be at least 1".to_owned()));
+        }
+        if let Some(rate) = self.rate_per_second {
+            if !(rate.is_finite() && rate > 0.0) {
+                problems.push((
+                    "rate_per_second",
+                    format!("must be a positive number, not {rate}"),
+                ));
+            }
+        }
+        if self.retry.base_delay > self.retry.max_delay {
+            problems.push(("base_delay_ms", "must not exceed max_delay_ms".to_owned()));
+        }
+        problems
+    }
+}
+
+/// The flat JSON form, so a spec says `"max_attempts": 5` next to `"max_in_flight": 8`.
+#[derive(Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct PolicyWire {
+    max_attempts: u32,
+    base_delay_ms: u64,
+    max_delay_ms: u64,
+    max_retry_after_ms: u64,
+    max_in_flight: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rate_per_second: Option<f64>,
+    #[serde(with = "duration_ms")]
+    claim_lease_ms: Duration,
+    on_unknown: OnUnknown,
+}
+
+impl Default for PolicyWire {
+    fn default() -> Self {
+        let retry = RetryPolicy::default();
+        PolicyWire {
+            max_attempts: retry.max_attempts,
+            base_delay_ms: ms(retry.base_delay),
+            max_delay_ms: ms(retry.max_delay),
+            max_retry_after_ms: ms(retry.max_retry_after),
+            max_in_flight: 4,
+            rate_per_second: None,
+            claim_lease_ms: Duration::from_secs(600),
+            on_unknown: OnUnknown::Hold,
+        }
+    }
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl From<PolicyWire> for DeliveryPolicy {
+    fn from(w: PolicyWire) -> Self {
+        let retry = RetryPolicy::default().max_attempts(w.max_attempts).backoff(
+            Duration::from_millis(w.base_delay_ms),
+            Duration::from_millis(w.max_delay_ms),
+        );
+        let mut retry = retry;
+        retry.max_retry_after = Duration::from_millis(w.max_retry_after_ms);
+        DeliveryPolicy {
+            retry,
+            max_in_flight: w.max_in_flight,
+            rate_per_second: w.rate_per_second,
+            claim_lease: w.claim_lease_ms,
+            on_unknown: w.on_unknown,
+        }
+    }
+}
+
+impl From<DeliveryPolicy> for PolicyWire {
+    fn from(p: DeliveryPolicy) -> Self {
+        PolicyWire {
+            max_attempts: p.retry.max_attempts,
+            base_delay_ms: ms(p.retry.base_delay),
+            max_delay_ms: ms(p.retry.max_delay),
+            max_retry_after_ms: ms(p.retry.max_retry_after),
+            max_in_flight: p.max_in_flight,
+            rate_per_second: p.rate_per_second,
+            claim_lease_ms: p.claim_lease,
+            on_unknown: p.on_unknown,
+        }
+    }
+}
+
+/// Spaces requests evenly: each caller gets the next free slot `interval` after the last,
+/// and waits for it through the clock (a GCRA without burst).
+#[derive(Debug)]
+pub(crate) struct Pacer {
+    interval: Duration,
+    next_slot: Mutex<Option<DateTime<Utc>>>,
+}
+
+impl Pacer {
+    pub(crate) fn new(rate_per_second: f64) -> Self {
+        Pacer {
+            interval: Duration::from_secs_f64(1.0 / rate_per_second),
+            next_slot: Mutex::new(None),
+        }
+    }
+
+    /// Waits until the caller may send.
+    pub(crate) async fn acquire(&self, clock: &dyn Clock) {
+        let wait = {
+            // Poisoning cannot leave the slot inconsistent: it is one value, written whole.
+            let mut next = self
+                .next_slot
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let now = clock.now();
+            let slot = next.filter(|slot| *slot > now).unwrap_or(now);
+            *next = Some(crate::clock::add(slot, self.interval));
+            (slot - now).to_std().unwrap_or_default()
+        };
+        if !wait.is_zero() {
+            clock.sleep(wait).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ManualClock;
+
+    #[test]
+    fn json_form_is_flat_and_strict() {
+        let p: DeliveryPolicy = serde_json::from_str(
+            r#"{"max_attempts": 2, "base_delay_ms": 10, "on_unknown": "resend"}"#,
+        )
+        .unwrap();
+        assert_eq!(p.retry.max_attempts, 2);
+        assert_eq!(p.retry.base_delay, Duration::from_millis(10));
+        assert_eq!(p.on_unknown, OnUnknown::Resend);
+        assert_eq!(p.max_in_flight, DeliveryPolicy::default().max_in_flight);
+        let err = serde_json::from_str::<DeliveryPolicy>(r#"{"max_atempts": 2}"#).unwrap_err();
+        assert!(err.to_string().contains("max_atempts"), "{err}");
+        let back: DeliveryPolicy =
+            serde_json::from_value(serde_json::to_value(&p).unwrap()).unwrap();
+        assert_eq!(back, p);
+    }
+
+    #[test]
+    fn problems_are_found() {
+        let bad = DeliveryPolicy::default()
+            .max_in_flight(0)
+            .rate_per_second(-1.0);
+        let fields: Vec<_> = bad.problems().into_iter().map(|(f, _)| f).collect();
+        assert_eq!(fields, vec!["max_in_flight", "rate_per_second"]);
+        assert!(DeliveryPolicy::default().problems().is_empty());
+    }
+
+    #[test]
+    fn pacer_spaces_requests_evenly() {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(async {
+                let clock = ManualClock::new("2026-01-01T00:00:00Z".parse().unwrap());
+                let pacer = Pacer::new(4.0);
+                for _ in 0..5 {
+                    pacer.acquire(&clock).await;
+                }
+                // The first goes at once, each later one 250 ms after the one before.
+                assert_eq!(clock.sleeps(), vec![Duration::from_millis(250); 4]);
+                assert_eq!(clock.now().to_rfc3339(), "2026-01-01T00:00:01+00:00");
+                // After a pause, no catching up in a burst.
+                clock.advance(Duration::from_secs(10));
+                pacer.acquire(&clock).await;
+                assert_eq!(clock.sleeps().len(), 4);
+            });
+    }
+}

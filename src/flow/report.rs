@@ -1,0 +1,233 @@
+//! What happened to every record: outcomes and run reports.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{DeliveryError, ErrorClass, MapError, Receipt, Record, TargetError};
+
+/// How one record ended. Every record that enters a flow ends in exactly one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Outcome {
+    /// The flow's condition did not hold: nothing was sent.
+    Skipped {
+        /// Why, in words a person understands.
+        reason: String,
+    },
+    /// The record's key was delivered before, or is being delivered by another worker.
+    Duplicate {
+        /// Which of the two.
+        reason: String,
+        /// The earlier delivery's receipt, when it finished.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        receipt: Option<Receipt>,
+    },
+    /// The target accepted the record.
+    Delivered {
+        /// The provider's receipt.
+        receipt: Receipt,
+        /// Attempts made, the successful one included.
+        attempts: u32,
+    },
+    /// The record could not be delivered: a dead letter the host can keep and replay.
+    Failed {
+        /// What went wrong, and where.
+        failure: Failure,
+        /// Whether a later try may succeed.
+        retryable: bool,
+        /// Attempts made (0 when it failed before sending).
+        attempts: u32,
+    },
+}
+
+impl Outcome {
+    /// The outcome's name as in its JSON form: `skipped`, `duplicate`, `delivered`, `failed`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Outcome::Skipped { .. } => "skipped",
+            Outcome::Duplicate { .. } => "duplicate",
+            Outcome::Delivered { .. } => "delivered",
+            Outcome::Failed { .. } => "failed",
+        }
+    }
+}
+
+/// The stage of a flow at which a record failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Stage {
+    /// Mapping the record to a payload.
+    Map,
+    /// Preparing the target's request.
+    Prepare,
+    /// Claiming the record's key in the store.
+    Claim,
+    /// Sending to the target.
+    Deliver,
+}
+
+/// A failure as it is kept in a report: typed errors flattened into serializable fields.
+/// Never holds a secret: it is built from errors whose messages carry none.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Failure {
+    /// Where it failed.
+    pub stage: Stage,
+    /// The error's message.
+    pub message: String,
+    /// The retry class the error had.
+    pub class: ErrorClass,
+    /// The provider's HTTP status, when one answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// The provider's error code, when it gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+}
+
+impl Failure {
+    pub(crate) fn from_map(error: &MapError) -> Self {
+        Failure::permanent(Stage::Map, error.to_string())
+    }
+
+    pub(crate) fn from_prepare(error: &TargetError) -> Self {
+        Failure::permanent(Stage::Prepare, error.to_string())
+    }
+
+    pub(crate) fn from_delivery(stage: Stage, error: &DeliveryError) -> Self {
+        Failure {
+            stage,
+            message: error.to_string(),
+            class: error.class(),
+            status: error.status(),
+            code: error.code().map(str::to_owned),
+        }
+    }
+
+    fn permanent(stage: Stage, message: String) -> Self {
+        Failure {
+            stage,
+            message,
+            class: ErrorClass::Permanent,
+            status: None,
+            code: None,
+        }
+    }
+}
+
+/// One record's line in a [`RunReport`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RecordOutcome {
+    /// The record's key.
+    pub key: String,
+    /// The record's kind.
+    pub kind: String,
+    /// How it ended.
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    /// Time spent on it, waits included, by the flow's clock.
+    pub duration_ms: u64,
+    /// The record itself, kept for failures only, so the host can store it and replay it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<Record>,
+}
+
+/// How many records ended in each outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Counts {
+    /// Records that entered the run.
+    pub received: usize,
+    /// Records whose condition did not hold.
+    pub skipped: usize,
+    /// Records delivered before or elsewhere.
+    pub duplicate: usize,
+    /// Records delivered now.
+    pub delivered: usize,
+    /// Records that failed.
+    pub failed: usize,
+}
+
+/// What a run did: the execution history of a flow, one line per record.
+///
+/// Serializable, so the host can store it, show it, or send it on.
+///
+/// ```
+/// # use hubflow::RunReport;
+/// # fn show(report: &RunReport) {
+/// println!("{} delivered, {} failed", report.counts.delivered, report.counts.failed);
+/// for dead in report.dead_letters() {
+///     // keep `dead` somewhere and pass it to `flow.process` again later
+/// #   let _ = dead;
+/// }
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RunReport {
+    /// The flow's id.
+    pub flow_id: String,
+    /// When the run started, by the flow's clock.
+    pub started_at: DateTime<Utc>,
+    /// When the run ended.
+    pub finished_at: DateTime<Utc>,
+    /// `finished_at - started_at` in milliseconds.
+    pub duration_ms: u64,
+    /// Records per outcome.
+    pub counts: Counts,
+    /// One line per record, in the order the records came in.
+    pub records: Vec<RecordOutcome>,
+    /// Problems that did not change any record's outcome (a report or cursor the store
+    /// could not save).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+impl RunReport {
+    pub(crate) fn new(
+        flow_id: &str,
+        started_at: DateTime<Utc>,
+        finished_at: DateTime<Utc>,
+        records: Vec<RecordOutcome>,
+    ) -> Self {
+        let mut counts = Counts {
+            received: records.len(),
+            ..Counts::default()
+        };
+        for line in &records {
+            match line.outcome {
+                Outcome::Skipped { .. } => counts.skipped += 1,
+                Outcome::Duplicate { .. } => counts.duplicate += 1,
+                Outcome::Delivered { .. } => counts.delivered += 1,
+                Outcome::Failed { .. } => counts.failed += 1,
+            }
+        }
+        RunReport {
+            flow_id: flow_id.to_owned(),
+            started_at,
+            finished_at,
+            duration_ms: millis(finished_at - started_at),
+            counts,
+            records,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// The records that failed, ready to be stored and processed again.
+    pub fn dead_letters(&self) -> impl Iterator<Item = &Record> {
+        self.records.iter().filter_map(|line| line.record.as_ref())
+    }
+
+    /// The line for the record with `key`.
+    pub fn get(&self, key: &str) -> Option<&RecordOutcome> {
+        self.records.iter().find(|line| line.key == key)
+    }
+}
+
+/// Whole milliseconds of a chrono duration, zero when negative (a clock set back).
+pub(crate) fn millis(d: chrono::Duration) -> u64 {
+    u64::try_from(d.num_milliseconds()).unwrap_or(0)
+}

@@ -1,0 +1,148 @@
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::{HttpClient, HttpError, HttpRequest, HttpResponse, Method};
+
+/// [`HttpClient`] on top of [`reqwest`], with the settings an integration wants.
+///
+/// * a connect timeout (10 s) and a whole-request timeout (30 s), both adjustable, and
+///   overridden per request by [`HttpRequest::timeout`];
+/// * no redirects at all: hubflow's requests carry credentials, and a redirect would hand
+///   them to whatever host the provider (or an attacker) names; a 3xx comes back as a response;
+/// * one connection pool shared by every clone, so clone it freely across flows.
+///
+/// ```no_run
+/// use hubflow::http::ReqwestClient;
+/// use std::time::Duration;
+/// let client = ReqwestClient::builder().timeout(Duration::from_secs(10)).build().unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct ReqwestClient {
+    client: reqwest::Client,
+}
+
+/// Settings for a [`ReqwestClient`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ReqwestClientBuilder {
+    connect_timeout: Duration,
+    timeout: Duration,
+    user_agent: String,
+}
+
+impl ReqwestClient {
+    /// A client with the default settings.
+    pub fn new() -> Result<Self, HttpError> {
+        ReqwestClient::builder().build()
+    }
+
+    /// Settings to adjust before building.
+    pub fn builder() -> ReqwestClientBuilder {
+        ReqwestClientBuilder {
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(30),
+            user_agent: concat!("hubflow/", env!("CARGO_PKG_VERSION")).to_owned(),
+        }
+    }
+
+    /// Wraps a reqwest client you configured yourself. Make sure it does not follow
+    /// redirects (`redirect::Policy::none()`), or credentials may go to another host.
+    pub fn from_client(client: reqwest::Client) -> Self {
+        ReqwestClient { client }
+    }
+}
+
+impl ReqwestClientBuilder {
+    /// How long to wait for a connection.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long a whole request may take, unless the request sets its own.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The `User-Agent` header sent with every request.
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = user_agent.into();
+        self
+    }
+
+    /// Builds the client.
+    pub fn build(self) -> Result<ReqwestClient, HttpError> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(self.connect_timeout)
+            .timeout(self.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(self.user_agent)
+            .build()
+            .map_err(|e| HttpError::Other(e.to_string()))?;
+        Ok(ReqwestClient { client })
+    }
+}
+
+fn method(method: Method) -> reqwest::Method {
+    match method {
+        Method::Get => reqwest::Method::GET,
+        Method::Post => reqwest::Method::POST,
+        Method::Put => reqwest::Method::PUT,
+        Method::Patch => reqwest::Method::PATCH,
+        Method::Delete => reqwest::Method::DELETE,
+    }
+}
+
+/// Turns a reqwest error into hubflow's. reqwest's messages name the URL but never headers,
+/// so no credential can reach the text; the URL is stripped anyway because a webhook URL may
+/// carry a token in its query.
+fn error(e: reqwest::Error) -> HttpError {
+    let (timeout, connect, builder) = (e.is_timeout(), e.is_connect(), e.is_builder());
+    let message = e.without_url().to_string();
+    if timeout {
+        HttpError::Timeout
+    } else if connect {
+        HttpError::Connect(message)
+    } else if builder {
+        HttpError::InvalidRequest(message)
+    } else {
+        HttpError::Other(message)
+    }
+}
+
+#[async_trait]
+impl HttpClient for ReqwestClient {
+    async fn send(&self, request: &HttpRequest) -> Result<HttpResponse, HttpError> {
+        let mut builder = self
+            .client
+            .request(method(request.method), request.url.clone())
+            .body(request.body.clone());
+        for (name, value) in request.headers.iter() {
+            let mut header =
+                reqwest::header::HeaderValue::from_str(value.expose()).map_err(|_| {
+                    HttpError::InvalidRequest(format!("header {name} has an invalid value"))
+                })?;
+            header.set_sensitive(value.is_secret());
+            builder = builder.header(name, header);
+        }
+        if let Some(timeout) = request.timeout {
+            builder = builder.timeout(timeout);
+        }
+        let response = builder.send().await.map_err(error)?;
+        let status = response.status().as_u16();
+        let mut headers = super::Headers::new();
+        for (name, value) in response.headers() {
+            if let Ok(value) = value.to_str() {
+                headers.append(name.as_str(), super::HeaderValue::Plain(value.to_owned()));
+            }
+        }
+        let body = response.bytes().await.map_err(error)?;
+        Ok(HttpResponse {
+            status,
+            headers,
+            body,
+        })
+    }
+}

@@ -1,0 +1,306 @@
+//! The generic HTTP target: the mapped payload, POSTed as JSON to a URL.
+//!
+//! The way to reach any system that takes a webhook: an ERP's REST endpoint, a chat
+//! platform's incoming hook, a queue's HTTP front. In a flow spec its kind is `http.post`:
+//!
+//! ```json
+//! "target": {"http.post": {
+//!     "connection": "ops",            // optional: base_url and headers from a connection
+//!     "path": "hooks/work-orders",    // relative to the connection's base_url (or "url": "https://…")
+//!     "method": "POST",               // POST (default), PUT or PATCH
+//!     "headers": {"X-Api-Key": {"secret": "OPS_KEY"}, "X-Source": "hubflow"},
+//!     "timeout_ms": 10000,
+//!     "receipt_id": "data.id"         // where the answer's JSON has the created item's id
+//! }}
+//! ```
+//!
+//! A 2xx answer is a delivery; 408, 425, 429 and 5xx are retried (honouring `Retry-After`);
+//! every other status is permanent. Redirects are not followed.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde_json::Value;
+use url::Url;
+
+use crate::http::{Headers, HttpRequest, Method};
+use crate::spec::{BuildContext, SecretValue};
+use crate::{
+    Context, DeliveryError, ErrorClass, ProviderError, Receipt, SpecError, SpecErrors, Target,
+    TargetError,
+};
+
+/// The kind name of this target in flow specs.
+pub const KIND: &str = "http.post";
+
+/// Sends the mapped payload as a JSON body.
+///
+/// ```
+/// use hubflow::Target;
+/// use hubflow::http_target::HttpTarget;
+/// use secrecy::SecretString;
+/// use serde_json::json;
+///
+/// let target = HttpTarget::new("https://erp.example.com/api/tickets".parse().unwrap())
+///     .secret_header("Authorization", SecretString::from("Bearer abc"))
+///     .receipt_id("ticket.id");
+/// let request = target.prepare(&json!({"title": "Pump 3 leaking"})).unwrap();
+/// assert_eq!(request.json_body().unwrap()["title"], "Pump 3 leaking");
+/// assert!(!format!("{request:?}").contains("abc"));
+/// ```
+#[derive(Clone)]
+pub struct HttpTarget {
+    url: Url,
+    method: Method,
+    headers: Headers,
+    timeout: Option<Duration>,
+    receipt_id: Option<String>,
+}
+
+impl HttpTarget {
+    /// A target that POSTs to `url`.
+    pub fn new(url: Url) -> Self {
+        HttpTarget {
+            url,
+            method: Method::Post,
+            headers: Headers::new(),
+            timeout: None,
+            receipt_id: None,
+        }
+    }
+
+    /// Uses another method (PUT, PATCH).
+    #[must_use]
+    pub fn method(mut self, method: Method) -> Self {
+        self.method = method;
+        self
+    }
+
+    /// Adds a plain header.
+    #[must_use]
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.insert(name, value);
+        self
+    }
+
+    /// Adds a credential header, redacted wherever a request is shown.
+    #[must_use]
+    pub fn secret_header(mut self, name: impl Into<String>, value: SecretString) -> Self {
+        self.headers.insert_secret(name, value);
+        self
+    }
+
+    /// Sets the per-request timeout.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Takes the receipt's id from this dotted path of the answer's JSON.
+    #[must_use]
+    pub fn receipt_id(mut self, path: impl Into<String>) -> Self {
+        self.receipt_id = Some(path.into());
+        self
+    }
+
+    /// Builds the target from its spec config (see the module docs).
+    pub fn from_spec(cx: &BuildContext<'_>, config: &Value) -> Result<Self, SpecErrors> {
+        let config: HttpTargetConfig = cx.deserialize(config)?;
+        let mut errors = SpecErrors::new();
+        let mut headers = Headers::new();
+        let mut base = None;
+        if let Some(name) = &config.connection {
+            match cx.connection::<HttpConnection>(name) {
+                Ok(connection) => {
+                    base = connection.base_url;
+                    add_headers(
+                        cx,
+                        &mut headers,
+                        &connection.headers,
+                        &format!("/connections/{name}/headers"),
+                        &mut errors,
+                    );
+                }
+                Err(e) => errors.extend(SpecErrors::from(e).prefixed("/connection")),
+            }
+        }
+        add_headers(cx, &mut headers, &config.headers, "/headers", &mut errors);
+        let url = match (&config.url, &config.path, base) {
+            (Some(url), None, _) => {
+                Url::parse(url).map_err(|e| SpecError::new("/url", format!("not a URL: {e}")))
+            }
+            (None, Some(path), Some(base)) => base
+                .join(path)
+                .map_err(|e| SpecError::new("/path", format!("cannot join to the base URL: {e}"))),
+            (None, Some(_), None) => Err(SpecError::new(
+                "/path",
+                "a path needs a connection with a base_url",
+            )
+            .with_hint("name a connection, or give a full \"url\" instead")),
+            (None, None, Some(base)) => Ok(base),
+            (None, None, None) => Err(SpecError::new("", "no URL to send to")
+                .with_hint("set \"url\", or a connection with a base_url")),
+            (Some(_), Some(_), _) => {
+                Err(SpecError::new("/url", "both \"url\" and \"path\" are set")
+                    .with_hint("keep one"))
+            }
+        };
+        if !matches!(config.method, Method::Post | Method::Put | Method::Patch) {
+            errors.push(
+                SpecError::new("/method", format!("{} sends no body", config.method))
+                    .with_hint("use POST, PUT or PATCH"),
+            );
+        }
+        let url = match url {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => Some(url),
+            Ok(url) => {
+                errors.push(
+                    SpecError::new("/url", format!("unsupported scheme `{}`", url.scheme()))
+                        .with_hint("use http or https"),
+                );
+                None
+            }
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        };
+        let Some(url) = url else { return Err(errors) };
+        let target = HttpTarget {
+            url,
+            method: config.method,
+            headers,
+            timeout: config.timeout_ms.map(Duration::from_millis),
+            receipt_id: config.receipt_id,
+        };
+        errors.into_result(target)
+    }
+}
+
+fn add_headers(
+    cx: &BuildContext<'_>,
+    headers: &mut Headers,
+    spec: &BTreeMap<String, SecretValue>,
+    path: &str,
+    errors: &mut SpecErrors,
+) {
+    for (name, value) in spec {
+        match cx.resolve(value) {
+            Ok(crate::http::HeaderValue::Plain(v)) => headers.insert(name.clone(), v),
+            Ok(crate::http::HeaderValue::Secret(s)) => headers.insert_secret(name.clone(), s),
+            Err(e) => errors.push(SpecError {
+                path: format!("{path}/{}", crate::pointer_token(name)),
+                ..e
+            }),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpTargetConfig {
+    #[serde(default)]
+    connection: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    path: Option<String>,
+    #[serde(default = "post")]
+    method: Method,
+    #[serde(default)]
+    headers: BTreeMap<String, SecretValue>,
+    #[serde(default)]
+    timeout_ms: Option<u64>,
+    #[serde(default)]
+    receipt_id: Option<String>,
+}
+
+fn post() -> Method {
+    Method::Post
+}
+
+/// The parts of a connection this target reads; other fields are for other adapters.
+#[derive(Deserialize)]
+struct HttpConnection {
+    #[serde(default)]
+    base_url: Option<Url>,
+    #[serde(default)]
+    headers: BTreeMap<String, SecretValue>,
+}
+
+pub(crate) fn register(registry: &mut crate::spec::Registry) {
+    registry.register_target(KIND, |cx, config| {
+        Ok(Arc::new(HttpTarget::from_spec(cx, config)?) as Arc<dyn Target>)
+    });
+}
+
+impl fmt::Debug for HttpTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpTarget")
+            .field("method", &self.method)
+            .field("url", &self.url.as_str())
+            .field("headers", &self.headers)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl Target for HttpTarget {
+    fn prepare(&self, payload: &Value) -> Result<HttpRequest, TargetError> {
+        let mut request = HttpRequest::new(self.method, self.url.clone())
+            .json(payload)
+            .map_err(|e| TargetError::InvalidPayload(e.to_string()))?;
+        for (name, value) in self.headers.iter() {
+            request.headers.append(name, value.clone());
+        }
+        request.timeout = self.timeout;
+        Ok(request)
+    }
+
+    async fn deliver(
+        &self,
+        ctx: &Context,
+        request: &HttpRequest,
+    ) -> Result<Receipt, DeliveryError> {
+        let response = ctx.http().send(request).await?;
+        if !response.is_success() {
+            let mut error = ProviderError::from_response("http", &response, ctx.clock().now());
+            // A static header cannot be refreshed: a 401 here is a configuration problem.
+            if error.class == ErrorClass::RefreshCredentials {
+                error.class = ErrorClass::Permanent;
+            }
+            return Err(error.into());
+        }
+        let mut receipt = Receipt::new(response.status);
+        if let Some(path) = &self.receipt_id {
+            let id = response
+                .json_body()
+                .ok()
+                .and_then(|body| crate::record::lookup(&body, path).and_then(id_text));
+            match id {
+                Some(id) => receipt = receipt.with_id(id),
+                None => {
+                    return Err(DeliveryError::Response {
+                        provider: "http".to_owned(),
+                        message: format!("the answer has no `{path}` to take the receipt id from"),
+                    })
+                }
+            }
+        }
+        Ok(receipt)
+    }
+}
+
+fn id_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}

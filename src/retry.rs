@@ -1,0 +1,254 @@
+//! Retrying as a pure decision.
+
+use std::time::Duration;
+
+use crate::{DeliveryError, ErrorClass};
+
+/// When to try a failed delivery again, decided without side effects.
+///
+/// * a permanent error is never retried;
+/// * "refresh credentials" is retried once, at once, after the first attempt;
+/// * a retryable error waits the provider's `Retry-After` when it gave one (and gives up
+///   when that is longer than `max_retry_after`, leaving the record to a later run),
+///   otherwise an exponential backoff with full jitter:
+///   `jitter × min(max_delay, base_delay × 2^(attempt-1))`;
+/// * nothing is retried after `max_attempts` attempts.
+///
+/// `jitter` is a number in `[0, 1)` supplied by the caller, which keeps the decision pure and
+/// reproducible; the flow derives it from the record key and the attempt number.
+///
+/// ```
+/// use hubflow::{RetryDecision, RetryPolicy, DeliveryError, http::HttpError};
+/// use std::time::Duration;
+///
+/// let policy = RetryPolicy::default();
+/// let timeout = DeliveryError::Transport(HttpError::Timeout);
+/// assert_eq!(
+///     policy.decide(1, &timeout, 0.5),
+///     RetryDecision::Retry { after: Duration::from_millis(250) }
+/// );
+/// assert_eq!(policy.decide(policy.max_attempts, &timeout, 0.5), RetryDecision::GiveUp);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included. `1` means never retry.
+    pub max_attempts: u32,
+    /// The backoff before the second attempt, before jitter.
+    pub base_delay: Duration,
+    /// The longest backoff, before jitter.
+    pub max_delay: Duration,
+    /// The longest `Retry-After` the flow waits for; a longer one ends the attempts.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 5,
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(30),
+            max_retry_after: Duration::from_secs(300),
+        }
+    }
+}
+
+/// What to do after a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryDecision {
+    /// Try again after waiting this long.
+    Retry {
+        /// The wait before the next attempt.
+        after: Duration,
+    },
+    /// Stop: the error is permanent or the attempts are used up.
+    GiveUp,
+}
+
+impl RetryPolicy {
+    /// Sets the number of attempts.
+    #[must_use]
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts;
+        self
+    }
+
+    /// Sets the backoff bounds.
+    #[must_use]
+    pub fn backoff(mut self, base: Duration, max: Duration) -> Self {
+        self.base_delay = base;
+        self.max_delay = max;
+        self
+    }
+
+    /// Decides what follows failed attempt number `attempt` (1-based).
+    pub fn decide(&self, attempt: u32, error: &DeliveryError, jitter: f64) -> RetryDecision {
+        self.decide_class(attempt, error.class(), jitter)
+    }
+
+    /// [`decide`](RetryPolicy::decide) for an already known class.
+    pub fn decide_class(&self, attempt: u32, class: ErrorClass, jitter: f64) -> RetryDecision {
+        if attempt >= self.max_attempts {
+            return RetryDecision::GiveUp;
+        }
+        match class {
+            ErrorClass::Permanent => RetryDecision::GiveUp,
+            ErrorClass::RefreshCredentials if attempt == 1 => RetryDecision::Retry {
+                after: Duration::ZERO,
+            },
+            ErrorClass::RefreshCredentials => RetryDecision::GiveUp,
+            ErrorClass::Retryable { after: Some(after) } if after > self.max_retry_after => {
+                RetryDecision::GiveUp
+            }
+            ErrorClass::Retryable { after: Some(after) } => RetryDecision::Retry { after },
+            ErrorClass::Retryable { after: None } => RetryDecision::Retry {
+                after: self
+                    .backoff_ceiling(attempt)
+                    .mul_f64(jitter.clamp(0.0, 1.0)),
+            },
+        }
+    }
+
+    /// `min(max_delay, base_delay × 2^(attempt-1))`, the upper bound of the jittered wait.
+    pub fn backoff_ceiling(&self, attempt: u32) -> Duration {
+        let doublings = attempt.saturating_sub(1).min(31);
+        self.base_delay
+            .checked_mul(1u32 << doublings)
+            .unwrap_or(self.max_delay)
+            .min(self.max_delay)
+    }
+}
+
+/// A jitter in `[0, 1)` derived from a key and an attempt number: spreads the retries of
+/// different records apart while staying reproducible and free of global state.
+pub(crate) fn jitter(key: &str, attempt: u32) -> f64 {
+    // FNV-1a, then a splitmix64 finaliser for an even spread of the top bits.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in key.bytes().chain(attempt.to_le_bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash = (hash ^ (hash >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    hash = (hash ^ (hash >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    hash ^= hash >> 31;
+    (hash >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Serde for `Duration` as whole milliseconds, the unit of every duration in a flow spec.
+pub(crate) mod duration_ms {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(value.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(Duration::from_millis(u64::deserialize(d)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::HttpError;
+
+    fn retryable(after: Option<Duration>) -> ErrorClass {
+        ErrorClass::Retryable { after }
+    }
+
+    #[test]
+    fn permanent_errors_are_never_retried() {
+        let p = RetryPolicy::default();
+        for attempt in 1..5 {
+            assert_eq!(
+                p.decide_class(attempt, ErrorClass::Permanent, 0.3),
+                RetryDecision::GiveUp
+            );
+        }
+    }
+
+    #[test]
+    fn backoff_grows_exponentially_up_to_the_cap() {
+        let p = RetryPolicy::default()
+            .max_attempts(50)
+            .backoff(Duration::from_millis(100), Duration::from_secs(2));
+        let ceilings: Vec<_> = (1..=7).map(|a| p.backoff_ceiling(a).as_millis()).collect();
+        assert_eq!(ceilings, vec![100, 200, 400, 800, 1600, 2000, 2000]);
+        assert_eq!(p.backoff_ceiling(40), Duration::from_secs(2));
+        // Full jitter: anywhere from zero to the ceiling.
+        assert_eq!(
+            p.decide_class(3, retryable(None), 0.0),
+            RetryDecision::Retry {
+                after: Duration::ZERO
+            }
+        );
+        assert_eq!(
+            p.decide_class(3, retryable(None), 0.5),
+            RetryDecision::Retry {
+                after: Duration::from_millis(200)
+            }
+        );
+    }
+
+    #[test]
+    fn retry_after_is_honoured_and_bounded() {
+        let p = RetryPolicy::default();
+        let after = Some(Duration::from_secs(30));
+        assert_eq!(
+            p.decide_class(1, retryable(after), 0.9),
+            RetryDecision::Retry {
+                after: Duration::from_secs(30)
+            }
+        );
+        let too_long = Some(Duration::from_secs(3600));
+        assert_eq!(
+            p.decide_class(1, retryable(too_long), 0.9),
+            RetryDecision::GiveUp
+        );
+    }
+
+    #[test]
+    fn attempts_are_bounded() {
+        let p = RetryPolicy::default().max_attempts(3);
+        assert!(matches!(
+            p.decide_class(2, retryable(None), 0.1),
+            RetryDecision::Retry { .. }
+        ));
+        assert_eq!(
+            p.decide_class(3, retryable(None), 0.1),
+            RetryDecision::GiveUp
+        );
+        let once = RetryPolicy::default().max_attempts(1);
+        assert_eq!(
+            once.decide(1, &DeliveryError::Transport(HttpError::Timeout), 0.1),
+            RetryDecision::GiveUp
+        );
+    }
+
+    #[test]
+    fn refresh_is_retried_once_at_once() {
+        let p = RetryPolicy::default();
+        assert_eq!(
+            p.decide_class(1, ErrorClass::RefreshCredentials, 0.7),
+            RetryDecision::Retry {
+                after: Duration::ZERO
+            }
+        );
+        assert_eq!(
+            p.decide_class(2, ErrorClass::RefreshCredentials, 0.7),
+            RetryDecision::GiveUp
+        );
+    }
+
+    #[test]
+    fn jitter_is_reproducible_spread_and_in_range() {
+        assert_eq!(jitter("k", 1), jitter("k", 1));
+        assert_ne!(jitter("k", 1), jitter("k", 2));
+        let values: Vec<f64> = (0..1000).map(|i| jitter(&format!("key-{i}"), 1)).collect();
+        assert!(values.iter().all(|v| (0.0..1.0).contains(v)));
+        let mean = values.iter().sum::<f64>() / values.len() as f64;
+        assert!((0.45..0.55).contains(&mean), "mean {mean}");
+    }
+}

@@ -1,0 +1,166 @@
+//! Sources: where records come from, pulled ([`Source`]) or pushed ([`WebhookSource`]).
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use crate::http::{Headers, Method};
+use crate::{Context, Cursor, Record};
+
+/// A pull source: asked for what is new since a [`Cursor`].
+///
+/// [`Flow::run`](crate::Flow::run) loads the cursor from the [`Store`](crate::Store), polls,
+/// processes the batch, and only then saves `next_cursor`, so a crash in between repeats
+/// records (which the idempotency claims then skip) instead of losing them.
+#[async_trait]
+pub trait Source: Send + Sync {
+    /// Fetches the records after `cursor` (`None` on the first run).
+    async fn poll(&self, ctx: &Context, cursor: Option<&Cursor>) -> Result<Batch, SourceError>;
+}
+
+/// What one poll returned.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Batch {
+    /// The records, oldest first.
+    pub records: Vec<Record>,
+    /// Where the next poll starts; `None` keeps the previous cursor.
+    pub next_cursor: Option<Cursor>,
+}
+
+impl Batch {
+    /// A batch of records with the cursor after them.
+    pub fn new(records: Vec<Record>, next_cursor: Option<Cursor>) -> Self {
+        Batch {
+            records,
+            next_cursor,
+        }
+    }
+}
+
+/// Why a poll failed. Nothing entered the flow, so nothing is lost: the next run polls from
+/// the same cursor.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SourceError {
+    /// No response (timeout, refused connection).
+    #[error(transparent)]
+    Transport(#[from] crate::http::HttpError),
+    /// The provider answered with an error.
+    #[error(transparent)]
+    Provider(#[from] crate::ProviderError),
+    /// The provider's answer could not be read.
+    #[error("unreadable answer from {provider}: {message}")]
+    Response {
+        /// Which provider answered.
+        provider: String,
+        /// What could not be read, with its JSON path where known.
+        message: String,
+    },
+    /// The store failed to give the cursor.
+    #[error(transparent)]
+    Store(#[from] crate::StoreError),
+}
+
+/// An HTTP request the host's server received, handed over as data.
+///
+/// ```
+/// use hubflow::InboundRequest;
+/// use hubflow::http::Method;
+///
+/// let request = InboundRequest::new(Method::Post, "/hooks/wa?token=abc", &b"{}"[..])
+///     .header("Content-Type", "application/json");
+/// assert_eq!(request.query("token"), Some("abc".into()));
+/// assert_eq!(request.path(), "/hooks/wa");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct InboundRequest {
+    /// The method.
+    pub method: Method,
+    /// The path and query as received (`/hooks/wa?hub.mode=subscribe&…`).
+    pub target: String,
+    /// The request headers.
+    pub headers: Headers,
+    /// The raw body bytes, exactly as received: signatures are computed over them.
+    pub body: Bytes,
+}
+
+impl InboundRequest {
+    /// A request with no headers.
+    pub fn new(method: Method, target: impl Into<String>, body: impl Into<Bytes>) -> Self {
+        InboundRequest {
+            method,
+            target: target.into(),
+            headers: Headers::new(),
+            body: body.into(),
+        }
+    }
+
+    /// Adds a header.
+    #[must_use]
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.insert(name, value);
+        self
+    }
+
+    /// The path without the query.
+    pub fn path(&self) -> &str {
+        self.target
+            .split_once('?')
+            .map_or(self.target.as_str(), |(path, _)| path)
+    }
+
+    /// The first value of query parameter `name`, percent-decoded.
+    pub fn query(&self, name: &str) -> Option<String> {
+        let (_, query) = self.target.split_once('?')?;
+        url::form_urlencoded::parse(query.as_bytes())
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+    }
+}
+
+/// What a [`WebhookSource`] answers: the HTTP reply for the caller, and the records the host
+/// hands to [`Flow::process`](crate::Flow::process).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct WebhookReply {
+    /// The status to answer with.
+    pub status: u16,
+    /// The `Content-Type` of `body`.
+    pub content_type: &'static str,
+    /// The body to answer with (a verification challenge, a short error).
+    pub body: String,
+    /// The records found in the request.
+    pub records: Vec<Record>,
+}
+
+impl WebhookReply {
+    /// `200` with the records found and an empty body.
+    pub fn accepted(records: Vec<Record>) -> Self {
+        WebhookReply {
+            status: 200,
+            content_type: "text/plain",
+            body: String::new(),
+            records,
+        }
+    }
+
+    /// A reply without records.
+    pub fn status(status: u16, body: impl Into<String>) -> Self {
+        WebhookReply {
+            status,
+            content_type: "text/plain",
+            body: body.into(),
+            records: Vec::new(),
+        }
+    }
+}
+
+/// A push source: parses and checks the requests a provider sends to the host's server.
+///
+/// Pure and synchronous: signature checks, verification handshakes and parsing need no I/O,
+/// so the host can answer within the provider's deadline and process the records after.
+pub trait WebhookSource: Send + Sync {
+    /// Checks and parses one inbound request.
+    fn handle(&self, request: &InboundRequest) -> WebhookReply;
+}

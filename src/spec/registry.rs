@@ -1,0 +1,238 @@
+//! Kind names → adapter constructors, and what constructors may look up.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use secrecy::SecretString;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::secrets::{SecretRef, SecretResolver, SecretValue};
+use crate::http::HeaderValue;
+use crate::{Source, SpecError, SpecErrors, Target};
+
+/// Builds a target of one kind from its spec config.
+pub type TargetFactory =
+    dyn Fn(&BuildContext<'_>, &Value) -> Result<Arc<dyn Target>, SpecErrors> + Send + Sync;
+/// Builds a source of one kind from its spec config.
+pub type SourceFactory =
+    dyn Fn(&BuildContext<'_>, &Value) -> Result<Arc<dyn Source>, SpecErrors> + Send + Sync;
+
+/// Maps kind names (`http.post`, `whatsapp.template`, `fracttal.work_orders`) to adapter
+/// constructors. [`Registry::default`] has every adapter compiled in; hosts add their own.
+///
+/// ```
+/// use std::sync::Arc;
+/// use hubflow::spec::Registry;
+/// use hubflow::http_target::HttpTarget;
+/// use hubflow::Target;
+///
+/// let mut registry = Registry::default();
+/// registry.register_target("acme.ticket", |_cx, _config| {
+///     Ok(Arc::new(HttpTarget::new("https://acme.example.com/tickets".parse().unwrap())) as Arc<dyn Target>)
+/// });
+/// assert!(registry.target_kinds().any(|k| k == "acme.ticket"));
+/// ```
+#[derive(Clone)]
+pub struct Registry {
+    targets: BTreeMap<String, Arc<TargetFactory>>,
+    sources: BTreeMap<String, Arc<SourceFactory>>,
+}
+
+impl Registry {
+    /// A registry with no kinds at all.
+    pub fn empty() -> Self {
+        Registry {
+            targets: BTreeMap::new(),
+            sources: BTreeMap::new(),
+        }
+    }
+
+    /// Registers (or replaces) a target kind.
+    pub fn register_target<F>(&mut self, kind: impl Into<String>, factory: F) -> &mut Self
+    where
+        F: Fn(&BuildContext<'_>, &Value) -> Result<Arc<dyn Target>, SpecErrors>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.targets.insert(kind.into(), Arc::new(factory));
+        self
+    }
+
+    /// Registers (or replaces) a source kind.
+    pub fn register_source<F>(&mut self, kind: impl Into<String>, factory: F) -> &mut Self
+    where
+        F: Fn(&BuildContext<'_>, &Value) -> Result<Arc<dyn Source>, SpecErrors>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.sources.insert(kind.into(), Arc::new(factory));
+        self
+    }
+
+    /// The registered target kinds, sorted.
+    pub fn target_kinds(&self) -> impl Iterator<Item = &str> {
+        self.targets.keys().map(String::as_str)
+    }
+
+    /// The registered source kinds, sorted.
+    pub fn source_kinds(&self) -> impl Iterator<Item = &str> {
+        self.sources.keys().map(String::as_str)
+    }
+
+    pub(crate) fn target(&self, kind: &str) -> Option<&Arc<TargetFactory>> {
+        self.targets.get(kind)
+    }
+
+    pub(crate) fn source(&self, kind: &str) -> Option<&Arc<SourceFactory>> {
+        self.sources.get(kind)
+    }
+}
+
+impl Default for Registry {
+    /// Every adapter kind compiled into this build.
+    fn default() -> Self {
+        #[allow(unused_mut)]
+        let mut registry = Registry::empty();
+        #[cfg(feature = "http")]
+        crate::http_target::register(&mut registry);
+        registry
+    }
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("targets", &self.targets.keys().collect::<Vec<_>>())
+            .field("sources", &self.sources.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// Connections declared once and referenced by name from flow specs: base URLs, API
+/// versions, and credentials by secret name.
+///
+/// ```
+/// use hubflow::spec::Connections;
+/// let connections = Connections::from_json(r#"{
+///     "ops": {"base_url": "https://ops.example.com/api/", "headers": {"Authorization": {"secret": "OPS_TOKEN"}}}
+/// }"#).unwrap();
+/// assert_eq!(connections.names().collect::<Vec<_>>(), vec!["ops"]);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Connections(BTreeMap<String, Value>);
+
+impl Connections {
+    /// No connections.
+    pub fn new() -> Self {
+        Connections::default()
+    }
+
+    /// Parses a JSON object of named connections; each must be an object.
+    pub fn from_json(text: &str) -> Result<Self, SpecErrors> {
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| SpecErrors::from(super::syntax_error(&e)))?;
+        let Value::Object(map) = value else {
+            return Err(SpecError::new(
+                "",
+                "connections must be a JSON object of named connections",
+            )
+            .into());
+        };
+        let mut errors = SpecErrors::new();
+        for (name, connection) in &map {
+            if !connection.is_object() {
+                errors.push(SpecError::new(
+                    format!("/{}", crate::pointer_token(name)),
+                    "a connection must be a JSON object",
+                ));
+            }
+        }
+        errors.into_result(Connections(map.into_iter().collect()))
+    }
+
+    /// Adds or replaces a connection.
+    pub fn insert(&mut self, name: impl Into<String>, connection: Value) {
+        self.0.insert(name.into(), connection);
+    }
+
+    /// The connection names, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+
+    fn get(&self, name: &str) -> Option<&Value> {
+        self.0.get(name)
+    }
+}
+
+/// What an adapter constructor may look up while a flow is built: named connections and
+/// secrets. Errors it returns are relative to the adapter's config; the builder puts the
+/// config's own path in front.
+pub struct BuildContext<'a> {
+    pub(crate) connections: &'a Connections,
+    pub(crate) secrets: &'a dyn SecretResolver,
+}
+
+impl<'a> BuildContext<'a> {
+    /// A context over these connections and secrets.
+    pub fn new(connections: &'a Connections, secrets: &'a dyn SecretResolver) -> Self {
+        BuildContext {
+            connections,
+            secrets,
+        }
+    }
+
+    /// Deserializes a config with serde, turning the first error into a [`SpecError`] at its
+    /// JSON pointer (relative to `value`).
+    pub fn deserialize<T: DeserializeOwned>(&self, value: &Value) -> Result<T, SpecError> {
+        super::deserialize_at(value)
+    }
+
+    /// The connection `name`, deserialized into the adapter's own connection type. Errors are
+    /// at the connection's path (`/connections/<name>/…`), or say which connections exist.
+    pub fn connection<T: DeserializeOwned>(&self, name: &str) -> Result<T, SpecError> {
+        let Some(value) = self.connections.get(name) else {
+            let known: Vec<_> = self.connections.names().collect();
+            let hint = if known.is_empty() {
+                "no connections are declared".to_owned()
+            } else {
+                format!("declared connections: {}", known.join(", "))
+            };
+            return Err(
+                SpecError::new("", format!("unknown connection \"{name}\"")).with_hint(hint)
+            );
+        };
+        super::deserialize_at(value).map_err(|e| SpecError {
+            path: format!("/connections/{}{}", crate::pointer_token(name), e.path),
+            ..e
+        })
+    }
+
+    /// The value of a secret reference, or an error saying where to set it.
+    pub fn secret(&self, reference: &SecretRef) -> Result<SecretString, SpecError> {
+        self.secrets.resolve(&reference.secret).ok_or_else(|| {
+            SpecError::new("", format!("secret `{}` is not set", reference.secret))
+                .with_hint(self.secrets.where_to_set(&reference.secret))
+        })
+    }
+
+    /// A plain-or-secret value as a header value (secrets stay redacted).
+    pub fn resolve(&self, value: &SecretValue) -> Result<HeaderValue, SpecError> {
+        match value {
+            SecretValue::Plain(text) => Ok(HeaderValue::Plain(text.clone())),
+            SecretValue::Secret(reference) => self.secret(reference).map(HeaderValue::Secret),
+        }
+    }
+}
+
+impl fmt::Debug for BuildContext<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BuildContext")
+            .field("connections", &self.connections.names().collect::<Vec<_>>())
+            .finish()
+    }
+}
