@@ -127,7 +127,11 @@ impl HttpTarget {
                         &mut errors,
                     );
                 }
-                Err(e) => errors.extend(SpecErrors::from(e).prefixed("/connection")),
+                Err(e) => {
+                    // Without the connection the URL cannot be judged; report only the cause.
+                    errors.extend(SpecErrors::from(e).prefixed("/connection"));
+                    return Err(errors);
+                }
             }
         }
         add_headers(cx, &mut headers, &config.headers, "/headers", &mut errors);

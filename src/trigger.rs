@@ -34,7 +34,6 @@ pub enum Trigger {
     },
 }
 
-
 impl Trigger {
     /// The next instant strictly after `now` at which the flow is due, or `None` for
     /// triggers the host fires itself (`Event`, `Manual`).

@@ -393,12 +393,15 @@ pub(crate) fn deserialize_at<T: DeserializeOwned>(value: &Value) -> Result<T, Sp
             }
         }
         let message = e.into_inner().to_string();
-        // serde names the unknown field but the path stops at its parent: point at the field.
+        // Where serde's path stops at the parent of an unknown field, point at the field.
         if let Some(field) = message
             .strip_prefix("unknown field `")
             .and_then(|rest| rest.split('`').next())
         {
-            path.push_str(&format!("/{}", pointer_token(field)));
+            let token = format!("/{}", pointer_token(field));
+            if !path.ends_with(&token) {
+                path.push_str(&token);
+            }
         }
         match message.split_once(", expected ") {
             Some((what, expected)) => {

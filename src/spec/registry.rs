@@ -192,8 +192,9 @@ impl<'a> BuildContext<'a> {
         super::deserialize_at(value)
     }
 
-    /// The connection `name`, deserialized into the adapter's own connection type. Errors are
-    /// at the connection's path (`/connections/<name>/…`), or say which connections exist.
+    /// The connection `name`, deserialized into the adapter's own connection type. An error
+    /// is located at the reference (the caller prefixes its path) and names the connection's
+    /// own field, or says which connections exist.
     pub fn connection<T: DeserializeOwned>(&self, name: &str) -> Result<T, SpecError> {
         let Some(value) = self.connections.get(name) else {
             let known: Vec<_> = self.connections.names().collect();
@@ -207,7 +208,12 @@ impl<'a> BuildContext<'a> {
             );
         };
         super::deserialize_at(value).map_err(|e| SpecError {
-            path: format!("/connections/{}{}", crate::pointer_token(name), e.path),
+            path: String::new(),
+            message: format!(
+                "connection \"{name}\" at {}: {}",
+                if e.path.is_empty() { "/" } else { &e.path },
+                e.message
+            ),
             ..e
         })
     }

@@ -1,1 +1,292 @@
+use serde_json::json;
 
+use super::*;
+
+fn paths(errors: &SpecErrors) -> Vec<&str> {
+    errors.iter().map(|e| e.path.as_str()).collect()
+}
+
+fn minimal() -> Value {
+    json!({"id": "f", "target": {"http.post": {"url": "https://example.com/hook"}}})
+}
+
+#[test]
+fn minimal_spec_parses_with_defaults() {
+    let spec = FlowSpec::from_value(&minimal()).unwrap();
+    assert_eq!(spec.id, "f");
+    assert_eq!(spec.trigger, Trigger::Manual);
+    assert_eq!(spec.when, Rule::Always);
+    assert!(spec.map.is_none() && spec.source.is_none());
+    assert_eq!(spec.target.kind, "http.post");
+    assert_eq!(spec.delivery, DeliveryPolicy::default());
+}
+
+#[test]
+fn syntax_errors_are_reported_at_the_root() {
+    let errors = FlowSpec::from_json("{\"id\": ").unwrap_err();
+    assert_eq!(paths(&errors), [""]);
+    assert!(errors.to_string().contains("not valid JSON"), "{errors}");
+    let errors = FlowSpec::from_json("[1]").unwrap_err();
+    assert!(errors.to_string().contains("must be a JSON object"));
+}
+
+#[test]
+fn every_structural_error_is_reported_with_its_path() {
+    let doc = json!({
+        "id": "",
+        "trigerr": "manual",
+        "trigger": {"daily": {"at": "7am", "time_zone": "America/Sao_Paulo"}},
+        "source": {},
+        "target": {"http.post": {}, "whatsapp.template": {}},
+        "delivery": {"max_in_flight": 0, "rate_per_second": "fast"}
+    });
+    let errors = FlowSpec::from_value(&doc).unwrap_err();
+    assert_eq!(
+        paths(&errors),
+        [
+            "/trigerr",
+            "/id",
+            "/trigger/daily/at",
+            "/source",
+            "/target",
+            "/delivery/rate_per_second"
+        ],
+        "{errors}"
+    );
+    let unknown = errors.iter().next().unwrap();
+    assert!(
+        unknown.hint.as_deref().unwrap().contains("trigger"),
+        "{unknown}"
+    );
+}
+
+#[test]
+fn delivery_problems_are_checked_after_parsing() {
+    let mut doc = minimal();
+    doc["delivery"] = json!({"max_in_flight": 0, "max_attempts": 0});
+    let errors = FlowSpec::from_value(&doc).unwrap_err();
+    assert_eq!(
+        paths(&errors),
+        ["/delivery/max_attempts", "/delivery/max_in_flight"]
+    );
+}
+
+#[test]
+fn unknown_fields_in_nested_configs_point_at_the_field() {
+    let mut doc = minimal();
+    doc["delivery"] = json!({"max_in_flihgt": 3});
+    let errors = FlowSpec::from_value(&doc).unwrap_err();
+    let error = errors.iter().next().unwrap();
+    assert_eq!(error.path, "/delivery/max_in_flihgt");
+    assert!(
+        error.hint.as_deref().unwrap().contains("max_in_flight"),
+        "{error}"
+    );
+}
+
+#[test]
+fn missing_id_and_target_are_reported_together() {
+    let errors = FlowSpec::from_value(&json!({})).unwrap_err();
+    assert_eq!(paths(&errors), ["/id", "/target"]);
+}
+
+#[test]
+fn spec_round_trips_through_json() {
+    let doc = json!({
+        "id": "f",
+        "description": "ops hook",
+        "trigger": {"every": {"seconds": 300}},
+        "target": {"http.post": {"url": "https://example.com/hook"}},
+        "delivery": {"max_attempts": 3, "max_in_flight": 2, "rate_per_second": 5.0}
+    });
+    let spec = FlowSpec::from_value(&doc).unwrap();
+    let again = FlowSpec::from_value(&spec.to_value()).unwrap();
+    assert_eq!(again.to_value(), spec.to_value());
+    assert_eq!(again.delivery.retry.max_attempts, 3);
+    let via_serde: FlowSpec = serde_json::from_value(doc).unwrap();
+    assert_eq!(via_serde.trigger, Trigger::Every { seconds: 300 });
+}
+
+#[test]
+fn build_reports_unknown_kinds_connections_and_secrets() {
+    let doc = json!({
+        "id": "f",
+        "source": {"nowhere.poll": {}},
+        "target": {"http.post": {"connection": "ops", "path": "x", "headers": {"X-Key": {"secret": "NOPE"}}}}
+    });
+    let spec = FlowSpec::from_value(&doc).unwrap();
+    let errors = spec
+        .build(
+            &Registry::default(),
+            &Connections::new(),
+            &MapSecrets::new(),
+        )
+        .unwrap_err();
+    assert_eq!(
+        paths(&errors),
+        ["/target/http.post/connection", "/source"],
+        "{errors}"
+    );
+    let mut connections = Connections::new();
+    connections.insert("ops", json!({"base_url": "https://ops.example.com/api/"}));
+    let errors = spec
+        .build(&Registry::default(), &connections, &MapSecrets::new())
+        .unwrap_err();
+    assert_eq!(
+        paths(&errors),
+        ["/target/http.post/headers/X-Key", "/source"],
+        "{errors}"
+    );
+    let secret = errors.iter().next().unwrap();
+    assert!(secret.message.contains("NOPE"));
+
+    let secrets = MapSecrets::new().with("NOPE", "k3y");
+    let mut doc = doc;
+    doc.as_object_mut().unwrap().remove("source");
+    let flow = FlowSpec::from_value(&doc)
+        .unwrap()
+        .build(&Registry::default(), &connections, &secrets)
+        .unwrap();
+    let record = crate::Record::new("k", "t", json!({"a": 1}));
+    let crate::Plan::Send(request) = flow.plan(&record).unwrap() else {
+        panic!("expected a send")
+    };
+    assert_eq!(request.url.as_str(), "https://ops.example.com/api/x");
+    assert_eq!(request.headers.get("x-key"), Some("k3y"));
+}
+
+#[test]
+fn unknown_target_kind_lists_the_registered_ones() {
+    let mut doc = minimal();
+    doc["target"] = json!({"htp.post": {}});
+    let errors = FlowSpec::from_value(&doc)
+        .unwrap()
+        .build(
+            &Registry::default(),
+            &Connections::new(),
+            &MapSecrets::new(),
+        )
+        .unwrap_err();
+    let error = errors.iter().next().unwrap();
+    assert_eq!(error.path, "/target");
+    assert!(error.message.contains("htp.post"));
+    assert!(
+        error.hint.as_deref().unwrap().contains("http.post"),
+        "{error}"
+    );
+}
+
+#[test]
+fn bad_connection_fields_point_into_the_connection() {
+    let mut connections = Connections::new();
+    connections.insert("ops", json!({"base_url": "not a url"}));
+    let mut doc = minimal();
+    doc["target"] = json!({"http.post": {"connection": "ops"}});
+    let errors = FlowSpec::from_value(&doc)
+        .unwrap()
+        .build(&Registry::default(), &connections, &MapSecrets::new())
+        .unwrap_err();
+    assert_eq!(paths(&errors), ["/target/http.post/connection"]);
+    let message = &errors.iter().next().unwrap().message;
+    assert!(message.contains("\"ops\" at /base_url"), "{message}");
+}
+
+#[test]
+fn http_target_config_errors() {
+    let cases = [
+        (json!({"url": "ftp://example.com"}), "/target/http.post/url"),
+        (
+            json!({"url": "https://a", "path": "b"}),
+            "/target/http.post/url",
+        ),
+        (json!({"path": "b"}), "/target/http.post/path"),
+        (json!({}), "/target/http.post"),
+        (
+            json!({"url": "https://a", "method": "GET"}),
+            "/target/http.post/method",
+        ),
+        (
+            json!({"url": "https://a", "verb": "POST"}),
+            "/target/http.post/verb",
+        ),
+        (
+            json!({"url": "https://a", "method": "FETCH"}),
+            "/target/http.post/method",
+        ),
+    ];
+    for (config, path) in cases {
+        let mut doc = minimal();
+        doc["target"] = json!({"http.post": config});
+        let errors = FlowSpec::from_value(&doc)
+            .unwrap()
+            .build(
+                &Registry::default(),
+                &Connections::new(),
+                &MapSecrets::new(),
+            )
+            .unwrap_err();
+        assert_eq!(paths(&errors), [path], "{config}: {errors}");
+    }
+}
+
+#[test]
+fn connections_must_be_objects() {
+    let errors = Connections::from_json(r#"{"a": 1, "b": {}}"#).unwrap_err();
+    assert_eq!(paths(&errors), ["/a"]);
+    assert!(Connections::from_json("[]").is_err());
+}
+
+#[test]
+fn hosts_can_register_their_own_kinds() {
+    let mut registry = Registry::empty();
+    registry.register_target("acme.ticket", |cx, config| {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Config {
+            queue: String,
+        }
+        let config: Config = cx.deserialize(config)?;
+        let url = format!("https://acme.example.com/queues/{}", config.queue);
+        Ok(
+            std::sync::Arc::new(crate::http_target::HttpTarget::new(url.parse().unwrap()))
+                as std::sync::Arc<dyn crate::Target>,
+        )
+    });
+    let mut doc = minimal();
+    doc["target"] = json!({"acme.ticket": {"queue": "maintenance"}});
+    let flow = FlowSpec::from_value(&doc)
+        .unwrap()
+        .build(&registry, &Connections::new(), &MapSecrets::new())
+        .unwrap();
+    let crate::Plan::Send(request) = flow.plan(&crate::Record::new("k", "t", json!({}))).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(request.url.path(), "/queues/maintenance");
+    doc["target"] = json!({"acme.ticket": {"queue": 7}});
+    let errors = FlowSpec::from_value(&doc)
+        .unwrap()
+        .build(&registry, &Connections::new(), &MapSecrets::new())
+        .unwrap_err();
+    assert_eq!(paths(&errors), ["/target/acme.ticket/queue"]);
+}
+
+#[test]
+fn secrets_never_appear_in_debug_of_a_built_flow() {
+    let mut doc = minimal();
+    doc["target"] = json!({"http.post": {"url": "https://a.example", "headers": {"Authorization": {"secret": "T"}}}});
+    let secrets = MapSecrets::new().with("T", "Bearer hunter2");
+    let flow = FlowSpec::from_value(&doc)
+        .unwrap()
+        .build(&Registry::default(), &Connections::new(), &secrets)
+        .unwrap();
+    let plan = flow.plan(&crate::Record::new("k", "t", json!({}))).unwrap();
+    for shown in [
+        format!("{flow:?}"),
+        format!("{plan:?}"),
+        serde_json::to_string(&plan).unwrap(),
+        format!("{secrets:?}"),
+    ] {
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+}
