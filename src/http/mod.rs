@@ -408,6 +408,13 @@ impl<C: HttpClient + ?Sized> HttpClient for Arc<C> {
     }
 }
 
+#[async_trait]
+impl<C: HttpClient + ?Sized> HttpClient for Box<C> {
+    async fn send(&self, request: &HttpRequest) -> Result<HttpResponse, HttpError> {
+        (**self).send(request).await
+    }
+}
+
 /// An in-memory client for tests and dry runs: records every request, answers from a queue
 /// of canned responses, then with a default (`200 {}` unless set).
 ///
