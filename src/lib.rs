@@ -1,4 +1,110 @@
-//! hubflow: integration flows as values.
+//! # hubflow
+//!
+//! Integration flows for ERP and CMMS vendors, as values your application runs in its own
+//! runtime: Fracttal One work orders to WhatsApp, WhatsApp conversations into the ERP,
+//! appointment confirmations answered back into an RM-style ERP, or any JSON webhook.
+//!
+//! A [`Flow`] takes a [`Record`] through a [`Condition`], a [`Mapper`] and a [`Target`] and
+//! ends it in exactly one [`Outcome`]:
+//!
+//! ```text
+//! Record ──▶ Condition ──false──▶ Skipped (with the reason)
+//!               │ true
+//!               ▼
+//!            Mapper ──error──▶ Failed (stage map: the field and template named)
+//!               │ payload
+//!               ▼
+//!        Target::prepare ──error──▶ Failed (stage prepare)
+//!               │ HttpRequest (a value: this is what a dry run shows)
+//!               ▼
+//!          Store::claim ──done / in flight──▶ Duplicate
+//!               │ acquired
+//!               ▼
+//!        Target::deliver ◀──RetryPolicy (backoff, Retry-After, via the Clock)
+//!               │
+//!               ▼
+//!        Delivered (receipt) │ Failed (typed error, retryable?, attempts)
+//! ```
+//!
+//! # Contents
+//!
+//! * [`Record`], [`Cursor`]: the data that moves.
+//! * [`Condition`] and the serializable [`Rule`] language ([`condition`]).
+//! * [`Mapper`] and the template-based [`FieldMap`] with its filters ([`mapper`]).
+//! * [`Target`], [`Source`], [`WebhookSource`]: the adapter traits.
+//! * [`Flow`], [`FlowBuilder`], [`DeliveryPolicy`], [`RetryPolicy`], [`RunReport`]: running.
+//! * [`FlowSpec`] and the [`spec`] module: flows as JSON, the [`spec::Registry`] of kinds,
+//!   named connections and secrets.
+//! * Ports the host supplies in a [`Context`]: [`http::HttpClient`] ([`http::ReqwestClient`]
+//!   ships), [`Clock`] ([`TokioClock`], [`ManualClock`]), [`Store`] ([`MemoryStore`]).
+//! * [`Trigger`]: when the host should run a flow.
+//! * Adapters: [`http_target`] (feature `http`).
+//!
+//! # Quick start
+//!
+//! ```
+//! use hubflow::{Context, FlowSpec, ManualClock, MemoryStore, Record};
+//! use hubflow::http::RecordingClient;
+//! use hubflow::spec::{Connections, MapSecrets, Registry};
+//! use serde_json::json;
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let spec = FlowSpec::from_json(r#"{
+//!     "id": "urgent-requests",
+//!     "when": {"field": "priority", "op": "eq", "value": "urgent"},
+//!     "map": {"text": "{{ title | upper }}", "asset": "{{ asset.code }}"},
+//!     "target": {"http.post": {"url": "https://erp.example.com/hooks/requests"}}
+//! }"#).unwrap();
+//! let flow = spec.build(&Registry::default(), &Connections::new(), &MapSecrets::new()).unwrap();
+//!
+//! // A RecordingClient sends nothing: a dry run. Use ReqwestClient to deliver.
+//! let http = RecordingClient::new();
+//! let ctx = Context::new(http.clone(), ManualClock::new(chrono::Utc::now()), MemoryStore::new());
+//! let report = flow.process(&ctx, vec![
+//!     Record::new("r1", "request", json!({"priority": "urgent", "title": "pump 3 leaks", "asset": {"code": "P-3"}})),
+//!     Record::new("r2", "request", json!({"priority": "low", "title": "paint door", "asset": {"code": "D-1"}})),
+//! ]).await;
+//!
+//! assert_eq!((report.counts.delivered, report.counts.skipped), (1, 1));
+//! assert_eq!(http.requests()[0].json_body().unwrap(), json!({"text": "PUMP 3 LEAKS", "asset": "P-3"}));
+//! # });
+//! ```
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `reqwest` | yes | [`http::ReqwestClient`] and [`TokioClock`] (brings reqwest and tokio) |
+//! | `http` | yes | the generic JSON webhook target, kind `http.post` |
+//! | `fracttal`, `whatsapp`, `timelines`, `rm` | yes | the adapters, as they land |
+//!
+//! With `--no-default-features` the core builds alone, without an HTTP client or a runtime.
+//!
+//! # Runtime
+//!
+//! hubflow spawns no task, starts no thread, keeps no global state and reads no environment
+//! variable (unless the host uses [`spec::EnvSecrets`]). Concurrency inside a run is bounded
+//! by [`DeliveryPolicy::max_in_flight`] and achieved by polling futures together on the
+//! caller's task. Time goes through the [`Clock`], HTTP through the [`http::HttpClient`].
+//!
+//! # Security
+//!
+//! * Credentials are [`secrecy::SecretString`] from the moment a spec's
+//!   `{"secret": "NAME"}` is resolved. Header values holding them are
+//!   [`http::HeaderValue::Secret`], shown as `[redacted]` by `Debug`, by serialization (dry
+//!   runs, reports) and in every error message.
+//! * [`http::ReqwestClient`] follows no redirect, so a credential is never sent to a host the
+//!   flow was not configured for.
+//! * Webhook signatures (in the adapters that receive them) are compared in constant time.
+//! * Input is never trusted: malformed payloads end in typed errors, never in a panic.
+//!
+//! # Delivery guarantees
+//!
+//! No provider here takes an idempotency key, so no engine can promise exactly-once sends
+//! when a worker dies between the HTTP call and recording its result. hubflow makes that
+//! window explicit: a record's claim moves free → in flight → done, and a claim found in
+//! flight after its lease ([`DeliveryPolicy::claim_lease`]) is an unknown outcome that the
+//! flow's [`OnUnknown`] policy holds for review (default) or resends.
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
