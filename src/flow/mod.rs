@@ -453,3 +453,6 @@ impl FlowBuilder {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;
