@@ -30,7 +30,9 @@ fn flow() -> Flow {
     Flow::builder("bench")
         .when(rule)
         .map(map)
-        .target(HttpTarget::new("https://hooks.example.com/wo".parse().expect("valid URL")))
+        .target(HttpTarget::new(
+            "https://hooks.example.com/wo".parse().expect("valid URL"),
+        ))
         .delivery(DeliveryPolicy::default().max_in_flight(8))
         .build()
         .expect("the bench flow is valid")
@@ -61,7 +63,9 @@ fn plan_one(c: &mut Criterion) {
 fn process_10k(c: &mut Criterion) {
     let flow = flow();
     let records: Vec<Record> = (0..10_000).map(record).collect();
-    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
     let mut group = c.benchmark_group("process");
     group.sample_size(10);
     group.throughput(Throughput::Elements(records.len() as u64));

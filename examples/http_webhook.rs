@@ -28,7 +28,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(_) => Box::new(EnvSecrets::new()),
         None => Box::new(MapSecrets::new().with("HUBFLOW_WEBHOOK_TOKEN", "dry-run-token")),
     };
-    let base_url = live_url.clone().unwrap_or_else(|| "https://ops.example.com/api/".to_owned());
+    let base_url = live_url
+        .clone()
+        .unwrap_or_else(|| "https://ops.example.com/api/".to_owned());
     let mut connections = Connections::new();
     connections.insert("ops", json!({"base_url": with_slash(base_url)}));
 
@@ -40,7 +42,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("== plan ({} records)", records.len());
     for record in &records {
         match flow.plan(record) {
-            Ok(Plan::Send(request)) => println!("{}: send\n{}", record.key, serde_json::to_string_pretty(&request)?),
+            Ok(Plan::Send(request)) => println!(
+                "{}: send\n{}",
+                record.key,
+                serde_json::to_string_pretty(&request)?
+            ),
             Ok(Plan::Skip(reason)) => println!("{}: skip, {reason}", record.key),
             Err(e) => println!("{}: fails, {e}", record.key),
         }
@@ -52,7 +58,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let ctx = Context::new(http, TokioClock, MemoryStore::new());
     let report = flow.process(&ctx, records).await;
-    println!("== report{}", if live_url.is_some() { "" } else { " (dry run: nothing left this machine)" });
+    println!(
+        "== report{}",
+        if live_url.is_some() {
+            ""
+        } else {
+            " (dry run: nothing left this machine)"
+        }
+    );
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }
@@ -84,7 +97,10 @@ fn sample_work_orders() -> Vec<Record> {
     ];
     rows.into_iter()
         .map(|row| {
-            let key = format!("fracttal:wo:{}:{}", row["id_work_orders_tasks"], row["id_status_work_order"]);
+            let key = format!(
+                "fracttal:wo:{}:{}",
+                row["id_work_orders_tasks"], row["id_status_work_order"]
+            );
             Record::new(key, "fracttal.work_order", row)
         })
         .collect()

@@ -1324,6 +1324,20 @@ pub(crate) fn parse_instant(s: &str) -> Option<DateTime<Utc>> {
         .map(|naive| naive.and_utc())
 }
 
+/// The rule's JSON form, compact: what a skip reason shows.
+///
+/// ```
+/// use hubflow::Rule;
+/// let rule = Rule::parse(&serde_json::json!({"field": "a", "op": "eq", "value": 1})).unwrap();
+/// assert_eq!(rule.to_string(), r#"{"field":"a","op":"eq","value":1}"#);
+/// ```
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let json = serde_json::to_string(self).map_err(|_| fmt::Error)?;
+        f.write_str(&json)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2303,21 +2317,5 @@ mod tests {
                 let _ = parse_instant(&s);
             }
         }
-    }
-}
-impl Rule {
-    /// placeholder
-    pub fn parse(_value: &serde_json::Value) -> Result<Rule, SpecErrors> {
-        Ok(Rule::Always)
-    }
-}
-impl std::fmt::Display for Rule {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("always")
-    }
-}
-impl Condition for Rule {
-    fn evaluate(&self, _record: &Record) -> bool {
-        true
     }
 }

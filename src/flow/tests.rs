@@ -8,7 +8,9 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::http::{HttpClient, HttpError, HttpResponse, Method, RecordingClient};
-use crate::{Cursor, ErrorClass, ManualClock, MemoryStore, ProviderError, Receipt, Store, StoreError};
+use crate::{
+    Cursor, ErrorClass, ManualClock, MemoryStore, ProviderError, Receipt, Store, StoreError,
+};
 
 fn now() -> DateTime<Utc> {
     "2026-03-02T12:00:00Z".parse().unwrap()
@@ -32,7 +34,10 @@ struct Scripted {
 impl Scripted {
     fn new(mut answers: Vec<Result<Receipt, DeliveryError>>) -> Self {
         answers.reverse();
-        Scripted { answers: Mutex::new(answers), attempts: AtomicU32::new(0) }
+        Scripted {
+            answers: Mutex::new(answers),
+            attempts: AtomicU32::new(0),
+        }
     }
 }
 
@@ -42,12 +47,23 @@ impl Target for Scripted {
         if payload.get("reject").is_some() {
             return Err(TargetError::field("reject", "this target refuses it"));
         }
-        Ok(HttpRequest::new(Method::Post, "https://scripted.example/".parse().unwrap()))
+        Ok(HttpRequest::new(
+            Method::Post,
+            "https://scripted.example/".parse().unwrap(),
+        ))
     }
 
-    async fn deliver(&self, _ctx: &Context, _request: &HttpRequest) -> Result<Receipt, DeliveryError> {
+    async fn deliver(
+        &self,
+        _ctx: &Context,
+        _request: &HttpRequest,
+    ) -> Result<Receipt, DeliveryError> {
         self.attempts.fetch_add(1, Ordering::SeqCst);
-        self.answers.lock().unwrap().pop().unwrap_or_else(|| Ok(Receipt::new(200)))
+        self.answers
+            .lock()
+            .unwrap()
+            .pop()
+            .unwrap_or_else(|| Ok(Receipt::new(200)))
     }
 }
 
@@ -67,7 +83,9 @@ struct MapOrFail;
 impl Mapper for MapOrFail {
     fn map(&self, record: &Record) -> Result<Value, MapError> {
         match record.get("fail") {
-            Some(_) => Err(MapError::MissingField { field: "fail".into() }),
+            Some(_) => Err(MapError::MissingField {
+                field: "fail".into(),
+            }),
             None => Ok(record.data.clone()),
         }
     }
@@ -91,10 +109,22 @@ fn flow_is_a_shareable_value() {
 #[test]
 fn plan_is_pure_and_explains_skips() {
     let flow = flow_with(Scripted::new(vec![]));
-    assert_eq!(flow.plan(&record("a", json!({"skip": 1}))).unwrap(), Plan::Skip("condition not met: no `skip` field".into()));
-    assert!(matches!(flow.plan(&record("a", json!({}))).unwrap(), Plan::Send(_)));
-    assert!(matches!(flow.plan(&record("a", json!({"fail": 1}))), Err(PlanError::Map(_))));
-    assert!(matches!(flow.plan(&record("a", json!({"reject": 1}))), Err(PlanError::Prepare(_))));
+    assert_eq!(
+        flow.plan(&record("a", json!({"skip": 1}))).unwrap(),
+        Plan::Skip("condition not met: no `skip` field".into())
+    );
+    assert!(matches!(
+        flow.plan(&record("a", json!({}))).unwrap(),
+        Plan::Send(_)
+    ));
+    assert!(matches!(
+        flow.plan(&record("a", json!({"fail": 1}))),
+        Err(PlanError::Map(_))
+    ));
+    assert!(matches!(
+        flow.plan(&record("a", json!({"reject": 1}))),
+        Err(PlanError::Prepare(_))
+    ));
 }
 
 #[tokio::test]
@@ -109,17 +139,40 @@ async fn every_record_ends_in_one_outcome_in_input_order() {
         record("ok", json!({})),
     ];
     let report = flow.process(&ctx, records).await;
-    let names: Vec<_> = report.records.iter().map(|l| (l.key.as_str(), l.outcome.name())).collect();
+    let names: Vec<_> = report
+        .records
+        .iter()
+        .map(|l| (l.key.as_str(), l.outcome.name()))
+        .collect();
     assert_eq!(
         names,
-        [("ok", "delivered"), ("skip", "skipped"), ("map", "failed"), ("prep", "failed"), ("ok", "duplicate")]
+        [
+            ("ok", "delivered"),
+            ("skip", "skipped"),
+            ("map", "failed"),
+            ("prep", "failed"),
+            ("ok", "duplicate")
+        ]
     );
-    assert_eq!(report.counts, Counts { received: 5, skipped: 1, duplicate: 1, delivered: 1, failed: 2 });
+    assert_eq!(
+        report.counts,
+        Counts {
+            received: 5,
+            skipped: 1,
+            duplicate: 1,
+            delivered: 1,
+            failed: 2
+        }
+    );
     let stages: Vec<_> = report
         .records
         .iter()
         .filter_map(|l| match &l.outcome {
-            Outcome::Failed { failure, retryable: false, attempts: 0 } => Some(failure.stage),
+            Outcome::Failed {
+                failure,
+                retryable: false,
+                attempts: 0,
+            } => Some(failure.stage),
             _ => None,
         })
         .collect();
@@ -130,18 +183,30 @@ async fn every_record_ends_in_one_outcome_in_input_order() {
 
 #[tokio::test]
 async fn refresh_credentials_is_retried_once() {
-    let target = Scripted::new(vec![Err(provider(ErrorClass::RefreshCredentials)), Ok(Receipt::new(200).with_id("m1"))]);
+    let target = Scripted::new(vec![
+        Err(provider(ErrorClass::RefreshCredentials)),
+        Ok(Receipt::new(200).with_id("m1")),
+    ]);
     let flow = flow_with(target);
     let (ctx, clock) = ctx_with(RecordingClient::new(), MemoryStore::new());
     let report = flow.process(&ctx, vec![record("a", json!({}))]).await;
-    assert!(matches!(&report.records[0].outcome, Outcome::Delivered { attempts: 2, receipt } if receipt.id.as_deref() == Some("m1")));
+    assert!(
+        matches!(&report.records[0].outcome, Outcome::Delivered { attempts: 2, receipt } if receipt.id.as_deref() == Some("m1"))
+    );
     assert!(clock.sleeps().is_empty(), "a refresh retry does not wait");
 
-    let twice = Scripted::new(vec![Err(provider(ErrorClass::RefreshCredentials)), Err(provider(ErrorClass::RefreshCredentials))]);
+    let twice = Scripted::new(vec![
+        Err(provider(ErrorClass::RefreshCredentials)),
+        Err(provider(ErrorClass::RefreshCredentials)),
+    ]);
     let flow = flow_with(twice);
     let report = flow.process(&ctx, vec![record("b", json!({}))]).await;
     match &report.records[0].outcome {
-        Outcome::Failed { failure, attempts, retryable } => {
+        Outcome::Failed {
+            failure,
+            attempts,
+            retryable,
+        } => {
             assert_eq!((*attempts, *retryable), (2, true));
             assert_eq!(failure.code.as_deref(), Some("190"));
             assert_eq!(failure.status, Some(401));
@@ -153,14 +218,25 @@ async fn refresh_credentials_is_retried_once() {
 #[tokio::test]
 async fn a_released_claim_lets_a_later_run_retry() {
     let flow = Flow::builder("f")
-        .target(Scripted::new(vec![Err(DeliveryError::Transport(HttpError::Timeout))]))
+        .target(Scripted::new(vec![Err(DeliveryError::Transport(
+            HttpError::Timeout,
+        ))]))
         .delivery(DeliveryPolicy::default().retry(crate::RetryPolicy::default().max_attempts(1)))
         .build()
         .unwrap();
     let (ctx, _) = ctx_with(RecordingClient::new(), MemoryStore::new());
     let first = flow.process(&ctx, vec![record("a", json!({}))]).await;
-    assert!(matches!(first.records[0].outcome, Outcome::Failed { retryable: true, attempts: 1, .. }));
-    let second = flow.process(&ctx, first.dead_letters().cloned().collect()).await;
+    assert!(matches!(
+        first.records[0].outcome,
+        Outcome::Failed {
+            retryable: true,
+            attempts: 1,
+            ..
+        }
+    ));
+    let second = flow
+        .process(&ctx, first.dead_letters().cloned().collect())
+        .await;
     assert_eq!(second.counts.delivered, 1, "{second:?}");
 }
 
@@ -172,7 +248,13 @@ impl Store for DownStore {
     async fn claim(&self, _: &str, _: &str, _: DateTime<Utc>) -> Result<crate::Claim, StoreError> {
         Err(StoreError("connection refused".into()))
     }
-    async fn reclaim(&self, _: &str, _: &str, _: DateTime<Utc>, _: DateTime<Utc>) -> Result<bool, StoreError> {
+    async fn reclaim(
+        &self,
+        _: &str,
+        _: &str,
+        _: DateTime<Utc>,
+        _: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         Err(StoreError("connection refused".into()))
     }
     async fn complete(&self, _: &str, _: &str, _: &Receipt) -> Result<(), StoreError> {
@@ -205,13 +287,22 @@ async fn a_store_outage_sends_nothing_and_is_retryable() {
     let (ctx, _) = ctx_with(RecordingClient::new(), DownStore);
     let report = flow.process(&ctx, vec![record("a", json!({}))]).await;
     match &report.records[0].outcome {
-        Outcome::Failed { failure, retryable: true, attempts: 0 } => {
+        Outcome::Failed {
+            failure,
+            retryable: true,
+            attempts: 0,
+        } => {
             assert_eq!(failure.stage, Stage::Claim);
             assert!(failure.message.contains("connection refused"));
         }
         other => panic!("expected a claim failure, got {other:?}"),
     }
-    assert_eq!(report.warnings.len(), 1, "the report could not be stored: {:?}", report.warnings);
+    assert_eq!(
+        report.warnings.len(),
+        1,
+        "the report could not be stored: {:?}",
+        report.warnings
+    );
 }
 
 #[tokio::test]
@@ -232,7 +323,9 @@ async fn run_needs_a_source() {
 
 #[tokio::test]
 async fn report_timings_come_from_the_clock() {
-    let target = Scripted::new(vec![Err(provider(ErrorClass::Retryable { after: Some(Duration::from_secs(7)) }))]);
+    let target = Scripted::new(vec![Err(provider(ErrorClass::Retryable {
+        after: Some(Duration::from_secs(7)),
+    }))]);
     let flow = flow_with(target);
     let (ctx, _) = ctx_with(RecordingClient::new(), MemoryStore::new());
     let report = flow.process(&ctx, vec![record("a", json!({}))]).await;
@@ -247,11 +340,23 @@ async fn report_timings_come_from_the_clock() {
 #[test]
 fn builder_reports_every_problem() {
     let errors = Flow::builder(" ")
-        .delivery(DeliveryPolicy::default().max_in_flight(0).rate_per_second(f64::NAN))
+        .delivery(
+            DeliveryPolicy::default()
+                .max_in_flight(0)
+                .rate_per_second(f64::NAN),
+        )
         .build()
         .unwrap_err();
     let paths: Vec<_> = errors.iter().map(|e| e.path.as_str()).collect();
-    assert_eq!(paths, ["/id", "/delivery/max_in_flight", "/delivery/rate_per_second", "/target"]);
+    assert_eq!(
+        paths,
+        [
+            "/id",
+            "/delivery/max_in_flight",
+            "/delivery/rate_per_second",
+            "/target"
+        ]
+    );
 }
 
 #[tokio::test]
