@@ -311,7 +311,7 @@ impl Comparison {
             Op::NotIn => !self.holds_positive(Op::In, found),
             Op::Exists => found.is_some(),
             Op::Missing => found.is_none(),
-            Op::Empty => found.map_or(true, is_empty_value),
+            Op::Empty => found.is_none_or(is_empty_value),
             op => self.holds_positive(op, found),
         }
     }

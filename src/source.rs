@@ -47,7 +47,7 @@ pub enum SourceError {
     Transport(#[from] crate::http::HttpError),
     /// The provider answered with an error.
     #[error(transparent)]
-    Provider(#[from] crate::ProviderError),
+    Provider(Box<crate::ProviderError>),
     /// The provider's answer could not be read.
     #[error("unreadable answer from {provider}: {message}")]
     Response {
@@ -59,6 +59,12 @@ pub enum SourceError {
     /// The store failed to give the cursor.
     #[error(transparent)]
     Store(#[from] crate::StoreError),
+}
+
+impl From<crate::ProviderError> for SourceError {
+    fn from(error: crate::ProviderError) -> Self {
+        SourceError::Provider(Box::new(error))
+    }
 }
 
 /// An HTTP request the host's server received, handed over as data.

@@ -207,9 +207,10 @@ pub enum DeliveryError {
     /// timeout the provider may have acted on the request all the same.
     #[error(transparent)]
     Transport(#[from] HttpError),
-    /// The provider answered with an error.
+    /// The provider answered with an error (boxed: it is large, and errors travel in
+    /// `Result`s on every path).
     #[error(transparent)]
-    Provider(#[from] ProviderError),
+    Provider(Box<ProviderError>),
     /// The request could not be prepared. Permanent.
     #[error("the request could not be prepared: {0}")]
     Prepare(#[from] TargetError),
@@ -232,6 +233,12 @@ pub enum DeliveryError {
         /// When the unfinished attempt claimed the record.
         since: chrono::DateTime<chrono::Utc>,
     },
+}
+
+impl From<ProviderError> for DeliveryError {
+    fn from(error: ProviderError) -> Self {
+        DeliveryError::Provider(Box::new(error))
+    }
 }
 
 impl DeliveryError {

@@ -68,7 +68,7 @@ impl Target for Scripted {
 }
 
 fn provider(class: ErrorClass) -> DeliveryError {
-    DeliveryError::Provider(ProviderError {
+    DeliveryError::from(ProviderError {
         provider: "test".into(),
         status: 401,
         code: Some("190".into()),
