@@ -198,9 +198,10 @@ impl Flow {
 
     async fn process_one(&self, ctx: &Context, record: Record) -> RecordOutcome {
         let started = ctx.clock().now();
+        let mut warning = None;
         let outcome = match self.plan(&record) {
             Ok(Plan::Skip(reason)) => Outcome::Skipped { reason },
-            Ok(Plan::Send(request)) => self.deliver(ctx, &record.key, &request).await,
+            Ok(Plan::Send(request)) => self.deliver(ctx, &record.key, &request, &mut warning).await,
             Err(PlanError::Map(e)) => failed(Failure::from_map(&e), 0),
             Err(PlanError::Prepare(e)) => failed(Failure::from_prepare(&e), 0),
         };
@@ -210,12 +211,19 @@ impl Flow {
             kind: record.kind.clone(),
             outcome,
             duration_ms: report::millis(ctx.clock().now() - started),
+            warning,
             record: keep.then_some(record),
         }
     }
 
     /// Claims the key, sends with retries, and settles the claim.
-    async fn deliver(&self, ctx: &Context, key: &str, request: &HttpRequest) -> Outcome {
+    async fn deliver(
+        &self,
+        ctx: &Context,
+        key: &str,
+        request: &HttpRequest,
+        warning: &mut Option<String>,
+    ) -> Outcome {
         let flow = self.inner.id.as_str();
         let now = ctx.clock().now();
         match ctx.store().claim(flow, key, now).await {
@@ -265,10 +273,16 @@ impl Flow {
             }
             Ok(Claim::Acquired) => {}
         }
-        self.send_with_retries(ctx, key, request).await
+        self.send_with_retries(ctx, key, request, warning).await
     }
 
-    async fn send_with_retries(&self, ctx: &Context, key: &str, request: &HttpRequest) -> Outcome {
+    async fn send_with_retries(
+        &self,
+        ctx: &Context,
+        key: &str,
+        request: &HttpRequest,
+        warning: &mut Option<String>,
+    ) -> Outcome {
         let flow = self.inner.id.as_str();
         let mut attempt = 1;
         loop {
@@ -279,7 +293,11 @@ impl Flow {
                 Ok(receipt) => {
                     // If this fails the claim stays in flight and a later run treats the
                     // record as an unknown outcome; the delivery itself did happen.
-                    let _ = ctx.store().complete(flow, key, &receipt).await;
+                    if let Err(e) = ctx.store().complete(flow, key, &receipt).await {
+                        *warning = Some(format!(
+                            "delivered, but the store did not record it; a later run will see an unknown outcome: {e}"
+                        ));
+                    }
                     return Outcome::Delivered {
                         receipt,
                         attempts: attempt,
@@ -302,7 +320,11 @@ impl Flow {
                 RetryDecision::GiveUp => {
                     // A release that fails leaves the claim in flight: the lease then
                     // decides, as after a crash.
-                    let _ = ctx.store().release(flow, key).await;
+                    if let Err(e) = ctx.store().release(flow, key).await {
+                        *warning = Some(format!(
+                            "the claim could not be released; the record is held until its lease ends: {e}"
+                        ));
+                    }
                     let retryable = error.class().is_retryable();
                     return Outcome::Failed {
                         failure: Failure::from_delivery(Stage::Deliver, &error),

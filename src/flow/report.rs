@@ -130,6 +130,9 @@ pub struct RecordOutcome {
     pub outcome: Outcome,
     /// Time spent on it, waits included, by the flow's clock.
     pub duration_ms: u64,
+    /// A problem that did not change the outcome, e.g. a delivery the store failed to record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
     /// The record itself, kept for failures only, so the host can store it and replay it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record: Option<Record>,

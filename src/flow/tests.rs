@@ -369,3 +369,61 @@ async fn the_recording_client_answers_in_order() {
     assert_eq!(http.send(&request).await, Err(HttpError::Timeout));
     assert_eq!(http.send(&request).await.unwrap().status, 200);
 }
+
+/// A memory store whose `complete` fails, as a database lost mid-run.
+struct ForgetfulStore(MemoryStore);
+
+#[async_trait]
+impl Store for ForgetfulStore {
+    async fn claim(
+        &self,
+        f: &str,
+        k: &str,
+        now: DateTime<Utc>,
+    ) -> Result<crate::Claim, StoreError> {
+        self.0.claim(f, k, now).await
+    }
+    async fn reclaim(
+        &self,
+        f: &str,
+        k: &str,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.0.reclaim(f, k, since, now).await
+    }
+    async fn complete(&self, _: &str, _: &str, _: &Receipt) -> Result<(), StoreError> {
+        Err(StoreError("lost".into()))
+    }
+    async fn release(&self, f: &str, k: &str) -> Result<(), StoreError> {
+        self.0.release(f, k).await
+    }
+    async fn cursor(&self, f: &str) -> Result<Option<Cursor>, StoreError> {
+        self.0.cursor(f).await
+    }
+    async fn save_cursor(&self, f: &str, c: &Cursor) -> Result<(), StoreError> {
+        self.0.save_cursor(f, c).await
+    }
+    async fn note_inbound(&self, c: &str, p: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.0.note_inbound(c, p, at).await
+    }
+    async fn last_inbound(&self, c: &str, p: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.0.last_inbound(c, p).await
+    }
+    async fn append_report(&self, r: &RunReport) -> Result<(), StoreError> {
+        self.0.append_report(r).await
+    }
+}
+
+#[tokio::test]
+async fn a_delivery_the_store_could_not_record_is_delivered_with_a_warning() {
+    let flow = flow_with(Scripted::new(vec![]));
+    let (ctx, _) = ctx_with(RecordingClient::new(), ForgetfulStore(MemoryStore::new()));
+    let report = flow.process(&ctx, vec![record("a", json!({}))]).await;
+    let line = &report.records[0];
+    assert_eq!(line.outcome.name(), "delivered");
+    assert!(
+        line.warning.as_deref().unwrap().contains("unknown outcome"),
+        "{line:?}"
+    );
+}
