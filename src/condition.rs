@@ -1313,7 +1313,12 @@ pub(crate) fn parse_instant(s: &str) -> Option<DateTime<Utc>> {
     if let Ok(at) = s.parse::<DateTime<FixedOffset>>() {
         return Some(at.with_timezone(&Utc));
     }
-    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(naive) = NaiveDateTime::parse_from_str(s, format) {
             return Some(naive.and_utc());
         }

@@ -84,6 +84,7 @@ impl Mapper for MapOrFail {
     fn map(&self, record: &Record) -> Result<Value, MapError> {
         match record.get("fail") {
             Some(_) => Err(MapError::MissingField {
+                template: "/".into(),
                 field: "fail".into(),
             }),
             None => Ok(record.data.clone()),

@@ -1,0 +1,424 @@
+//! hubflow's template filters, registered on every [`FieldMap`](super::FieldMap) environment.
+//!
+//! Every filter takes plain [`Value`] arguments and checks their kinds itself, so that no
+//! input (numbers, `none`, sequences, maps, undefined) can reach a conversion that panics;
+//! wrong kinds become errors. Failures carry a [`Failure`] as the error source so that the
+//! mapper can turn them into the matching [`MapError`](super::MapError) variant.
+
+use std::fmt::{self, Write as _};
+
+use chrono::format::{Item, StrftimeItems};
+use chrono::{DateTime, Utc};
+
+use crate::condition::parse_instant;
+use chrono_tz::Tz;
+use minijinja::value::{Rest, ValueKind};
+use minijinja::{Environment, Error, ErrorKind, Value};
+use phonenumber::country;
+
+/// The filters hubflow adds or replaces, for hints and suggestions.
+pub(super) const HUBFLOW_FILTERS: &[&str] =
+    &["phone", "date", "default", "upper", "lower", "truncate"];
+
+/// Longest value quoted in an error message; record values can be arbitrarily large.
+const MAX_QUOTED: usize = 64;
+
+/// Registers hubflow's filters, replacing minijinja's `default`, `d`, `upper` and `lower`
+/// so that JSON `null` behaves like a missing value (see the module docs of the mapper).
+pub(super) fn register(env: &mut Environment<'static>) {
+    env.add_filter("phone", phone);
+    env.add_filter("date", date);
+    env.add_filter("default", default);
+    env.add_filter("d", default);
+    env.add_filter("upper", upper);
+    env.add_filter("lower", lower);
+    env.add_filter("truncate", truncate);
+}
+
+/// Why a hubflow filter refused its input; travels as the source of a minijinja error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Failure {
+    /// `phone` could not make an E.164 number out of `value`.
+    Phone { value: String, reason: String },
+    /// `date` could not read `value` as an instant.
+    Date { value: String, reason: String },
+    /// A filter was called with arguments it cannot use.
+    Filter {
+        filter: &'static str,
+        message: String,
+    },
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Phone { value, reason } => {
+                write!(f, "invalid phone number {value:?}: {reason}")
+            }
+            Failure::Date { value, reason } => write!(f, "invalid date {value:?}: {reason}"),
+            Failure::Filter { filter, message } => write!(f, "filter {filter}: {message}"),
+        }
+    }
+}
+
+impl std::error::Error for Failure {}
+
+impl From<Failure> for Error {
+    fn from(failure: Failure) -> Error {
+        Error::new(ErrorKind::InvalidOperation, failure.to_string()).with_source(failure)
+    }
+}
+
+fn undefined() -> Error {
+    Error::from(ErrorKind::UndefinedError)
+}
+
+/// A short, human-readable rendering of a value for error messages.
+pub(super) fn quote(value: &Value) -> String {
+    let text = match value.kind() {
+        ValueKind::Undefined => "undefined".to_owned(),
+        ValueKind::None => "null".to_owned(),
+        _ => value
+            .as_str()
+            .map_or_else(|| value.to_string(), str::to_owned),
+    };
+    cut(&text, MAX_QUOTED)
+}
+
+/// At most `max` chars of `text`, the last one `…` when something was cut.
+pub(super) fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    match max {
+        0 => String::new(),
+        _ => text.chars().take(max - 1).chain(['…']).collect(),
+    }
+}
+
+/// The text of a value for the string filters: JSON `null` is empty, a missing value
+/// stays an undefined error so that it is reported as a missing field.
+fn text_of(value: &Value) -> Result<String, Error> {
+    match value.kind() {
+        ValueKind::Undefined => Err(undefined()),
+        ValueKind::None => Ok(String::new()),
+        _ => Ok(value
+            .as_str()
+            .map_or_else(|| value.to_string(), str::to_owned)),
+    }
+}
+
+/// `upper`: upper-cases the text of any value; `null` gives an empty string.
+pub(super) fn upper(value: Value) -> Result<String, Error> {
+    text_of(&value).map(|s| s.to_uppercase())
+}
+
+/// `lower`: lower-cases the text of any value; `null` gives an empty string.
+pub(super) fn lower(value: Value) -> Result<String, Error> {
+    text_of(&value).map(|s| s.to_lowercase())
+}
+
+/// `truncate(n)`: at most `n` chars, the last one `…` when the text was cut.
+pub(super) fn truncate(value: Value, length: Value) -> Result<String, Error> {
+    if length.is_undefined() {
+        return Err(undefined());
+    }
+    let text = text_of(&value)?;
+    let max = non_negative(&length).ok_or_else(|| Failure::Filter {
+        filter: "truncate",
+        message: format!(
+            "the length must be a non-negative integer, got {}",
+            quote(&length)
+        ),
+    })?;
+    Ok(cut(&text, max))
+}
+
+/// The value as a `usize` when it is a non-negative integer (an integral float counts).
+pub(super) fn non_negative(value: &Value) -> Option<usize> {
+    if value.kind() != ValueKind::Number {
+        return None;
+    }
+    value
+        .as_i64()
+        .and_then(|n| usize::try_from(n).ok())
+        .or_else(|| {
+            let f = f64::try_from(value.clone()).ok()?;
+            // Only exact integers in the safe range convert; the cast is then lossless.
+            (f.fract() == 0.0 && (0.0..9.0e15).contains(&f)).then_some(f as usize)
+        })
+}
+
+/// `default(v, boolean)`: `v` (or `""`) when the value is missing or JSON `null`; with a
+/// true second argument also when it is falsy (`false`, `0`, `""`, empty list or map).
+pub(super) fn default(value: Value, args: Rest<Value>) -> Result<Value, Error> {
+    if args.len() > 2 || args.iter().any(Value::is_kwargs) {
+        return Err(Failure::Filter {
+            filter: "default",
+            message: "takes at most two positional arguments: default(value, boolean)".into(),
+        }
+        .into());
+    }
+    let lax = args.get(1).is_some_and(Value::is_true);
+    if value.is_undefined() || value.is_none() || (lax && !value.is_true()) {
+        Ok(args.first().cloned().unwrap_or_else(|| Value::from("")))
+    } else {
+        Ok(value)
+    }
+}
+
+/// A phone-number region from an ISO 3166 alpha-2 code, only if the metadata knows it
+/// (the parser assumes metadata exists for the default region it is given).
+pub(super) fn region(code: &str) -> Option<country::Id> {
+    let id: country::Id = code.trim().to_ascii_uppercase().parse().ok()?;
+    phonenumber::metadata::DATABASE
+        .by_id(id.as_ref())
+        .map(|_| id)
+}
+
+/// `phone(country)`: E.164 digits without `+`, as the WhatsApp Cloud API wants them.
+pub(super) fn phone(value: Value, country: Value) -> Result<String, Error> {
+    if value.is_undefined() || country.is_undefined() {
+        return Err(undefined());
+    }
+    let code = country.as_str().ok_or_else(|| Failure::Filter {
+        filter: "phone",
+        message: format!(
+            "the country must be an ISO 3166 alpha-2 code like 'BR', got {}",
+            quote(&country)
+        ),
+    })?;
+    let id = region(code).ok_or_else(|| Failure::Filter {
+        filter: "phone",
+        message: format!("unknown country code {code:?}; expected ISO 3166 alpha-2 like 'BR'"),
+    })?;
+    let invalid = |reason: &str| Failure::Phone {
+        value: quote(&value),
+        reason: reason.to_owned(),
+    };
+    let raw = match value.kind() {
+        ValueKind::String => value.as_str().unwrap_or_default().to_owned(),
+        ValueKind::Number => match value.as_i64() {
+            Some(n) if n > 0 => n.to_string(),
+            _ => return Err(invalid("expected a positive integer or a string").into()),
+        },
+        _ => return Err(invalid("expected a string or a number").into()),
+    };
+    let text = normalize_phone(&raw).map_err(|reason| invalid(&reason))?;
+    // The parser indexes and unwraps internally; `normalize_phone` only lets ASCII digits
+    // with an optional leading `+` through and bounds their count, which keeps it off those
+    // paths. Catching an unwind is a second line of defence so a record can never take the
+    // flow down.
+    let parsed = std::panic::catch_unwind(|| {
+        let number = phonenumber::parse(Some(id), &text).map_err(|e| e.to_string())?;
+        if !phonenumber::is_valid(&number) {
+            return Err("not a valid number for its country".to_owned());
+        }
+        Ok(number.format().mode(phonenumber::Mode::E164).to_string())
+    })
+    .unwrap_or_else(|_| Err("the phone number library could not read it".to_owned()));
+    match parsed {
+        Ok(e164) => Ok(e164.trim_start_matches('+').to_owned()),
+        Err(reason) => Err(invalid(&reason).into()),
+    }
+}
+
+/// Keeps the digits and a leading `+` (or `00`, turned into `+`); spaces, dashes, dots,
+/// slashes and parentheses are separators; anything else is refused.
+fn normalize_phone(raw: &str) -> Result<String, String> {
+    let mut digits = String::with_capacity(raw.len());
+    let mut plus = false;
+    for c in raw.trim().chars() {
+        match c {
+            '0'..='9' => digits.push(c),
+            ' ' | '-' | '.' | '/' | '(' | ')' | '\u{a0}' | '\t' => {}
+            '+' if digits.is_empty() && !plus => plus = true,
+            _ => return Err(format!("unexpected character {c:?}")),
+        }
+    }
+    if !plus {
+        if let Some(rest) = digits.strip_prefix("00") {
+            digits = rest.to_owned();
+            plus = true;
+        }
+    }
+    // E.164 allows 15 digits; a national trunk or carrier prefix can add two.
+    match digits.len() {
+        0 => Err("no digits".to_owned()),
+        1..=3 => Err("too short".to_owned()),
+        18.. => Err("too long".to_owned()),
+        _ if plus => Ok(format!("+{digits}")),
+        _ => Ok(digits),
+    }
+}
+
+/// The items of a chrono strftime string, or why it is invalid. Formatting with an
+/// `Item::Error` fails (and `to_string` would panic), so formats are checked first.
+pub(super) fn strftime(format: &str) -> Result<Vec<Item<'_>>, String> {
+    let items: Vec<Item<'_>> = StrftimeItems::new(format).collect();
+    if items.iter().any(|item| matches!(item, Item::Error)) {
+        Err(format!(
+            "invalid date format {format:?}; use chrono strftime specifiers like %d/%m/%Y %H:%M"
+        ))
+    } else {
+        Ok(items)
+    }
+}
+
+/// An IANA time zone name, e.g. `America/Sao_Paulo`.
+pub(super) fn time_zone(name: &str) -> Result<Tz, String> {
+    name.trim().parse::<Tz>().map_err(|_| {
+        format!("unknown time zone {name:?}; use an IANA name like America/Sao_Paulo or UTC")
+    })
+}
+
+/// `date(format, time_zone)`: formats an instant with a strftime `format` in `time_zone`
+/// (IANA name, UTC when omitted).
+pub(super) fn date(value: Value, format: Value, rest: Rest<Value>) -> Result<String, Error> {
+    let zone = rest.first().cloned().unwrap_or_else(|| Value::from(()));
+    if value.is_undefined() || format.is_undefined() || zone.is_undefined() {
+        return Err(undefined());
+    }
+    let misuse = |message: String| Failure::Filter {
+        filter: "date",
+        message,
+    };
+    if rest.len() > 1 || format.is_kwargs() || zone.is_kwargs() {
+        return Err(
+            misuse("takes two positional arguments: date(format, time_zone)".into()).into(),
+        );
+    }
+    let format = format.as_str().ok_or_else(|| {
+        misuse(format!(
+            "the format must be a string, got {}",
+            quote(&format)
+        ))
+    })?;
+    let items = strftime(format).map_err(misuse)?;
+    let tz = match zone.kind() {
+        ValueKind::None => Tz::UTC,
+        _ => match zone.as_str() {
+            Some(name) => time_zone(name).map_err(misuse)?,
+            None => {
+                return Err(misuse(format!(
+                    "the time zone must be a string, got {}",
+                    quote(&zone)
+                ))
+                .into())
+            }
+        },
+    };
+    let instant = instant_of(&value).map_err(|reason| Failure::Date {
+        value: quote(&value),
+        reason,
+    })?;
+    let mut out = String::new();
+    write!(
+        out,
+        "{}",
+        instant.with_timezone(&tz).format_with_items(items.iter())
+    )
+    .map_err(|_| misuse(format!("cannot format with {format:?}")))?;
+    Ok(out)
+}
+
+/// The instant a value denotes: an instant string or unix seconds.
+fn instant_of(value: &Value) -> Result<DateTime<Utc>, String> {
+    match value.kind() {
+        ValueKind::String => parse_instant(value.as_str().unwrap_or_default()).ok_or_else(|| {
+            "expected RFC 3339, `YYYY-MM-DD HH:MM:SS` with an optional offset, a date, or unix seconds"
+                .to_owned()
+        }),
+        ValueKind::Number => {
+            let out_of_range = || "timestamp out of range".to_owned();
+            if let Some(secs) = value.as_i64() {
+                return DateTime::from_timestamp(secs, 0).ok_or_else(out_of_range);
+            }
+            let f = f64::try_from(value.clone()).map_err(|_| out_of_range())?;
+            if !f.is_finite() || f.abs() > 1.0e13 {
+                return Err(out_of_range());
+            }
+            // Bounded above, so both casts are exact enough and cannot saturate.
+            let secs = f.floor();
+            let nanos = ((f - secs) * 1.0e9) as u32;
+            DateTime::from_timestamp(secs as i64, nanos.min(999_999_999)).ok_or_else(out_of_range)
+        }
+        _ => Err("expected a date string or unix seconds".to_owned()),
+    }
+}
+
+/// Reads an instant in the forms sources send: RFC 3339, `2021-02-24T16:25:29+0000`,
+/// `2024-01-08 10:35:18 +0200`, naive `2026-03-01 12:00:00` (taken as UTC) or a date
+/// (midnight UTC).
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_instant_reads_every_documented_form() {
+        let cases = [
+            ("2021-02-24T16:25:29Z", "2021-02-24T16:25:29+00:00"),
+            (
+                "2021-02-24T16:25:29.5-03:00",
+                "2021-02-24T19:25:29.500+00:00",
+            ),
+            ("2021-02-24T16:25:29+0000", "2021-02-24T16:25:29+00:00"),
+            ("2024-01-08 10:35:18 +0200", "2024-01-08T08:35:18+00:00"),
+            ("2026-03-01 12:00:00", "2026-03-01T12:00:00+00:00"),
+            ("2026-03-01T12:00", "2026-03-01T12:00:00+00:00"),
+            ("2026-03-01", "2026-03-01T00:00:00+00:00"),
+        ];
+        for (input, expected) in cases {
+            let got = parse_instant(input).map(|at| at.to_rfc3339());
+            assert_eq!(got.as_deref(), Some(expected), "{input}");
+        }
+        for bad in [
+            "",
+            "yesterday",
+            "2026-13-01",
+            "2026-03-01 25:00:00",
+            "1700000000",
+        ] {
+            assert_eq!(parse_instant(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn normalize_phone_keeps_digits_and_international_prefix() {
+        assert_eq!(
+            normalize_phone("(11) 99999-1234").as_deref(),
+            Ok("11999991234")
+        );
+        assert_eq!(
+            normalize_phone(" +55 11 99999.1234").as_deref(),
+            Ok("+5511999991234")
+        );
+        assert_eq!(
+            normalize_phone("0055 11 99999 1234").as_deref(),
+            Ok("+5511999991234")
+        );
+        assert!(normalize_phone("11 9999x1234").is_err());
+        assert!(normalize_phone("1+1234567").is_err());
+        assert!(normalize_phone("+12").is_err());
+        assert!(normalize_phone("123456789012345678").is_err());
+        assert!(normalize_phone("١٢٣٤٥٦٧").is_err());
+    }
+
+    #[test]
+    fn cut_counts_chars_and_ellipsis() {
+        assert_eq!(cut("héllo wörld", 5), "héll…");
+        assert_eq!(cut("héllo", 5), "héllo");
+        assert_eq!(cut("héllo", 1), "…");
+        assert_eq!(cut("héllo", 0), "");
+        assert_eq!(cut("", 0), "");
+    }
+
+    #[test]
+    fn strftime_rejects_bad_specifiers() {
+        assert!(strftime("%d/%m/%Y %H:%M").is_ok());
+        assert!(strftime("").is_ok());
+        assert!(strftime("%Q").is_err());
+        assert!(strftime("%").is_err());
+        assert!(strftime("%Y-%").is_err());
+    }
+}
