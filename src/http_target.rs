@@ -55,10 +55,8 @@ pub const KIND: &str = "http.post";
 /// ```
 #[derive(Clone)]
 pub struct HttpTarget {
-    url: Url,
-    method: Method,
-    headers: Headers,
-    timeout: Option<Duration>,
+    /// Everything but the body, which `prepare` fills in: one request value reused.
+    request: HttpRequest,
     receipt_id: Option<String>,
 }
 
@@ -66,10 +64,7 @@ impl HttpTarget {
     /// A target that POSTs to `url`.
     pub fn new(url: Url) -> Self {
         HttpTarget {
-            url,
-            method: Method::Post,
-            headers: Headers::new(),
-            timeout: None,
+            request: HttpRequest::new(Method::Post, url),
             receipt_id: None,
         }
     }
@@ -77,28 +72,28 @@ impl HttpTarget {
     /// Uses another method (PUT, PATCH).
     #[must_use]
     pub fn method(mut self, method: Method) -> Self {
-        self.method = method;
+        self.request.method = method;
         self
     }
 
     /// Adds a plain header.
     #[must_use]
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.insert(name, value);
+        self.request = self.request.header(name, value);
         self
     }
 
     /// Adds a credential header, redacted wherever a request is shown.
     #[must_use]
     pub fn secret_header(mut self, name: impl Into<String>, value: SecretString) -> Self {
-        self.headers.insert_secret(name, value);
+        self.request = self.request.secret_header(name, value);
         self
     }
 
     /// Sets the per-request timeout.
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
+        self.request = self.request.timeout(timeout);
         self
     }
 
@@ -176,11 +171,11 @@ impl HttpTarget {
             }
         };
         let Some(url) = url else { return Err(errors) };
+        let mut request = HttpRequest::new(config.method, url);
+        request.headers = headers;
+        request.timeout = config.timeout_ms.map(Duration::from_millis);
         let target = HttpTarget {
-            url,
-            method: config.method,
-            headers,
-            timeout: config.timeout_ms.map(Duration::from_millis),
+            request,
             receipt_id: config.receipt_id,
         };
         errors.into_result(target)
@@ -247,9 +242,9 @@ pub(crate) fn register(registry: &mut crate::spec::Registry) {
 impl fmt::Debug for HttpTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpTarget")
-            .field("method", &self.method)
-            .field("url", &self.url.as_str())
-            .field("headers", &self.headers)
+            .field("method", &self.request.method)
+            .field("url", &self.request.url.as_str())
+            .field("headers", &self.request.headers)
             .finish_non_exhaustive()
     }
 }
@@ -257,14 +252,10 @@ impl fmt::Debug for HttpTarget {
 #[async_trait]
 impl Target for HttpTarget {
     fn prepare(&self, payload: &Value) -> Result<HttpRequest, TargetError> {
-        let mut request = HttpRequest::new(self.method, self.url.clone())
+        self.request
+            .clone()
             .json(payload)
-            .map_err(|e| TargetError::InvalidPayload(e.to_string()))?;
-        for (name, value) in self.headers.iter() {
-            request.headers.append(name, value.clone());
-        }
-        request.timeout = self.timeout;
-        Ok(request)
+            .map_err(|e| TargetError::InvalidPayload(e.to_string()))
     }
 
     async fn deliver(
