@@ -255,6 +255,13 @@ impl DeliveryError {
         }
     }
 
+    /// Whether the provider probably acted on the request although the delivery failed
+    /// (it answered success, but the answer could not be read). The flow keeps such a
+    /// record's claim instead of releasing it, so a replay does not send it twice.
+    pub fn provider_may_have_acted(&self) -> bool {
+        matches!(self, DeliveryError::Response { .. })
+    }
+
     /// The HTTP status, when a provider answered.
     pub fn status(&self) -> Option<u16> {
         match self {

@@ -442,6 +442,12 @@ async fn a_success_without_the_receipt_id_is_not_sent_again() {
     assert_eq!(attempts, 1);
     assert_eq!(failure.stage, Stage::Deliver);
     assert!(failure.message.contains("data.id"), "{}", failure.message);
+
+    // Replaying the dead letter must not reach the server again: the claim was kept.
+    let replay = flow
+        .process(&h.ctx, report.dead_letters().cloned().collect())
+        .await;
+    assert_eq!(only_outcome(&replay).name(), "duplicate", "{replay:?}");
     server.verify().await;
 }
 

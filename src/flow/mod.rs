@@ -317,6 +317,16 @@ impl Flow {
                     }
                     attempt += 1;
                 }
+                RetryDecision::GiveUp if error.provider_may_have_acted() => {
+                    // Releasing would let a replay send again what the provider probably
+                    // took; the claim stays in flight and its lease makes it an unknown
+                    // outcome for the flow's `OnUnknown` policy, like a crash would.
+                    return Outcome::Failed {
+                        failure: Failure::from_delivery(Stage::Deliver, &error),
+                        retryable: false,
+                        attempts: attempt,
+                    };
+                }
                 RetryDecision::GiveUp => {
                     // A release that fails leaves the claim in flight: the lease then
                     // decides, as after a crash.
