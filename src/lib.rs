@@ -125,6 +125,8 @@ pub mod spec;
 mod store;
 mod target;
 mod trigger;
+#[cfg(feature = "whatsapp")]
+pub mod whatsapp;
 
 #[cfg(feature = "reqwest")]
 pub use clock::TokioClock;

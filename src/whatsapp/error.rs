@@ -1,0 +1,1 @@
+//! Meta's error JSON and its retry classes.

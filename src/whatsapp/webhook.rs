@@ -1,0 +1,1 @@
+//! Receiving: the subscription handshake, signatures, and payload parsing.
