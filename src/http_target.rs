@@ -10,7 +10,8 @@
 //!     "method": "POST",               // POST (default), PUT or PATCH
 //!     "headers": {"X-Api-Key": {"secret": "OPS_KEY"}, "X-Source": "hubflow"},
 //!     "timeout_ms": 10000,
-//!     "receipt_id": "data.id"         // where the answer's JSON has the created item's id
+//!     "receipt_id": "data.id",        // where the answer's JSON has the created item's id
+//!     "idempotency_header": "Idempotency-Key"  // send the record's key, for endpoints that dedupe
 //! }}
 //! ```
 //!
@@ -31,8 +32,8 @@ use url::Url;
 use crate::http::{Headers, HttpRequest, Method};
 use crate::spec::{BuildContext, SecretValue};
 use crate::{
-    Context, DeliveryError, ErrorClass, ProviderError, Receipt, SpecError, SpecErrors, Target,
-    TargetError,
+    Context, DeliveryError, ErrorClass, ProviderError, Receipt, Record, SpecError, SpecErrors,
+    Target, TargetError,
 };
 
 /// The kind name of this target in flow specs.
@@ -49,7 +50,8 @@ pub const KIND: &str = "http.post";
 /// let target = HttpTarget::new("https://erp.example.com/api/tickets".parse().unwrap())
 ///     .secret_header("Authorization", SecretString::from("Bearer abc"))
 ///     .receipt_id("ticket.id");
-/// let request = target.prepare(&json!({"title": "Pump 3 leaking"})).unwrap();
+/// let record = hubflow::Record::new("req-1", "request", json!({}));
+/// let request = target.prepare(&record, &json!({"title": "Pump 3 leaking"})).unwrap();
 /// assert_eq!(request.json_body().unwrap()["title"], "Pump 3 leaking");
 /// assert!(!format!("{request:?}").contains("abc"));
 /// ```
@@ -58,6 +60,7 @@ pub struct HttpTarget {
     /// Everything but the body, which `prepare` fills in: one request value reused.
     request: HttpRequest,
     receipt_id: Option<String>,
+    idempotency_header: Option<String>,
 }
 
 impl HttpTarget {
@@ -66,6 +69,7 @@ impl HttpTarget {
         HttpTarget {
             request: HttpRequest::new(Method::Post, url),
             receipt_id: None,
+            idempotency_header: None,
         }
     }
 
@@ -94,6 +98,15 @@ impl HttpTarget {
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.request = self.request.timeout(timeout);
+        self
+    }
+
+    /// Sends the record's key in this header (e.g. `Idempotency-Key`), for endpoints that
+    /// drop repeated deliveries themselves: with it, even a retry after a timeout that the
+    /// endpoint did process cannot create a duplicate.
+    #[must_use]
+    pub fn idempotency_header(mut self, name: impl Into<String>) -> Self {
+        self.idempotency_header = Some(name.into());
         self
     }
 
@@ -177,6 +190,7 @@ impl HttpTarget {
         let target = HttpTarget {
             request,
             receipt_id: config.receipt_id,
+            idempotency_header: config.idempotency_header,
         };
         errors.into_result(target)
     }
@@ -218,6 +232,8 @@ struct HttpTargetConfig {
     timeout_ms: Option<u64>,
     #[serde(default)]
     receipt_id: Option<String>,
+    #[serde(default)]
+    idempotency_header: Option<String>,
 }
 
 fn post() -> Method {
@@ -251,11 +267,16 @@ impl fmt::Debug for HttpTarget {
 
 #[async_trait]
 impl Target for HttpTarget {
-    fn prepare(&self, payload: &Value) -> Result<HttpRequest, TargetError> {
-        self.request
+    fn prepare(&self, record: &Record, payload: &Value) -> Result<HttpRequest, TargetError> {
+        let mut request = self
+            .request
             .clone()
             .json(payload)
-            .map_err(|e| TargetError::InvalidPayload(e.to_string()))
+            .map_err(|e| TargetError::InvalidPayload(e.to_string()))?;
+        if let Some(name) = &self.idempotency_header {
+            request.headers.insert(name.clone(), record.key.clone());
+        }
+        Ok(request)
     }
 
     async fn deliver(

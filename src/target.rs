@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::http::{HttpError, HttpRequest, HttpResponse};
-use crate::{Context, StoreError};
+use crate::{Context, Record, StoreError};
 
 /// Where a flow delivers a mapped payload.
 ///
@@ -22,8 +22,10 @@ use crate::{Context, StoreError};
 /// ([`DeliveryError::class`]) and the flow's [`RetryPolicy`](crate::RetryPolicy) decides.
 #[async_trait]
 pub trait Target: Send + Sync {
-    /// Builds the request for `payload`, or says why the payload does not fit. Pure.
-    fn prepare(&self, payload: &Value) -> Result<HttpRequest, TargetError>;
+    /// Builds the request for `payload`, mapped from `record`, or says why the payload does
+    /// not fit. Pure. The record is there for what belongs to it rather than to the payload:
+    /// its key as a correlation or idempotency id, its kind, its instant.
+    fn prepare(&self, record: &Record, payload: &Value) -> Result<HttpRequest, TargetError>;
 
     /// Sends a request made by [`prepare`](Target::prepare) and reads the receipt.
     async fn deliver(&self, ctx: &Context, request: &HttpRequest)

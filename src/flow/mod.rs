@@ -146,7 +146,7 @@ impl Flow {
             )));
         }
         let payload = self.inner.mapper.map(record)?;
-        Ok(Plan::Send(self.inner.target.prepare(&payload)?))
+        Ok(Plan::Send(self.inner.target.prepare(record, &payload)?))
     }
 
     /// Delivers records pushed by a webhook or handed over by the host, and reports what

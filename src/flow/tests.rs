@@ -43,7 +43,7 @@ impl Scripted {
 
 #[async_trait]
 impl Target for Scripted {
-    fn prepare(&self, payload: &Value) -> Result<HttpRequest, TargetError> {
+    fn prepare(&self, _record: &Record, payload: &Value) -> Result<HttpRequest, TargetError> {
         if payload.get("reject").is_some() {
             return Err(TargetError::field("reject", "this target refuses it"));
         }

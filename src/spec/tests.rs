@@ -290,3 +290,28 @@ fn secrets_never_appear_in_debug_of_a_built_flow() {
         assert!(!shown.contains("hunter2"), "{shown}");
     }
 }
+
+#[test]
+fn the_http_target_can_send_the_record_key_for_idempotency() {
+    let mut doc = minimal();
+    doc["target"] =
+        json!({"http.post": {"url": "https://a.example", "idempotency_header": "Idempotency-Key"}});
+    let flow = FlowSpec::from_value(&doc)
+        .unwrap()
+        .build(
+            &Registry::default(),
+            &Connections::new(),
+            &MapSecrets::new(),
+        )
+        .unwrap();
+    let crate::Plan::Send(request) = flow
+        .plan(&crate::Record::new("fracttal:wo:9:1", "t", json!({})))
+        .unwrap()
+    else {
+        panic!("expected a send")
+    };
+    assert_eq!(
+        request.headers.get("idempotency-key"),
+        Some("fracttal:wo:9:1")
+    );
+}

@@ -2,9 +2,8 @@
 //!
 //! (Module docs are completed when the adapter lands.)
 
+#[allow(dead_code)]
 mod error;
+#[allow(dead_code)]
 mod message;
 pub mod webhook;
-
-pub use error::*;
-pub use message::*;
