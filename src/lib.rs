@@ -118,6 +118,7 @@ pub mod http;
 #[cfg(feature = "http")]
 pub mod http_target;
 pub mod mapper;
+mod rate;
 mod record;
 mod retry;
 mod source;
@@ -139,6 +140,7 @@ pub use flow::{
     RecordOutcome, RunError, RunReport, Stage,
 };
 pub use mapper::{FieldMap, MapError, Mapper};
+pub use rate::RateLimiter;
 pub use record::{Cursor, Record};
 pub use retry::{RetryDecision, RetryPolicy};
 pub use source::{Batch, InboundRequest, Source, SourceError, WebhookReply, WebhookSource};

@@ -10,14 +10,13 @@ use crate::http::HttpRequest;
 use crate::mapper::Passthrough;
 use crate::retry::jitter;
 use crate::{
-    Claim, Condition, Context, DeliveryError, MapError, Mapper, Record, RetryDecision, Rule,
-    Source, SourceError, SpecError, SpecErrors, Target, TargetError, Trigger,
+    Claim, Condition, Context, DeliveryError, MapError, Mapper, RateLimiter, Record, RetryDecision,
+    Rule, Source, SourceError, SpecError, SpecErrors, Target, TargetError, Trigger,
 };
 
 mod policy;
 mod report;
 
-use policy::Pacer;
 pub use policy::{DeliveryPolicy, OnUnknown};
 pub use report::{Counts, Failure, Outcome, RecordOutcome, RunReport, Stage};
 
@@ -69,7 +68,7 @@ struct FlowInner {
     mapper: Arc<dyn Mapper>,
     target: Arc<dyn Target>,
     delivery: DeliveryPolicy,
-    pacer: Option<Pacer>,
+    pacer: Option<RateLimiter>,
 }
 
 /// What a flow would do with a record, decided without any I/O.
@@ -287,7 +286,7 @@ impl Flow {
         let mut attempt = 1;
         loop {
             if let Some(pacer) = &self.inner.pacer {
-                pacer.acquire(ctx.clock()).await;
+                pacer.acquire(ctx.clock(), "").await;
             }
             let error = match self.inner.target.deliver(ctx, request).await {
                 Ok(receipt) => {
@@ -469,7 +468,7 @@ impl FlowBuilder {
             let text = rule.to_string();
             (Arc::new(rule) as Arc<dyn Condition>, text)
         });
-        let pacer = self.delivery.rate_per_second.map(Pacer::new);
+        let pacer = self.delivery.rate_per_second.map(RateLimiter::per_second);
         Ok(Flow {
             inner: Arc::new(FlowInner {
                 id: self.id,

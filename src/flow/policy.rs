@@ -1,13 +1,11 @@
 //! How a flow delivers: attempts, concurrency, pace, and crashed attempts.
 
-use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::retry::duration_ms;
-use crate::{Clock, RetryPolicy};
+use crate::RetryPolicy;
 
 /// What to do with a record whose earlier attempt never finished (a worker stopped between
 /// sending and recording the result), once the claim's lease has run out.
@@ -188,45 +186,9 @@ impl From<DeliveryPolicy> for PolicyWire {
     }
 }
 
-/// Spaces requests evenly: each caller gets the next free slot `interval` after the last,
-/// and waits for it through the clock (a GCRA without burst).
-#[derive(Debug)]
-pub(crate) struct Pacer {
-    interval: Duration,
-    next_slot: Mutex<Option<DateTime<Utc>>>,
-}
-
-impl Pacer {
-    pub(crate) fn new(rate_per_second: f64) -> Self {
-        Pacer {
-            interval: Duration::from_secs_f64(1.0 / rate_per_second),
-            next_slot: Mutex::new(None),
-        }
-    }
-
-    /// Waits until the caller may send.
-    pub(crate) async fn acquire(&self, clock: &dyn Clock) {
-        let wait = {
-            // Poisoning cannot leave the slot inconsistent: it is one value, written whole.
-            let mut next = self
-                .next_slot
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            let now = clock.now();
-            let slot = next.filter(|slot| *slot > now).unwrap_or(now);
-            *next = Some(crate::clock::add(slot, self.interval));
-            (slot - now).to_std().unwrap_or_default()
-        };
-        if !wait.is_zero() {
-            clock.sleep(wait).await;
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ManualClock;
 
     #[test]
     fn json_form_is_flat_and_strict() {
@@ -253,26 +215,5 @@ mod tests {
         let fields: Vec<_> = bad.problems().into_iter().map(|(f, _)| f).collect();
         assert_eq!(fields, vec!["max_in_flight", "rate_per_second"]);
         assert!(DeliveryPolicy::default().problems().is_empty());
-    }
-
-    #[test]
-    fn pacer_spaces_requests_evenly() {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(async {
-                let clock = ManualClock::new("2026-01-01T00:00:00Z".parse().unwrap());
-                let pacer = Pacer::new(4.0);
-                for _ in 0..5 {
-                    pacer.acquire(&clock).await;
-                }
-                // The first goes at once, each later one 250 ms after the one before.
-                assert_eq!(clock.sleeps(), vec![Duration::from_millis(250); 4]);
-                assert_eq!(clock.now().to_rfc3339(), "2026-01-01T00:00:01+00:00");
-                // After a pause, no catching up in a burst.
-                clock.advance(Duration::from_secs(10));
-                pacer.acquire(&clock).await;
-                assert_eq!(clock.sleeps().len(), 4);
-            });
     }
 }
