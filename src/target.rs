@@ -225,6 +225,11 @@ pub enum DeliveryError {
         /// What could not be read.
         message: String,
     },
+    /// The target refused to send because a rule of the provider would be broken (e.g. a
+    /// free-form WhatsApp message outside the 24-hour customer-service window). Permanent:
+    /// nothing was sent, and the message says what to do instead.
+    #[error("not sent: {0}")]
+    Precondition(String),
     /// The store could not record the claim or its outcome. Retryable.
     #[error("store: {0}")]
     Store(#[from] StoreError),
@@ -252,6 +257,7 @@ impl DeliveryError {
             }
             DeliveryError::Provider(e) => e.class,
             DeliveryError::Prepare(_)
+            | DeliveryError::Precondition(_)
             | DeliveryError::Response { .. }
             | DeliveryError::Unknown { .. } => ErrorClass::Permanent,
         }

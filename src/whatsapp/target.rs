@@ -1,0 +1,500 @@
+//! Sending: the WhatsApp Cloud API as a [`Target`].
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use url::Url;
+
+use super::{provider_error, MessageKind, OutgoingMessage, SendReceipt};
+use crate::http::HttpRequest;
+use crate::spec::{BuildContext, Registry, SecretRef};
+use crate::{
+    Context, DeliveryError, RateLimiter, Receipt, Record, SpecError, SpecErrors, StoreError,
+    Target, TargetError,
+};
+
+/// The default Graph API base URL.
+pub const DEFAULT_BASE_URL: &str = "https://graph.facebook.com";
+/// The default Graph API version.
+pub const DEFAULT_API_VERSION: &str = "v23.0";
+/// How long a customer's message keeps the free-form window open.
+pub const SERVICE_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// A WhatsApp Business phone number to send from: Graph API base URL and version, the
+/// phone-number id, and the access token.
+///
+/// ```
+/// use hubflow::whatsapp::WhatsAppConnection;
+/// use secrecy::SecretString;
+///
+/// let connection = WhatsAppConnection::new("106540352242922", SecretString::from("EAAG…"));
+/// assert_eq!(
+///     connection.messages_url().as_str(),
+///     "https://graph.facebook.com/v23.0/106540352242922/messages"
+/// );
+/// assert!(!format!("{connection:?}").contains("EAAG"));
+/// ```
+#[derive(Clone)]
+pub struct WhatsAppConnection {
+    base_url: Url,
+    api_version: String,
+    phone_number_id: String,
+    /// `Bearer <token>`, built once: every request carries it.
+    authorization: SecretString,
+}
+
+impl WhatsAppConnection {
+    /// The phone number `phone_number_id` (from the WhatsApp Manager), with a system-user
+    /// access token, on the default base URL and API version.
+    pub fn new(phone_number_id: impl Into<String>, access_token: SecretString) -> Self {
+        WhatsAppConnection {
+            // The constant is a valid absolute URL; parsing it cannot fail.
+            base_url: Url::parse(DEFAULT_BASE_URL).unwrap_or_else(|_| unreachable!()),
+            api_version: DEFAULT_API_VERSION.to_owned(),
+            phone_number_id: phone_number_id.into(),
+            authorization: bearer(&access_token),
+        }
+    }
+
+    /// Sends to another base URL (a proxy, or a local stand-in in tests).
+    #[must_use]
+    pub fn base_url(mut self, base_url: Url) -> Self {
+        self.base_url = base_url;
+        self
+    }
+
+    /// Uses another Graph API version (`v24.0`); versions expire about two years after release.
+    #[must_use]
+    pub fn api_version(mut self, version: impl Into<String>) -> Self {
+        self.api_version = version.into();
+        self
+    }
+
+    /// The phone-number id messages are sent from.
+    pub fn phone_number_id(&self) -> &str {
+        &self.phone_number_id
+    }
+
+    /// `{base}/{version}/{phone-number-id}/messages`.
+    pub fn messages_url(&self) -> Url {
+        self.endpoint(&[&self.phone_number_id, "messages"])
+    }
+
+    /// `{base}/{version}/` followed by `segments`, each percent-encoded as one path segment.
+    pub(crate) fn endpoint(&self, segments: &[&str]) -> Url {
+        let mut url = self.base_url.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().push(&self.api_version).extend(segments);
+        }
+        url
+    }
+
+    /// The `Authorization` header value.
+    pub(crate) fn authorization(&self) -> SecretString {
+        self.authorization.clone()
+    }
+}
+
+fn bearer(token: &SecretString) -> SecretString {
+    SecretString::from(format!("Bearer {}", token.expose_secret()))
+}
+
+impl fmt::Debug for WhatsAppConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WhatsAppConnection")
+            .field("base_url", &self.base_url.as_str())
+            .field("api_version", &self.api_version)
+            .field("phone_number_id", &self.phone_number_id)
+            .field("access_token", &crate::http::REDACTED)
+            .finish()
+    }
+}
+
+/// What to do with a free-form message (text, document, interactive) when the customer has
+/// not written in the last 24 hours, so WhatsApp would refuse it (error 131047).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum OutsideWindow {
+    /// Fail the record before sending, saying a template is needed. The default.
+    #[default]
+    Refuse,
+    /// Send this approved template instead, with the text (or caption, or interactive
+    /// body) as its single body parameter.
+    Template {
+        /// The template's name.
+        name: String,
+        /// Its language code, e.g. `pt_BR`.
+        language: String,
+    },
+    /// Do not check: the host knows better (it tracks windows itself).
+    Send,
+}
+
+/// Sends one kind of WhatsApp message from a mapped payload (see
+/// [`OutgoingMessage::from_payload`] for the payload forms).
+///
+/// Around the send it keeps WhatsApp's rules, so a flow does not learn them from errors:
+///
+/// * free-form messages only inside the 24-hour customer-service window, as remembered by
+///   the [`Store`](crate::Store) (see [`remember_inbound`]); outside it, [`OutsideWindow`];
+/// * the number's throughput (80 messages/s by default) and one message per recipient every
+///   6 seconds, both waited for through the [`Clock`](crate::Clock);
+/// * the record's key in `biz_opaque_callback_data`, which Meta echoes in status webhooks,
+///   so delivery and read receipts link back to the record that caused them.
+///
+/// Meta's errors are classified by code: see [`GraphError::class`](super::GraphError::class).
+#[derive(Clone)]
+pub struct WhatsAppTarget {
+    kind: MessageKind,
+    connection: Arc<WhatsAppConnection>,
+    outside_window: OutsideWindow,
+    limits: Arc<Limits>,
+    callback_data: bool,
+}
+
+struct Limits {
+    per_number: RateLimiter,
+    per_recipient: RateLimiter,
+}
+
+impl WhatsAppTarget {
+    /// Sends `kind` messages from `connection`, with the default limits and window policy.
+    pub fn new(kind: MessageKind, connection: WhatsAppConnection) -> Self {
+        WhatsAppTarget {
+            kind,
+            connection: Arc::new(connection),
+            outside_window: OutsideWindow::Refuse,
+            limits: Arc::new(Limits {
+                per_number: RateLimiter::per_second(80.0),
+                per_recipient: RateLimiter::every(Duration::from_secs(6)),
+            }),
+            callback_data: true,
+        }
+    }
+
+    /// What to do with free-form messages outside the 24-hour window.
+    #[must_use]
+    pub fn outside_window(mut self, policy: OutsideWindow) -> Self {
+        self.outside_window = policy;
+        self
+    }
+
+    /// The number's throughput limit, in messages per second (80 by default; Meta raises it
+    /// to 1,000 for numbers in good standing, 20 for coexistence numbers).
+    #[must_use]
+    pub fn rate_per_second(mut self, rate: f64) -> Self {
+        self.limits = Arc::new(Limits {
+            per_number: RateLimiter::per_second(rate),
+            per_recipient: RateLimiter::every(self.limits.per_recipient.interval()),
+        });
+        self
+    }
+
+    /// The least time between two messages to one recipient (6 s by default; WhatsApp
+    /// answers 131056 when a pair gets messages faster).
+    #[must_use]
+    pub fn recipient_interval(mut self, interval: Duration) -> Self {
+        self.limits = Arc::new(Limits {
+            per_number: RateLimiter::every(self.limits.per_number.interval()),
+            per_recipient: RateLimiter::every(interval),
+        });
+        self
+    }
+
+    /// Leaves `biz_opaque_callback_data` as the payload has it instead of setting the record key.
+    #[must_use]
+    pub fn without_callback_data(mut self) -> Self {
+        self.callback_data = false;
+        self
+    }
+
+    /// The kind of message this target sends.
+    pub fn kind(&self) -> MessageKind {
+        self.kind
+    }
+
+    fn request(&self, message: &OutgoingMessage) -> Result<HttpRequest, TargetError> {
+        HttpRequest::post_json(self.connection.messages_url(), message)
+            .map(|request| request.secret_header("Authorization", self.connection.authorization()))
+            .map_err(|e| TargetError::InvalidPayload(e.to_string()))
+    }
+
+    /// The request to send instead of a free-form message outside the window, or the reason
+    /// there is none.
+    fn outside_window_request(&self, request: &HttpRequest, last: Option<DateTime<Utc>>) -> Result<HttpRequest, DeliveryError> {
+        let since = match last {
+            Some(at) => format!("the customer last wrote at {at}"),
+            None => "the customer has not written".to_owned(),
+        };
+        let OutsideWindow::Template { name, language } = &self.outside_window else {
+            return Err(DeliveryError::Precondition(format!(
+                "{since}, so the 24-hour window for free-form messages is closed; send an approved template instead (or set a fallback template)"
+            )));
+        };
+        let sent: Value = request.json_body().map_err(|e| TargetError::InvalidPayload(e.to_string()))?;
+        let mut payload = json!({
+            "to": sent["to"],
+            "template": name,
+            "language": language,
+            "body": [one_line(free_form_text(&sent))],
+        });
+        if let Some(data) = sent.get("biz_opaque_callback_data") {
+            payload["callback_data"] = data.clone();
+        }
+        let message = OutgoingMessage::from_payload(MessageKind::Template, &payload)?;
+        Ok(self.request(&message)?)
+    }
+}
+
+/// The text a free-form message shows: a text body, a caption, an interactive body.
+fn free_form_text(sent: &Value) -> &str {
+    [
+        "/text/body",
+        "/document/caption",
+        "/image/caption",
+        "/video/caption",
+        "/interactive/body/text",
+    ]
+    .iter()
+    .find_map(|pointer| sent.pointer(pointer).and_then(Value::as_str))
+    .unwrap_or("-")
+}
+
+/// A template parameter may hold no line breaks, tabs or runs of more than four spaces.
+fn one_line(text: &str) -> String {
+    let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if joined.is_empty() {
+        "-".to_owned()
+    } else {
+        joined
+    }
+}
+
+impl fmt::Debug for WhatsAppTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WhatsAppTarget")
+            .field("kind", &self.kind.kind_name())
+            .field("connection", &self.connection)
+            .field("outside_window", &self.outside_window)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The parts of a prepared body that decide how it is sent.
+#[derive(Deserialize)]
+struct Envelope {
+    to: String,
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+}
+
+#[async_trait]
+impl Target for WhatsAppTarget {
+    fn prepare(&self, record: &Record, payload: &Value) -> Result<HttpRequest, TargetError> {
+        let mut message = OutgoingMessage::from_payload(self.kind, payload)?;
+        if self.callback_data {
+            message.set_callback_data(record.key.clone());
+        }
+        self.request(&message)
+    }
+
+    async fn deliver(&self, ctx: &Context, request: &HttpRequest) -> Result<Receipt, DeliveryError> {
+        let envelope: Envelope = serde_json::from_slice(&request.body)
+            .map_err(|e| TargetError::InvalidPayload(format!("not a WhatsApp message body: {e}")))?;
+        let free_form = envelope.kind.as_deref() != Some("template");
+        let mut fallback = None;
+        if free_form && self.outside_window != OutsideWindow::Send {
+            let last = ctx.store().last_inbound(self.connection.phone_number_id(), &envelope.to).await?;
+            let open = last.is_some_and(|at| crate::clock::add(at, SERVICE_WINDOW) > ctx.clock().now());
+            if !open {
+                fallback = Some(self.outside_window_request(request, last)?);
+            }
+        }
+        let request = fallback.as_ref().unwrap_or(request);
+        self.limits.per_number.acquire(ctx.clock(), "").await;
+        self.limits.per_recipient.acquire(ctx.clock(), &envelope.to).await;
+        let response = ctx.http().send(request).await?;
+        if !response.is_success() {
+            return Err(provider_error(&response, ctx.clock().now()).into());
+        }
+        let receipt = SendReceipt::from_body(&response.body).map_err(|message| DeliveryError::Response {
+            provider: "whatsapp".to_owned(),
+            message,
+        })?;
+        let mut details = json!({
+            "wa_id": receipt.wa_id,
+            "user_id": receipt.user_id,
+            "message_status": receipt.message_status,
+        });
+        if fallback.is_some() {
+            if let OutsideWindow::Template { name, .. } = &self.outside_window {
+                details["sent_as_template"] = json!(name);
+            }
+        }
+        Ok(Receipt::new(response.status).with_id(receipt.wamid).with_details(details))
+    }
+}
+
+/// Remembers, for every received `whatsapp.message` record, that its sender wrote at its
+/// instant: this opens the 24-hour window in which [`WhatsAppTarget`] sends free-form
+/// messages. Call it with the records a [`WhatsAppWebhook`](super::webhook::WhatsAppWebhook)
+/// returned. Returns how many records opened a window.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use hubflow::{Context, ManualClock, MemoryStore, Record, Store};
+/// use hubflow::http::RecordingClient;
+/// use serde_json::json;
+///
+/// let store = MemoryStore::new();
+/// let ctx = Context::new(RecordingClient::new(), ManualClock::new(chrono::Utc::now()), store.clone());
+/// let at = "2026-03-02T12:00:00Z".parse().unwrap();
+/// let record = Record::new("wamid.1", "whatsapp.message",
+///     json!({"phone_number_id": "1065", "from": "5511999991234"})).occurred_at(at);
+/// assert_eq!(hubflow::whatsapp::remember_inbound(&ctx, &[record]).await.unwrap(), 1);
+/// assert_eq!(store.last_inbound("1065", "5511999991234").await.unwrap(), Some(at));
+/// # });
+/// ```
+pub async fn remember_inbound(ctx: &Context, records: &[Record]) -> Result<usize, StoreError> {
+    let mut opened = 0;
+    for record in records.iter().filter(|r| r.kind == "whatsapp.message") {
+        let channel = record.get("phone_number_id").and_then(Value::as_str);
+        let party = record.get("from").and_then(Value::as_str).filter(|from| !from.is_empty());
+        if let (Some(channel), Some(party), Some(at)) = (channel, party, record.occurred_at) {
+            ctx.store().note_inbound(channel, party, at).await?;
+            opened += 1;
+        }
+    }
+    Ok(opened)
+}
+
+/// A WhatsApp connection as declared in [`Connections`](crate::spec::Connections):
+///
+/// ```json
+/// "whatsapp": {
+///   "phone_number_id": "106540352242922",
+///   "access_token": {"secret": "WHATSAPP_TOKEN"},
+///   "api_version": "v23.0",
+///   "base_url": "https://graph.facebook.com",
+///   "app_secret": {"secret": "WHATSAPP_APP_SECRET"},
+///   "verify_token": {"secret": "WHATSAPP_VERIFY_TOKEN"}
+/// }
+/// ```
+///
+/// `app_secret` and `verify_token` are for the receiving side, read by hosts that build a
+/// webhook from the same connection.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConnectionSpec {
+    phone_number_id: String,
+    access_token: SecretRef,
+    #[serde(default)]
+    api_version: Option<String>,
+    #[serde(default)]
+    base_url: Option<Url>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    app_secret: Option<SecretRef>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    verify_token: Option<SecretRef>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TargetSpec {
+    connection: String,
+    #[serde(default)]
+    outside_window: Option<OutsideWindowSpec>,
+    #[serde(default)]
+    rate_per_second: Option<f64>,
+    #[serde(default)]
+    recipient_interval_ms: Option<u64>,
+    #[serde(default = "yes")]
+    callback_data: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OutsideWindowSpec {
+    Word(String),
+    Template { template: String, language: String },
+}
+
+impl WhatsAppTarget {
+    /// Builds the target for `kind` from its spec config:
+    ///
+    /// ```json
+    /// {"whatsapp.text": {
+    ///     "connection": "whatsapp",
+    ///     "outside_window": {"template": "follow_up", "language": "pt_BR"},  // or "refuse" (default), "send"
+    ///     "rate_per_second": 80,
+    ///     "recipient_interval_ms": 6000,
+    ///     "callback_data": true
+    /// }}
+    /// ```
+    pub fn from_spec(kind: MessageKind, cx: &BuildContext<'_>, config: &Value) -> Result<Self, SpecErrors> {
+        let spec: TargetSpec = cx.deserialize(config)?;
+        let connection: ConnectionSpec = cx.connection(&spec.connection).map_err(|e| SpecErrors::from(e).prefixed("/connection"))?;
+        let token = cx
+            .secret(&connection.access_token)
+            .map_err(|e| SpecErrors::from(SpecError { message: format!("connection \"{}\": {}", spec.connection, e.message), ..e }).prefixed("/connection"))?;
+        let mut wa = WhatsAppConnection::new(connection.phone_number_id, token);
+        if let Some(version) = connection.api_version {
+            wa = wa.api_version(version);
+        }
+        if let Some(base) = connection.base_url {
+            wa = wa.base_url(base);
+        }
+        let mut errors = SpecErrors::new();
+        let outside_window = match spec.outside_window {
+            None => OutsideWindow::Refuse,
+            Some(OutsideWindowSpec::Word(word)) if word == "refuse" => OutsideWindow::Refuse,
+            Some(OutsideWindowSpec::Word(word)) if word == "send" => OutsideWindow::Send,
+            Some(OutsideWindowSpec::Word(word)) => {
+                errors.push(
+                    SpecError::new("/outside_window", format!("unknown policy \"{word}\""))
+                        .with_hint("use \"refuse\", \"send\", or {\"template\": \"name\", \"language\": \"pt_BR\"}"),
+                );
+                OutsideWindow::Refuse
+            }
+            Some(OutsideWindowSpec::Template { template, language }) => OutsideWindow::Template { name: template, language },
+        };
+        if kind == MessageKind::Template && outside_window != OutsideWindow::Refuse {
+            errors.push(SpecError::new("/outside_window", "templates may be sent at any time").with_hint("remove this setting"));
+        }
+        let mut target = WhatsAppTarget::new(kind, wa).outside_window(outside_window);
+        if let Some(rate) = spec.rate_per_second {
+            if !(rate.is_finite() && rate > 0.0) {
+                errors.push(SpecError::new("/rate_per_second", "must be a positive number"));
+            }
+            target = target.rate_per_second(rate);
+        }
+        if let Some(ms) = spec.recipient_interval_ms {
+            target = target.recipient_interval(Duration::from_millis(ms));
+        }
+        if !spec.callback_data {
+            target = target.without_callback_data();
+        }
+        errors.into_result(target)
+    }
+}
+
+/// Registers `whatsapp.template`, `whatsapp.text`, `whatsapp.document` and `whatsapp.interactive`.
+pub(crate) fn register(registry: &mut Registry) {
+    for kind in [MessageKind::Template, MessageKind::Text, MessageKind::Document, MessageKind::Interactive] {
+        registry.register_target(kind.kind_name(), move |cx, config| {
+            Ok(Arc::new(WhatsAppTarget::from_spec(kind, cx, config)?) as Arc<dyn Target>)
+        });
+    }
+}
