@@ -114,6 +114,8 @@ pub mod condition;
 mod context;
 mod error;
 mod flow;
+#[cfg(feature = "fracttal")]
+pub mod fracttal;
 pub mod http;
 #[cfg(feature = "http")]
 pub mod http_target;
@@ -125,6 +127,8 @@ mod source;
 pub mod spec;
 mod store;
 mod target;
+#[cfg(feature = "timelines")]
+pub mod timelines;
 mod trigger;
 #[cfg(feature = "whatsapp")]
 pub mod whatsapp;

@@ -1,0 +1,1 @@
+//! Fracttal One: OAuth client, work-order sources, work-request target.

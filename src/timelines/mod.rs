@@ -1,0 +1,1 @@
+//! TimelinesAI: webhook intake (v1 and v2) and message sending.
