@@ -73,9 +73,11 @@
 //! [`MessageType::Unknown`] and an unknown `status` is [`DeliveryState::Other`], never an
 //! error. A field of the wrong type is an error naming its JSON pointer, e.g.
 //! `/entry/0/changes/1/value/messages/2/timestamp`. Timestamps are strings of Unix seconds
-//! (integers are accepted too). Fields Meta documents as optional are optional here; for
-//! messages only `id` and `timestamp` are required, for statuses `id`, `status` and
-//! `timestamp`, and each change needs `metadata.phone_number_id`.
+//! (integers are accepted too). Fields Meta documents as optional are optional here, and an
+//! optional field that is `null` counts as absent: messages need only `id` and `timestamp`,
+//! statuses `id`, `status` and `timestamp`, and each `messages` change needs
+//! `metadata.phone_number_id`. Ids and phone numbers sent as bare integers are read as
+//! strings.
 //!
 //! # Records
 //!
@@ -121,7 +123,7 @@
 //! | `status` | `sent`, `delivered`, `read`, `played`, `failed`, … |
 //! | `timestamp` | RFC 3339, UTC |
 //! | `recipient_id`, `recipient_user_id` | recipient's phone number and business-scoped user id, or `null` |
-//! | `biz_opaque_callback_data` | what the send carried (hubflow sends put the record key there), or `null` |
+//! | `biz_opaque_callback_data` | what the send carried (a send can carry its record key there, linking statuses back to it), or `null` |
 //! | `errors` | `[{"code", "title", "message", "details", "href"}]`, empty unless failed |
 //! | `pricing`, `conversation` | those objects as received, or `null` |
 //! | `raw` | the status object exactly as received |

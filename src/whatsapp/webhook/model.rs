@@ -460,8 +460,8 @@ pub struct StatusUpdate {
     pub recipient_user_id: Option<String>,
     /// `group_id`, for messages sent to a group.
     pub group_id: Option<String>,
-    /// `biz_opaque_callback_data`: what the send request carried (hubflow puts the record
-    /// key there).
+    /// `biz_opaque_callback_data`: what the send request carried (a send can carry its
+    /// record key there, linking this status back to the record).
     pub biz_opaque_callback_data: Option<String>,
     /// `conversation` (older, conversation-based pricing).
     pub conversation: Option<Conversation>,

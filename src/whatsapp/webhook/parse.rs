@@ -60,7 +60,7 @@ pub(super) fn parse(body: &[u8]) -> Result<Vec<WebhookEvent>, WebhookError> {
                 continue;
             }
             let value_path = format!("{path}/value");
-            let value = object(field(change, "value", &path)?, &value_path)?;
+            let value = required_object(change, "value", &path)?;
             read_messages_value(&waba_id, value, &value_path, &mut events)?;
         }
     }
@@ -81,7 +81,7 @@ fn read_messages_value(
     events: &mut Vec<WebhookEvent>,
 ) -> Result<(), WebhookError> {
     let metadata_path = child(path, "metadata");
-    let metadata = object(field(value, "metadata", path)?, &metadata_path)?;
+    let metadata = required_object(value, "metadata", path)?;
     let cx = ChangeContext {
         waba_id: waba_id.to_owned(),
         phone_number_id: required_id(metadata, "phone_number_id", &metadata_path)?,
@@ -371,10 +371,14 @@ fn present<'v>(parent: &'v Object, key: &str) -> Option<&'v Value> {
     parent.get(key).filter(|value| !value.is_null())
 }
 
-fn field<'v>(parent: &'v Object, key: &str, path: &str) -> Result<&'v Value, WebhookError> {
+fn required_object<'v>(
+    parent: &'v Object,
+    key: &str,
+    path: &str,
+) -> Result<&'v Object, WebhookError> {
     match parent.get(key) {
-        Some(value) => Ok(value),
-        None => Err(shape(child(path, key), "a value", "nothing")),
+        Some(value) => object(value, &child(path, key)),
+        None => Err(shape(child(path, key), "an object", "nothing")),
     }
 }
 
