@@ -1,0 +1,603 @@
+//! The events a webhook body carries, and their records.
+
+use std::fmt;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Serialize, Serializer};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::Record;
+
+/// Record kind of an incoming message.
+pub const KIND_MESSAGE: &str = "whatsapp.message";
+/// Record kind of a delivery status of a message the business sent.
+pub const KIND_STATUS: &str = "whatsapp.status";
+/// Record kind of a system-level error (`value.errors[]`).
+pub const KIND_ERROR: &str = "whatsapp.error";
+
+/// One event found in a webhook body.
+///
+/// Only changes with `field == "messages"` yield events; see the [module docs](super).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum WebhookEvent {
+    /// A message a user sent to the business number (`value.messages[]`).
+    Message(InboundMessage),
+    /// A delivery status of a message the business sent (`value.statuses[]`).
+    Status(StatusUpdate),
+    /// A system-level error about the number or app (`value.errors[]`).
+    Error(SystemError),
+}
+
+impl WebhookEvent {
+    /// The WhatsApp Business Account id (`entry[].id`) the event came through.
+    pub fn waba_id(&self) -> &str {
+        match self {
+            WebhookEvent::Message(m) => &m.waba_id,
+            WebhookEvent::Status(s) => &s.waba_id,
+            WebhookEvent::Error(e) => &e.waba_id,
+        }
+    }
+
+    /// The business phone number id (`value.metadata.phone_number_id`): route tenants by it.
+    pub fn phone_number_id(&self) -> &str {
+        match self {
+            WebhookEvent::Message(m) => &m.phone_number_id,
+            WebhookEvent::Status(s) => &s.phone_number_id,
+            WebhookEvent::Error(e) => &e.phone_number_id,
+        }
+    }
+
+    /// The event as a flow [`Record`]; kinds, keys and data shapes are in the
+    /// [module docs](super#records).
+    pub fn to_record(&self) -> Record {
+        match self {
+            WebhookEvent::Message(m) => m.to_record(),
+            WebhookEvent::Status(s) => s.to_record(),
+            WebhookEvent::Error(e) => e.to_record(),
+        }
+    }
+}
+
+/// The `type` of an incoming message. Open: a type this crate does not know is kept as
+/// [`MessageType::Unknown`] with its name, never an error.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MessageType {
+    /// `text`
+    Text,
+    /// `image`
+    Image,
+    /// `audio` (voice notes too: `audio.voice == true`)
+    Audio,
+    /// `video`
+    Video,
+    /// `document`
+    Document,
+    /// `sticker`
+    Sticker,
+    /// `location`
+    Location,
+    /// `contacts`: shared contact cards
+    Contacts,
+    /// `button`: a quick-reply tap on a template
+    Button,
+    /// `interactive`: a reply-button or list tap, or a Flow answer
+    Interactive,
+    /// `reaction`
+    Reaction,
+    /// `order`
+    Order,
+    /// `system`: the user changed number or identity
+    System,
+    /// `unsupported`: WhatsApp could not pass the content on (see the message's `errors`)
+    Unsupported,
+    /// Any other type, with its name as received (`""` when the message had none).
+    Unknown(String),
+}
+
+impl MessageType {
+    /// Reads a `type` value.
+    pub fn parse(name: &str) -> Self {
+        match name {
+            "text" => MessageType::Text,
+            "image" => MessageType::Image,
+            "audio" => MessageType::Audio,
+            "video" => MessageType::Video,
+            "document" => MessageType::Document,
+            "sticker" => MessageType::Sticker,
+            "location" => MessageType::Location,
+            "contacts" => MessageType::Contacts,
+            "button" => MessageType::Button,
+            "interactive" => MessageType::Interactive,
+            "reaction" => MessageType::Reaction,
+            "order" => MessageType::Order,
+            "system" => MessageType::System,
+            "unsupported" => MessageType::Unsupported,
+            other => MessageType::Unknown(other.to_owned()),
+        }
+    }
+
+    /// The type's name as WhatsApp spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            MessageType::Text => "text",
+            MessageType::Image => "image",
+            MessageType::Audio => "audio",
+            MessageType::Video => "video",
+            MessageType::Document => "document",
+            MessageType::Sticker => "sticker",
+            MessageType::Location => "location",
+            MessageType::Contacts => "contacts",
+            MessageType::Button => "button",
+            MessageType::Interactive => "interactive",
+            MessageType::Reaction => "reaction",
+            MessageType::Order => "order",
+            MessageType::System => "system",
+            MessageType::Unsupported => "unsupported",
+            MessageType::Unknown(name) => name,
+        }
+    }
+
+    /// Whether the content is a media object (`image`, `audio`, `video`, `document`,
+    /// `sticker`) named like the type.
+    pub fn is_media(&self) -> bool {
+        matches!(
+            self,
+            MessageType::Image
+                | MessageType::Audio
+                | MessageType::Video
+                | MessageType::Document
+                | MessageType::Sticker
+        )
+    }
+}
+
+impl fmt::Display for MessageType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for MessageType {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// A status's `status`. Open: an unknown value is kept as [`DeliveryState::Other`].
+///
+/// Statuses arrive in no guaranteed order, and `delivered` may be skipped when `read`
+/// implies it: compare with [`DeliveryState::rank`] so a late `delivered` never overwrites
+/// `read`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DeliveryState {
+    /// `sent`
+    Sent,
+    /// `delivered`
+    Delivered,
+    /// `read`
+    Read,
+    /// `played` (voice messages)
+    Played,
+    /// `failed` (see the status's `errors`)
+    Failed,
+    /// `deleted` (historical)
+    Deleted,
+    /// Any other value, as received.
+    Other(String),
+}
+
+impl DeliveryState {
+    /// Reads a `status` value.
+    pub fn parse(name: &str) -> Self {
+        match name {
+            "sent" => DeliveryState::Sent,
+            "delivered" => DeliveryState::Delivered,
+            "read" => DeliveryState::Read,
+            "played" => DeliveryState::Played,
+            "failed" => DeliveryState::Failed,
+            "deleted" => DeliveryState::Deleted,
+            other => DeliveryState::Other(other.to_owned()),
+        }
+    }
+
+    /// The value as WhatsApp spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            DeliveryState::Sent => "sent",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Read => "read",
+            DeliveryState::Played => "played",
+            DeliveryState::Failed => "failed",
+            DeliveryState::Deleted => "deleted",
+            DeliveryState::Other(name) => name,
+        }
+    }
+
+    /// How far along the message is: `sent` 1, `delivered` 2, `read` 3, `played` 4; final
+    /// or unknown states (`failed`, `deleted`, others) 0, to be handled on their own.
+    pub fn rank(&self) -> u8 {
+        match self {
+            DeliveryState::Sent => 1,
+            DeliveryState::Delivered => 2,
+            DeliveryState::Read => 3,
+            DeliveryState::Played => 4,
+            _ => 0,
+        }
+    }
+}
+
+impl fmt::Display for DeliveryState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for DeliveryState {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// An entry of `value.contacts[]`: who sent a message (or received a status).
+///
+/// Every field is optional: with business-scoped user ids `wa_id` may be empty, and some
+/// payloads hold only `wa_id`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct Contact {
+    /// `profile.name`: the name the user set in WhatsApp.
+    pub name: Option<String>,
+    /// `wa_id`: the user's phone number as digits (may be empty).
+    pub wa_id: Option<String>,
+    /// `user_id`: the business-scoped user id (BSUID, `user.…`).
+    pub user_id: Option<String>,
+    /// `profile.username` (`@…`).
+    pub username: Option<String>,
+    /// `profile.country_code` (`US`).
+    pub country_code: Option<String>,
+    /// The contact object as received.
+    pub raw: Value,
+}
+
+/// An incoming message's `context`: what it replies to, or that it was forwarded.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct MessageContext {
+    /// `context.from`: who sent the message replied to (the business number for a tap on
+    /// our template or buttons).
+    pub from: Option<String>,
+    /// `context.id`: the wamid of the message replied to, e.g. the template whose button
+    /// was tapped. Absent on forwarded messages.
+    pub id: Option<String>,
+    /// `context.forwarded` (`false` when absent).
+    pub forwarded: bool,
+    /// `context.frequently_forwarded` (`false` when absent).
+    pub frequently_forwarded: bool,
+}
+
+/// An error object (`errors[]` of a message, a status, or a change).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct ErrorDetail {
+    /// The error code (`131026`); see Meta's error-code table.
+    pub code: i64,
+    /// `title`.
+    pub title: Option<String>,
+    /// `message`.
+    pub message: Option<String>,
+    /// `error_data.details`.
+    pub details: Option<String>,
+    /// `href`: Meta's documentation link.
+    pub href: Option<String>,
+}
+
+/// A media object of an `image`, `audio`, `video`, `document` or `sticker` message.
+///
+/// Download it through the media endpoint with `id`; received media stays available for
+/// about two weeks.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct MediaRef {
+    /// The media id (empty if the payload had none).
+    pub id: String,
+    /// `mime_type`.
+    pub mime_type: Option<String>,
+    /// `sha256` of the file, base64 as sent.
+    pub sha256: Option<String>,
+    /// `caption` (image, video, document).
+    pub caption: Option<String>,
+    /// `filename` (document).
+    pub filename: Option<String>,
+    /// `voice` (audio recorded as a voice note).
+    pub voice: Option<bool>,
+    /// `animated` (sticker).
+    pub animated: Option<bool>,
+    /// `url`, when the payload carries one.
+    pub url: Option<String>,
+}
+
+/// An incoming message (`value.messages[]`) with the context of its change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct InboundMessage {
+    /// The WhatsApp Business Account id (`entry[].id`).
+    pub waba_id: String,
+    /// `value.metadata.phone_number_id`: the business number that received it.
+    pub phone_number_id: String,
+    /// `value.metadata.display_phone_number`.
+    pub display_phone_number: String,
+    /// The message id (`wamid.…`): the idempotency key.
+    pub id: String,
+    /// The sender's phone number as digits; empty when WhatsApp identifies the sender only
+    /// by business-scoped user id (then see `from_user_id`).
+    pub from: String,
+    /// `from_user_id`: the sender's business-scoped user id, when present.
+    pub from_user_id: Option<String>,
+    /// When the user sent it.
+    pub timestamp: DateTime<Utc>,
+    /// The `type`.
+    pub kind: MessageType,
+    /// `context`: the message replied to, or forwarding flags.
+    pub context: Option<MessageContext>,
+    /// The matching `value.contacts[]` entry: same `wa_id` as `from`, or same `user_id` as
+    /// `from_user_id`, else the first one.
+    pub contact: Option<Contact>,
+    /// `errors[]` (an `unsupported` message says why here).
+    pub errors: Vec<ErrorDetail>,
+    /// The whole message object as received, unknown fields included.
+    pub raw: Value,
+}
+
+impl InboundMessage {
+    /// The text a person typed or tapped: `text.body`, a template button's `button.text`,
+    /// an interactive reply's `title`, or a media `caption`.
+    pub fn text(&self) -> Option<&str> {
+        let raw = &self.raw;
+        match &self.kind {
+            MessageType::Text => str_at(raw, &["text", "body"]),
+            MessageType::Button => str_at(raw, &["button", "text"]),
+            MessageType::Interactive => interactive_reply(raw).and_then(|r| str_at(r, &["title"])),
+            kind if kind.is_media() => str_at(raw, &[kind.as_str(), "caption"]),
+            _ => None,
+        }
+    }
+
+    /// The machine id of a tap: a template quick-reply's `button.payload`, or an
+    /// interactive `button_reply.id` / `list_reply.id`. Route answers on this, not on the
+    /// visible text.
+    pub fn reply_id(&self) -> Option<&str> {
+        match &self.kind {
+            MessageType::Button => str_at(&self.raw, &["button", "payload"]),
+            MessageType::Interactive => {
+                interactive_reply(&self.raw).and_then(|r| str_at(r, &["id"]))
+            }
+            _ => None,
+        }
+    }
+
+    /// The media object of an image, audio, video, document or sticker message.
+    pub fn media(&self) -> Option<MediaRef> {
+        if !self.kind.is_media() {
+            return None;
+        }
+        let media = self.raw.get(self.kind.as_str())?;
+        let text = |key: &str| str_at(media, &[key]).map(str::to_owned);
+        let flag = |key: &str| media.get(key).and_then(Value::as_bool);
+        Some(MediaRef {
+            id: text("id").unwrap_or_default(),
+            mime_type: text("mime_type"),
+            sha256: text("sha256"),
+            caption: text("caption"),
+            filename: text("filename"),
+            voice: flag("voice"),
+            animated: flag("animated"),
+            url: text("url"),
+        })
+    }
+
+    /// The record: kind `whatsapp.message`, key the wamid.
+    pub fn to_record(&self) -> Record {
+        let contact = self.contact.as_ref();
+        let contact_field = |f: fn(&Contact) -> &Option<String>| {
+            contact
+                .and_then(|c| f(c).clone())
+                .map_or(Value::Null, Value::String)
+        };
+        let data = json!({
+            "waba_id": self.waba_id,
+            "phone_number_id": self.phone_number_id,
+            "display_phone_number": self.display_phone_number,
+            "id": self.id,
+            "from": self.from,
+            "from_user_id": self.from_user_id,
+            "timestamp": rfc3339(self.timestamp),
+            "type": self.kind.as_str(),
+            "text": self.text(),
+            "reply_id": self.reply_id(),
+            "context_id": self.context.as_ref().and_then(|c| c.id.as_deref()),
+            "context_from": self.context.as_ref().and_then(|c| c.from.as_deref()),
+            "media_id": self.media().map(|m| m.id),
+            "contact": {
+                "name": contact_field(|c| &c.name),
+                "wa_id": contact_field(|c| &c.wa_id),
+                "user_id": contact_field(|c| &c.user_id),
+                "username": contact_field(|c| &c.username),
+                "country_code": contact_field(|c| &c.country_code),
+            },
+            "message": self.raw,
+        });
+        Record::new(self.id.clone(), KIND_MESSAGE, data).occurred_at(self.timestamp)
+    }
+}
+
+/// A delivery status of a message the business sent (`value.statuses[]`), with the context
+/// of its change.
+///
+/// Only `id`, `status` and `timestamp` are reliably present; everything else is optional.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct StatusUpdate {
+    /// The WhatsApp Business Account id (`entry[].id`).
+    pub waba_id: String,
+    /// `value.metadata.phone_number_id`: the business number that sent the message.
+    pub phone_number_id: String,
+    /// `value.metadata.display_phone_number`.
+    pub display_phone_number: String,
+    /// The wamid of *our* message.
+    pub id: String,
+    /// `status`.
+    pub status: DeliveryState,
+    /// When the state was reached.
+    pub timestamp: DateTime<Utc>,
+    /// `recipient_id`: the recipient's phone number (may be empty or absent).
+    pub recipient_id: Option<String>,
+    /// `recipient_user_id`: the recipient's business-scoped user id.
+    pub recipient_user_id: Option<String>,
+    /// `group_id`, for messages sent to a group.
+    pub group_id: Option<String>,
+    /// `biz_opaque_callback_data`: what the send request carried (a send can carry its
+    /// record key there, linking this status back to the record).
+    pub biz_opaque_callback_data: Option<String>,
+    /// `conversation` (older, conversation-based pricing).
+    pub conversation: Option<Conversation>,
+    /// `pricing`.
+    pub pricing: Option<Pricing>,
+    /// The matching `value.contacts[]` entry (same `wa_id` as `recipient_id`, or same
+    /// `user_id` as `recipient_user_id`, else the first), when the change has contacts.
+    pub contact: Option<Contact>,
+    /// `errors[]` of a `failed` status.
+    pub errors: Vec<ErrorDetail>,
+    /// The whole status object as received, unknown fields included.
+    pub raw: Value,
+}
+
+impl StatusUpdate {
+    /// The record: kind `whatsapp.status`, key `<wamid>:<status>`.
+    pub fn to_record(&self) -> Record {
+        let data = json!({
+            "waba_id": self.waba_id,
+            "phone_number_id": self.phone_number_id,
+            "display_phone_number": self.display_phone_number,
+            "id": self.id,
+            "status": self.status.as_str(),
+            "timestamp": rfc3339(self.timestamp),
+            "recipient_id": self.recipient_id,
+            "recipient_user_id": self.recipient_user_id,
+            "biz_opaque_callback_data": self.biz_opaque_callback_data,
+            "errors": self.errors,
+            "pricing": self.raw.get("pricing").cloned().unwrap_or(Value::Null),
+            "conversation": self.raw.get("conversation").cloned().unwrap_or(Value::Null),
+            "raw": self.raw,
+        });
+        Record::new(
+            format!("{}:{}", self.id, self.status.as_str()),
+            KIND_STATUS,
+            data,
+        )
+        .occurred_at(self.timestamp)
+    }
+}
+
+/// A status's `conversation` (conversation-based pricing, `CBP`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct Conversation {
+    /// `id`.
+    pub id: Option<String>,
+    /// `expiration_timestamp`.
+    pub expiration_timestamp: Option<DateTime<Utc>>,
+    /// `origin.type` (`marketing`, `utility`, `service`, …).
+    pub origin_type: Option<String>,
+}
+
+/// A status's `pricing`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct Pricing {
+    /// `billable`.
+    pub billable: Option<bool>,
+    /// `pricing_model`: `PMP` (per message, since July 2025) or `CBP`.
+    pub pricing_model: Option<String>,
+    /// `category` (`marketing`, `utility`, `authentication`, `service`, …).
+    pub category: Option<String>,
+    /// `type` (PMP: `regular`, `free_customer_service`, `free_entry_point`).
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+}
+
+/// A system-level error of a change (`value.errors[]`): about the number or the app, not
+/// about one message.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct SystemError {
+    /// The WhatsApp Business Account id (`entry[].id`).
+    pub waba_id: String,
+    /// `value.metadata.phone_number_id`.
+    pub phone_number_id: String,
+    /// `value.metadata.display_phone_number`.
+    pub display_phone_number: String,
+    /// The error.
+    pub error: ErrorDetail,
+    /// The error object as received.
+    pub raw: Value,
+}
+
+impl SystemError {
+    /// The record: kind `whatsapp.error`, key
+    /// `whatsapp:error:<phone_number_id>:<code>:<hash>`.
+    ///
+    /// System errors carry no id or timestamp, so the key ends with a hash of the error
+    /// object: a redelivered webhook gets the same key, and so does the same error reported
+    /// again later (it is then a duplicate, which for an alert is what one wants).
+    pub fn to_record(&self) -> Record {
+        let data = json!({
+            "waba_id": self.waba_id,
+            "phone_number_id": self.phone_number_id,
+            "display_phone_number": self.display_phone_number,
+            "code": self.error.code,
+            "title": self.error.title,
+            "message": self.error.message,
+            "details": self.error.details,
+            "href": self.error.href,
+            "raw": self.raw,
+        });
+        let key = format!(
+            "whatsapp:error:{}:{}:{}",
+            self.phone_number_id,
+            self.error.code,
+            short_hash(&self.raw)
+        );
+        Record::new(key, KIND_ERROR, data)
+    }
+}
+
+/// The first 16 hex digits of the SHA-256 of a value's JSON text. Serializing the same
+/// parsed value always gives the same text, so the same payload always gives the same hash.
+fn short_hash(value: &Value) -> String {
+    let digest = Sha256::digest(value.to_string().as_bytes());
+    hex::encode(&digest[..8])
+}
+
+fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// The string at a key path inside a JSON value.
+fn str_at<'v>(value: &'v Value, path: &[&str]) -> Option<&'v str> {
+    path.iter()
+        .try_fold(value, |v, key| v.get(*key))
+        .and_then(Value::as_str)
+}
+
+/// The `button_reply` or `list_reply` object of an interactive message.
+fn interactive_reply(raw: &Value) -> Option<&Value> {
+    let interactive = raw.get("interactive")?;
+    interactive
+        .get("button_reply")
+        .or_else(|| interactive.get("list_reply"))
+}
