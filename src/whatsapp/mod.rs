@@ -7,3 +7,6 @@ mod error;
 #[allow(dead_code)]
 mod message;
 pub mod webhook;
+mod window;
+
+pub use window::{remember_inbound, SERVICE_WINDOW};

@@ -11,20 +11,18 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use url::Url;
 
-use super::{provider_error, MessageKind, OutgoingMessage, SendReceipt};
+use super::{provider_error, MessageKind, OutgoingMessage, SendReceipt, SERVICE_WINDOW};
 use crate::http::HttpRequest;
 use crate::spec::{BuildContext, Registry, SecretRef};
 use crate::{
-    Context, DeliveryError, RateLimiter, Receipt, Record, SpecError, SpecErrors, StoreError,
-    Target, TargetError,
+    Context, DeliveryError, RateLimiter, Receipt, Record, SpecError, SpecErrors, Target,
+    TargetError,
 };
 
 /// The default Graph API base URL.
 pub const DEFAULT_BASE_URL: &str = "https://graph.facebook.com";
 /// The default Graph API version.
 pub const DEFAULT_API_VERSION: &str = "v23.0";
-/// How long a customer's message keeps the free-form window open.
-pub const SERVICE_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// A WhatsApp Business phone number to send from: Graph API base URL and version, the
 /// phone-number id, and the access token.
@@ -339,39 +337,6 @@ impl Target for WhatsAppTarget {
         }
         Ok(Receipt::new(response.status).with_id(receipt.wamid).with_details(details))
     }
-}
-
-/// Remembers, for every received `whatsapp.message` record, that its sender wrote at its
-/// instant: this opens the 24-hour window in which [`WhatsAppTarget`] sends free-form
-/// messages. Call it with the records a [`WhatsAppWebhook`](super::webhook::WhatsAppWebhook)
-/// returned. Returns how many records opened a window.
-///
-/// ```
-/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// use hubflow::{Context, ManualClock, MemoryStore, Record, Store};
-/// use hubflow::http::RecordingClient;
-/// use serde_json::json;
-///
-/// let store = MemoryStore::new();
-/// let ctx = Context::new(RecordingClient::new(), ManualClock::new(chrono::Utc::now()), store.clone());
-/// let at = "2026-03-02T12:00:00Z".parse().unwrap();
-/// let record = Record::new("wamid.1", "whatsapp.message",
-///     json!({"phone_number_id": "1065", "from": "5511999991234"})).occurred_at(at);
-/// assert_eq!(hubflow::whatsapp::remember_inbound(&ctx, &[record]).await.unwrap(), 1);
-/// assert_eq!(store.last_inbound("1065", "5511999991234").await.unwrap(), Some(at));
-/// # });
-/// ```
-pub async fn remember_inbound(ctx: &Context, records: &[Record]) -> Result<usize, StoreError> {
-    let mut opened = 0;
-    for record in records.iter().filter(|r| r.kind == "whatsapp.message") {
-        let channel = record.get("phone_number_id").and_then(Value::as_str);
-        let party = record.get("from").and_then(Value::as_str).filter(|from| !from.is_empty());
-        if let (Some(channel), Some(party), Some(at)) = (channel, party, record.occurred_at) {
-            ctx.store().note_inbound(channel, party, at).await?;
-            opened += 1;
-        }
-    }
-    Ok(opened)
 }
 
 /// A WhatsApp connection as declared in [`Connections`](crate::spec::Connections):

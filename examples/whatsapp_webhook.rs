@@ -31,7 +31,9 @@ use hubflow::http::{HttpClient, Method, RecordingClient, ReqwestClient};
 use hubflow::spec::{Connections, MapSecrets, Registry};
 use hubflow::whatsapp::remember_inbound;
 use hubflow::whatsapp::webhook::{sign, WhatsAppWebhook};
-use hubflow::{Context, Flow, FlowSpec, InboundRequest, MemoryStore, RunReport, TokioClock, WebhookSource};
+use hubflow::{
+    Context, Flow, FlowSpec, InboundRequest, MemoryStore, RunReport, TokioClock, WebhookSource,
+};
 use secrecy::SecretString;
 use tokio::sync::mpsc;
 
@@ -71,25 +73,40 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let erp_url = std::env::var("HUBFLOW_ERP_URL").ok();
 
     let mut connections = Connections::new();
-    let base = erp_url.clone().unwrap_or_else(|| "https://erp.example.com/api/".to_owned());
+    let base = erp_url
+        .clone()
+        .unwrap_or_else(|| "https://erp.example.com/api/".to_owned());
     connections.insert("erp", serde_json::json!({"base_url": base}));
-    let flow = FlowSpec::from_json(FLOW)?.build(&Registry::default(), &connections, &MapSecrets::new())?;
+    let flow =
+        FlowSpec::from_json(FLOW)?.build(&Registry::default(), &connections, &MapSecrets::new())?;
     let http: Box<dyn HttpClient> = match &erp_url {
         Some(_) => Box::new(ReqwestClient::new()?),
         None => Box::new(RecordingClient::new()),
     };
     let (reports, mut received) = mpsc::unbounded_channel();
     let app = App {
-        webhook: Arc::new(WhatsAppWebhook::new(verify_token.clone(), app_secret.clone())),
+        webhook: Arc::new(WhatsAppWebhook::new(
+            verify_token.clone(),
+            app_secret.clone(),
+        )),
         flow,
         ctx: Context::new(http, TokioClock, MemoryStore::new()),
         reports,
     };
 
-    let port = if selftest { 0 } else { std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000) };
+    let port = if selftest {
+        0
+    } else {
+        std::env::var("PORT")
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(3000)
+    };
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
     let address = listener.local_addr()?;
-    let router = Router::new().route("/webhook", any(webhook)).with_state(app);
+    let router = Router::new()
+        .route("/webhook", any(webhook))
+        .with_state(app);
     let server = tokio::spawn(async move { axum::serve(listener, router).await });
     println!("listening on http://{address}/webhook");
 
@@ -104,13 +121,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = reqwest::Client::new();
     let base = format!("http://{address}/webhook");
     let handshake = client
-        .get(format!("{base}?hub.mode=subscribe&hub.verify_token=dev-verify-token&hub.challenge=1158201444"))
+        .get(format!(
+            "{base}?hub.mode=subscribe&hub.verify_token=dev-verify-token&hub.challenge=1158201444"
+        ))
         .send()
         .await?;
     let status = handshake.status();
     println!("GET handshake: {status} {}", handshake.text().await?);
     if !status.is_success() {
-        return Err("the handshake was refused (is WHATSAPP_VERIFY_TOKEN set to something else?)".into());
+        return Err(
+            "the handshake was refused (is WHATSAPP_VERIFY_TOKEN set to something else?)".into(),
+        );
     }
     let body = SAMPLE_BUTTON_REPLY.as_bytes();
     let signed = client
@@ -123,7 +144,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("POST signed sample: {}", signed.status());
     let forged = client
         .post(&base)
-        .header("X-Hub-Signature-256", sign(&SecretString::from("wrong secret"), body))
+        .header(
+            "X-Hub-Signature-256",
+            sign(&SecretString::from("wrong secret"), body),
+        )
         .body(body)
         .send()
         .await?;
@@ -138,13 +162,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// Both GET (handshake) and POST (events) on the callback URL.
-async fn webhook(State(app): State<App>, method: AxumMethod, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn webhook(
+    State(app): State<App>,
+    method: AxumMethod,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let method = match method {
         AxumMethod::GET => Method::Get,
         AxumMethod::POST => Method::Post,
         _ => return StatusCode::METHOD_NOT_ALLOWED.into_response(),
     };
-    let target = uri.path_and_query().map_or("/", |pq| pq.as_str()).to_owned();
+    let target = uri
+        .path_and_query()
+        .map_or("/", |pq| pq.as_str())
+        .to_owned();
     let mut request = InboundRequest::new(method, target, body);
     for (name, value) in &headers {
         if let Ok(value) = value.to_str() {
@@ -158,6 +191,17 @@ async fn webhook(State(app): State<App>, method: AxumMethod, uri: Uri, headers: 
         tokio::spawn(async move {
             if let Err(e) = remember_inbound(&app.ctx, &records).await {
                 eprintln!("could not remember the conversation windows: {e}");
+            }
+            for record in &records {
+                // What the ERP will receive for this record (secrets would show as [redacted]).
+                match app.flow.plan(record) {
+                    Ok(plan) => println!(
+                        "{}: {}",
+                        record.key,
+                        serde_json::to_string(&plan).unwrap_or_default()
+                    ),
+                    Err(e) => println!("{}: {e}", record.key),
+                }
             }
             let report = app.flow.process(&app.ctx, records).await;
             let _ = app.reports.send(report);
