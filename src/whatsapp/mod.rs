@@ -2,8 +2,14 @@
 //!
 //! (Module docs are completed when the adapter lands.)
 
-#[allow(dead_code)]
 mod error;
-#[allow(dead_code)]
 mod message;
 pub mod webhook;
+
+pub use error::{provider_error, GraphError};
+pub use message::{
+    ButtonReply, ButtonSubType, Component, Content, Currency, DateTimeParameter, Interactive,
+    InteractiveAction, InteractiveHeader, InteractiveKind, InteractiveText, Language, ListRow,
+    ListSection, Location, Media, MessageKind, OutgoingMessage, Parameter, Reaction, ReplyButton,
+    ReplyContext, SendReceipt, Template, Text, MAX_CALLBACK_DATA_CHARS,
+};
