@@ -387,6 +387,7 @@ impl<'de> Deserialize<'de> for GraphError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy;
     use serde_json::json;
 
     fn graph(code: i64) -> GraphError {
@@ -667,5 +668,37 @@ mod tests {
         assert_eq!(error.class, ErrorClass::RefreshCredentials);
         let error = provider_error(&HttpResponse::new(400, "oops"), now);
         assert_eq!(error.class, ErrorClass::Permanent);
+    }
+
+    proptest::proptest! {
+        /// Arbitrary bytes never panic.
+        #[test]
+        fn from_body_never_panics_on_bytes(body in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
+            let _ = GraphError::from_body(&body);
+        }
+
+        /// Nearly-Graph JSON never panics, and whatever parses classifies and converts.
+        #[test]
+        fn from_body_never_panics_on_error_like_json(
+            code in proptest::prop_oneof![
+                proptest::num::i64::ANY.prop_map(Value::from),
+                proptest::num::f64::ANY.prop_map(Value::from),
+                "[0-9a-z]{0,8}".prop_map(Value::from),
+                proptest::strategy::Just(Value::Null),
+            ],
+            subcode in proptest::num::i64::ANY,
+            message in "[ -~]{0,40}",
+            transient in proptest::option::of(proptest::bool::ANY),
+            status in 100u16..600,
+        ) {
+            let body = json!({"error": {"code": code, "error_subcode": subcode, "message": message,
+                "is_transient": transient, "error_data": {"details": message}}});
+            if let Some(error) = GraphError::from_body(body.to_string().as_bytes()) {
+                let class = error.class(status, None);
+                let provider = error.into_provider_error(status, None);
+                proptest::prop_assert_eq!(provider.class, class);
+                proptest::prop_assert!(!provider.message.is_empty());
+            }
+        }
     }
 }

@@ -985,3 +985,856 @@ fn json_type(value: &Value) -> &'static str {
         Value::Object(_) => "an object",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn build(kind: MessageKind, payload: Value) -> Value {
+        match OutgoingMessage::from_payload(kind, &payload) {
+            Ok(message) => serde_json::to_value(&message).unwrap(),
+            Err(e) => panic!("{payload} was rejected: {e}"),
+        }
+    }
+
+    /// The field the error names and its message.
+    fn rejected(kind: MessageKind, payload: Value) -> (String, String) {
+        match OutgoingMessage::from_payload(kind, &payload) {
+            Ok(message) => panic!("{payload} was accepted: {message:?}"),
+            Err(TargetError::InvalidField { field, message }) => (field, message),
+            Err(other) => panic!("{payload}: not a field error: {other}"),
+        }
+    }
+
+    #[test]
+    fn kind_names_round_trip() {
+        for kind in MessageKind::ALL {
+            assert_eq!(MessageKind::from_kind_name(kind.kind_name()), Some(kind));
+        }
+        assert_eq!(MessageKind::Template.kind_name(), "whatsapp.template");
+        assert_eq!(MessageKind::Text.kind_name(), "whatsapp.text");
+        assert_eq!(MessageKind::Document.kind_name(), "whatsapp.document");
+        assert_eq!(MessageKind::Interactive.kind_name(), "whatsapp.interactive");
+        assert_eq!(MessageKind::from_kind_name("whatsapp.Template"), None);
+    }
+
+    #[test]
+    fn template_payload_of_the_design_document() {
+        let body = build(
+            MessageKind::Template,
+            json!({"to": "5511999991234", "template": "wo_assignment", "language": "pt_BR",
+                   "body": ["Jonas Campos", "OT-1021", "Trocar rolamento", "01/02/2026 08:00"]}),
+        );
+        assert_eq!(
+            body,
+            json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": "5511999991234",
+                "type": "template", "template": {"name": "wo_assignment", "language": {"code": "pt_BR"},
+                "components": [{"type": "body", "parameters": [
+                    {"type": "text", "text": "Jonas Campos"}, {"type": "text", "text": "OT-1021"},
+                    {"type": "text", "text": "Trocar rolamento"}, {"type": "text", "text": "01/02/2026 08:00"}]}]}})
+        );
+        // No parameters at all: a template such as hello_world.
+        let body = build(
+            MessageKind::Template,
+            json!({"to": "5511999991234", "template": "hello_world", "language": "en_US", "body": []}),
+        );
+        assert_eq!(
+            body["template"],
+            json!({"name": "hello_world", "language": {"code": "en_US"}})
+        );
+    }
+
+    #[test]
+    fn template_payload_with_every_option() {
+        let body = build(
+            MessageKind::Template,
+            json!({"to": "+1 (650) 555-1234", "template": "wo_assignment", "language": "en",
+                "header": {"type": "document", "link": "https://erp.example.com/wo.pdf", "filename": "wo.pdf"},
+                "body": ["Jonas", 1021,
+                    {"type": "currency", "currency": {"fallback_value": "$100.99", "code": "USD", "amount_1000": 100990}},
+                    {"type": "date_time", "date_time": {"fallback_value": "February 25, 1977"}},
+                    {"type": "text", "text": "typed"}],
+                "buttons": [{"sub_type": "quick_reply", "payload": "confirm"},
+                            {"sub_type": "url", "text": "abc123", "index": 3},
+                            {"sub_type": "quick_reply", "payload": "decline", "index": "1"}],
+                "reply_to": " wamid.HBgM ", "callback_data": "fracttal:wo:1021"}),
+        );
+        assert_eq!(
+            body,
+            json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": "16505551234",
+            "context": {"message_id": "wamid.HBgM"}, "biz_opaque_callback_data": "fracttal:wo:1021",
+            "type": "template", "template": {"name": "wo_assignment", "language": {"code": "en"}, "components": [
+                {"type": "header", "parameters": [{"type": "document", "document": {"link": "https://erp.example.com/wo.pdf", "filename": "wo.pdf"}}]},
+                {"type": "body", "parameters": [
+                    {"type": "text", "text": "Jonas"}, {"type": "text", "text": "1021"},
+                    {"type": "currency", "currency": {"fallback_value": "$100.99", "code": "USD", "amount_1000": 100990}},
+                    {"type": "date_time", "date_time": {"fallback_value": "February 25, 1977"}},
+                    {"type": "text", "text": "typed"}]},
+                {"type": "button", "sub_type": "quick_reply", "index": "0", "parameters": [{"type": "payload", "payload": "confirm"}]},
+                {"type": "button", "sub_type": "url", "index": "3", "parameters": [{"type": "text", "text": "abc123"}]},
+                {"type": "button", "sub_type": "quick_reply", "index": "1", "parameters": [{"type": "payload", "payload": "decline"}]}
+            ]}})
+        );
+    }
+
+    #[test]
+    fn template_headers() {
+        let header = |header: Value| {
+            let body = build(
+                MessageKind::Template,
+                json!({"to": "5511999991234", "template": "t", "language": "es", "header": header}),
+            );
+            body["template"]["components"][0]["parameters"][0].clone()
+        };
+        assert_eq!(
+            header(json!({"type": "image", "link": "https://x.example/a.png"})),
+            json!({"type": "image", "image": {"link": "https://x.example/a.png"}})
+        );
+        assert_eq!(
+            header(json!({"type": "video", "id": "1234"})),
+            json!({"type": "video", "video": {"id": "1234"}})
+        );
+        assert_eq!(
+            header(json!({"type": "document", "id": "99", "filename": ""})),
+            json!({"type": "document", "document": {"id": "99"}})
+        );
+        assert_eq!(
+            header(json!({"type": "text", "text": "OT-1021"})),
+            json!({"type": "text", "text": "OT-1021"})
+        );
+        // A null header is no header.
+        let body = build(
+            MessageKind::Template,
+            json!({"to": "5511999991234", "template": "t", "language": "es", "header": null}),
+        );
+        assert!(body["template"].get("components").is_none());
+    }
+
+    #[test]
+    fn named_template_parameters() {
+        let body = build(
+            MessageKind::Template,
+            json!({"to": "5511999991234", "template": "t", "language": "pt_BR",
+                   "body": {"customer_name": "Jonas", "order_id": 1021}}),
+        );
+        assert_eq!(
+            body["template"]["components"][0]["parameters"],
+            json!([{"type": "text", "text": "Jonas", "parameter_name": "customer_name"},
+                   {"type": "text", "text": "1021", "parameter_name": "order_id"}])
+        );
+    }
+
+    #[test]
+    fn text_payloads() {
+        let body = build(
+            MessageKind::Text,
+            json!({"to": "5511999991234", "text": "Your work order is done: https://x.example/1", "preview_url": "true"}),
+        );
+        assert_eq!(
+            body,
+            json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": "5511999991234",
+                   "type": "text", "text": {"body": "Your work order is done: https://x.example/1", "preview_url": true}})
+        );
+        let body = build(
+            MessageKind::Text,
+            json!({"to": "5511999991234", "text": "x".repeat(4096), "preview_url": null, "reply_to": "wamid.A"}),
+        );
+        assert_eq!(body["text"].get("preview_url"), None);
+        assert_eq!(body["context"]["message_id"], "wamid.A");
+        let message = OutgoingMessage::from_payload(
+            MessageKind::Text,
+            &json!({"to": "5511999991234", "text": "hi"}),
+        )
+        .unwrap();
+        assert!(!message.is_template());
+    }
+
+    #[test]
+    fn document_payloads() {
+        let body = build(
+            MessageKind::Document,
+            json!({"to": "5511999991234", "link": "https://erp.example.com/wo/1021.pdf",
+                   "filename": "OT-1021.pdf", "caption": "Work order"}),
+        );
+        assert_eq!(
+            body["document"],
+            json!({"link": "https://erp.example.com/wo/1021.pdf", "filename": "OT-1021.pdf", "caption": "Work order"})
+        );
+        assert_eq!(body["type"], "document");
+        let body = build(
+            MessageKind::Document,
+            json!({"to": "5511999991234", "id": "1013859600285441", "link": "", "caption": null}),
+        );
+        assert_eq!(body["document"], json!({"id": "1013859600285441"}));
+    }
+
+    #[test]
+    fn interactive_payloads() {
+        let body = build(
+            MessageKind::Interactive,
+            json!({"to": "user.9373795779eb6441", "body": "Can you take OT-1021?", "header": "OT-1021",
+                   "footer": "Maintenance", "buttons": [{"id": "accept", "title": "Accept"}, {"id": "decline", "title": "Decline"}],
+                   "callback_data": "wo:1021"}),
+        );
+        assert_eq!(
+            body,
+            json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": "user.9373795779eb6441",
+                "biz_opaque_callback_data": "wo:1021", "type": "interactive",
+                "interactive": {"type": "button", "header": {"type": "text", "text": "OT-1021"},
+                    "body": {"text": "Can you take OT-1021?"}, "footer": {"text": "Maintenance"},
+                    "action": {"buttons": [{"type": "reply", "reply": {"id": "accept", "title": "Accept"}},
+                                           {"type": "reply", "reply": {"id": "decline", "title": "Decline"}}]}}})
+        );
+    }
+
+    #[test]
+    fn phone_numbers_are_normalised() {
+        assert_eq!(
+            normalize_recipient("+55 (11) 99999-1234").unwrap(),
+            "5511999991234"
+        );
+        assert_eq!(
+            normalize_recipient("5511999991234").unwrap(),
+            "5511999991234"
+        );
+        assert_eq!(normalize_recipient("+16505551234").unwrap(), "16505551234");
+        assert_eq!(
+            normalize_recipient(" 55 11 9 9999 1234 ").unwrap(),
+            "5511999991234"
+        );
+        let bsuid = "user.9373795779eb6441c8adb2eaee5b848e7dd174ddd302d7db62142f4722d574b6";
+        assert_eq!(normalize_recipient(bsuid).unwrap(), bsuid);
+        assert!(normalize_recipient("1234567")
+            .unwrap_err()
+            .contains("7 digits"));
+        assert!(normalize_recipient("1234567890123456")
+            .unwrap_err()
+            .contains("16 digits"));
+        assert!(normalize_recipient("55 11 9999-ABCD")
+            .unwrap_err()
+            .contains("'A'"));
+        assert!(normalize_recipient("011 5511 9999 1234")
+            .unwrap_err()
+            .contains("starts with 0"));
+        assert!(normalize_recipient("55+11999991234").is_err());
+        assert!(normalize_recipient("user.").is_err());
+        assert!(normalize_recipient("user.a b").is_err());
+        assert!(normalize_recipient("   ").unwrap_err().contains("blank"));
+        // A number from a numeric column.
+        let message = OutgoingMessage::from_payload(
+            MessageKind::Text,
+            &json!({"to": 5511999991234_u64, "text": "hi"}),
+        )
+        .unwrap();
+        assert_eq!(message.to(), "5511999991234");
+    }
+
+    #[test]
+    fn every_validation_error_names_its_field() {
+        use MessageKind::{Document, Interactive, Template, Text};
+        let long = "x".repeat(4097);
+        let cases: Vec<(MessageKind, Value, &str, &str)> = vec![
+            // Recipient.
+            (Text, json!({"text": "hi"}), "to", "missing"),
+            (Text, json!({"to": " ", "text": "hi"}), "to", "blank"),
+            (Text, json!({"to": null, "text": "hi"}), "to", "missing"),
+            (
+                Text,
+                json!({"to": true, "text": "hi"}),
+                "to",
+                "expected a string",
+            ),
+            (
+                Text,
+                json!({"to": "(11) 999-12", "text": "hi"}),
+                "to",
+                "8 to 15",
+            ),
+            (
+                Text,
+                json!({"to": "call me", "text": "hi"}),
+                "to",
+                "not a phone number",
+            ),
+            // Unknown fields, with a hint.
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t", "langauge": "pt_BR"}),
+                "langauge",
+                "did you mean `language`?",
+            ),
+            (
+                Text,
+                json!({"to": "5511999991234", "body": "hi"}),
+                "body",
+                "allowed: to, text, preview_url, reply_to, callback_data",
+            ),
+            // Template.
+            (
+                Template,
+                json!({"to": "5511999991234", "language": "pt_BR"}),
+                "template",
+                "missing",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "", "language": "pt_BR"}),
+                "template",
+                "blank",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "wo assignment", "language": "pt_BR"}),
+                "template",
+                "no spaces",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t"}),
+                "language",
+                "missing",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t", "language": "pt-BR"}),
+                "language",
+                "`pt_BR`",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t", "language": "Portuguese"}),
+                "language",
+                "not a template language code",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t", "language": "pt_br"}),
+                "language",
+                "not a template language code",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t", "language": "pt_BR", "body": [""]}),
+                "body.0",
+                "empty",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t", "language": "pt_BR", "body": ["a", "line\nbreak"]}),
+                "body.1",
+                "new line",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t", "language": "pt_BR", "body": ["tab\there"]}),
+                "body.0",
+                "tab",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t", "language": "pt_BR", "body": ["a     b"]}),
+                "body.0",
+                "4 consecutive spaces",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t", "language": "pt_BR", "body": [true]}),
+                "body.0",
+                "expected a string",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t", "language": "pt_BR", "body": "Jonas"}),
+                "body",
+                "expected a list",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t", "language": "pt_BR", "body": [{"type": "text", "text": "a\nb"}]}),
+                "body.0.text",
+                "new line",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t", "language": "pt_BR", "body": [{"type": "currency", "currency": {"fallback_value": "$1"}}]}),
+                "body.0",
+                "amount_1000",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t", "language": "pt_BR", "body": [{"type": "currency", "currency": {"fallback_value": "$1", "code": "usd", "amount_1000": 1000}}]}),
+                "body.0.currency.code",
+                "ISO 4217",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t", "language": "pt_BR", "body": [{"type": "currency", "currency": {"fallback_value": " ", "code": "USD", "amount_1000": 1000}}]}),
+                "body.0.currency.fallback_value",
+                "blank",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t", "language": "pt_BR", "body": [{"type": "date_time", "date_time": {"fallback_value": ""}}]}),
+                "body.0.date_time.fallback_value",
+                "blank",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t", "language": "pt_BR", "body": [{"type": "image", "image": {"link": "https://x.example/a.png"}}]}),
+                "body.0",
+                "text, currency or date_time",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t", "language": "pt_BR", "body": [{"type": "text", "text": "a", "parameter_name": "n"}, "b"]}),
+                "body",
+                "mixes named",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t", "language": "pt_BR", "body": {"Customer Name": "Jonas"}}),
+                "body.Customer Name",
+                "lowercase",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t", "language": "pt_BR", "body": {"name": ""}}),
+                "body.name",
+                "empty",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t", "language": "pt_BR", "body": {"name": ["x"]}}),
+                "body.name",
+                "takes a string",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t", "language": "pt_BR", "header": "wo.pdf"}),
+                "header",
+                "expected an object",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t", "language": "pt_BR", "header": {"link": "https://x.example/a.pdf"}}),
+                "header.type",
+                "missing",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t", "language": "pt_BR", "header": {"type": "audio", "link": "https://x.example/a.mp3"}}),
+                "header.type",
+                "not a template header type",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t", "language": "pt_BR", "header": {"type": "document"}}),
+                "header.link",
+                "missing",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t", "language": "pt_BR", "header": {"type": "document", "link": "ftp://x.example/a.pdf"}}),
+                "header.link",
+                "http(s)",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t", "language": "pt_BR", "header": {"type": "image", "link": "https://x.example/a.png", "filename": "a.png"}}),
+                "header.filename",
+                "unknown field",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t", "language": "pt_BR", "header": {"type": "document", "link": "https://x.example/a.pdf", "caption": "c"}}),
+                "header.caption",
+                "unknown field",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t", "language": "pt_BR", "header": {"type": "text", "text": ""}}),
+                "header.text",
+                "blank",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t", "language": "pt_BR", "buttons": {"sub_type": "url"}}),
+                "buttons",
+                "expected a list",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t", "language": "pt_BR", "buttons": ["confirm"]}),
+                "buttons.0",
+                "expected an object",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t", "language": "pt_BR", "buttons": [{"payload": "confirm"}]}),
+                "buttons.0.sub_type",
+                "missing",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t", "language": "pt_BR", "buttons": [{"sub_type": "call", "payload": "x"}]}),
+                "buttons.0.sub_type",
+                "quick_reply or url",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t", "language": "pt_BR", "buttons": [{"sub_type": "quick_reply"}]}),
+                "buttons.0.payload",
+                "missing",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t", "language": "pt_BR", "buttons": [{"sub_type": "quick_reply", "text": "x"}]}),
+                "buttons.0.text",
+                "takes `payload`",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t", "language": "pt_BR", "buttons": [{"sub_type": "url", "text": "a b"}]}),
+                "buttons.0.text",
+                "no spaces",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t", "language": "pt_BR", "buttons": [{"sub_type": "url", "text": "a", "index": 10}]}),
+                "buttons.0.index",
+                "0 to 9",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t", "language": "pt_BR", "buttons": [{"sub_type": "url", "text": "a", "index": 1}, {"sub_type": "quick_reply", "payload": "p"}]}),
+                "buttons.1.index",
+                "used by another",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t", "language": "pt_BR", "buttons": [{"sub_type": "url", "txt": "a"}]}),
+                "buttons.0.txt",
+                "did you mean `text`?",
+            ),
+            // Text.
+            (Text, json!({"to": "5511999991234"}), "text", "missing"),
+            (
+                Text,
+                json!({"to": "5511999991234", "text": ""}),
+                "text",
+                "blank",
+            ),
+            (
+                Text,
+                json!({"to": "5511999991234", "text": long}),
+                "text",
+                "4097 characters",
+            ),
+            (
+                Text,
+                json!({"to": "5511999991234", "text": "hi", "preview_url": "yes"}),
+                "preview_url",
+                "true or false",
+            ),
+            (
+                Text,
+                json!({"to": "5511999991234", "text": "hi", "preview_url": 1}),
+                "preview_url",
+                "true or false",
+            ),
+            (
+                Text,
+                json!({"to": "5511999991234", "text": "hi", "reply_to": "wamid A"}),
+                "reply_to",
+                "no spaces",
+            ),
+            (
+                Text,
+                json!({"to": "5511999991234", "text": "hi", "callback_data": "x".repeat(513)}),
+                "callback_data",
+                "513 characters",
+            ),
+            (
+                Text,
+                json!({"to": "5511999991234", "text": "hi", "callback_data": 5}),
+                "callback_data",
+                "expected a string",
+            ),
+            // Document.
+            (Document, json!({"to": "5511999991234"}), "link", "missing"),
+            (
+                Document,
+                json!({"to": "5511999991234", "link": "https://x.example/a.pdf", "id": "1"}),
+                "link",
+                "not both",
+            ),
+            (
+                Document,
+                json!({"to": "5511999991234", "link": "erp.example.com/a.pdf"}),
+                "link",
+                "http(s)",
+            ),
+            (
+                Document,
+                json!({"to": "5511999991234", "link": "javascript:alert(1)"}),
+                "link",
+                "http(s)",
+            ),
+            (
+                Document,
+                json!({"to": "5511999991234", "id": "12 34"}),
+                "id",
+                "no spaces",
+            ),
+            (
+                Document,
+                json!({"to": "5511999991234", "id": "1", "filename": 3}),
+                "filename",
+                "expected a string",
+            ),
+            // Interactive.
+            (
+                Interactive,
+                json!({"to": "5511999991234", "buttons": [{"id": "a", "title": "A"}]}),
+                "body",
+                "missing",
+            ),
+            (
+                Interactive,
+                json!({"to": "5511999991234", "body": "x".repeat(1025), "buttons": [{"id": "a", "title": "A"}]}),
+                "body",
+                "1025 characters",
+            ),
+            (
+                Interactive,
+                json!({"to": "5511999991234", "body": "b"}),
+                "buttons",
+                "missing",
+            ),
+            (
+                Interactive,
+                json!({"to": "5511999991234", "body": "b", "buttons": []}),
+                "buttons",
+                "1 to 3",
+            ),
+            (
+                Interactive,
+                json!({"to": "5511999991234", "body": "b", "buttons": [{"id": "a", "title": "A"}, {"id": "b", "title": "B"}, {"id": "c", "title": "C"}, {"id": "d", "title": "D"}]}),
+                "buttons",
+                "1 to 3",
+            ),
+            (
+                Interactive,
+                json!({"to": "5511999991234", "body": "b", "buttons": "a"}),
+                "buttons",
+                "expected a list",
+            ),
+            (
+                Interactive,
+                json!({"to": "5511999991234", "body": "b", "buttons": ["a"]}),
+                "buttons.0",
+                "expected an object",
+            ),
+            (
+                Interactive,
+                json!({"to": "5511999991234", "body": "b", "buttons": [{"id": "a", "title": "A"}, {"id": "a", "title": "B"}]}),
+                "buttons.1.id",
+                "unique",
+            ),
+            (
+                Interactive,
+                json!({"to": "5511999991234", "body": "b", "buttons": [{"id": "a", "title": ""}]}),
+                "buttons.0.title",
+                "blank",
+            ),
+            (
+                Interactive,
+                json!({"to": "5511999991234", "body": "b", "buttons": [{"id": "a", "title": "Confirm the appointment"}]}),
+                "buttons.0.title",
+                "at most 20",
+            ),
+            (
+                Interactive,
+                json!({"to": "5511999991234", "body": "b", "buttons": [{"title": "A"}]}),
+                "buttons.0.id",
+                "missing",
+            ),
+            (
+                Interactive,
+                json!({"to": "5511999991234", "body": "b", "buttons": [{"id": "a", "title": "A", "payload": "x"}]}),
+                "buttons.0.payload",
+                "unknown field",
+            ),
+            (
+                Interactive,
+                json!({"to": "5511999991234", "body": "b", "buttons": [{"id": "a", "title": "A"}], "header": "h".repeat(61)}),
+                "header",
+                "at most 60",
+            ),
+            (
+                Interactive,
+                json!({"to": "5511999991234", "body": "b", "buttons": [{"id": "a", "title": "A"}], "footer": "f".repeat(61)}),
+                "footer",
+                "at most 60",
+            ),
+        ];
+        for (kind, payload, field, message_part) in cases {
+            let (got_field, message) = rejected(kind, payload.clone());
+            assert_eq!(got_field, field, "{payload}: {message}");
+            assert!(
+                message.contains(message_part),
+                "{payload}: {message:?} lacks {message_part:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_payload_that_is_not_an_object_is_an_invalid_payload() {
+        for payload in [json!(null), json!("to"), json!([1]), json!(5)] {
+            let error = OutgoingMessage::from_payload(MessageKind::Text, &payload).unwrap_err();
+            assert!(
+                matches!(&error, TargetError::InvalidPayload(m) if m.contains("whatsapp.text")),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn edit_distance_counts_edits() {
+        assert_eq!(edit_distance("langauge", "language"), 2);
+        assert_eq!(edit_distance("", "to"), 2);
+        assert_eq!(edit_distance("body", "body"), 0);
+    }
+
+    /// Keys the payload parser looks at, so arbitrary payloads reach deep paths.
+    const KEYS: &[&str] = &[
+        "to",
+        "template",
+        "language",
+        "header",
+        "body",
+        "buttons",
+        "reply_to",
+        "callback_data",
+        "text",
+        "preview_url",
+        "link",
+        "id",
+        "filename",
+        "caption",
+        "footer",
+        "title",
+        "type",
+        "sub_type",
+        "payload",
+        "index",
+        "currency",
+        "date_time",
+        "fallback_value",
+        "code",
+        "amount_1000",
+        "parameter_name",
+    ];
+
+    fn arb_json() -> impl Strategy<Value = Value> {
+        let strings = prop_oneof![
+            "[ -~\n\t]{0,12}",
+            prop::sample::select(vec![
+                "+55 (11) 99999-1234",
+                "user.abc",
+                "pt_BR",
+                "pt-BR",
+                "https://x.example/a.pdf",
+                "quick_reply",
+                "url",
+                "document",
+                "image",
+                "video",
+                "text",
+                "currency",
+                "date_time",
+                "payload",
+                "",
+                "  ",
+                "é",
+                "0",
+                "10",
+            ])
+            .prop_map(str::to_owned),
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            strings.prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::from),
+                prop::collection::btree_map(
+                    prop_oneof![
+                        prop::sample::select(KEYS).prop_map(str::to_owned),
+                        "[a-z_]{1,6}"
+                    ],
+                    inner,
+                    0..6
+                )
+                .prop_map(|map| Value::Object(map.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn valid_payload(kind: MessageKind) -> Value {
+        match kind {
+            MessageKind::Template => {
+                json!({"to": "5511999991234", "template": "t", "language": "pt_BR", "body": ["a"]})
+            }
+            MessageKind::Text => json!({"to": "5511999991234", "text": "hi"}),
+            MessageKind::Document => {
+                json!({"to": "5511999991234", "link": "https://x.example/a.pdf"})
+            }
+            MessageKind::Interactive => {
+                json!({"to": "5511999991234", "body": "b", "buttons": [{"id": "a", "title": "A"}]})
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Arbitrary JSON never panics; a message that is built serializes and reads back.
+        #[test]
+        fn from_payload_never_panics(kind in prop::sample::select(MessageKind::ALL.to_vec()), payload in arb_json()) {
+            if let Ok(message) = OutgoingMessage::from_payload(kind, &payload) {
+                let wire = serde_json::to_value(&message).unwrap();
+                let back: OutgoingMessage = serde_json::from_value(wire).unwrap();
+                prop_assert_eq!(back, message);
+            }
+        }
+
+        /// A valid payload with one field replaced by arbitrary JSON never panics, and the
+        /// result is either a field error or a message that reads back.
+        #[test]
+        fn from_payload_never_panics_near_valid_payloads(
+            kind in prop::sample::select(MessageKind::ALL.to_vec()),
+            key in prop::sample::select(KEYS),
+            value in arb_json(),
+        ) {
+            let mut payload = valid_payload(kind);
+            payload[key] = value;
+            match OutgoingMessage::from_payload(kind, &payload) {
+                Ok(message) => {
+                    let wire = serde_json::to_value(&message).unwrap();
+                    let back: OutgoingMessage = serde_json::from_value(wire).unwrap();
+                    prop_assert_eq!(back, message);
+                }
+                Err(TargetError::InvalidField { field, .. }) => prop_assert!(!field.is_empty()),
+                Err(other) => prop_assert!(false, "unexpected error {}", other),
+            }
+        }
+    }
+}
