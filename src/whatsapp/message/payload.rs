@@ -644,7 +644,10 @@ fn template_buttons(value: Option<&Value>) -> Result<Vec<Component>, TargetError
         check_known_fields_at(button, &["sub_type", "payload", "text", "index"], &prefix)?;
         let index = match button.get("index") {
             None | Some(Value::Null) => position,
-            Some(Value::Number(n)) => n.as_u64().map_or(usize::MAX, |n| n as usize),
+            Some(Value::Number(n)) => n
+                .as_u64()
+                .and_then(|n| usize::try_from(n).ok())
+                .unwrap_or(usize::MAX),
             Some(Value::String(s)) => s.trim().parse().unwrap_or(usize::MAX),
             Some(_) => usize::MAX,
         };
@@ -951,6 +954,8 @@ fn check_known_fields_at(
 /// Levenshtein distance, for "did you mean" hints on short field names.
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
+    // `previous` and `current` have b.len() + 1 entries (current gets entry j + 1 pushed
+    // before it is read at j + 1), so the indexing below stays in bounds.
     let mut previous: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
         let mut current = Vec::with_capacity(b.len() + 1);
