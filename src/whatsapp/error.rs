@@ -1,1 +1,704 @@
 //! Meta's error JSON and its retry classes.
+//!
+//! The Cloud API answers a failed send with a Graph error object:
+//!
+//! ```json
+//! {"error": {"message": "(#131047) Re-engagement message", "type": "OAuthException",
+//!            "code": 131047, "error_subcode": 2494010,
+//!            "error_data": {"messaging_product": "whatsapp", "details": "Message failed to send …"},
+//!            "fbtrace_id": "AbCdEf", "is_transient": false}}
+//! ```
+//!
+//! Meta asks integrators to decide on `code` (and `error_data.details`), not on the HTTP
+//! status or the title, so [`GraphError::class`] classifies by code first and only falls
+//! back to `is_transient` and the HTTP status for codes it does not know.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+
+use crate::http::{HttpResponse, REDACTED};
+use crate::{ErrorClass, ProviderError};
+
+/// The provider name WhatsApp errors carry.
+const PROVIDER: &str = "whatsapp";
+
+/// The least wait after a pair-rate-limit error (131056): Meta lets a business send about
+/// one message every 6 seconds to the same user.
+const PAIR_RATE_WAIT: Duration = Duration::from_secs(6);
+
+/// Codes that may succeed when sent again after a backoff (throughput, app and WABA rate
+/// limits, Meta-side failures).
+const RETRYABLE_CODES: &[i64] = &[130429, 4, 80007, 1, 2, 131000, 131016];
+
+/// Codes that will fail the same way when sent again: the payload, the recipient, the
+/// template or the account needs fixing first.
+const PERMANENT_CODES: &[i64] = &[
+    // Outside the 24-hour window: send a template instead.
+    131047, // Spam rate limit, per-user marketing limit, messaging limit reduced.
+    131048, 131049, 131064,
+    // Undeliverable, not an allowed test recipient, marketing opt-out, experiment.
+    131026, 131030, 131050, 130472,
+    // Unsupported type, media download and upload errors.
+    131051, 131052, 131053, // Invalid or missing parameters.
+    100, 33, 131008, 131009,
+    // Template parameter count, template missing in that language.
+    132000, 132001, // Text too long, policy, parameter value, parameter format.
+    132005, 132007, 132008, 132012, // Template paused or disabled.
+    132015, 132016, // Payment issue, account locked, policy block, country restricted.
+    131042, 131031, 368, 130497,
+    // Capability and permission (200–299 are matched as a range in `class`).
+    3, 10, // BSUID not allowed (authentication templates), identity key mismatch.
+    131062, 137000,
+];
+
+/// A Graph API error object, as the Cloud API returns it in `{"error": {…}}`.
+///
+/// Every field but `code` is optional on the wire: missing text fields read as empty
+/// (`message`, `error_type`) or `None`. `details` is Meta's `error_data.details`, the
+/// sentence that usually says what to fix. (De)serializes in Meta's shape, so a stored
+/// error reads back as it arrived.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GraphError {
+    /// Meta's message; it embeds the code, e.g. `(#130429) Rate limit hit`.
+    pub message: String,
+    /// The Graph error type (`type` on the wire), e.g. `OAuthException`.
+    pub error_type: String,
+    /// The error code that decides the class (see [`GraphError::class`]).
+    pub code: i64,
+    /// The sub-code, e.g. `463` (token expired) under code 190.
+    pub error_subcode: Option<i64>,
+    /// `error_data.details`: Meta's explanation of what to fix.
+    pub details: Option<String>,
+    /// Meta's trace id, for a support ticket.
+    pub fbtrace_id: Option<String>,
+    /// Meta's hint that the same request may succeed later.
+    pub is_transient: Option<bool>,
+    /// A title meant for an end user.
+    pub error_user_title: Option<String>,
+    /// A message meant for an end user.
+    pub error_user_msg: Option<String>,
+}
+
+impl GraphError {
+    /// Reads `{"error": {…}}` from a response body. `None` when the body is not JSON, has
+    /// no `error` object, or the object has no integer `code` (without a code there is
+    /// nothing to classify by; use [`provider_error`], which then falls back to the HTTP
+    /// status). Never panics, whatever the bytes.
+    ///
+    /// ```
+    /// use hubflow::whatsapp::GraphError;
+    /// let body = br#"{"error":{"message":"(#130429) Rate limit hit","type":"OAuthException","code":130429,"fbtrace_id":"Az8or2yhqkZfEZ-_4Qn_Bam"}}"#;
+    /// let error = GraphError::from_body(body).unwrap();
+    /// assert_eq!((error.code, error.fbtrace_id.as_deref()), (130429, Some("Az8or2yhqkZfEZ-_4Qn_Bam")));
+    /// assert!(GraphError::from_body(b"<html>Bad gateway</html>").is_none());
+    /// ```
+    pub fn from_body(body: &[u8]) -> Option<GraphError> {
+        let value: Value = serde_json::from_slice(body).ok()?;
+        GraphError::from_object(value.get("error")?.as_object()?)
+    }
+
+    /// Reads the inner error object, tolerating missing or oddly typed fields.
+    fn from_object(object: &Map<String, Value>) -> Option<GraphError> {
+        let text = |key: &str| object.get(key).and_then(Value::as_str).map(str::to_owned);
+        Some(GraphError {
+            message: text("message").unwrap_or_default(),
+            error_type: text("type").unwrap_or_default(),
+            code: integer(object.get("code")?)?,
+            error_subcode: object.get("error_subcode").and_then(integer),
+            // Graph APIs other than WhatsApp sometimes send `error_data` as a string; only
+            // the object form carries `details`.
+            details: object
+                .get("error_data")
+                .and_then(|data| data.get("details"))
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            fbtrace_id: text("fbtrace_id"),
+            is_transient: object.get("is_transient").and_then(Value::as_bool),
+            error_user_title: text("error_user_title"),
+            error_user_msg: text("error_user_msg"),
+        })
+    }
+
+    /// How a send that failed with this error may be retried, following Meta's error-code
+    /// table:
+    ///
+    /// * retryable (with the response's `Retry-After`, if any): 130429 (number
+    ///   throughput), 4 (app rate limit), 80007 (WABA rate limit), 1, 2, 131000, 131016;
+    /// * 131056 (pair rate limit: too many messages to one user): retryable after at least
+    ///   6 seconds, or the longer `Retry-After`;
+    /// * 190 and 0 (token expired or invalid): refresh the credentials;
+    /// * the documented permanent codes (131047 outside the 24-hour window, 131026
+    ///   undeliverable, 100 invalid parameter, 132001 template missing in that language,
+    ///   3, 10 and 200–299 permissions, …): permanent;
+    /// * any other code: retryable when Meta marks it `is_transient` or the HTTP status is
+    ///   5xx, else permanent.
+    ///
+    /// The code decides even when `is_transient` or the status says otherwise, as Meta
+    /// recommends.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hubflow::ErrorClass;
+    /// use hubflow::whatsapp::GraphError;
+    ///
+    /// let body = br#"{"error":{"message":"(#131056) (Business Account, Consumer Account) pair rate limit hit","type":"OAuthException","code":131056}}"#;
+    /// let error = GraphError::from_body(body).unwrap();
+    /// assert_eq!(error.class(400, None), ErrorClass::Retryable { after: Some(Duration::from_secs(6)) });
+    ///
+    /// let body = br#"{"error":{"message":"Error validating access token","type":"OAuthException","code":190,"error_subcode":463}}"#;
+    /// assert_eq!(GraphError::from_body(body).unwrap().class(401, None), ErrorClass::RefreshCredentials);
+    ///
+    /// let body = br#"{"error":{"message":"(#131047) Re-engagement message","type":"OAuthException","code":131047}}"#;
+    /// assert_eq!(GraphError::from_body(body).unwrap().class(400, None), ErrorClass::Permanent);
+    /// ```
+    pub fn class(&self, http_status: u16, retry_after: Option<Duration>) -> ErrorClass {
+        let code = self.code;
+        if RETRYABLE_CODES.contains(&code) {
+            ErrorClass::Retryable { after: retry_after }
+        } else if code == 131056 {
+            let after = retry_after.map_or(PAIR_RATE_WAIT, |after| after.max(PAIR_RATE_WAIT));
+            ErrorClass::Retryable { after: Some(after) }
+        } else if code == 190 || code == 0 {
+            ErrorClass::RefreshCredentials
+        } else if PERMANENT_CODES.contains(&code) || (200..=299).contains(&code) {
+            ErrorClass::Permanent
+        } else if self.is_transient == Some(true) || (500..=599).contains(&http_status) {
+            ErrorClass::Retryable { after: retry_after }
+        } else {
+            ErrorClass::Permanent
+        }
+    }
+
+    /// Whether the send failed because the customer-service window is closed (131047):
+    /// a free-form message more than 24 hours after the user's last message. A template
+    /// can still be sent.
+    pub fn is_outside_window(&self) -> bool {
+        self.code == 131047
+    }
+
+    /// The crate's [`ProviderError`] for this error: provider `whatsapp`, the code as a
+    /// string, Meta's message followed by `error_data.details`, the class from
+    /// [`GraphError::class`], and in `details` the sub-code, trace id, type,
+    /// `is_transient` and the user-facing title and message (absent ones left out).
+    /// Anything that looks like a Meta access token (`EAA…`) in Meta's texts is replaced
+    /// by `[redacted]`, so the error can be logged and stored as it is.
+    pub fn into_provider_error(
+        self,
+        http_status: u16,
+        retry_after: Option<Duration>,
+    ) -> ProviderError {
+        let class = self.class(http_status, retry_after);
+        let mut message = redact_tokens(&self.message);
+        if let Some(details) = self.details.as_deref().map(redact_tokens) {
+            if message.is_empty() {
+                message = details;
+            } else if !details.is_empty() && !message.contains(&details) {
+                message = format!("{message}: {details}");
+            }
+        }
+        if message.is_empty() {
+            message = format!("Graph API error {}", self.code);
+        }
+
+        let mut details = Map::new();
+        let mut put = |key: &str, value: Option<Value>| {
+            if let Some(value) = value {
+                details.insert(key.to_owned(), value);
+            }
+        };
+        put("subcode", self.error_subcode.map(Value::from));
+        put("fbtrace_id", self.fbtrace_id.map(Value::from));
+        put("details", self.details.map(|d| redact_tokens(&d).into()));
+        put(
+            "type",
+            Some(self.error_type)
+                .filter(|t| !t.is_empty())
+                .map(Value::from),
+        );
+        put("is_transient", self.is_transient.map(Value::from));
+        put(
+            "error_user_title",
+            self.error_user_title.map(|t| redact_tokens(&t).into()),
+        );
+        put(
+            "error_user_msg",
+            self.error_user_msg.map(|m| redact_tokens(&m).into()),
+        );
+
+        ProviderError {
+            provider: PROVIDER.to_owned(),
+            status: http_status,
+            code: Some(self.code.to_string()),
+            message,
+            class,
+            details: if details.is_empty() {
+                Value::Null
+            } else {
+                Value::Object(details)
+            },
+        }
+    }
+}
+
+/// The [`ProviderError`] for a non-2xx answer of the Cloud API.
+///
+/// A Graph error body is classified by its code ([`GraphError::class`]) with the
+/// response's `Retry-After`; Meta's `x-fb-trace-id` and `x-fb-request-id` headers, when
+/// present, are added to the details for a support ticket. Any other body (a proxy's HTML
+/// page, an empty body) falls back to the HTTP status
+/// ([`ProviderError::from_response`]).
+///
+/// ```
+/// use hubflow::ErrorClass;
+/// use hubflow::http::HttpResponse;
+/// use hubflow::whatsapp::provider_error;
+///
+/// let now = "2026-01-01T00:00:00Z".parse().unwrap();
+/// let response = HttpResponse::new(400, r#"{"error":{"message":"(#131026) Message undeliverable","type":"OAuthException","code":131026}}"#);
+/// let error = provider_error(&response, now);
+/// assert_eq!((error.code.as_deref(), error.class), (Some("131026"), ErrorClass::Permanent));
+///
+/// let response = HttpResponse::new(502, "<html>Bad gateway</html>");
+/// assert!(provider_error(&response, now).class.is_retryable());
+/// ```
+pub fn provider_error(response: &HttpResponse, now: DateTime<Utc>) -> ProviderError {
+    let Some(graph) = GraphError::from_body(&response.body) else {
+        let mut error = ProviderError::from_response(PROVIDER, response, now);
+        error.message = redact_tokens(&error.message);
+        return error;
+    };
+    let mut error = graph.into_provider_error(response.status, response.retry_after(now));
+    for (header, key) in [
+        ("x-fb-trace-id", "x_fb_trace_id"),
+        ("x-fb-request-id", "x_fb_request_id"),
+    ] {
+        if let Some(value) = response.headers.get(header) {
+            if let Value::Null = error.details {
+                error.details = Value::Object(Map::new());
+            }
+            if let Value::Object(details) = &mut error.details {
+                details.insert(key.to_owned(), Value::from(value));
+            }
+        }
+    }
+    error
+}
+
+/// An integer that may arrive as a JSON number or, from lenient proxies, as a string.
+fn integer(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Replaces anything shaped like a Meta access token (a run of letters and digits that
+/// starts with `EAA` and is at least 32 characters long) by `[redacted]`. Meta's messages
+/// are not expected to echo the token, but an error is logged, stored and shown in
+/// reports, so a token must not be able to reach it even by accident.
+fn redact_tokens(text: &str) -> String {
+    fn flush(out: &mut String, run: &mut String) {
+        if run.starts_with("EAA") && run.len() >= 32 {
+            out.push_str(REDACTED);
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            run.push(c);
+        } else {
+            flush(&mut out, &mut run);
+            out.push(c);
+        }
+    }
+    flush(&mut out, &mut run);
+    out
+}
+
+/// Meta's wire shape of the error object, for serialization.
+#[derive(Serialize)]
+struct WireError<'a> {
+    message: &'a str,
+    #[serde(rename = "type")]
+    error_type: &'a str,
+    code: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_subcode: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_data: Option<WireErrorData<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fbtrace_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    is_transient: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_user_title: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_user_msg: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct WireErrorData<'a> {
+    messaging_product: &'static str,
+    details: &'a str,
+}
+
+impl Serialize for GraphError {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        WireError {
+            message: &self.message,
+            error_type: &self.error_type,
+            code: self.code,
+            error_subcode: self.error_subcode,
+            error_data: self.details.as_deref().map(|details| WireErrorData {
+                messaging_product: "whatsapp",
+                details,
+            }),
+            fbtrace_id: self.fbtrace_id.as_deref(),
+            is_transient: self.is_transient,
+            error_user_title: self.error_user_title.as_deref(),
+            error_user_msg: self.error_user_msg.as_deref(),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for GraphError {
+    /// Reads the error object, or the whole `{"error": {…}}` envelope.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        let object = value
+            .get("error")
+            .and_then(Value::as_object)
+            .or_else(|| value.as_object())
+            .ok_or_else(|| serde::de::Error::custom("a Graph error must be a JSON object"))?;
+        GraphError::from_object(object)
+            .ok_or_else(|| serde::de::Error::custom("a Graph error needs an integer `code`"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::strategy::Strategy;
+    use serde_json::json;
+
+    fn graph(code: i64) -> GraphError {
+        GraphError {
+            message: format!("(#{code}) test"),
+            error_type: "OAuthException".into(),
+            code,
+            error_subcode: None,
+            details: None,
+            fbtrace_id: None,
+            is_transient: None,
+            error_user_title: None,
+            error_user_msg: None,
+        }
+    }
+
+    const RETRYABLE: &str = "retryable";
+    const PERMANENT: &str = "permanent";
+    const REFRESH: &str = "refresh";
+
+    /// Every code of the reference table with its class.
+    const TABLE: &[(i64, &str)] = &[
+        (130429, RETRYABLE),
+        (4, RETRYABLE),
+        (80007, RETRYABLE),
+        (1, RETRYABLE),
+        (2, RETRYABLE),
+        (131000, RETRYABLE),
+        (131016, RETRYABLE),
+        (190, REFRESH),
+        (0, REFRESH),
+        (131047, PERMANENT),
+        (131048, PERMANENT),
+        (131049, PERMANENT),
+        (131064, PERMANENT),
+        (131026, PERMANENT),
+        (131030, PERMANENT),
+        (131050, PERMANENT),
+        (130472, PERMANENT),
+        (131051, PERMANENT),
+        (131052, PERMANENT),
+        (131053, PERMANENT),
+        (100, PERMANENT),
+        (33, PERMANENT),
+        (131008, PERMANENT),
+        (131009, PERMANENT),
+        (132000, PERMANENT),
+        (132001, PERMANENT),
+        (132005, PERMANENT),
+        (132007, PERMANENT),
+        (132008, PERMANENT),
+        (132012, PERMANENT),
+        (132015, PERMANENT),
+        (132016, PERMANENT),
+        (131042, PERMANENT),
+        (131031, PERMANENT),
+        (368, PERMANENT),
+        (130497, PERMANENT),
+        (3, PERMANENT),
+        (10, PERMANENT),
+        (200, PERMANENT),
+        (250, PERMANENT),
+        (299, PERMANENT),
+        (131062, PERMANENT),
+        (137000, PERMANENT),
+    ];
+
+    #[test]
+    fn every_code_of_the_reference_table_has_its_class() {
+        let after = Some(Duration::from_secs(30));
+        for &(code, expected) in TABLE {
+            // The code decides: neither a 5xx status nor is_transient may turn a permanent
+            // code retryable, and a 4xx may not turn a retryable code permanent.
+            for (status, transient) in [(400, None), (503, Some(true)), (429, Some(false))] {
+                let mut error = graph(code);
+                error.is_transient = transient;
+                let class = error.class(status, after);
+                let expected_class = match expected {
+                    RETRYABLE => ErrorClass::Retryable { after },
+                    REFRESH => ErrorClass::RefreshCredentials,
+                    _ => ErrorClass::Permanent,
+                };
+                assert_eq!(
+                    class, expected_class,
+                    "code {code}, HTTP {status}, is_transient {transient:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn pair_rate_limit_waits_at_least_six_seconds() {
+        let error = graph(131056);
+        let six = Some(Duration::from_secs(6));
+        assert_eq!(error.class(400, None), ErrorClass::Retryable { after: six });
+        assert_eq!(
+            error.class(429, Some(Duration::from_secs(2))),
+            ErrorClass::Retryable { after: six }
+        );
+        let longer = Some(Duration::from_secs(20));
+        assert_eq!(
+            error.class(429, longer),
+            ErrorClass::Retryable { after: longer }
+        );
+    }
+
+    #[test]
+    fn unknown_codes_follow_is_transient_and_5xx() {
+        let after = Some(Duration::from_secs(5));
+        let mut error = graph(999_999);
+        assert_eq!(error.class(400, after), ErrorClass::Permanent);
+        assert_eq!(error.class(404, None), ErrorClass::Permanent);
+        assert_eq!(error.class(500, after), ErrorClass::Retryable { after });
+        assert_eq!(
+            error.class(503, None),
+            ErrorClass::Retryable { after: None }
+        );
+        error.is_transient = Some(true);
+        assert_eq!(error.class(400, after), ErrorClass::Retryable { after });
+        error.is_transient = Some(false);
+        assert_eq!(error.class(400, after), ErrorClass::Permanent);
+    }
+
+    #[test]
+    fn parses_the_reference_examples() {
+        // Reference §1.5: the spec's example, served with HTTP 429.
+        let body = br#"{"error":{"message":"Application request limit reached","type":"OAuthException","code":4,"error_subcode":2446079,"fbtrace_id":"Az8or2yhqkZfEZ-_4Qn_Bam","is_transient":true}}"#;
+        let error = GraphError::from_body(body).unwrap();
+        assert_eq!(error.code, 4);
+        assert_eq!(error.error_subcode, Some(2446079));
+        assert_eq!(error.is_transient, Some(true));
+        assert_eq!(error.error_type, "OAuthException");
+        assert_eq!(error.fbtrace_id.as_deref(), Some("Az8or2yhqkZfEZ-_4Qn_Bam"));
+        assert_eq!(error.details, None);
+        assert!(error.class(429, None).is_retryable());
+
+        // Expired token: code 190, subcode 463.
+        let body = br#"{"error":{"message":"Error validating access token: Session has expired on Friday, 02-Feb-24 08:00:00 PST.","type":"OAuthException","code":190,"error_subcode":463,"fbtrace_id":"AJ9OQVXbcjmmDdC9-N1o1bJ"}}"#;
+        let error = GraphError::from_body(body).unwrap();
+        assert_eq!((error.code, error.error_subcode), (190, Some(463)));
+        assert_eq!(error.class(401, None), ErrorClass::RefreshCredentials);
+
+        // The documented general shape, with error_data.details.
+        let body = json!({"error": {"message": "(#131047) Re-engagement message", "type": "OAuthException",
+            "code": 131047, "error_data": {"messaging_product": "whatsapp",
+            "details": "Message failed to send because more than 24 hours have passed since the customer last replied to this number."},
+            "error_subcode": 2494010, "fbtrace_id": "A1b2"}});
+        let error = GraphError::from_body(body.to_string().as_bytes()).unwrap();
+        assert!(error.is_outside_window());
+        assert!(error
+            .details
+            .as_deref()
+            .unwrap()
+            .starts_with("Message failed to send"));
+        assert_eq!(error.error_subcode, Some(2494010));
+    }
+
+    #[test]
+    fn tolerates_missing_fields_and_rejects_non_graph_bodies() {
+        let error = GraphError::from_body(br#"{"error":{"code":131026}}"#).unwrap();
+        assert_eq!(error.message, "");
+        assert_eq!(error.error_type, "");
+        assert_eq!(error.fbtrace_id, None);
+        // error_data as a string (other Graph APIs) is not an object with details.
+        let error = GraphError::from_body(
+            br#"{"error":{"code":100,"error_data":"x","error_subcode":"33"}}"#,
+        )
+        .unwrap();
+        assert_eq!((error.details, error.error_subcode), (None, Some(33)));
+        for body in [
+            &b""[..],
+            b"not json",
+            b"<html>502</html>",
+            b"{}",
+            b"[]",
+            br#"{"error":"bad"}"#,
+            br#"{"error":{"message":"no code"}}"#,
+            br#"{"error":{"code":"abc"}}"#,
+            br#"{"error":{"code":1.5}}"#,
+        ] {
+            assert!(
+                GraphError::from_body(body).is_none(),
+                "{:?}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
+    fn serde_keeps_metas_shape() {
+        let body = json!({"message": "(#100) Invalid parameter", "type": "OAuthException", "code": 100,
+            "error_subcode": 2494102, "error_data": {"messaging_product": "whatsapp", "details": "Parameter text is empty"},
+            "fbtrace_id": "T1", "is_transient": false, "error_user_title": "Title", "error_user_msg": "Msg"});
+        let error: GraphError = serde_json::from_value(body.clone()).unwrap();
+        assert_eq!(error.details.as_deref(), Some("Parameter text is empty"));
+        assert_eq!(serde_json::to_value(&error).unwrap(), body);
+        let enveloped: GraphError = serde_json::from_value(json!({"error": body})).unwrap();
+        assert_eq!(enveloped, error);
+        assert!(serde_json::from_value::<GraphError>(json!({"message": "x"})).is_err());
+    }
+
+    #[test]
+    fn provider_error_carries_code_subcode_and_trace() {
+        let body = json!({"error": {"message": "(#132001) Template name does not exist in the translation",
+            "type": "OAuthException", "code": 132001, "error_subcode": 2494073,
+            "error_data": {"messaging_product": "whatsapp", "details": "template name (wo_assignment) does not exist in pt_BR"},
+            "fbtrace_id": "AbC123", "error_user_title": "Template missing"}});
+        let error = GraphError::from_body(body.to_string().as_bytes())
+            .unwrap()
+            .into_provider_error(404, None);
+        assert_eq!(error.provider, "whatsapp");
+        assert_eq!(error.status, 404);
+        assert_eq!(error.code.as_deref(), Some("132001"));
+        assert_eq!(error.class, ErrorClass::Permanent);
+        assert_eq!(
+            error.message,
+            "(#132001) Template name does not exist in the translation: template name (wo_assignment) does not exist in pt_BR"
+        );
+        assert_eq!(
+            error.details,
+            json!({"subcode": 2494073, "fbtrace_id": "AbC123", "type": "OAuthException",
+                   "details": "template name (wo_assignment) does not exist in pt_BR",
+                   "error_user_title": "Template missing"})
+        );
+    }
+
+    #[test]
+    fn provider_error_never_carries_a_token() {
+        let token = "EAAGm0PX4ZCpsBAKZBs7ZCZAjT8ZAbcdefghijklmnopqrstuvwxyz0123456789";
+        let body = json!({"error": {"message": format!("Malformed access token {token}"),
+            "type": "OAuthException", "code": 190,
+            "error_data": {"details": format!("token {token} is invalid")},
+            "error_user_msg": format!("({token})")}});
+        let response = HttpResponse::new(401, body.to_string()).header("x-fb-trace-id", "TR4CE");
+        let error = provider_error(&response, Utc::now());
+        let shown = format!(
+            "{error} {error:?} {}",
+            serde_json::to_string(&error).unwrap()
+        );
+        assert!(!shown.contains("EAAGm0"), "{shown}");
+        assert!(shown.contains(REDACTED));
+        assert_eq!(error.class, ErrorClass::RefreshCredentials);
+        assert_eq!(error.details["x_fb_trace_id"], "TR4CE");
+
+        let response = HttpResponse::new(502, format!("upstream said {token}"));
+        let error = provider_error(&response, Utc::now());
+        assert!(!error.message.contains("EAAGm0"));
+        // Ordinary words that merely start with EAA are kept.
+        assert_eq!(redact_tokens("EAAX short (#1)"), "EAAX short (#1)");
+    }
+
+    #[test]
+    fn provider_error_uses_retry_after_and_falls_back_to_status() {
+        let now: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+        let body = json!({"error": {"message": "(#130429) Rate limit hit", "type": "OAuthException", "code": 130429}});
+        let response = HttpResponse::new(429, body.to_string()).header("Retry-After", "12");
+        let error = provider_error(&response, now);
+        assert_eq!(
+            error.class,
+            ErrorClass::Retryable {
+                after: Some(Duration::from_secs(12))
+            }
+        );
+        assert_eq!(error.code.as_deref(), Some("130429"));
+
+        let response = HttpResponse::new(503, "Service Unavailable").header("Retry-After", "7");
+        let error = provider_error(&response, now);
+        assert_eq!(error.code, None);
+        assert_eq!(error.provider, "whatsapp");
+        assert_eq!(error.message, "Service Unavailable");
+        assert_eq!(
+            error.class,
+            ErrorClass::Retryable {
+                after: Some(Duration::from_secs(7))
+            }
+        );
+        let error = provider_error(&HttpResponse::new(401, ""), now);
+        assert_eq!(error.class, ErrorClass::RefreshCredentials);
+        let error = provider_error(&HttpResponse::new(400, "oops"), now);
+        assert_eq!(error.class, ErrorClass::Permanent);
+    }
+
+    proptest::proptest! {
+        /// Arbitrary bytes never panic.
+        #[test]
+        fn from_body_never_panics_on_bytes(body in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
+            let _ = GraphError::from_body(&body);
+        }
+
+        /// Nearly-Graph JSON never panics, and whatever parses classifies and converts.
+        #[test]
+        fn from_body_never_panics_on_error_like_json(
+            code in proptest::prop_oneof![
+                proptest::num::i64::ANY.prop_map(Value::from),
+                proptest::num::f64::ANY.prop_map(Value::from),
+                "[0-9a-z]{0,8}".prop_map(Value::from),
+                proptest::strategy::Just(Value::Null),
+            ],
+            subcode in proptest::num::i64::ANY,
+            message in "[ -~]{0,40}",
+            transient in proptest::option::of(proptest::bool::ANY),
+            status in 100u16..600,
+        ) {
+            let body = json!({"error": {"code": code, "error_subcode": subcode, "message": message,
+                "is_transient": transient, "error_data": {"details": message}}});
+            if let Some(error) = GraphError::from_body(body.to_string().as_bytes()) {
+                let class = error.class(status, None);
+                let provider = error.into_provider_error(status, None);
+                proptest::prop_assert_eq!(provider.class, class);
+                proptest::prop_assert!(!provider.message.is_empty());
+            }
+        }
+    }
+}

@@ -1,12 +1,58 @@
-//! WhatsApp Cloud API: send templates and messages, receive signed webhooks.
+//! WhatsApp Cloud API (feature `whatsapp`): send templates and messages, receive signed
+//! webhooks.
 //!
-//! (Module docs are completed when the adapter lands.)
+//! * **Sending**: [`WhatsAppTarget`] turns a mapped payload into an [`OutgoingMessage`]
+//!   (kinds `whatsapp.template`, `whatsapp.text`, `whatsapp.document`,
+//!   `whatsapp.interactive`), checks it before anything is sent, keeps the 24-hour window
+//!   and the rate limits, and classifies every Meta error ([`GraphError::class`]).
+//! * **Receiving**: [`webhook`] verifies the subscription handshake and the
+//!   `X-Hub-Signature-256` signature, and parses messages and statuses into records
+//!   ([`webhook::WhatsAppWebhook`] is the ready-made [`WebhookSource`](crate::WebhookSource)).
+//! * **The window**: [`remember_inbound`] records when each customer last wrote.
+//!
+//! ```
+//! use hubflow::whatsapp::{MessageKind, WhatsAppConnection, WhatsAppTarget};
+//! use hubflow::{FieldMap, Flow, Plan, Record};
+//! use secrecy::SecretString;
+//! use serde_json::json;
+//!
+//! let connection = WhatsAppConnection::new("106540352242922", SecretString::from("EAAG…"));
+//! let flow = Flow::builder("wo-assigned")
+//!     .map(FieldMap::new(json!({
+//!         "to": "{{ phone | phone('BR') }}",
+//!         "template": "wo_assignment",
+//!         "language": "pt_BR",
+//!         "body": ["{{ user_assigned }}", "{{ wo_folio }}"]
+//!     })).unwrap())
+//!     .target(WhatsAppTarget::new(MessageKind::Template, connection))
+//!     .build()
+//!     .unwrap();
+//! let record = Record::new("fracttal:wo:5001:1", "fracttal.work_order",
+//!     json!({"phone": "(11) 99999-1234", "user_assigned": "Jonas Campos", "wo_folio": "OT-1021"}));
+//! let Plan::Send(request) = flow.plan(&record).unwrap() else { unreachable!() };
+//! let body = request.json_body().unwrap();
+//! assert_eq!(body["to"], "5511999991234");
+//! assert_eq!(body["biz_opaque_callback_data"], "fracttal:wo:5001:1");
+//! assert_eq!(request.headers.get_value("authorization").unwrap().shown(), "[redacted]");
+//! ```
+//!
+//! The guide `docs/whatsapp.md` covers the setup on Meta's side and every error code.
 
-#[allow(dead_code)]
 mod error;
-#[allow(dead_code)]
 mod message;
+mod target;
 pub mod webhook;
 mod window;
 
+pub use error::{provider_error, GraphError};
+pub use message::{
+    ButtonReply, ButtonSubType, Component, Content, Currency, DateTimeParameter, Interactive,
+    InteractiveAction, InteractiveHeader, InteractiveKind, InteractiveText, Language, ListRow,
+    ListSection, Location, Media, MessageKind, OutgoingMessage, Parameter, Reaction, ReplyButton,
+    ReplyContext, SendReceipt, Template, Text, MAX_CALLBACK_DATA_CHARS,
+};
+pub(crate) use target::register;
+pub use target::{
+    OutsideWindow, WhatsAppConnection, WhatsAppTarget, DEFAULT_API_VERSION, DEFAULT_BASE_URL,
+};
 pub use window::{remember_inbound, SERVICE_WINDOW};

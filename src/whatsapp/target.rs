@@ -140,7 +140,7 @@ pub enum OutsideWindow {
 /// Around the send it keeps WhatsApp's rules, so a flow does not learn them from errors:
 ///
 /// * free-form messages only inside the 24-hour customer-service window, as remembered by
-///   the [`Store`](crate::Store) (see [`remember_inbound`]); outside it, [`OutsideWindow`];
+///   the [`Store`](crate::Store) (see [`remember_inbound`](super::remember_inbound)); outside it, [`OutsideWindow`];
 /// * the number's throughput (80 messages/s by default) and one message per recipient every
 ///   6 seconds, both waited for through the [`Clock`](crate::Clock);
 /// * the record's key in `biz_opaque_callback_data`, which Meta echoes in status webhooks,
@@ -225,7 +225,11 @@ impl WhatsAppTarget {
 
     /// The request to send instead of a free-form message outside the window, or the reason
     /// there is none.
-    fn outside_window_request(&self, request: &HttpRequest, last: Option<DateTime<Utc>>) -> Result<HttpRequest, DeliveryError> {
+    fn outside_window_request(
+        &self,
+        request: &HttpRequest,
+        last: Option<DateTime<Utc>>,
+    ) -> Result<HttpRequest, DeliveryError> {
         let since = match last {
             Some(at) => format!("the customer last wrote at {at}"),
             None => "the customer has not written".to_owned(),
@@ -235,7 +239,9 @@ impl WhatsAppTarget {
                 "{since}, so the 24-hour window for free-form messages is closed; send an approved template instead (or set a fallback template)"
             )));
         };
-        let sent: Value = request.json_body().map_err(|e| TargetError::InvalidPayload(e.to_string()))?;
+        let sent: Value = request
+            .json_body()
+            .map_err(|e| TargetError::InvalidPayload(e.to_string()))?;
         let mut payload = json!({
             "to": sent["to"],
             "template": name,
@@ -302,40 +308,52 @@ impl Target for WhatsAppTarget {
         self.request(&message)
     }
 
-    async fn deliver(&self, ctx: &Context, request: &HttpRequest) -> Result<Receipt, DeliveryError> {
-        let envelope: Envelope = serde_json::from_slice(&request.body)
-            .map_err(|e| TargetError::InvalidPayload(format!("not a WhatsApp message body: {e}")))?;
+    async fn deliver(
+        &self,
+        ctx: &Context,
+        request: &HttpRequest,
+    ) -> Result<Receipt, DeliveryError> {
+        let envelope: Envelope = serde_json::from_slice(&request.body).map_err(|e| {
+            TargetError::InvalidPayload(format!("not a WhatsApp message body: {e}"))
+        })?;
         let free_form = envelope.kind.as_deref() != Some("template");
         let mut fallback = None;
         if free_form && self.outside_window != OutsideWindow::Send {
-            let last = ctx.store().last_inbound(self.connection.phone_number_id(), &envelope.to).await?;
-            let open = last.is_some_and(|at| crate::clock::add(at, SERVICE_WINDOW) > ctx.clock().now());
+            let last = ctx
+                .store()
+                .last_inbound(self.connection.phone_number_id(), &envelope.to)
+                .await?;
+            let open =
+                last.is_some_and(|at| crate::clock::add(at, SERVICE_WINDOW) > ctx.clock().now());
             if !open {
                 fallback = Some(self.outside_window_request(request, last)?);
             }
         }
         let request = fallback.as_ref().unwrap_or(request);
         self.limits.per_number.acquire(ctx.clock(), "").await;
-        self.limits.per_recipient.acquire(ctx.clock(), &envelope.to).await;
+        self.limits
+            .per_recipient
+            .acquire(ctx.clock(), &envelope.to)
+            .await;
         let response = ctx.http().send(request).await?;
         if !response.is_success() {
             return Err(provider_error(&response, ctx.clock().now()).into());
         }
-        let receipt = SendReceipt::from_body(&response.body).map_err(|message| DeliveryError::Response {
-            provider: "whatsapp".to_owned(),
-            message,
-        })?;
-        let mut details = json!({
-            "wa_id": receipt.wa_id,
-            "user_id": receipt.user_id,
-            "message_status": receipt.message_status,
-        });
-        if fallback.is_some() {
-            if let OutsideWindow::Template { name, .. } = &self.outside_window {
-                details["sent_as_template"] = json!(name);
+        let receipt =
+            SendReceipt::from_body(&response.body).map_err(|message| DeliveryError::Response {
+                provider: "whatsapp".to_owned(),
+                message,
+            })?;
+        let mut receipt = receipt.to_receipt(response.status);
+        if let (Some(_), OutsideWindow::Template { name, .. }) = (&fallback, &self.outside_window) {
+            match &mut receipt.details {
+                Value::Object(details) => {
+                    details.insert("sent_as_template".to_owned(), json!(name));
+                }
+                other => *other = json!({ "sent_as_template": name }),
             }
         }
-        Ok(Receipt::new(response.status).with_id(receipt.wamid).with_details(details))
+        Ok(receipt)
     }
 }
 
@@ -408,12 +426,22 @@ impl WhatsAppTarget {
     ///     "callback_data": true
     /// }}
     /// ```
-    pub fn from_spec(kind: MessageKind, cx: &BuildContext<'_>, config: &Value) -> Result<Self, SpecErrors> {
+    pub fn from_spec(
+        kind: MessageKind,
+        cx: &BuildContext<'_>,
+        config: &Value,
+    ) -> Result<Self, SpecErrors> {
         let spec: TargetSpec = cx.deserialize(config)?;
-        let connection: ConnectionSpec = cx.connection(&spec.connection).map_err(|e| SpecErrors::from(e).prefixed("/connection"))?;
-        let token = cx
-            .secret(&connection.access_token)
-            .map_err(|e| SpecErrors::from(SpecError { message: format!("connection \"{}\": {}", spec.connection, e.message), ..e }).prefixed("/connection"))?;
+        let connection: ConnectionSpec = cx
+            .connection(&spec.connection)
+            .map_err(|e| SpecErrors::from(e).prefixed("/connection"))?;
+        let token = cx.secret(&connection.access_token).map_err(|e| {
+            SpecErrors::from(SpecError {
+                message: format!("connection \"{}\": {}", spec.connection, e.message),
+                ..e
+            })
+            .prefixed("/connection")
+        })?;
         let mut wa = WhatsAppConnection::new(connection.phone_number_id, token);
         if let Some(version) = connection.api_version {
             wa = wa.api_version(version);
@@ -433,15 +461,24 @@ impl WhatsAppTarget {
                 );
                 OutsideWindow::Refuse
             }
-            Some(OutsideWindowSpec::Template { template, language }) => OutsideWindow::Template { name: template, language },
+            Some(OutsideWindowSpec::Template { template, language }) => OutsideWindow::Template {
+                name: template,
+                language,
+            },
         };
         if kind == MessageKind::Template && outside_window != OutsideWindow::Refuse {
-            errors.push(SpecError::new("/outside_window", "templates may be sent at any time").with_hint("remove this setting"));
+            errors.push(
+                SpecError::new("/outside_window", "templates may be sent at any time")
+                    .with_hint("remove this setting"),
+            );
         }
         let mut target = WhatsAppTarget::new(kind, wa).outside_window(outside_window);
         if let Some(rate) = spec.rate_per_second {
             if !(rate.is_finite() && rate > 0.0) {
-                errors.push(SpecError::new("/rate_per_second", "must be a positive number"));
+                errors.push(SpecError::new(
+                    "/rate_per_second",
+                    "must be a positive number",
+                ));
             }
             target = target.rate_per_second(rate);
         }
@@ -457,7 +494,12 @@ impl WhatsAppTarget {
 
 /// Registers `whatsapp.template`, `whatsapp.text`, `whatsapp.document` and `whatsapp.interactive`.
 pub(crate) fn register(registry: &mut Registry) {
-    for kind in [MessageKind::Template, MessageKind::Text, MessageKind::Document, MessageKind::Interactive] {
+    for kind in [
+        MessageKind::Template,
+        MessageKind::Text,
+        MessageKind::Document,
+        MessageKind::Interactive,
+    ] {
         registry.register_target(kind.kind_name(), move |cx, config| {
             Ok(Arc::new(WhatsAppTarget::from_spec(kind, cx, config)?) as Arc<dyn Target>)
         });

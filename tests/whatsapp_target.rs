@@ -6,8 +6,10 @@ mod common;
 use std::time::Duration;
 
 use common::{delivered, failed, fixture, harness, mount_catch_all, only_outcome, url, Harness};
-use hubflow::whatsapp::{remember_inbound, MessageKind, OutsideWindow, WhatsAppConnection, WhatsAppTarget};
-use hubflow::{DeliveryPolicy, ErrorClass, FieldMap, Flow, Record, RetryPolicy, Stage};
+use hubflow::whatsapp::{
+    remember_inbound, MessageKind, OutsideWindow, WhatsAppConnection, WhatsAppTarget,
+};
+use hubflow::{Clock, DeliveryPolicy, ErrorClass, FieldMap, Flow, Record, RetryPolicy, Stage};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use wiremock::matchers::{body_partial_json, header, method, path};
@@ -31,7 +33,10 @@ fn template_flow(server: &MockServer, attempts: u32) -> Flow {
     .unwrap();
     Flow::builder("wo-whatsapp")
         .map(map)
-        .target(WhatsAppTarget::new(MessageKind::Template, connection(server)))
+        .target(WhatsAppTarget::new(
+            MessageKind::Template,
+            connection(server),
+        ))
         .delivery(DeliveryPolicy::default().retry(RetryPolicy::default().max_attempts(attempts)))
         .build()
         .unwrap()
@@ -99,12 +104,18 @@ async fn a_template_is_sent_with_the_token_and_the_record_key_and_its_wamid_kept
     let Harness { ctx, .. } = harness();
 
     let report = template_flow(&server, 3)
-        .process(&ctx, vec![work_order("fracttal:wo:5001:1", "(11) 99999-1234")])
+        .process(
+            &ctx,
+            vec![work_order("fracttal:wo:5001:1", "(11) 99999-1234")],
+        )
         .await;
 
     let (receipt, attempts) = delivered(only_outcome(&report));
     assert_eq!(attempts, 1);
-    assert!(receipt.id.as_deref().unwrap().starts_with("wamid."), "{receipt:?}");
+    assert!(
+        receipt.id.as_deref().unwrap().starts_with("wamid."),
+        "{receipt:?}"
+    );
     assert_eq!(receipt.details["wa_id"], "5511999991234");
     let body = &sent_bodies(&server).await[0];
     let params = &body["template"]["components"][0]["parameters"];
@@ -119,9 +130,15 @@ async fn an_invalid_number_fails_the_record_without_a_request() {
     let server = MockServer::start().await;
     mount_catch_all(&server).await;
     let Harness { ctx, .. } = harness();
-    let report = template_flow(&server, 3).process(&ctx, vec![work_order("wo:1", "12")]).await;
+    let report = template_flow(&server, 3)
+        .process(&ctx, vec![work_order("wo:1", "12")])
+        .await;
     let (failure, retryable, attempts) = failed(only_outcome(&report));
-    assert_eq!((failure.stage, retryable, attempts), (Stage::Map, false, 0), "{failure:?}");
+    assert_eq!(
+        (failure.stage, retryable, attempts),
+        (Stage::Map, false, 0),
+        "{failure:?}"
+    );
     server.verify().await;
 }
 
@@ -143,10 +160,16 @@ async fn throughput_errors_are_retried_after_the_wait_meta_asks_for() {
     mount_catch_all(&server).await;
     let Harness { ctx, clock, .. } = harness();
 
-    let report = template_flow(&server, 3).process(&ctx, vec![work_order("wo:1", "+55 11 99999-1234")]).await;
+    let report = template_flow(&server, 3)
+        .process(&ctx, vec![work_order("wo:1", "+55 11 99999-1234")])
+        .await;
 
     assert_eq!(delivered(only_outcome(&report)).1, 2);
-    assert!(clock.sleeps().contains(&Duration::from_secs(12)), "{:?}", clock.sleeps());
+    assert!(
+        clock.sleeps().contains(&Duration::from_secs(12)),
+        "{:?}",
+        clock.sleeps()
+    );
     server.verify().await;
 }
 
@@ -157,7 +180,9 @@ async fn transient_server_errors_are_retried_with_backoff() {
     answer(&server, 200, fixture("whatsapp_api/sent.json"), 1).await;
     mount_catch_all(&server).await;
     let Harness { ctx, .. } = harness();
-    let report = template_flow(&server, 3).process(&ctx, vec![work_order("wo:1", "11999991234")]).await;
+    let report = template_flow(&server, 3)
+        .process(&ctx, vec![work_order("wo:1", "11999991234")])
+        .await;
     assert_eq!(delivered(only_outcome(&report)).1, 2);
     server.verify().await;
 }
@@ -169,7 +194,9 @@ async fn the_pair_rate_limit_waits_six_seconds_for_that_recipient() {
     answer(&server, 200, fixture("whatsapp_api/sent.json"), 1).await;
     mount_catch_all(&server).await;
     let Harness { ctx, clock, .. } = harness();
-    let report = template_flow(&server, 3).process(&ctx, vec![work_order("wo:1", "11999991234")]).await;
+    let report = template_flow(&server, 3)
+        .process(&ctx, vec![work_order("wo:1", "11999991234")])
+        .await;
     assert_eq!(delivered(only_outcome(&report)).1, 2);
     let waited: Duration = clock.sleeps().iter().sum();
     assert!(waited >= Duration::from_secs(6), "{:?}", clock.sleeps());
@@ -182,7 +209,9 @@ async fn an_expired_token_is_retried_once_then_reported_with_its_code() {
     answer(&server, 401, fixture("whatsapp_api/error_190.json"), 2).await;
     mount_catch_all(&server).await;
     let Harness { ctx, .. } = harness();
-    let report = template_flow(&server, 5).process(&ctx, vec![work_order("wo:1", "11999991234")]).await;
+    let report = template_flow(&server, 5)
+        .process(&ctx, vec![work_order("wo:1", "11999991234")])
+        .await;
     let (failure, _, attempts) = failed(only_outcome(&report));
     assert_eq!(attempts, 2);
     assert_eq!(failure.code.as_deref(), Some("190"));
@@ -193,12 +222,17 @@ async fn an_expired_token_is_retried_once_then_reported_with_its_code() {
 
 #[tokio::test]
 async fn permanent_errors_are_not_retried() {
-    for (fixture_name, code) in [("whatsapp_api/error_131047.json", "131047"), ("whatsapp_api/error_132001.json", "132001")] {
+    for (fixture_name, code) in [
+        ("whatsapp_api/error_131047.json", "131047"),
+        ("whatsapp_api/error_132001.json", "132001"),
+    ] {
         let server = MockServer::start().await;
         answer(&server, 400, fixture(fixture_name), 1).await;
         mount_catch_all(&server).await;
         let Harness { ctx, .. } = harness();
-        let report = template_flow(&server, 5).process(&ctx, vec![work_order("wo:1", "11999991234")]).await;
+        let report = template_flow(&server, 5)
+            .process(&ctx, vec![work_order("wo:1", "11999991234")])
+            .await;
         let (failure, retryable, attempts) = failed(only_outcome(&report));
         assert_eq!((retryable, attempts), (false, 1), "{code}");
         assert_eq!(failure.code.as_deref(), Some(code));
@@ -213,7 +247,10 @@ async fn a_text_outside_the_window_is_refused_before_sending() {
     mount_catch_all(&server).await;
     let Harness { ctx, .. } = harness();
     let report = text_flow(&server, OutsideWindow::Refuse)
-        .process(&ctx, vec![chat("c1", "5511999991234", "Your technician is on the way")])
+        .process(
+            &ctx,
+            vec![chat("c1", "5511999991234", "Your technician is on the way")],
+        )
         .await;
     let (failure, retryable, attempts) = failed(only_outcome(&report));
     assert!(!retryable);
@@ -228,7 +265,9 @@ async fn a_text_inside_the_window_is_sent() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path(MESSAGES))
-        .and(body_partial_json(json!({"type": "text", "text": {"body": "On my way"}})))
+        .and(body_partial_json(
+            json!({"type": "text", "text": {"body": "On my way"}}),
+        ))
         .respond_with(ResponseTemplate::new(200).set_body_json(fixture("whatsapp_api/sent.json")))
         .expect(1)
         .mount(&server)
@@ -237,8 +276,12 @@ async fn a_text_inside_the_window_is_sent() {
     let Harness { ctx, clock, .. } = harness();
     // The customer wrote 23 hours ago: the window is still open.
     let wrote = clock.now() - chrono::Duration::hours(23);
-    let inbound = Record::new("wamid.in", "whatsapp.message", json!({"phone_number_id": PHONE_ID, "from": "5511999991234"}))
-        .occurred_at(wrote);
+    let inbound = Record::new(
+        "wamid.in",
+        "whatsapp.message",
+        json!({"phone_number_id": PHONE_ID, "from": "5511999991234"}),
+    )
+    .occurred_at(wrote);
     assert_eq!(remember_inbound(&ctx, &[inbound]).await.unwrap(), 1);
 
     let report = text_flow(&server, OutsideWindow::Refuse)
@@ -267,13 +310,23 @@ async fn outside_the_window_a_fallback_template_carries_the_text() {
     let Harness { ctx, clock, .. } = harness();
     // 25 hours ago: closed.
     let wrote = clock.now() - chrono::Duration::hours(25);
-    let inbound = Record::new("wamid.in", "whatsapp.message", json!({"phone_number_id": PHONE_ID, "from": "5511999991234"}))
-        .occurred_at(wrote);
+    let inbound = Record::new(
+        "wamid.in",
+        "whatsapp.message",
+        json!({"phone_number_id": PHONE_ID, "from": "5511999991234"}),
+    )
+    .occurred_at(wrote);
     remember_inbound(&ctx, &[inbound]).await.unwrap();
 
-    let fallback = OutsideWindow::Template { name: "follow_up".into(), language: "pt_BR".into() };
+    let fallback = OutsideWindow::Template {
+        name: "follow_up".into(),
+        language: "pt_BR".into(),
+    };
     let report = text_flow(&server, fallback)
-        .process(&ctx, vec![chat("c1", "5511999991234", "Line one\nline two")])
+        .process(
+            &ctx,
+            vec![chat("c1", "5511999991234", "Line one\nline two")],
+        )
         .await;
     let (receipt, _) = delivered(only_outcome(&report));
     assert_eq!(receipt.details["sent_as_template"], "follow_up");
@@ -287,8 +340,13 @@ async fn messages_to_one_recipient_are_paced_and_others_are_not() {
     mount_catch_all(&server).await;
     let Harness { ctx, clock, .. } = harness();
     let flow = Flow::builder("paced")
-        .map(FieldMap::new(json!({"to": "{{ phone }}", "template": "t", "language": "en"})).unwrap())
-        .target(WhatsAppTarget::new(MessageKind::Template, connection(&server)))
+        .map(
+            FieldMap::new(json!({"to": "{{ phone }}", "template": "t", "language": "en"})).unwrap(),
+        )
+        .target(WhatsAppTarget::new(
+            MessageKind::Template,
+            connection(&server),
+        ))
         .delivery(DeliveryPolicy::default().max_in_flight(1))
         .build()
         .unwrap();
@@ -299,8 +357,17 @@ async fn messages_to_one_recipient_are_paced_and_others_are_not() {
     ];
     let report = flow.process(&ctx, records).await;
     assert_eq!(report.counts.delivered, 3);
-    let long_waits: Vec<_> = clock.sleeps().into_iter().filter(|d| *d >= Duration::from_secs(1)).collect();
-    assert_eq!(long_waits.len(), 1, "only the repeat recipient waits: {:?}", clock.sleeps());
+    let long_waits: Vec<_> = clock
+        .sleeps()
+        .into_iter()
+        .filter(|d| *d >= Duration::from_secs(1))
+        .collect();
+    assert_eq!(
+        long_waits.len(),
+        1,
+        "only the repeat recipient waits: {:?}",
+        clock.sleeps()
+    );
     assert!(long_waits[0] <= Duration::from_secs(6));
     server.verify().await;
 }

@@ -1,1 +1,0 @@
-//! The typed send-request model.

@@ -1,0 +1,168 @@
+//! The success answer of a send.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::Receipt;
+
+/// What Meta answers when it accepts a message (HTTP 200):
+///
+/// ```json
+/// {"messaging_product": "whatsapp",
+///  "contacts": [{"input": "+16505551234", "wa_id": "16505551234"}],
+///  "messages": [{"id": "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJCOTY3NDc0NDFDRUI3NTA0Q0UA"}]}
+/// ```
+///
+/// Accepted is not delivered: delivery, reads and late failures arrive as status
+/// webhooks for the `wamid`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendReceipt {
+    /// `messages[0].id`: the message's id, which status webhooks refer to.
+    pub wamid: String,
+    /// `contacts[0].wa_id`: the recipient's WhatsApp id (`None` when absent or empty, as
+    /// for sends to a BSUID).
+    pub wa_id: Option<String>,
+    /// `contacts[0].user_id`: the recipient's BSUID, when Meta gives it.
+    pub user_id: Option<String>,
+    /// `contacts[0].input`: the `to` as sent.
+    pub input: Option<String>,
+    /// `messages[0].message_status`: `accepted`, `held_for_quality_assessment` or `paused`.
+    pub message_status: Option<String>,
+}
+
+impl SendReceipt {
+    /// Reads a success answer. The error says what is missing (the body is not JSON, has
+    /// no `messages[0].id`, …); never panics, whatever the bytes.
+    ///
+    /// ```
+    /// use hubflow::whatsapp::SendReceipt;
+    /// let body = br#"{"messaging_product":"whatsapp","contacts":[{"input":"+16505551234","wa_id":"16505551234"}],"messages":[{"id":"wamid.HBgL"}]}"#;
+    /// let receipt = SendReceipt::from_body(body).unwrap();
+    /// assert_eq!(receipt.wamid, "wamid.HBgL");
+    /// assert_eq!(receipt.wa_id.as_deref(), Some("16505551234"));
+    /// assert!(SendReceipt::from_body(br#"{"success":true}"#).is_err());
+    /// ```
+    pub fn from_body(body: &[u8]) -> Result<SendReceipt, String> {
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|e| format!("the send answer is not JSON ({e})"))?;
+        let Some(answer) = value.as_object() else {
+            return Err("the send answer is not a JSON object".to_owned());
+        };
+        let message = match answer.get("messages") {
+            None => return Err("the send answer has no `messages` (so no wamid)".to_owned()),
+            Some(Value::Array(messages)) => messages
+                .first()
+                .and_then(Value::as_object)
+                .ok_or_else(|| "the send answer's `messages` has no message object".to_owned())?,
+            Some(_) => return Err("the send answer's `messages` is not a list".to_owned()),
+        };
+        let wamid = match message.get("id") {
+            Some(Value::String(id)) if !id.trim().is_empty() => id.clone(),
+            Some(Value::String(_)) => {
+                return Err("`messages[0].id` (the wamid) is empty".to_owned())
+            }
+            Some(_) => return Err("`messages[0].id` (the wamid) is not a string".to_owned()),
+            None => return Err("the send answer has no `messages[0].id` (the wamid)".to_owned()),
+        };
+        let contact = answer
+            .get("contacts")
+            .and_then(Value::as_array)
+            .and_then(|contacts| contacts.first())
+            .and_then(Value::as_object);
+        let text = |object: Option<&Map<String, Value>>, key: &str| {
+            object
+                .and_then(|object| object.get(key))
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        Ok(SendReceipt {
+            wamid,
+            wa_id: text(contact, "wa_id"),
+            user_id: text(contact, "user_id"),
+            input: text(contact, "input"),
+            message_status: text(Some(message), "message_status"),
+        })
+    }
+
+    /// The crate's [`Receipt`] for an accepted send with this HTTP status: the wamid as its
+    /// id, and `wa_id`, `user_id`, `input` and `message_status` (those present) as details.
+    pub fn to_receipt(&self, status: u16) -> Receipt {
+        let mut details = Map::new();
+        for (key, value) in [
+            ("wa_id", &self.wa_id),
+            ("user_id", &self.user_id),
+            ("input", &self.input),
+            ("message_status", &self.message_status),
+        ] {
+            if let Some(value) = value {
+                details.insert(key.to_owned(), Value::from(value.as_str()));
+            }
+        }
+        let receipt = Receipt::new(status).with_id(self.wamid.as_str());
+        if details.is_empty() {
+            receipt
+        } else {
+            receipt.with_details(Value::Object(details))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_the_documented_answer() {
+        let body = json!({"contacts": [{"input": "+16505551234", "wa_id": "16505551234"}],
+            "messages": [{"id": "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJCOTY3NDc0NDFDRUI3NTA0Q0UA", "message_status": "accepted"}],
+            "messaging_product": "whatsapp"});
+        let receipt = SendReceipt::from_body(body.to_string().as_bytes()).unwrap();
+        assert_eq!(
+            receipt,
+            SendReceipt {
+                wamid: "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJCOTY3NDc0NDFDRUI3NTA0Q0UA".into(),
+                wa_id: Some("16505551234".into()),
+                user_id: None,
+                input: Some("+16505551234".into()),
+                message_status: Some("accepted".into()),
+            }
+        );
+        let shown = receipt.to_receipt(200);
+        assert_eq!(shown.id.as_deref(), Some(receipt.wamid.as_str()));
+        assert_eq!(shown.status, Some(200));
+        assert_eq!(shown.details["message_status"], "accepted");
+    }
+
+    #[test]
+    fn a_bsuid_send_has_an_empty_wa_id_and_a_user_id() {
+        let body = br#"{"messaging_product":"whatsapp","contacts":[{"input":"user.abc","wa_id":"","user_id":"user.abc"}],"messages":[{"id":"wamid.X"}]}"#;
+        let receipt = SendReceipt::from_body(body).unwrap();
+        assert_eq!(receipt.wa_id, None);
+        assert_eq!(receipt.user_id.as_deref(), Some("user.abc"));
+    }
+
+    #[test]
+    fn errors_say_what_is_missing() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"", "not JSON"),
+            (b"<html>", "not JSON"),
+            (b"[1]", "not a JSON object"),
+            (br#"{"success":true}"#, "no `messages`"),
+            (br#"{"messages":{}}"#, "not a list"),
+            (br#"{"messages":[]}"#, "no message object"),
+            (br#"{"messages":[{}]}"#, "no `messages[0].id`"),
+            (br#"{"messages":[{"id":7}]}"#, "not a string"),
+            (br#"{"messages":[{"id":" "}]}"#, "is empty"),
+        ];
+        for (body, expected) in cases {
+            let error = SendReceipt::from_body(body).unwrap_err();
+            assert!(
+                error.contains(expected),
+                "{error:?} for {:?}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+}
