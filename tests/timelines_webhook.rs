@@ -665,6 +665,32 @@ fn missing_parts_and_unknown_shapes_are_errors() {
     );
 }
 
+#[test]
+fn deep_nesting_is_refused_without_exhausting_the_stack() {
+    for body in [
+        "[".repeat(100_000),
+        format!("{}1{}", "{\"a\":".repeat(5_000), "}".repeat(5_000)),
+        format!(
+            "{{\"chat\": {{}}, \"message\": {{\"raw\": {}1{}}}}}",
+            "[".repeat(120),
+            "]".repeat(120)
+        ),
+    ] {
+        let result = std::thread::Builder::new()
+            // Half of a tokio worker's default 2 MiB; JSON nesting stops at 128 levels
+            // (serde_json's limit), well within it even in a debug build.
+            .stack_size(1024 * 1024)
+            .spawn(move || parse(body.as_bytes()).map(|r| r.len()))
+            .expect("a thread")
+            .join()
+            .expect("no stack overflow");
+        match result {
+            Ok(n) => assert_eq!(n, 1, "120 levels inside a message are fine"),
+            Err(e) => assert!(matches!(e, WebhookError::Malformed { .. }), "{e:?}"),
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 

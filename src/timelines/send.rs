@@ -396,7 +396,8 @@ impl Outgoing {
                 None | Some(Value::Null) => Ok(None),
                 Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
                 Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(Value::Number(n)) => Ok(Some(n.to_string())),
+                // Whole numbers only: a phone or chat id written as 5.5e12 would lose digits.
+                Some(Value::Number(n)) if n.is_u64() => Ok(Some(n.to_string())),
                 Some(_) => Err(TargetError::field(key, "must be a string")),
             }
         };
@@ -655,6 +656,7 @@ mod tests {
             (json!({"phone": "call me", "text": "x"}), "phone"),
             (json!({"phone": "123", "text": "x"}), "phone"),
             (json!({"phone": "+5511999991234", "text": ["x"]}), "text"),
+            (json!({"phone": 5.511999991234e12, "text": "x"}), "phone"),
             (
                 json!({"phone": "+5511999991234", "text": "x", "attachment_url": "ftp://x/y"}),
                 "attachment_url",
@@ -699,6 +701,33 @@ mod tests {
             body(json!({"chat_id": 7, "attachment_url": "https://files.example.com/r.pdf", "attachment_filename": "report.pdf"})).unwrap(),
             json!({"attachment_url": "https://files.example.com/r.pdf", "attachment_filename": "report.pdf"})
         );
+    }
+
+    #[test]
+    fn targets_built_through_one_registry_share_a_limiter_per_connection() {
+        use crate::spec::{Connections, MapSecrets};
+        let pool = LimiterPool::default();
+        let mut connections = Connections::new();
+        connections.insert("a", json!({"api_token": {"secret": "T"}}));
+        connections.insert("b", json!({"api_token": {"secret": "T"}}));
+        let secrets = MapSecrets::new().with("T", "tok");
+        let cx = BuildContext::new(&connections, &secrets);
+        let build_for = |name: &str, pool: Option<&LimiterPool>| {
+            build(&cx, &json!({"connection": name}), pool).unwrap()
+        };
+        let (a1, a2, b) = (
+            build_for("a", Some(&pool)),
+            build_for("a", Some(&pool)),
+            build_for("b", Some(&pool)),
+        );
+        assert!(Arc::ptr_eq(a1.limiter(), a2.limiter()));
+        assert!(!Arc::ptr_eq(a1.limiter(), b.limiter()));
+        let alone = build_for("a", None);
+        assert!(!Arc::ptr_eq(a1.limiter(), alone.limiter()));
+
+        let mut registry = Registry::empty();
+        register(&mut registry);
+        assert_eq!(registry.target_kinds().collect::<Vec<_>>(), [KIND]);
     }
 
     #[test]
