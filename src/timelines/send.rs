@@ -1,0 +1,738 @@
+//! Sending: TimelinesAI's public REST API as a [`Target`].
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use url::Url;
+
+use crate::http::{HttpRequest, HttpResponse};
+use crate::spec::{BuildContext, Registry, SecretRef};
+use crate::{
+    Context, DeliveryError, ErrorClass, ProviderError, RateLimiter, Receipt, Record, SpecError,
+    SpecErrors, Target, TargetError,
+};
+
+/// The kind name of the sending target in flow specs.
+pub const KIND: &str = "timelines.message";
+/// The public API's base URL.
+pub const DEFAULT_BASE_URL: &str = "https://app.timelines.ai/integrations/api";
+/// The public API's documented limit: 50 requests a minute per workspace.
+pub const DEFAULT_REQUESTS_PER_MINUTE: u32 = 50;
+
+const PROVIDER: &str = "timelines";
+
+/// A TimelinesAI workspace to send through: the API base URL and the workspace's API token
+/// (Integrations → Public API; one per workspace, and regenerating it disables the old one).
+///
+/// ```
+/// use hubflow::timelines::TimelinesConnection;
+/// use secrecy::SecretString;
+///
+/// let connection = TimelinesConnection::new(SecretString::from("4d2d0239-e28c-4f4a"));
+/// assert_eq!(
+///     connection.endpoint(&["chats", "123456", "messages"]).as_str(),
+///     "https://app.timelines.ai/integrations/api/chats/123456/messages"
+/// );
+/// assert!(!format!("{connection:?}").contains("4d2d0239"));
+/// ```
+#[derive(Clone)]
+pub struct TimelinesConnection {
+    base_url: Url,
+    /// `Bearer <token>`, built once: every request carries it.
+    authorization: SecretString,
+}
+
+impl TimelinesConnection {
+    /// The workspace whose API token is `api_token`, on the public API's base URL.
+    pub fn new(api_token: SecretString) -> Self {
+        TimelinesConnection {
+            // The constant is a valid absolute URL; parsing it cannot fail.
+            base_url: Url::parse(DEFAULT_BASE_URL).unwrap_or_else(|_| unreachable!()),
+            authorization: SecretString::from(format!("Bearer {}", api_token.expose_secret())),
+        }
+    }
+
+    /// Sends to another base URL (a proxy, or a local stand-in in tests).
+    #[must_use]
+    pub fn base_url(mut self, base_url: Url) -> Self {
+        self.base_url = base_url;
+        self
+    }
+
+    /// The base URL followed by `segments`, each percent-encoded as one path segment and
+    /// without a trailing slash (the API answers 404 to a trailing slash).
+    pub fn endpoint(&self, segments: &[&str]) -> Url {
+        let mut url = self.base_url.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        url
+    }
+
+    fn post(&self, segments: &[&str], body: &Value) -> Result<HttpRequest, TargetError> {
+        HttpRequest::post_json(self.endpoint(segments), body)
+            .map(|request| request.secret_header("Authorization", self.authorization.clone()))
+            .map_err(|e| TargetError::InvalidPayload(e.to_string()))
+    }
+}
+
+impl fmt::Debug for TimelinesConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TimelinesConnection")
+            .field("base_url", &self.base_url.as_str())
+            .field("api_token", &crate::http::REDACTED)
+            .finish()
+    }
+}
+
+/// Sends WhatsApp messages through TimelinesAI's public API: to a phone number
+/// (`POST /messages`) or into an existing chat (`POST /chats/{chat_id}/messages`). The
+/// receipt's id is the `message_uid` TimelinesAI gives the message.
+///
+/// The mapped payload takes one of two forms:
+///
+/// ```json
+/// {"phone": "+5511999991234", "text": "…", "attachment_url": "https://…"}
+/// {"chat_id": 123456, "text": "…"}
+/// ```
+///
+/// | field | form | |
+/// |---|---|---|
+/// | `phone` | phone | the number with its country code; spaces, dashes, dots and brackets are dropped and a `+` is put in front (the `phone('BR')` filter gives such numbers) |
+/// | `chat_id` | chat | a TimelinesAI chat id (`chat.id` of a `timelines.message` record), integer or digits |
+/// | `text` | both | the message; may be empty only with an attachment |
+/// | `attachment_url` | both | a publicly downloadable file, uploaded to TimelinesAI just before sending (`POST /files`) and sent by its `file_uid` |
+/// | `attachment_filename` | both | the name the file gets, instead of the URL's |
+/// | `whatsapp_account_phone` | phone | the connected number to send from (default: the most recently connected one) |
+/// | `chat_name` | phone | the name of the chat the message creates |
+/// | `reply_to` | chat | the `message_uid` this message answers |
+/// | `label` | both | a label put on the chat |
+///
+/// Empty strings and `null` count as absent, so a template that renders nothing leaves a
+/// field out. Any other field is refused, with a hint when it looks like a known one.
+///
+/// The API allows 50 requests a minute: every request (uploads included) waits for its slot
+/// on a [`RateLimiter`] shared by the target's clones, through the flow's clock. 429 and
+/// 5xx answers are retryable (with their `Retry-After`); other 4xx are permanent, 401
+/// included, because a static API token cannot be refreshed by retrying. TimelinesAI takes
+/// no idempotency key, so the flow's claim on the record key is what keeps a message from
+/// being sent twice.
+///
+/// ```
+/// use hubflow::{Record, Target};
+/// use hubflow::timelines::{TimelinesConnection, TimelinesTarget};
+/// use secrecy::SecretString;
+/// use serde_json::json;
+///
+/// let target = TimelinesTarget::new(TimelinesConnection::new(SecretString::from("tok")));
+/// let record = Record::new("k", "fracttal.work_order", json!({}));
+/// let request = target
+///     .prepare(&record, &json!({"phone": "55 11 99999-1234", "text": "OT-881 assigned"}))
+///     .unwrap();
+/// assert_eq!(request.url.as_str(), "https://app.timelines.ai/integrations/api/messages");
+/// assert_eq!(request.json_body().unwrap(), json!({"phone": "+5511999991234", "text": "OT-881 assigned"}));
+///
+/// let error = target.prepare(&record, &json!({"to": "+5511999991234", "text": "x"})).unwrap_err();
+/// assert!(error.to_string().contains("use `phone`"), "{error}");
+/// ```
+#[derive(Clone)]
+pub struct TimelinesTarget {
+    connection: Arc<TimelinesConnection>,
+    limiter: Arc<RateLimiter>,
+}
+
+impl TimelinesTarget {
+    /// Sends through `connection` at the default 50 requests a minute.
+    pub fn new(connection: TimelinesConnection) -> Self {
+        TimelinesTarget {
+            connection: Arc::new(connection),
+            limiter: Arc::new(limiter(DEFAULT_REQUESTS_PER_MINUTE)),
+        }
+    }
+
+    /// Sets the request rate, per minute (the help centre says 50; the developer docs
+    /// allow more per IP). `0` means no limit.
+    #[must_use]
+    pub fn requests_per_minute(mut self, rate: u32) -> Self {
+        self.limiter = Arc::new(limiter(rate));
+        self
+    }
+
+    /// Paces through `limiter`, shared with other targets that use the same workspace: the
+    /// API's limit is per workspace, not per flow.
+    #[must_use]
+    pub fn shared_limiter(mut self, limiter: Arc<RateLimiter>) -> Self {
+        self.limiter = limiter;
+        self
+    }
+
+    /// The limiter this target paces its requests with.
+    pub fn limiter(&self) -> &Arc<RateLimiter> {
+        &self.limiter
+    }
+
+    /// Builds the target from its spec config, `{"connection": "<name>"}`, where the named
+    /// connection is:
+    ///
+    /// ```json
+    /// "timelines": {
+    ///   "api_token": {"secret": "TIMELINES_TOKEN"},
+    ///   "base_url": "https://app.timelines.ai/integrations/api",
+    ///   "requests_per_minute": 50
+    /// }
+    /// ```
+    ///
+    /// Targets built this way pace on their own limiter; those built from a spec through
+    /// [`Registry::default`] share one limiter per connection, since the API's limit is the
+    /// workspace's.
+    pub fn from_spec(cx: &BuildContext<'_>, config: &Value) -> Result<Self, SpecErrors> {
+        build(cx, config, None)
+    }
+
+    /// Uploads the file at `url` and returns its `file_uid`.
+    async fn upload(
+        &self,
+        ctx: &Context,
+        url: &str,
+        filename: Option<&Value>,
+    ) -> Result<String, DeliveryError> {
+        let mut body = json!({"download_url": url});
+        if let Some(name) = filename {
+            body["filename"] = name.clone();
+        }
+        let request = self.connection.post(&["files"], &body)?;
+        self.limiter.acquire(ctx.clock(), "").await;
+        let response = ctx.http().send(&request).await?;
+        let data = answer_data(&response, ctx.clock().now())?;
+        match data.get("uid").and_then(Value::as_str) {
+            Some(uid) if !uid.is_empty() => Ok(uid.to_owned()),
+            // Nothing was sent to anyone yet, so this is a plain permanent failure (the
+            // claim is released), not an unreadable answer to a send.
+            _ => Err(permanent(&response, "the file upload answered without a file `uid`").into()),
+        }
+    }
+}
+
+fn limiter(per_minute: u32) -> RateLimiter {
+    if per_minute == 0 {
+        RateLimiter::every(Duration::ZERO)
+    } else {
+        RateLimiter::every(Duration::from_secs(60) / per_minute)
+    }
+}
+
+impl fmt::Debug for TimelinesTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TimelinesTarget")
+            .field("connection", &self.connection)
+            .field("limiter", &self.limiter)
+            .finish()
+    }
+}
+
+#[async_trait]
+impl Target for TimelinesTarget {
+    fn prepare(&self, _record: &Record, payload: &Value) -> Result<HttpRequest, TargetError> {
+        let message = Outgoing::from_payload(payload)?;
+        match &message.chat_id {
+            Some(chat_id) => {
+                let id = chat_id.to_string();
+                self.connection
+                    .post(&["chats", &id, "messages"], &Value::Object(message.body))
+            }
+            None => self
+                .connection
+                .post(&["messages"], &Value::Object(message.body)),
+        }
+    }
+
+    async fn deliver(
+        &self,
+        ctx: &Context,
+        request: &HttpRequest,
+    ) -> Result<Receipt, DeliveryError> {
+        let mut body: Map<String, Value> = serde_json::from_slice(&request.body).map_err(|e| {
+            TargetError::InvalidPayload(format!("not a TimelinesAI message body: {e}"))
+        })?;
+        // The prepared body names the attachment by URL (what a dry run shows); the API
+        // takes an uploaded file's uid, so the upload happens here, just before the send.
+        let mut file_uid = None;
+        let mut upload_request = None;
+        if let Some(url) = body.remove("attachment_url") {
+            let filename = body.remove("attachment_filename");
+            let url = url.as_str().unwrap_or_default().to_owned();
+            let uid = self.upload(ctx, &url, filename.as_ref()).await?;
+            body.insert("file_uid".into(), Value::String(uid.clone()));
+            let mut with_file = request.clone();
+            with_file.body = serde_json::to_vec(&body)
+                .map_err(|e| TargetError::InvalidPayload(e.to_string()))?
+                .into();
+            upload_request = Some(with_file);
+            file_uid = Some(uid);
+        }
+        let request = upload_request.as_ref().unwrap_or(request);
+        self.limiter.acquire(ctx.clock(), "").await;
+        let response = ctx.http().send(request).await?;
+        let data = answer_data(&response, ctx.clock().now())?;
+        let Some(uid) = data.get("message_uid").and_then(Value::as_str) else {
+            // The API accepted something; sending again could message the person twice.
+            return Err(DeliveryError::Response {
+                provider: PROVIDER.to_owned(),
+                message: "the answer has no `data.message_uid`".to_owned(),
+            });
+        };
+        let mut receipt = Receipt::new(response.status).with_id(uid);
+        if let Some(file_uid) = file_uid {
+            receipt = receipt.with_details(json!({"file_uid": file_uid}));
+        }
+        Ok(receipt)
+    }
+}
+
+/// The `data` of a success envelope, or the error the answer stands for.
+fn answer_data(response: &HttpResponse, now: DateTime<Utc>) -> Result<Value, DeliveryError> {
+    if !response.is_success() {
+        return Err(provider_error(response, now).into());
+    }
+    let body = response.json_body().unwrap_or(Value::Null);
+    if body.get("status").and_then(Value::as_str) == Some("error") {
+        let message = body
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("the API answered status \"error\"");
+        return Err(permanent(response, message).into());
+    }
+    Ok(body.get("data").cloned().unwrap_or(Value::Null))
+}
+
+/// A non-2xx answer, classified by status, with the API's own `message` when it gave one.
+fn provider_error(response: &HttpResponse, now: DateTime<Utc>) -> ProviderError {
+    let mut error = ProviderError::from_response(PROVIDER, response, now);
+    if let Some(message) = response.json_body().ok().and_then(|body| {
+        body.get("message")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    }) {
+        error.message = message;
+    }
+    // The API token is static: retrying a 401 at once would fail the same way. It means
+    // the token is wrong or was regenerated in TimelinesAI.
+    if error.class == ErrorClass::RefreshCredentials {
+        error.class = ErrorClass::Permanent;
+    }
+    error
+}
+
+/// A success status whose content says the request failed: not worth retrying.
+fn permanent(response: &HttpResponse, message: &str) -> ProviderError {
+    ProviderError {
+        provider: PROVIDER.to_owned(),
+        status: response.status,
+        code: None,
+        message: message.to_owned(),
+        class: ErrorClass::Permanent,
+        details: Value::Null,
+    }
+}
+
+// --- the payload ----------------------------------------------------------------------------
+
+const FIELDS: &[&str] = &[
+    "phone",
+    "chat_id",
+    "text",
+    "attachment_url",
+    "attachment_filename",
+    "whatsapp_account_phone",
+    "chat_name",
+    "reply_to",
+    "label",
+];
+
+/// A checked payload: the API body (with `attachment_url` still by URL) and the chat, if
+/// it goes into one.
+struct Outgoing {
+    chat_id: Option<u64>,
+    body: Map<String, Value>,
+}
+
+/// What a misspelt field most likely meant.
+fn hint_for(field: &str) -> Option<&'static str> {
+    Some(match field.to_ascii_lowercase().as_str() {
+        "to" | "number" | "phone_number" | "recipient" | "mobile" => "use `phone`",
+        "chat" | "chatid" | "chat_uid" => "use `chat_id`",
+        "message" | "body" | "content" | "caption" => "use `text`",
+        "attachment" | "file_url" | "url" | "media_url" | "document_url" => "use `attachment_url`",
+        "filename" | "file_name" => "use `attachment_filename`",
+        "file_uid" => "give the file's public URL as `attachment_url`; hubflow uploads it",
+        "from" | "whatsapp_account_id" | "sender" => "use `whatsapp_account_phone`",
+        _ => return None,
+    })
+}
+
+impl Outgoing {
+    fn from_payload(payload: &Value) -> Result<Outgoing, TargetError> {
+        let Value::Object(map) = payload else {
+            return Err(TargetError::InvalidPayload(
+                "a TimelinesAI message is a JSON object: {\"phone\": …, \"text\": …} or {\"chat_id\": …, \"text\": …}".to_owned(),
+            ));
+        };
+        if let Some(unknown) = map.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+            let hint = hint_for(unknown).map_or(String::new(), |h| format!("{h}; "));
+            return Err(TargetError::field(
+                unknown.clone(),
+                format!("unknown field; {hint}expected {}", FIELDS.join(", ")),
+            ));
+        }
+        let get = |key: &str| -> Result<Option<String>, TargetError> {
+            match map.get(key) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                // Whole numbers only: a phone or chat id written as 5.5e12 would lose digits.
+                Some(Value::Number(n)) if n.is_u64() => Ok(Some(n.to_string())),
+                Some(_) => Err(TargetError::field(key, "must be a string")),
+            }
+        };
+        let phone = get("phone")?;
+        let chat_id = get("chat_id")?;
+        let text = get("text")?;
+        let attachment_url = get("attachment_url")?;
+        let attachment_filename = get("attachment_filename")?;
+        let account = get("whatsapp_account_phone")?;
+        let chat_name = get("chat_name")?;
+        let reply_to = get("reply_to")?;
+        let label = get("label")?;
+
+        let mut body = Map::new();
+        let chat_id = match (phone, chat_id) {
+            (Some(_), Some(_)) => {
+                return Err(TargetError::field(
+                    "chat_id",
+                    "give either `phone` (any number) or `chat_id` (an existing chat), not both",
+                ))
+            }
+            (None, None) => {
+                return Err(TargetError::field(
+                    "phone",
+                    "missing: give `phone` (any number, with its country code) or `chat_id` (an existing chat)",
+                ))
+            }
+            (Some(phone), None) => {
+                body.insert("phone".into(), Value::String(e164(&phone, "phone")?));
+                None
+            }
+            (None, Some(id)) => Some(id.trim().parse::<u64>().ok().filter(|id| *id > 0).ok_or_else(|| {
+                TargetError::field("chat_id", format!("{id:?} is not a chat id (a positive integer, as in `chat.id` of a timelines.message record)"))
+            })?),
+        };
+        if let Some(text) = &text {
+            body.insert("text".into(), Value::String(text.clone()));
+        } else if attachment_url.is_none() {
+            return Err(TargetError::field(
+                "text",
+                "missing: a message needs a text, an attachment_url, or both",
+            ));
+        }
+        if let Some(url) = attachment_url {
+            match Url::parse(url.trim()) {
+                Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {
+                    body.insert("attachment_url".into(), Value::String(parsed.into()));
+                }
+                _ => {
+                    return Err(TargetError::field(
+                        "attachment_url",
+                        "must be a public http(s) URL TimelinesAI can download the file from",
+                    ))
+                }
+            }
+            if let Some(name) = attachment_filename {
+                body.insert("attachment_filename".into(), Value::String(name));
+            }
+        } else if attachment_filename.is_some() {
+            return Err(TargetError::field(
+                "attachment_filename",
+                "names an attachment, but there is no attachment_url",
+            ));
+        }
+        let phone_only = [
+            ("whatsapp_account_phone", account),
+            ("chat_name", chat_name),
+        ];
+        for (field, value) in phone_only {
+            let Some(value) = value else { continue };
+            if chat_id.is_some() {
+                return Err(TargetError::field(
+                    field,
+                    "only for messages sent by `phone`; a chat already belongs to its account and has its name",
+                ));
+            }
+            let value = if field == "whatsapp_account_phone" {
+                e164(&value, field)?
+            } else {
+                value
+            };
+            body.insert(field.into(), Value::String(value));
+        }
+        if let Some(reply_to) = reply_to {
+            if chat_id.is_none() {
+                return Err(TargetError::field(
+                    "reply_to",
+                    "only for messages sent into a chat by `chat_id`",
+                ));
+            }
+            body.insert("reply_to".into(), Value::String(reply_to));
+        }
+        if let Some(label) = label {
+            body.insert("label".into(), Value::String(label));
+        }
+        Ok(Outgoing { chat_id, body })
+    }
+}
+
+/// `+` and the digits of a phone number written with spaces, dashes, dots or brackets.
+fn e164(phone: &str, field: &str) -> Result<String, TargetError> {
+    let digits: String = phone
+        .trim()
+        .trim_start_matches('+')
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+        .collect();
+    if (7..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(format!("+{digits}"))
+    } else {
+        Err(TargetError::field(
+            field,
+            format!(
+                "{:?} is not a phone number in international form (country code first, e.g. +5511999991234; the `phone('BR')` filter formats local numbers)",
+                phone.chars().take(40).collect::<String>()
+            ),
+        ))
+    }
+}
+
+// --- specs ----------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TargetSpec {
+    connection: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConnectionSpec {
+    api_token: SecretRef,
+    #[serde(default)]
+    base_url: Option<Url>,
+    #[serde(default)]
+    requests_per_minute: Option<u32>,
+}
+
+/// Limiters by connection (name, base URL, rate), shared by the targets one registry
+/// builds, so that every flow sending through one workspace keeps to its one limit.
+type LimiterPool = Mutex<HashMap<(String, String, u32), Arc<RateLimiter>>>;
+
+fn build(
+    cx: &BuildContext<'_>,
+    config: &Value,
+    pool: Option<&LimiterPool>,
+) -> Result<TimelinesTarget, SpecErrors> {
+    let spec: TargetSpec = cx.deserialize(config)?;
+    let name = spec.connection;
+    let at_connection = |message: String, e: SpecError| {
+        SpecErrors::from(SpecError { message, ..e }).prefixed("/connection")
+    };
+    let connection: ConnectionSpec = cx
+        .connection(&name)
+        .map_err(|e| SpecErrors::from(e).prefixed("/connection"))?;
+    let token = cx
+        .secret(&connection.api_token)
+        .map_err(|e| at_connection(format!("connection \"{name}\": {}", e.message), e))?;
+    let mut errors = SpecErrors::new();
+    let mut timelines = TimelinesConnection::new(token);
+    if let Some(base) = connection.base_url {
+        if matches!(base.scheme(), "http" | "https") {
+            timelines = timelines.base_url(base);
+        } else {
+            errors.push(SpecError::new(
+                "/connection",
+                format!(
+                    "connection \"{name}\" at /base_url: unsupported scheme `{}`; use https",
+                    base.scheme()
+                ),
+            ));
+        }
+    }
+    let rate = connection
+        .requests_per_minute
+        .unwrap_or(DEFAULT_REQUESTS_PER_MINUTE);
+    if rate == 0 {
+        errors.push(
+            SpecError::new(
+                "/connection",
+                format!("connection \"{name}\" at /requests_per_minute: must be at least 1"),
+            )
+            .with_hint("leave it out for the API's documented 50 a minute"),
+        );
+    }
+    let mut target = TimelinesTarget::new(timelines).requests_per_minute(rate);
+    if let Some(pool) = pool {
+        // Each entry is written whole, so a panic elsewhere cannot leave the map
+        // inconsistent; a poisoned lock still guards valid limiters.
+        let mut pool = pool.lock().unwrap_or_else(PoisonError::into_inner);
+        let key = (name, target.connection.base_url.to_string(), rate);
+        let shared = pool.entry(key).or_insert_with(|| target.limiter.clone());
+        target = target.shared_limiter(shared.clone());
+    }
+    errors.into_result(target)
+}
+
+/// Registers the `timelines.message` target kind. Targets built through one registry share
+/// a limiter per connection.
+pub(crate) fn register(registry: &mut Registry) {
+    let pool: Arc<LimiterPool> = Arc::default();
+    registry.register_target(KIND, move |cx, config| {
+        Ok(Arc::new(build(cx, config, Some(&pool))?) as Arc<dyn Target>)
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(payload: Value) -> Result<Value, TargetError> {
+        Outgoing::from_payload(&payload).map(|m| Value::Object(m.body))
+    }
+
+    #[test]
+    fn phone_form_normalises_the_number_and_keeps_optional_fields() {
+        assert_eq!(
+            body(
+                json!({"phone": "+55 (11) 99999-1234", "text": "hi", "label": "",
+                        "whatsapp_account_phone": "5511888887777", "chat_name": "Ana"})
+            )
+            .unwrap(),
+            json!({"phone": "+5511999991234", "text": "hi",
+                   "whatsapp_account_phone": "+5511888887777", "chat_name": "Ana"})
+        );
+        assert_eq!(
+            body(json!({"phone": 5511999991234_u64, "text": "x"})).unwrap()["phone"],
+            "+5511999991234"
+        );
+    }
+
+    #[test]
+    fn chat_form_takes_integer_or_digit_ids() {
+        for id in [json!(123456), json!("123456")] {
+            let m = Outgoing::from_payload(&json!({"chat_id": id, "text": "x", "reply_to": "u-1"}))
+                .unwrap();
+            assert_eq!(m.chat_id, Some(123456));
+            assert_eq!(
+                Value::Object(m.body),
+                json!({"text": "x", "reply_to": "u-1"})
+            );
+        }
+    }
+
+    #[test]
+    fn bad_payloads_name_the_field() {
+        let cases = [
+            (json!({"text": "x"}), "phone"),
+            (json!({"phone": "+5511999991234"}), "text"),
+            (
+                json!({"phone": "+5511999991234", "chat_id": 1, "text": "x"}),
+                "chat_id",
+            ),
+            (json!({"chat_id": "12a", "text": "x"}), "chat_id"),
+            (json!({"chat_id": 0, "text": "x"}), "chat_id"),
+            (json!({"phone": "call me", "text": "x"}), "phone"),
+            (json!({"phone": "123", "text": "x"}), "phone"),
+            (json!({"phone": "+5511999991234", "text": ["x"]}), "text"),
+            (json!({"phone": 5.511999991234e12, "text": "x"}), "phone"),
+            (
+                json!({"phone": "+5511999991234", "text": "x", "attachment_url": "ftp://x/y"}),
+                "attachment_url",
+            ),
+            (
+                json!({"phone": "+5511999991234", "text": "x", "attachment_filename": "a.pdf"}),
+                "attachment_filename",
+            ),
+            (
+                json!({"chat_id": 1, "text": "x", "chat_name": "n"}),
+                "chat_name",
+            ),
+            (
+                json!({"phone": "+5511999991234", "text": "x", "reply_to": "u"}),
+                "reply_to",
+            ),
+            (
+                json!({"phone": "+5511999991234", "text": "x", "template": "t"}),
+                "template",
+            ),
+        ];
+        for (payload, field) in cases {
+            match Outgoing::from_payload(&payload) {
+                Err(TargetError::InvalidField { field: f, .. }) => {
+                    assert_eq!(f, field, "{payload}")
+                }
+                other => panic!(
+                    "{payload}: expected an error on {field}, got {:?}",
+                    other.map(|m| m.body)
+                ),
+            }
+        }
+        assert!(matches!(
+            Outgoing::from_payload(&json!("hi")),
+            Err(TargetError::InvalidPayload(_))
+        ));
+    }
+
+    #[test]
+    fn an_attachment_alone_is_a_message() {
+        assert_eq!(
+            body(json!({"chat_id": 7, "attachment_url": "https://files.example.com/r.pdf", "attachment_filename": "report.pdf"})).unwrap(),
+            json!({"attachment_url": "https://files.example.com/r.pdf", "attachment_filename": "report.pdf"})
+        );
+    }
+
+    #[test]
+    fn targets_built_through_one_registry_share_a_limiter_per_connection() {
+        use crate::spec::{Connections, MapSecrets};
+        let pool = LimiterPool::default();
+        let mut connections = Connections::new();
+        connections.insert("a", json!({"api_token": {"secret": "T"}}));
+        connections.insert("b", json!({"api_token": {"secret": "T"}}));
+        let secrets = MapSecrets::new().with("T", "tok");
+        let cx = BuildContext::new(&connections, &secrets);
+        let build_for = |name: &str, pool: Option<&LimiterPool>| {
+            build(&cx, &json!({"connection": name}), pool).unwrap()
+        };
+        let (a1, a2, b) = (
+            build_for("a", Some(&pool)),
+            build_for("a", Some(&pool)),
+            build_for("b", Some(&pool)),
+        );
+        assert!(Arc::ptr_eq(a1.limiter(), a2.limiter()));
+        assert!(!Arc::ptr_eq(a1.limiter(), b.limiter()));
+        let alone = build_for("a", None);
+        assert!(!Arc::ptr_eq(a1.limiter(), alone.limiter()));
+
+        let mut registry = Registry::empty();
+        register(&mut registry);
+        assert_eq!(registry.target_kinds().collect::<Vec<_>>(), [KIND]);
+    }
+
+    #[test]
+    fn rate_zero_means_no_limit_and_fifty_means_one_slot_every_1_2_s() {
+        assert_eq!(limiter(0).interval(), Duration::ZERO);
+        assert_eq!(limiter(50).interval(), Duration::from_millis(1200));
+    }
+}
