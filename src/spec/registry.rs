@@ -101,6 +101,8 @@ impl Default for Registry {
         crate::http_target::register(&mut registry);
         #[cfg(feature = "whatsapp")]
         crate::whatsapp::register(&mut registry);
+        #[cfg(feature = "timelines")]
+        crate::timelines::register(&mut registry);
         registry
     }
 }

@@ -106,7 +106,6 @@ pub use webhook::TimelinesWebhook;
 
 /// Registers the `timelines.message` target kind.
 // `Registry::default` calls this once the adapter is wired in; until then nothing does.
-#[allow(dead_code)]
 pub(crate) fn register(registry: &mut crate::spec::Registry) {
     send::register(registry);
 }
