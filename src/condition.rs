@@ -1132,16 +1132,7 @@ fn quoted_keys<K: AsRef<str>>(keys: impl Iterator<Item = K>) -> String {
     quoted.join(", ")
 }
 
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
+use crate::record::json_kind as kind;
 
 // ---------------------------------------------------------------------------------------
 // Evaluation

@@ -89,6 +89,34 @@ pub(crate) fn lookup<'v>(root: &'v Value, path: &str) -> Option<&'v Value> {
         })
 }
 
+/// What a JSON value is, for error messages: never its content, which may be personal data.
+pub(crate) fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A hash that is the same on every run, build and platform (FNV-1a 64 over each part
+/// prefixed by its length, so `["ab", "c"]` and `["a", "bc"]` differ): for record keys
+/// derived from content, and for reproducible jitter. Not for security.
+pub(crate) fn stable_hash(parts: &[&[u8]]) -> u64 {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0100_0000_01b3;
+    let mut hash = OFFSET;
+    for part in parts {
+        for byte in (part.len() as u64).to_le_bytes().iter().chain(part.iter()) {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(PRIME);
+        }
+    }
+    hash
+}
+
 /// Opaque, serializable position of a polling [`Source`](crate::Source).
 ///
 /// Each source decides what goes in it (a "modified since" instant, the ids already seen at

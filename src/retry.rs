@@ -122,12 +122,8 @@ impl RetryPolicy {
 /// A jitter in `[0, 1)` derived from a key and an attempt number: spreads the retries of
 /// different records apart while staying reproducible and free of global state.
 pub(crate) fn jitter(key: &str, attempt: u32) -> f64 {
-    // FNV-1a, then a splitmix64 finaliser for an even spread of the top bits.
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in key.bytes().chain(attempt.to_le_bytes()) {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
+    // A splitmix64 finaliser over the stable hash spreads the top bits evenly.
+    let mut hash = crate::record::stable_hash(&[key.as_bytes(), &attempt.to_le_bytes()]);
     hash = (hash ^ (hash >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     hash = (hash ^ (hash >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     hash ^= hash >> 31;

@@ -34,6 +34,8 @@ mod registry;
 mod secrets;
 
 pub use registry::{BuildContext, Connections, Registry, SourceFactory, TargetFactory};
+#[cfg_attr(not(feature = "timelines"), allow(unused_imports))]
+pub(crate) use secrets::constant_time_eq;
 pub use secrets::{EnvSecrets, MapSecrets, SecretRef, SecretResolver, SecretValue};
 
 /// An adapter chosen by kind name with its config: `{"http.post": {"url": "…"}}`.

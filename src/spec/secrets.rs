@@ -118,3 +118,19 @@ pub enum SecretValue {
     /// A named secret.
     Secret(SecretRef),
 }
+
+/// Compares a received token with the expected one without an early exit, so the time
+/// taken does not tell an attacker how many leading bytes were right. The loop always runs
+/// over the expected token's length (a configuration constant), whatever was received; a
+/// length difference is folded into the result instead of returning early. `black_box`
+/// keeps the optimiser from turning the accumulation back into a short-circuit.
+// Only the adapters that check shared secrets use it.
+#[cfg_attr(not(feature = "timelines"), allow(dead_code))]
+pub(crate) fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
+    let mut diff = u8::from(given.len() != expected.len());
+    for (i, want) in expected.iter().enumerate() {
+        let got = given.get(i).copied().unwrap_or(0);
+        diff |= std::hint::black_box(got ^ want);
+    }
+    std::hint::black_box(diff) == 0
+}

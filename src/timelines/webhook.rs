@@ -232,16 +232,7 @@ fn syntax(path: String, e: &serde_json::Error) -> WebhookError {
     }
 }
 
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
+use crate::record::json_kind as type_name;
 
 fn wrong_type(path: &str, expected: &'static str, found: &Value) -> WebhookError {
     WebhookError::WrongType {
@@ -597,21 +588,7 @@ fn message_key(chat_id: &str, timestamp: &str, direction: &str, text: &str) -> S
     format!("timelines:msg:{hash:016x}")
 }
 
-/// FNV-1a, 64 bits, over length-prefixed parts (so `("ab", "c")` and `("a", "bc")` differ).
-/// Lengths are fed as little-endian `u64`: the result is the same on every platform and in
-/// every run, which is what an idempotency key stored in a database needs.
-fn fnv1a64(parts: &[&[u8]]) -> u64 {
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0100_0000_01b3;
-    let mut hash = OFFSET;
-    for part in parts {
-        for byte in (part.len() as u64).to_le_bytes().iter().chain(part.iter()) {
-            hash ^= u64::from(*byte);
-            hash = hash.wrapping_mul(PRIME);
-        }
-    }
-    hash
-}
+use crate::record::stable_hash as fnv1a64;
 
 /// JSON with object keys sorted and no spaces: the same value gives the same bytes whatever
 /// order its keys arrived in or how the map type of this build orders them.
@@ -944,19 +921,7 @@ impl fmt::Debug for TimelinesWebhook {
     }
 }
 
-/// Compares a received token with the expected one without an early exit, so the time
-/// taken does not tell an attacker how many leading bytes were right. The loop always runs
-/// over the expected token's length (a configuration constant), whatever was received; a
-/// length difference is folded into the result instead of returning early. `black_box`
-/// keeps the optimiser from turning the accumulation back into a short-circuit.
-fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
-    let mut diff = u8::from(given.len() != expected.len());
-    for (i, want) in expected.iter().enumerate() {
-        let got = given.get(i).copied().unwrap_or(0);
-        diff |= std::hint::black_box(got ^ want);
-    }
-    std::hint::black_box(diff) == 0
-}
+use crate::spec::constant_time_eq;
 
 #[cfg(test)]
 mod tests {

@@ -336,17 +336,7 @@ fn child(path: &str, key: &str) -> String {
     format!("{path}/{}", pointer_token(key))
 }
 
-/// What a JSON value is, for error messages (never its content, which may be personal data).
-fn describe(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
+use crate::record::json_kind as describe;
 
 fn truncate(text: &str, max_chars: usize) -> String {
     text.chars().take(max_chars).collect()
