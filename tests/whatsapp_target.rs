@@ -384,3 +384,54 @@ async fn the_dry_run_shows_the_request_without_the_token() {
     assert!(!format!("{flow:?}").contains(TOKEN));
     server.verify().await;
 }
+
+#[tokio::test]
+async fn a_flow_spec_with_a_named_connection_sends_through_the_registry_kinds() {
+    use hubflow::spec::{Connections, MapSecrets, Registry};
+    use hubflow::FlowSpec;
+
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v24.0/106540352242922/messages"))
+        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .and(body_partial_json(json!({"type": "template", "to": "5511999991234"})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fixture("whatsapp_api/sent.json")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_catch_all(&server).await;
+    let spec = FlowSpec::from_json(
+        r#"{
+        "id": "wo-assigned-whatsapp",
+        "when": {"field": "user_assigned", "op": "eq", "value": "Jonas Campos"},
+        "map": {"to": "{{ responsible_phone | phone('BR') }}", "template": "wo_assignment",
+                "language": "pt_BR", "body": ["{{ user_assigned }}", "{{ wo_folio }}"]},
+        "target": {"whatsapp.template": {"connection": "whatsapp", "rate_per_second": 20}}
+    }"#,
+    )
+    .unwrap();
+    let mut connections = Connections::new();
+    connections.insert(
+        "whatsapp",
+        json!({"phone_number_id": PHONE_ID, "access_token": {"secret": "WHATSAPP_TOKEN"},
+               "api_version": "v24.0", "base_url": url(&server, "/").as_str()}),
+    );
+    let secrets = MapSecrets::new().with("WHATSAPP_TOKEN", TOKEN);
+    let flow = spec.build(&Registry::default(), &connections, &secrets).unwrap();
+    let Harness { ctx, .. } = harness();
+    let report = flow.process(&ctx, vec![work_order("wo:1", "(11) 99999-1234")]).await;
+    assert_eq!(report.counts.delivered, 1, "{report:?}");
+    server.verify().await;
+
+    // The same spec without the secret, or with a typo in the target config, reports where.
+    let errors = spec.build(&Registry::default(), &connections, &MapSecrets::new()).unwrap_err();
+    let first = errors.iter().next().unwrap();
+    assert_eq!(first.path, "/target/whatsapp.template/connection");
+    assert!(first.message.contains("WHATSAPP_TOKEN"), "{first}");
+    let typo = FlowSpec::from_json(
+        r#"{"id": "x", "target": {"whatsapp.text": {"connection": "whatsapp", "outside_windw": "send"}}}"#,
+    )
+    .unwrap();
+    let errors = typo.build(&Registry::default(), &connections, &secrets).unwrap_err();
+    assert_eq!(errors.iter().next().unwrap().path, "/target/whatsapp.text/outside_windw");
+}
