@@ -38,7 +38,8 @@
 //! * Ports the host supplies in a [`Context`]: [`http::HttpClient`] ([`http::ReqwestClient`]
 //!   ships), [`Clock`] ([`TokioClock`], [`ManualClock`]), [`Store`] ([`MemoryStore`]).
 //! * [`Trigger`]: when the host should run a flow.
-//! * Adapters: [`http_target`] (feature `http`).
+//! * Adapters: [`http_target`] (feature `http`), [`whatsapp`] (WhatsApp Cloud API: send,
+//!   receive signed webhooks), [`timelines`] (TimelinesAI webhooks and sending).
 //!
 //! # Quick start
 //!
@@ -76,7 +77,9 @@
 //! |---|---|---|
 //! | `reqwest` | yes | [`http::ReqwestClient`] and [`TokioClock`] (brings reqwest and tokio) |
 //! | `http` | yes | the generic JSON webhook target, kind `http.post` |
-//! | `fracttal`, `whatsapp`, `timelines`, `rm` | yes | the adapters, as they land |
+//! | `whatsapp` | yes | [`whatsapp`]: the WhatsApp Cloud API target and webhook (brings hmac, sha2, hex) |
+//! | `timelines` | yes | [`timelines`]: TimelinesAI webhook intake and the `timelines.message` target |
+//! | `fracttal`, `rm` | yes | the Fracttal and RM-style ERP adapters, as they land |
 //!
 //! With `--no-default-features` the core builds alone, without an HTTP client or a runtime.
 //!
