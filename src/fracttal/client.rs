@@ -57,13 +57,13 @@ pub const REFRESH_AHEAD: Duration = Duration::from_secs(300);
 /// use hubflow::fracttal::FracttalClient;
 /// use secrecy::SecretString;
 ///
-/// let client = FracttalClient::builder(SecretString::from("key"), SecretString::from("secret"))
+/// let client = FracttalClient::builder(SecretString::from("key-1"), SecretString::from("s3cr3t-value"))
 ///     .base_url("https://app.fracttal.com/api".parse().unwrap())
 ///     .requests_per_minute(100.0)
 ///     .build();
 /// assert_eq!(client.base_url().as_str(), "https://app.fracttal.com/api/");
 /// assert_eq!(client.url("work_orders/").unwrap().as_str(), "https://app.fracttal.com/api/work_orders/");
-/// assert!(!format!("{client:?}").contains("secret"));
+/// assert!(!format!("{client:?}").contains("s3cr3t-value"));
 /// ```
 #[derive(Clone)]
 pub struct FracttalClient {

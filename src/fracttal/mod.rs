@@ -242,6 +242,34 @@ impl ClientCache {
     }
 }
 
+impl WorkOrdersSource {
+    /// Builds the source from its spec config (see the module docs), with a client of its
+    /// own. Flows built through the [`Registry`](crate::spec::Registry) share clients per
+    /// connection instead.
+    pub fn from_spec(
+        cx: &BuildContext<'_>,
+        config: &serde_json::Value,
+    ) -> Result<Self, SpecErrors> {
+        let config: work_orders::WorkOrdersConfig = cx.deserialize(config)?;
+        let client = ClientCache::default().client(cx, &config.connection)?;
+        config.apply(client)
+    }
+}
+
+impl WorkRequestTarget {
+    /// Builds the target from its spec config (see the module docs), with a client of its
+    /// own. Flows built through the [`Registry`](crate::spec::Registry) share clients per
+    /// connection instead.
+    pub fn from_spec(
+        cx: &BuildContext<'_>,
+        config: &serde_json::Value,
+    ) -> Result<Self, SpecErrors> {
+        let config: work_request::WorkRequestConfig = cx.deserialize(config)?;
+        let client = ClientCache::default().client(cx, &config.connection)?;
+        config.apply(client)
+    }
+}
+
 /// Registers `fracttal.work_orders` (source) and `fracttal.work_request` (target). Both
 /// factories share one client cache, so flows on the same connection share a token and a
 /// rate limiter.
