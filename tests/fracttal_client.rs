@@ -522,3 +522,42 @@ async fn posts_carry_json_and_the_bearer_and_requests_never_leave_the_base_url()
     assert!(h.clock.now() >= common::start_instant());
     server.verify().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_requests_refused_at_once_share_one_refresh() {
+    let server = MockServer::start().await;
+    token_request()
+        .respond_with(token("tok-1", 7200))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    token_request()
+        .respond_with(token("tok-2", 7200).set_delay(Duration::from_millis(50)))
+        .expect(1)
+        .mount(&server)
+        .await;
+    work_orders("tok-1")
+        .respond_with(
+            ResponseTemplate::new(401).set_body_json(fixture("fracttal/token_expired.json")),
+        )
+        .mount(&server)
+        .await;
+    work_orders("tok-2")
+        .respond_with(ok_page())
+        .expect(20)
+        .mount(&server)
+        .await;
+    mount_catch_all(&server).await;
+
+    let h = harness();
+    let client = client(&server);
+    let calls = (0..20).map(|_| {
+        let client = client.clone();
+        let ctx = h.ctx.clone();
+        async move { client.get(&ctx, "work_orders/", &[]).await }
+    });
+    let results = futures_util::future::join_all(calls).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    server.verify().await;
+}

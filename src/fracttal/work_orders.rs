@@ -1,6 +1,6 @@
 //! The `fracttal.work_orders` source: work-order task rows, paged, with a cursor.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -306,7 +306,6 @@ impl Source for WorkOrdersSource {
         };
 
         let mut records: Vec<Record> = Vec::new();
-        let mut this_poll: HashSet<String> = HashSet::new();
         let mut start = first_start;
         let mut complete = false;
         for _ in 0..self.max_pages {
@@ -329,7 +328,9 @@ impl Source for WorkOrdersSource {
                     latest = latest.max(Some(date));
                 }
                 let key = work_order_key(row);
-                if state.seen.contains_key(&key) || !this_poll.insert(key.clone()) {
+                // `seen` also holds the keys taken earlier in this poll, so a row repeated
+                // when pages shift is dropped too.
+                if state.seen.contains_key(&key) {
                     continue;
                 }
                 state.seen.insert(key, date.unwrap_or(now));
@@ -362,6 +363,7 @@ impl Source for WorkOrdersSource {
         if state.seen.len() > MAX_SEEN {
             let mut dates: Vec<DateTime<Utc>> = state.seen.values().copied().collect();
             dates.sort_unstable();
+            // In bounds: this branch runs only when there are more than MAX_SEEN dates.
             let cut = dates[dates.len() - MAX_SEEN];
             state.seen.retain(|_, at| *at >= cut);
         }
