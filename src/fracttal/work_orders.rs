@@ -45,7 +45,8 @@ const MAX_SEEN: usize = 20_000;
 /// When [`max_pages`](Self::max_pages) cuts a scan short, the cursor does not move its
 /// watermark (rows still unread may be older than the rows read); it records the next offset
 /// and the next poll continues the same query there. Rows without a readable date are
-/// deduplicated by key for one lookback after the poll that saw them.
+/// remembered under the instant of the poll that saw them, and forgotten once the watermark
+/// is one lookback past that instant; if Fracttal still returns them then, they come again.
 ///
 /// Without a cursor, the first poll starts at [`since`](Self::since), or one lookback before
 /// now: a new flow does not replay the company's history.
