@@ -1,1 +1,402 @@
 //! Fracttal One: OAuth client, work-order sources, work-request target.
+//!
+//! | kind | what | built by |
+//! |---|---|---|
+//! | `fracttal.work_orders` | [`Source`](crate::Source): polls "Query tasks in WOs", one record per task row, with a cursor | flow specs (`"source"`), or [`WorkOrdersSource`] |
+//! | `fracttal.event` | [`WebhookSource`](crate::WebhookSource): Automator events forwarded as JSON rows | the host, with [`EventSource::new`] or [`EventSource::from_spec`] (webhook sources are not part of flow specs: the host routes its HTTP endpoint to them) |
+//! | `fracttal.work_request` | [`Target`](crate::Target): opens a work request | flow specs (`"target"`), or [`WorkRequestTarget`] |
+//!
+//! Both sources produce records of kind `fracttal.work_order` with the key
+//! `fracttal:wo:<id_work_orders_tasks>:<id_status_work_order>` (a status change is a new
+//! record), `occurred_at` from the row's date, and the row's fields as they came, plus the
+//! Fracttal Hub names of some fields when absent ([`ALIASES`]):
+//!
+//! | Hub field | filled from |
+//! |---|---|
+//! | `task_todo_description` | `description` |
+//! | `item_description` | `items_log_description`, else `items_description` |
+//! | `responsible` | `personnel_description`, else `user_assigned` |
+//!
+//! # Connection
+//!
+//! Flow specs name a connection declared once (see [`Connections`](crate::spec::Connections)):
+//!
+//! ```json
+//! {"fracttal": {
+//!     "client_id": {"secret": "FRACTTAL_KEY"},
+//!     "client_secret": {"secret": "FRACTTAL_SECRET"},
+//!     "base_url": "https://app.fracttal.com/api/",
+//!     "token_url": "https://one.fracttal.com/oauth/token",
+//!     "requests_per_minute": 200,
+//!     "timeout_ms": 20000
+//! }}
+//! ```
+//!
+//! | field | required | meaning |
+//! |---|---|---|
+//! | `client_id` (or `key`) | yes | the OAuth client's Key: `{"secret": "NAME"}` or plain text |
+//! | `client_secret` | yes | the OAuth client's Secret: `{"secret": "NAME"}` only |
+//! | `base_url` | no | API base, default [`DEFAULT_BASE_URL`] |
+//! | `token_url` | no | OAuth token URL, default [`DEFAULT_TOKEN_URL`] |
+//! | `requests_per_minute` | no | the company's budget, default 200; `0` turns the limiter off |
+//! | `timeout_ms` | no | per-request timeout, default the HTTP client's |
+//!
+//! The OAuth client is made in Fracttal under Settings → API Connections → OAuth Clients,
+//! of type *Client Credentials*, with a permission group that may at least "See" every
+//! module the flow reads.
+//!
+//! Flows built from the same [`Registry`](crate::spec::Registry) and the same connection
+//! settings share one [`FracttalClient`], hence one token and one rate limiter: the limit is
+//! per company, and one token per company is what Fracttal expects. The registry holds only
+//! weak references, so a client lives as long as the flows using it. Flows built from
+//! different registries (or with different settings, e.g. after a secret rotation) get
+//! their own client.
+//!
+//! # Sources and targets in specs
+//!
+//! ```json
+//! "source": {"fracttal.work_orders": {
+//!     "connection": "fracttal",
+//!     "status": 1, "code_asset": "PUMP-3", "code_location": "PLANT-1", "folio": "881",
+//!     "since": "2026-03-01T00:00:00-03", "until": "2026-12-31T00:00:00Z",
+//!     "type_date": "creation_date", "limit": 100, "max_pages": 50,
+//!     "lookback_secs": 60, "rate_limit_retries": 1, "path": "work_orders/"
+//! }},
+//! "target": {"fracttal.work_request": {
+//!     "connection": "fracttal", "path": "work_requests", "extra_fields": ["custom_1"]
+//! }}
+//! ```
+//!
+//! Only `connection` is required. See [`WorkOrdersSource`] for the cursor and
+//! [`WorkRequestTarget`] for the payload.
+//!
+//! # Retries
+//!
+//! The client refreshes its token and repeats a request once on a 401 (never on
+//! `401 UNAUTHORIZED_ENDPOINT`, a permission problem). It does not retry anything else
+//! itself: a target's failures go to the flow's [`RetryPolicy`](crate::RetryPolicy) with
+//! their class (406/429 and 5xx retryable, after the reset Fracttal gives; 407 clock skew
+//! and other 4xx permanent), and the work-order source waits out a rate limit on the page
+//! it was reading before failing the poll. All waits go through the context's clock.
+
+mod client;
+mod error;
+mod event;
+mod rows;
+mod work_orders;
+mod work_request;
+
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+use url::Url;
+
+pub use client::{
+    Envelope, FracttalClient, FracttalClientBuilder, DEFAULT_BASE_URL, DEFAULT_REQUESTS_PER_MINUTE,
+    DEFAULT_TOKEN_URL, FALLBACK_TOKEN_LIFETIME, REFRESH_AHEAD,
+};
+pub use error::{FracttalError, DEFAULT_RATE_LIMIT_WAIT, UNAUTHORIZED_ENDPOINT};
+pub use event::{parse_event, EventSource, DEFAULT_MAX_BODY, DEFAULT_SECRET_HEADER};
+pub use rows::{
+    apply_aliases, format_date, parse_date, work_order_key, work_order_record, TypeDate,
+    WorkOrderTask, WorkRequest, ALIASES, WORK_ORDER_KIND,
+};
+pub use work_orders::{WorkOrdersSource, MAX_PAGE_SIZE};
+pub use work_request::WorkRequestTarget;
+
+/// The source kind `fracttal.work_orders`.
+pub const WORK_ORDERS_KIND: &str = work_orders::KIND;
+/// The webhook source kind `fracttal.event`.
+pub const EVENT_KIND: &str = event::KIND;
+/// The target kind `fracttal.work_request`.
+pub const WORK_REQUEST_KIND: &str = work_request::KIND;
+
+use crate::spec::{BuildContext, SecretRef, SecretValue};
+use crate::{SpecError, SpecErrors};
+
+/// A Fracttal connection as declared in a connections document (see the module docs).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConnectionConfig {
+    #[serde(alias = "key")]
+    client_id: SecretValue,
+    #[serde(deserialize_with = "secret_only")]
+    client_secret: SecretRef,
+    #[serde(default)]
+    base_url: Option<Url>,
+    #[serde(default)]
+    token_url: Option<Url>,
+    #[serde(default)]
+    requests_per_minute: Option<f64>,
+    #[serde(default)]
+    timeout_ms: Option<u64>,
+}
+
+/// A secret reference, refusing plain text without quoting it (serde's own message would).
+fn secret_only<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SecretRef, D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    SecretRef::deserialize(&value).map_err(|_| {
+        serde::de::Error::custom(
+            "expected a secret reference {\"secret\": \"NAME\"}; the secret itself never goes in a connection",
+        )
+    })
+}
+
+/// The clients built by one registry, weakly held, to share a token cache per connection.
+#[derive(Default)]
+struct ClientCache(Mutex<Vec<Weak<client::Inner>>>);
+
+impl ClientCache {
+    fn client(&self, cx: &BuildContext<'_>, name: &str) -> Result<FracttalClient, SpecErrors> {
+        let config: ConnectionConfig = cx
+            .connection(name)
+            .map_err(|e| SpecErrors::from(e).prefixed("/connection"))?;
+        let at_field = |field: &str, e: SpecError| SpecError {
+            path: "/connection".to_owned(),
+            message: format!("connection \"{name}\" at /{field}: {}", e.message),
+            ..e
+        };
+        let mut errors = SpecErrors::new();
+        let client_id = match cx.resolve(&config.client_id) {
+            Ok(value) => Some(SecretString::from(value.expose().to_owned())),
+            Err(e) => {
+                errors.push(at_field("client_id", e));
+                None
+            }
+        };
+        let client_secret = match cx.secret(&config.client_secret) {
+            Ok(secret) => Some(secret),
+            Err(e) => {
+                errors.push(at_field("client_secret", e));
+                None
+            }
+        };
+        let rate = config
+            .requests_per_minute
+            .unwrap_or(DEFAULT_REQUESTS_PER_MINUTE);
+        if !rate.is_finite() || rate < 0.0 {
+            errors.push(at_field(
+                "requests_per_minute",
+                SpecError::new("", format!("{rate} is not a request budget"))
+                    .with_hint("a number of requests per minute, e.g. 200; 0 turns the limit off"),
+            ));
+        }
+        for (field, url) in [
+            ("base_url", &config.base_url),
+            ("token_url", &config.token_url),
+        ] {
+            if let Some(url) = url
+                .as_ref()
+                .filter(|u| !matches!(u.scheme(), "http" | "https"))
+            {
+                errors.push(at_field(
+                    field,
+                    SpecError::new("", format!("unsupported scheme `{}`", url.scheme())),
+                ));
+            }
+        }
+        let (Some(client_id), Some(client_secret)) = (client_id, client_secret) else {
+            return Err(errors);
+        };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let base_url = config
+            .base_url
+            .unwrap_or_else(|| client::default_url(DEFAULT_BASE_URL));
+        let token_url = config
+            .token_url
+            .unwrap_or_else(|| client::default_url(DEFAULT_TOKEN_URL));
+        let timeout = config.timeout_ms.map(Duration::from_millis);
+
+        // One client per identical configuration; the lock is held for a scan of a short list.
+        let mut clients = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        clients.retain(|weak| weak.strong_count() > 0);
+        for weak in clients.iter() {
+            if let Some(inner) = weak.upgrade() {
+                let existing = FracttalClient::from_inner(inner);
+                if existing.same_settings(
+                    &base_url,
+                    &token_url,
+                    &client_id,
+                    &client_secret,
+                    rate,
+                    timeout,
+                ) {
+                    return Ok(existing);
+                }
+            }
+        }
+        let mut builder = FracttalClient::builder(client_id, client_secret)
+            .base_url(base_url)
+            .token_url(token_url)
+            .requests_per_minute(rate);
+        if let Some(timeout) = timeout {
+            builder = builder.timeout(timeout);
+        }
+        let client = builder.build();
+        clients.push(client.downgrade());
+        Ok(client)
+    }
+}
+
+impl WorkOrdersSource {
+    /// Builds the source from its spec config (see the module docs), with a client of its
+    /// own. Flows built through the [`Registry`](crate::spec::Registry) share clients per
+    /// connection instead.
+    pub fn from_spec(
+        cx: &BuildContext<'_>,
+        config: &serde_json::Value,
+    ) -> Result<Self, SpecErrors> {
+        let config: work_orders::WorkOrdersConfig = cx.deserialize(config)?;
+        let client = ClientCache::default().client(cx, &config.connection)?;
+        config.apply(client)
+    }
+}
+
+impl WorkRequestTarget {
+    /// Builds the target from its spec config (see the module docs), with a client of its
+    /// own. Flows built through the [`Registry`](crate::spec::Registry) share clients per
+    /// connection instead.
+    pub fn from_spec(
+        cx: &BuildContext<'_>,
+        config: &serde_json::Value,
+    ) -> Result<Self, SpecErrors> {
+        let config: work_request::WorkRequestConfig = cx.deserialize(config)?;
+        let client = ClientCache::default().client(cx, &config.connection)?;
+        config.apply(client)
+    }
+}
+
+/// Registers `fracttal.work_orders` (source) and `fracttal.work_request` (target). Both
+/// factories share one client cache, so flows on the same connection share a token and a
+/// rate limiter.
+// `Registry::default` calls this once the adapter is wired in; until then only tests do.
+#[allow(dead_code)]
+pub(crate) fn register(registry: &mut crate::spec::Registry) {
+    let cache = Arc::new(ClientCache::default());
+    let sources = cache.clone();
+    registry.register_source(WORK_ORDERS_KIND, move |cx, config| {
+        let config: work_orders::WorkOrdersConfig = cx.deserialize(config)?;
+        let client = sources.client(cx, &config.connection)?;
+        Ok(Arc::new(config.apply(client)?) as Arc<dyn crate::Source>)
+    });
+    registry.register_target(WORK_REQUEST_KIND, move |cx, config| {
+        let config: work_request::WorkRequestConfig = cx.deserialize(config)?;
+        let client = cache.client(cx, &config.connection)?;
+        Ok(Arc::new(config.apply(client)?) as Arc<dyn crate::Target>)
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{Connections, MapSecrets, Registry};
+    use crate::FlowSpec;
+
+    fn registry() -> Registry {
+        let mut registry = Registry::empty();
+        register(&mut registry);
+        registry
+    }
+
+    fn connections() -> Connections {
+        Connections::from_json(
+            r#"{"fracttal": {"key": "plain-key", "client_secret": {"secret": "FRACTTAL_SECRET"},
+                 "base_url": "https://fracttal.test/api", "requests_per_minute": 120}}"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn specs_build_and_share_one_client_per_connection() {
+        let cache = ClientCache::default();
+        let connections = connections();
+        let secrets = MapSecrets::new().with("FRACTTAL_SECRET", "s");
+        let cx = BuildContext::new(&connections, &secrets);
+        let a = cache.client(&cx, "fracttal").unwrap();
+        let b = cache.client(&cx, "fracttal").unwrap();
+        assert!(a.shares_cache_with(&b));
+        assert_eq!(a.base_url().as_str(), "https://fracttal.test/api/");
+        assert_eq!(a.rate_limiter().interval(), Duration::from_millis(500));
+        let rotated = MapSecrets::new().with("FRACTTAL_SECRET", "s2");
+        let cx = BuildContext::new(&connections, &rotated);
+        assert!(!cache.client(&cx, "fracttal").unwrap().shares_cache_with(&a));
+        drop((a, b));
+
+        let spec = FlowSpec::from_json(
+            r#"{"id": "wo", "source": {"fracttal.work_orders": {"connection": "fracttal", "status": 1}},
+                "target": {"fracttal.work_request": {"connection": "fracttal"}}}"#,
+        )
+        .unwrap();
+        let flow = spec.build(&registry(), &connections, &secrets);
+        assert!(flow.is_ok(), "{flow:?}");
+    }
+
+    #[test]
+    fn connection_problems_are_reported_at_the_reference() {
+        let connections = Connections::from_json(
+            r#"{"fracttal": {"client_id": {"secret": "NO_KEY"}, "client_secret": {"secret": "NO_SECRET"},
+                 "requests_per_minute": -1}}"#,
+        )
+        .unwrap();
+        let spec = FlowSpec::from_json(
+            r#"{"id": "wr", "target": {"fracttal.work_request": {"connection": "fracttal"}}}"#,
+        )
+        .unwrap();
+        let errors = spec
+            .build(&registry(), &connections, &MapSecrets::new())
+            .unwrap_err();
+        let messages: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        assert_eq!(messages.len(), 3, "{messages:?}");
+        assert!(messages
+            .iter()
+            .all(|m| m.starts_with("/target/fracttal.work_request/connection")));
+        assert!(messages[0].contains("/client_id") && messages[0].contains("NO_KEY"));
+        assert!(messages[1].contains("/client_secret"));
+
+        let typo = Connections::from_json(
+            r#"{"fracttal": {"client_id": "k", "client_secret": {"secret": "S"}, "base_ur": "x"}}"#,
+        )
+        .unwrap();
+        let errors = spec
+            .build(&registry(), &typo, &MapSecrets::new().with("S", "s"))
+            .unwrap_err();
+        let text = errors.to_string();
+        assert!(text.contains("base_ur"), "{text}");
+
+        let config_typo = FlowSpec::from_json(
+            r#"{"id": "wr", "target": {"fracttal.work_request": {"connection": "fracttal", "extra_field": []}}}"#,
+        )
+        .unwrap();
+        let errors = config_typo
+            .build(
+                &registry(),
+                &self::connections(),
+                &MapSecrets::new().with("FRACTTAL_SECRET", "s"),
+            )
+            .unwrap_err();
+        assert_eq!(
+            errors.iter().next().unwrap().path,
+            "/target/fracttal.work_request/extra_field"
+        );
+    }
+
+    #[test]
+    fn plain_client_secrets_are_refused() {
+        let connections = Connections::from_json(
+            r#"{"fracttal": {"client_id": "k", "client_secret": "in-the-clear"}}"#,
+        )
+        .unwrap();
+        let spec = FlowSpec::from_json(
+            r#"{"id": "wr", "target": {"fracttal.work_request": {"connection": "fracttal"}}}"#,
+        )
+        .unwrap();
+        let errors = spec
+            .build(&registry(), &connections, &MapSecrets::new())
+            .unwrap_err();
+        assert!(!errors.to_string().contains("in-the-clear"), "{errors}");
+    }
+}

@@ -1,0 +1,379 @@
+//! `fracttal.event`: Automator events forwarded as JSON by a Fracttal Hub "HTTP request"
+//! target (or any relay) to the host's server.
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::rows::{work_order_record, TypeDate};
+use crate::http::Method;
+use crate::spec::{BuildContext, SecretRef};
+use crate::{InboundRequest, Record, SpecError, SpecErrors, WebhookReply, WebhookSource};
+
+/// The kind name of this webhook source (hosts build it directly; see the module docs).
+pub const KIND: &str = "fracttal.event";
+
+/// The header the shared secret is expected in, unless configured otherwise.
+pub const DEFAULT_SECRET_HEADER: &str = "X-Hubflow-Secret";
+
+/// The largest body accepted by default: 1 MiB.
+pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
+
+/// Receives work-order rows that a Fracttal Automator rule forwards (through a Hub flow's
+/// HTTP request, or any relay) as JSON: one row object, an array of rows, or an envelope
+/// `{"success": …, "data": [rows]}`. Each row becomes a record exactly as the
+/// [work-order source](super::WorkOrdersSource) makes it (same key, kind and aliases), so
+/// one flow can take both and the store's claims drop the repeats.
+///
+/// Fracttal documents no event payload, so the rows are taken as they come; fields are
+/// optional and unknown fields are kept.
+///
+/// | answer | when |
+/// |---|---|
+/// | 200 + records | accepted (an empty array gives no records) |
+/// | 401 | a configured shared-secret header or `?token=` is missing or wrong |
+/// | 405 | not a `POST` |
+/// | 413 | the body is over the size limit (1 MiB by default) |
+/// | 400 | the body is not JSON, or not a row object / an array of row objects |
+///
+/// Secrets are compared in constant time. With neither a header secret nor a URL token
+/// configured, every caller is accepted: configure one in production.
+///
+/// ```
+/// use hubflow::fracttal::EventSource;
+/// use hubflow::{InboundRequest, WebhookSource};
+/// use hubflow::http::Method;
+///
+/// let source = EventSource::new().url_token("s3cr3t".into());
+/// let body = r#"{"id_work_orders_tasks": 77, "id_status_work_order": 1, "description": "Replace filter"}"#;
+/// let reply = source.handle(&InboundRequest::new(Method::Post, "/hooks/fracttal?token=s3cr3t", body));
+/// assert_eq!(reply.status, 200);
+/// assert_eq!(reply.records[0].key, "fracttal:wo:77:1");
+/// assert_eq!(reply.records[0].data["task_todo_description"], "Replace filter");
+/// let reply = source.handle(&InboundRequest::new(Method::Post, "/hooks/fracttal?token=nope", body));
+/// assert_eq!(reply.status, 401);
+/// ```
+#[derive(Clone)]
+pub struct EventSource {
+    header_secret: Option<(String, SecretString)>,
+    url_token: Option<SecretString>,
+    max_body: usize,
+    type_date: TypeDate,
+}
+
+impl Default for EventSource {
+    fn default() -> Self {
+        EventSource::new()
+    }
+}
+
+impl EventSource {
+    /// A source without secrets, 1 MiB limit, `occurred_at` from `creation_date`.
+    pub fn new() -> Self {
+        EventSource {
+            header_secret: None,
+            url_token: None,
+            max_body: DEFAULT_MAX_BODY,
+            type_date: TypeDate::CreationDate,
+        }
+    }
+
+    /// Requires header `name` to carry `secret`.
+    #[must_use]
+    pub fn header_secret(mut self, name: impl Into<String>, secret: SecretString) -> Self {
+        self.header_secret = Some((name.into(), secret));
+        self
+    }
+
+    /// Requires the query parameter `token` to equal `token` (for relays that cannot set
+    /// headers; the URL then is the credential, so keep it out of logs).
+    #[must_use]
+    pub fn url_token(mut self, token: SecretString) -> Self {
+        self.url_token = Some(token);
+        self
+    }
+
+    /// The largest body accepted, in bytes.
+    #[must_use]
+    pub fn max_body(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// Which row date is the records' `occurred_at`.
+    #[must_use]
+    pub fn type_date(mut self, type_date: TypeDate) -> Self {
+        self.type_date = type_date;
+        self
+    }
+
+    /// Builds the source from a config in the spec style:
+    ///
+    /// ```json
+    /// {"header": "X-Hubflow-Secret", "header_secret": {"secret": "FRACTTAL_HOOK_SECRET"},
+    ///  "url_token": {"secret": "FRACTTAL_HOOK_TOKEN"}, "max_body_bytes": 1048576,
+    ///  "type_date": "creation_date"}
+    /// ```
+    ///
+    /// Every field is optional; `header` defaults to [`DEFAULT_SECRET_HEADER`].
+    pub fn from_spec(cx: &BuildContext<'_>, config: &Value) -> Result<Self, SpecErrors> {
+        let config: EventConfig = cx.deserialize(config)?;
+        let mut errors = SpecErrors::new();
+        let mut source = EventSource::new();
+        if let Some(reference) = &config.header_secret {
+            match cx.secret(reference) {
+                Ok(secret) => {
+                    let name = config
+                        .header
+                        .clone()
+                        .unwrap_or_else(|| DEFAULT_SECRET_HEADER.to_owned());
+                    source = source.header_secret(name, secret);
+                }
+                Err(e) => errors.push(SpecError {
+                    path: "/header_secret".to_owned(),
+                    ..e
+                }),
+            }
+        } else if config.header.is_some() {
+            errors.push(
+                SpecError::new("/header", "a header name without a secret")
+                    .with_hint("add \"header_secret\": {\"secret\": \"NAME\"}"),
+            );
+        }
+        if let Some(reference) = &config.url_token {
+            match cx.secret(reference) {
+                Ok(token) => source = source.url_token(token),
+                Err(e) => errors.push(SpecError {
+                    path: "/url_token".to_owned(),
+                    ..e
+                }),
+            }
+        }
+        if let Some(bytes) = config.max_body_bytes {
+            if bytes == 0 {
+                errors.push(SpecError::new("/max_body_bytes", "must be above 0"));
+            }
+            source = source.max_body(bytes);
+        }
+        if let Some(type_date) = config.type_date {
+            source = source.type_date(type_date);
+        }
+        errors.into_result(source)
+    }
+
+    fn authorized(&self, request: &InboundRequest) -> bool {
+        if let Some((name, secret)) = &self.header_secret {
+            let given = request.headers.get(name).unwrap_or("");
+            if !constant_time_eq(given.trim().as_bytes(), secret.expose_secret().as_bytes()) {
+                return false;
+            }
+        }
+        if let Some(token) = &self.url_token {
+            let given = request.query("token").unwrap_or_default();
+            if !constant_time_eq(given.as_bytes(), token.expose_secret().as_bytes()) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// Parses a body into work-order records, or says why it is not one. Never panics.
+///
+/// ```
+/// use hubflow::fracttal::{parse_event, TypeDate};
+/// let records = parse_event(br#"[{"id_work_orders_tasks": 1, "id_status_work_order": 2}]"#, TypeDate::CreationDate).unwrap();
+/// assert_eq!(records[0].key, "fracttal:wo:1:2");
+/// assert!(parse_event(b"[1, 2]", TypeDate::CreationDate).unwrap_err().contains("[0]"));
+/// ```
+pub fn parse_event(body: &[u8], type_date: TypeDate) -> Result<Vec<Record>, String> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        format!(
+            "not JSON (line {}, column {}): expected a work-order row or an array of rows",
+            e.line(),
+            e.column()
+        )
+    })?;
+    let rows = match value {
+        Value::Object(mut map) if is_envelope(&map) => match map.remove("data") {
+            Some(Value::Array(rows)) => rows,
+            Some(row @ Value::Object(_)) => vec![row],
+            Some(Value::Null) | None => Vec::new(),
+            Some(_) => return Err("`data` is not a row or an array of rows".to_owned()),
+        },
+        row @ Value::Object(_) => vec![row],
+        Value::Array(rows) => rows,
+        _ => return Err("expected a work-order row object or an array of rows".to_owned()),
+    };
+    rows.into_iter()
+        .enumerate()
+        .map(|(index, row)| match row {
+            Value::Object(map) => Ok(work_order_record(map, type_date)),
+            _ => Err(format!("[{index}] is not a work-order row object")),
+        })
+        .collect()
+}
+
+/// An API envelope relayed as it is: `data` plus `success` or `total`.
+fn is_envelope(map: &serde_json::Map<String, Value>) -> bool {
+    map.contains_key("data") && (map.contains_key("success") || map.contains_key("total"))
+}
+
+impl WebhookSource for EventSource {
+    fn handle(&self, request: &InboundRequest) -> WebhookReply {
+        if request.method != Method::Post {
+            return WebhookReply::status(405, "use POST");
+        }
+        if !self.authorized(request) {
+            return WebhookReply::status(401, "missing or wrong secret");
+        }
+        if request.body.len() > self.max_body {
+            return WebhookReply::status(
+                413,
+                format!("body over the limit of {} bytes", self.max_body),
+            );
+        }
+        match parse_event(&request.body, self.type_date) {
+            Ok(records) => WebhookReply::accepted(records),
+            Err(message) => WebhookReply::status(400, message),
+        }
+    }
+}
+
+impl std::fmt::Debug for EventSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventSource")
+            .field(
+                "header_secret",
+                &self.header_secret.as_ref().map(|(name, _)| name),
+            )
+            .field("url_token", &self.url_token.is_some())
+            .field("max_body", &self.max_body)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventConfig {
+    #[serde(default)]
+    header: Option<String>,
+    #[serde(default)]
+    header_secret: Option<SecretRef>,
+    #[serde(default)]
+    url_token: Option<SecretRef>,
+    #[serde(default)]
+    max_body_bytes: Option<usize>,
+    #[serde(default)]
+    type_date: Option<TypeDate>,
+}
+
+/// Compares two byte strings in time that depends on their lengths only, not on where they
+/// differ, so a caller cannot find a secret byte by byte from response times. (The feature
+/// does not bring a constant-time crate; this is the usual accumulate-the-differences loop.)
+/// The lengths may leak, which reveals nothing usable about a random secret.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let longest = a.len().max(b.len());
+    let mut difference = u8::from(a.len() != b.len());
+    for i in 0..longest {
+        let x = a.get(i).copied().unwrap_or(0);
+        let y = b.get(i).copied().unwrap_or(0);
+        difference |= x ^ y;
+    }
+    // `black_box` keeps the optimiser from turning the loop into an early exit.
+    std::hint::black_box(difference) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{Connections, MapSecrets};
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    #[test]
+    fn constant_time_eq_is_equality() {
+        assert!(constant_time_eq(b"", b""));
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+        assert!(!constant_time_eq(b"", b"a"));
+        assert!(!constant_time_eq(b"ab\0", b"ab"));
+    }
+
+    #[test]
+    fn envelopes_objects_and_arrays_are_rows() {
+        let t = TypeDate::CreationDate;
+        let envelope = br#"{"success": true, "data": [{"id_work_orders_tasks": 1}], "total": 1}"#;
+        assert_eq!(parse_event(envelope, t).unwrap().len(), 1);
+        // An object with a `data` field but no envelope marker is a row.
+        let row = br#"{"data": "x", "id_work_orders_tasks": 2}"#;
+        assert_eq!(parse_event(row, t).unwrap()[0].data["data"], "x");
+        assert!(parse_event(b"[]", t).unwrap().is_empty());
+        for bad in [&b"42"[..], b"\"row\"", b"null", b"{", b"[{}, 3]"] {
+            assert!(
+                parse_event(bad, t).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn method_size_and_occurred_at() {
+        let source = EventSource::new()
+            .max_body(10)
+            .type_date(TypeDate::FinalDate);
+        let get = InboundRequest::new(Method::Get, "/h", "{}");
+        assert_eq!(source.handle(&get).status, 405);
+        let big = InboundRequest::new(Method::Post, "/h", vec![b' '; 11]);
+        assert_eq!(source.handle(&big).status, 413);
+        let source = EventSource::new().type_date(TypeDate::FinalDate);
+        let body = json!({"final_date": "2026-03-02T10:00:00-03", "creation_date": "2026-01-01"});
+        let reply = source.handle(&InboundRequest::new(Method::Post, "/h", body.to_string()));
+        assert_eq!(
+            reply.records[0].occurred_at.unwrap().to_rfc3339(),
+            "2026-03-02T13:00:00+00:00"
+        );
+    }
+
+    #[test]
+    fn from_spec_resolves_secrets_and_reports_every_problem() {
+        let connections = Connections::new();
+        let secrets = MapSecrets::new().with("HOOK", "h-secret");
+        let cx = BuildContext::new(&connections, &secrets);
+        let source = EventSource::from_spec(
+            &cx,
+            &json!({"header": "X-Relay-Key", "header_secret": {"secret": "HOOK"}}),
+        )
+        .unwrap();
+        let ok = InboundRequest::new(Method::Post, "/h", "[]").header("x-relay-key", "h-secret");
+        assert_eq!(source.handle(&ok).status, 200);
+        assert!(!format!("{source:?}").contains("h-secret"));
+
+        let errors = EventSource::from_spec(
+            &cx,
+            &json!({"url_token": {"secret": "MISSING"}, "max_body_bytes": 0}),
+        )
+        .unwrap_err();
+        let paths: Vec<_> = errors.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["/url_token", "/max_body_bytes"]);
+        let errors = EventSource::from_spec(&cx, &json!({"url_tokn": "x"})).unwrap_err();
+        assert_eq!(errors.iter().next().unwrap().path, "/url_tokn");
+    }
+
+    proptest! {
+        #[test]
+        fn parsing_never_panics(body in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let source = EventSource::new().max_body(256);
+            let reply = source.handle(&InboundRequest::new(Method::Post, "/h", body.clone()));
+            prop_assert!(matches!(reply.status, 200 | 400 | 413));
+            let _ = parse_event(&body, TypeDate::CreationDate);
+        }
+
+        #[test]
+        fn json_shaped_bodies_never_panic(body in r#"[\[\]{}",:0-9a-z_ ]{0,200}"#) {
+            let _ = parse_event(body.as_bytes(), TypeDate::CreationDate);
+        }
+    }
+}

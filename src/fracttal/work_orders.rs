@@ -1,0 +1,603 @@
+//! The `fracttal.work_orders` source: work-order task rows, paged, with a cursor.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, DurationRound, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::error::{FracttalError, PROVIDER};
+use super::rows::{format_date, row_date, work_order_key, work_order_record, TypeDate};
+use super::FracttalClient;
+use crate::{Batch, Context, Cursor, Record, Source, SourceError};
+
+/// The kind name of this source in flow specs.
+pub const KIND: &str = "fracttal.work_orders";
+
+/// The most rows Fracttal returns per page.
+pub const MAX_PAGE_SIZE: u32 = 100;
+
+/// More seen keys than this are not kept in a cursor; the oldest go first.
+const MAX_SEEN: usize = 20_000;
+
+/// Polls "Query tasks in WOs" (`GET work_orders/`): one [`Record`] per task row, key
+/// `fracttal:wo:<id_work_orders_tasks>:<id_status_work_order>`, kind `fracttal.work_order`,
+/// `occurred_at` the row's [`TypeDate`] field, the Hub [aliases](super::ALIASES) added.
+///
+/// # The cursor
+///
+/// Fracttal has no "modified since" query and its paging is by offset, so the cursor keeps:
+///
+/// * `watermark`: the latest row date seen (the [`TypeDate`] field);
+/// * `seen`: every row key seen with its date, for rows dated from `watermark - lookback` on;
+/// * `resume`: while a scan is cut short by [`max_pages`](Self::max_pages), where to go on.
+///
+/// Each poll asks for `since = watermark - lookback` (floored to the second: the filter has
+/// no fraction), walks every page, and returns a row only if its key is not in `seen` and
+/// its date is not before that horizon. So rows sharing the boundary instant, rows that
+/// show up late within the lookback (default 60 s), rows repeated when pages shift, and
+/// rows whose status changed (a new key) within the window are each returned exactly once,
+/// whether `since` is inclusive or not and whatever order Fracttal pages in. Rows older
+/// than the horizon are taken as handled. Records are returned oldest first.
+///
+/// When [`max_pages`](Self::max_pages) cuts a scan short, the cursor does not move its
+/// watermark (rows still unread may be older than the rows read); it records the next offset
+/// and the next poll continues the same query there. Rows without a readable date are
+/// remembered under the instant of the poll that saw them, and forgotten once the watermark
+/// is one lookback past that instant; if Fracttal still returns them then, they come again.
+///
+/// Without a cursor, the first poll starts at [`since`](Self::since), or one lookback before
+/// now: a new flow does not replay the company's history.
+///
+/// # Rate limits
+///
+/// Every request waits for the client's limiter. A 406/429 answer mid-scan is waited out
+/// here (the reset the headers give, else 60 s, through the context's clock) and the same
+/// page asked again, up to [`rate_limit_retries`](Self::rate_limit_retries) times per
+/// page; then the poll fails with a retryable error and the cursor stays where it was.
+///
+/// ```
+/// use hubflow::fracttal::{FracttalClient, TypeDate, WorkOrdersSource};
+/// use std::time::Duration;
+///
+/// let client = FracttalClient::new("key".into(), "secret".into());
+/// let source = WorkOrdersSource::new(client)
+///     .status(1)
+///     .code_asset("PUMP-3")
+///     .type_date(TypeDate::CreationDate)
+///     .lookback(Duration::from_secs(120))
+///     .max_pages(20);
+/// assert_eq!(source.limit(), 100);
+/// ```
+#[derive(Debug, Clone)]
+pub struct WorkOrdersSource {
+    client: FracttalClient,
+    path: String,
+    filters: Vec<(&'static str, String)>,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    type_date: TypeDate,
+    limit: u32,
+    max_pages: u32,
+    lookback: Duration,
+    rate_limit_retries: u32,
+}
+
+impl WorkOrdersSource {
+    /// A source over `client` with the defaults: path `work_orders/`, 100 rows per page, at
+    /// most 50 pages per poll, lookback 60 s, one wait per rate-limited page.
+    pub fn new(client: FracttalClient) -> Self {
+        WorkOrdersSource {
+            client,
+            path: "work_orders/".to_owned(),
+            filters: Vec::new(),
+            since: None,
+            until: None,
+            type_date: TypeDate::CreationDate,
+            limit: MAX_PAGE_SIZE,
+            max_pages: 50,
+            lookback: Duration::from_secs(60),
+            rate_limit_retries: 1,
+        }
+    }
+
+    fn filter(mut self, name: &'static str, value: String) -> Self {
+        self.filters.retain(|(n, _)| *n != name);
+        self.filters.push((name, value));
+        self
+    }
+
+    /// Only work orders in this status (`ot_status`: 1 in process, 2 review, 3 completed,
+    /// 4 cancelled).
+    #[must_use]
+    pub fn status(self, status: u8) -> Self {
+        self.filter("ot_status", status.to_string())
+    }
+
+    /// Only this asset (`code_asset`).
+    #[must_use]
+    pub fn code_asset(self, code: impl Into<String>) -> Self {
+        self.filter("code_asset", code.into())
+    }
+
+    /// Only this location (`code_location`).
+    #[must_use]
+    pub fn code_location(self, code: impl Into<String>) -> Self {
+        self.filter("code_location", code.into())
+    }
+
+    /// Only this work order (`folio`).
+    #[must_use]
+    pub fn folio(self, folio: impl Into<String>) -> Self {
+        self.filter("folio", folio.into())
+    }
+
+    /// Never rows dated before this instant; also where the first poll starts.
+    #[must_use]
+    pub fn since(mut self, at: DateTime<Utc>) -> Self {
+        self.since = Some(at);
+        self
+    }
+
+    /// Never rows dated after this instant (`until`).
+    #[must_use]
+    pub fn until(mut self, at: DateTime<Utc>) -> Self {
+        self.until = Some(at);
+        self
+    }
+
+    /// Which date the window and the watermark use (`type_date`; default `creation_date`).
+    #[must_use]
+    pub fn type_date(mut self, type_date: TypeDate) -> Self {
+        self.type_date = type_date;
+        self
+    }
+
+    /// Rows per page, 1 to 100 (clamped).
+    #[must_use]
+    pub fn page_size(mut self, limit: u32) -> Self {
+        self.limit = limit.clamp(1, MAX_PAGE_SIZE);
+        self
+    }
+
+    /// The most pages one poll reads (at least 1); the rest waits for the next poll.
+    #[must_use]
+    pub fn max_pages(mut self, pages: u32) -> Self {
+        self.max_pages = pages.max(1);
+        self
+    }
+
+    /// How far before the watermark each poll looks again, for rows that arrive late.
+    #[must_use]
+    pub fn lookback(mut self, lookback: Duration) -> Self {
+        self.lookback = lookback;
+        self
+    }
+
+    /// How often one page is asked again after a 406/429 (0: fail the poll at once).
+    #[must_use]
+    pub fn rate_limit_retries(mut self, retries: u32) -> Self {
+        self.rate_limit_retries = retries;
+        self
+    }
+
+    /// The endpoint path below the base URL (default `work_orders/`).
+    #[must_use]
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+
+    /// The client.
+    pub fn client(&self) -> &FracttalClient {
+        &self.client
+    }
+
+    /// Rows per page.
+    pub fn limit(&self) -> u32 {
+        self.limit
+    }
+
+    async fn page(
+        &self,
+        ctx: &Context,
+        since: Option<DateTime<Utc>>,
+        start: u64,
+    ) -> Result<super::Envelope, FracttalError> {
+        let start_text = start.to_string();
+        let limit_text = self.limit.to_string();
+        let since_text = since.map(|at| format_date(floor_second(at)));
+        let until_text = self.until.map(format_date);
+        let mut query: Vec<(&str, &str)> = vec![("start", &start_text), ("limit", &limit_text)];
+        if let Some(since) = &since_text {
+            query.push(("since", since));
+        }
+        if let Some(until) = &until_text {
+            query.push(("until", until));
+        }
+        if since_text.is_some() || until_text.is_some() {
+            query.push(("type_date", self.type_date.as_str()));
+        }
+        for (name, value) in &self.filters {
+            query.push((name, value));
+        }
+        let mut waits = 0;
+        loop {
+            match self.client.get(ctx, &self.path, &query).await {
+                Err(FracttalError::RateLimited { retry_after, .. })
+                    if waits < self.rate_limit_retries =>
+                {
+                    waits += 1;
+                    ctx.clock().sleep(retry_after).await;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+/// The cursor's JSON form (see [`WorkOrdersSource`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct State {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    watermark: Option<DateTime<Utc>>,
+    #[serde(default)]
+    seen: BTreeMap<String, DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    resume: Option<Resume>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Resume {
+    /// The interrupted scan's lower bound (also its horizon).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    since: Option<DateTime<Utc>>,
+    /// The offset to continue at.
+    start: u64,
+    /// The latest row date read so far in the interrupted scan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    latest: Option<DateTime<Utc>>,
+}
+
+fn floor_second(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.duration_trunc(chrono::Duration::seconds(1))
+        .unwrap_or(at)
+}
+
+fn minus(at: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(by)
+        .ok()
+        .and_then(|d| at.checked_sub_signed(d))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+#[async_trait]
+impl Source for WorkOrdersSource {
+    async fn poll(&self, ctx: &Context, cursor: Option<&Cursor>) -> Result<Batch, SourceError> {
+        let now = ctx.clock().now();
+        let mut state = match cursor {
+            Some(cursor) => {
+                State::deserialize(cursor.value()).map_err(|e| SourceError::Response {
+                    provider: PROVIDER.to_owned(),
+                    message: format!(
+                        "the stored cursor is not a {KIND} cursor ({e}); delete it to start again"
+                    ),
+                })?
+            }
+            None => State::default(),
+        };
+        let (horizon, first_start, mut latest) = match &state.resume {
+            Some(resume) => (resume.since, resume.start, resume.latest),
+            None => {
+                let horizon = match state.watermark {
+                    Some(watermark) => Some(minus(watermark, self.lookback)),
+                    None => Some(self.since.unwrap_or_else(|| minus(now, self.lookback))),
+                };
+                (horizon, 0, None)
+            }
+        };
+        // A configured `since` is a hard floor, also under a cursor.
+        let horizon = match (horizon, self.since) {
+            (Some(h), Some(s)) => Some(h.max(s)),
+            (h, s) => h.or(s),
+        };
+
+        let mut records: Vec<Record> = Vec::new();
+        let mut start = first_start;
+        let mut complete = false;
+        for _ in 0..self.max_pages {
+            let envelope = self.page(ctx, horizon, start).await?;
+            let rows = envelope.rows();
+            for (index, row) in rows.iter().enumerate() {
+                let Value::Object(row) = row else {
+                    return Err(SourceError::Response {
+                        provider: PROVIDER.to_owned(),
+                        message: format!(
+                            "data[{index}] of the page at start={start} is not a work-order row object"
+                        ),
+                    });
+                };
+                let date = row_date(row, self.type_date);
+                if let Some(date) = date {
+                    if horizon.is_some_and(|h| date < h) || self.until.is_some_and(|u| date > u) {
+                        continue;
+                    }
+                    latest = latest.max(Some(date));
+                }
+                let key = work_order_key(row);
+                // `seen` also holds the keys taken earlier in this poll, so a row repeated
+                // when pages shift is dropped too.
+                if state.seen.contains_key(&key) {
+                    continue;
+                }
+                state.seen.insert(key, date.unwrap_or(now));
+                records.push(work_order_record(row.clone(), self.type_date));
+            }
+            let read = rows.len() as u64;
+            start += read;
+            let total_reached = envelope.total.is_some_and(|total| start >= total);
+            if read < u64::from(self.limit) || total_reached {
+                complete = true;
+                break;
+            }
+        }
+
+        if complete {
+            state.resume = None;
+            state.watermark = state.watermark.max(latest);
+            if let Some(watermark) = state.watermark {
+                let keep_from = minus(watermark, self.lookback);
+                // Undated rows were stored at the poll's instant; they age out the same way.
+                state.seen.retain(|_, at| *at >= keep_from);
+            }
+        } else {
+            state.resume = Some(Resume {
+                since: horizon,
+                start,
+                latest,
+            });
+        }
+        if state.seen.len() > MAX_SEEN {
+            let mut dates: Vec<DateTime<Utc>> = state.seen.values().copied().collect();
+            dates.sort_unstable();
+            // In bounds: this branch runs only when there are more than MAX_SEEN dates.
+            let cut = dates[dates.len() - MAX_SEEN];
+            state.seen.retain(|_, at| *at >= cut);
+        }
+
+        records.sort_by(|a, b| {
+            (a.occurred_at.unwrap_or(now), &a.key).cmp(&(b.occurred_at.unwrap_or(now), &b.key))
+        });
+        let cursor = serde_json::to_value(&state).map_err(|e| SourceError::Response {
+            provider: PROVIDER.to_owned(),
+            message: format!("the cursor could not be written: {e}"),
+        })?;
+        Ok(Batch::new(records, Some(Cursor::new(cursor))))
+    }
+}
+
+/// The source's spec config (see the module docs).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WorkOrdersConfig {
+    pub connection: String,
+    #[serde(default)]
+    pub status: Option<u8>,
+    #[serde(default)]
+    pub since: Option<String>,
+    #[serde(default)]
+    pub until: Option<String>,
+    #[serde(default)]
+    pub type_date: Option<TypeDate>,
+    #[serde(default)]
+    pub code_asset: Option<String>,
+    #[serde(default)]
+    pub code_location: Option<String>,
+    #[serde(default)]
+    pub folio: Option<String>,
+    #[serde(default)]
+    pub limit: Option<u32>,
+    #[serde(default)]
+    pub max_pages: Option<u32>,
+    #[serde(default)]
+    pub lookback_secs: Option<u64>,
+    #[serde(default)]
+    pub rate_limit_retries: Option<u32>,
+    #[serde(default)]
+    pub path: Option<String>,
+}
+
+impl WorkOrdersConfig {
+    pub(crate) fn apply(
+        self,
+        client: FracttalClient,
+    ) -> Result<WorkOrdersSource, crate::SpecErrors> {
+        let mut errors = crate::SpecErrors::new();
+        let mut source = WorkOrdersSource::new(client);
+        if let Some(status) = self.status {
+            if !(1..=4).contains(&status) {
+                errors.push(
+                    crate::SpecError::new("/status", format!("unknown status {status}"))
+                        .with_hint("1 in process, 2 review, 3 completed, 4 cancelled"),
+                );
+            }
+            source = source.status(status);
+        }
+        for (field, value) in [("since", &self.since), ("until", &self.until)] {
+            let Some(text) = value else { continue };
+            match super::parse_date(text) {
+                Some(at) if field == "since" => source = source.since(at),
+                Some(at) => source = source.until(at),
+                None => errors.push(
+                    crate::SpecError::new(format!("/{field}"), format!("not a date: `{text}`"))
+                        .with_hint("e.g. 2026-03-01T00:00:00Z or 2026-03-01T00:00:00-03"),
+                ),
+            }
+        }
+        if let Some(type_date) = self.type_date {
+            source = source.type_date(type_date);
+        }
+        if let Some(code) = self.code_asset {
+            source = source.code_asset(code);
+        }
+        if let Some(code) = self.code_location {
+            source = source.code_location(code);
+        }
+        if let Some(folio) = self.folio {
+            source = source.folio(folio);
+        }
+        if let Some(limit) = self.limit {
+            if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+                errors.push(
+                    crate::SpecError::new("/limit", format!("{limit} rows per page"))
+                        .with_hint("Fracttal pages hold 1 to 100 rows"),
+                );
+            }
+            source = source.page_size(limit);
+        }
+        if let Some(pages) = self.max_pages {
+            if pages == 0 {
+                errors.push(crate::SpecError::new("/max_pages", "must be at least 1"));
+            }
+            source = source.max_pages(pages);
+        }
+        if let Some(secs) = self.lookback_secs {
+            source = source.lookback(Duration::from_secs(secs));
+        }
+        if let Some(retries) = self.rate_limit_retries {
+            source = source.rate_limit_retries(retries);
+        }
+        if let Some(path) = self.path {
+            if let Err(e) = source.client.url(&path) {
+                errors.push(crate::SpecError::new("/path", e.to_string()));
+            }
+            source = source.path(path);
+        }
+        errors.into_result(source)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{HttpResponse, RecordingClient};
+    use crate::{ManualClock, MemoryStore};
+    use serde_json::json;
+
+    fn row(id: u32, status: u32, at: &str) -> Value {
+        json!({"id_work_orders_tasks": id, "id_status_work_order": status, "creation_date": at})
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    fn setup() -> (Context, RecordingClient) {
+        let http = RecordingClient::new();
+        let clock = ManualClock::new("2026-03-02T09:00:00Z".parse().unwrap());
+        let ctx = Context::new(http.clone(), clock, MemoryStore::new());
+        (ctx, http)
+    }
+
+    fn token() -> HttpResponse {
+        HttpResponse::json(200, &json!({"access_token": "t", "expires_in": 7200}))
+    }
+
+    fn page(rows: Vec<Value>, total: u64) -> HttpResponse {
+        HttpResponse::json(
+            200,
+            &json!({"success": true, "message": "200", "data": rows, "total": total}),
+        )
+    }
+
+    fn source() -> WorkOrdersSource {
+        let client = FracttalClient::builder("k".into(), "s".into())
+            .base_url("https://fracttal.test/api/".parse().unwrap())
+            .token_url("https://fracttal.test/oauth/token".parse().unwrap())
+            .build();
+        WorkOrdersSource::new(client)
+            .since("2026-03-02T08:00:00Z".parse().unwrap())
+            .page_size(2)
+    }
+
+    #[test]
+    fn truncated_scans_resume_without_moving_the_watermark() {
+        block_on(async {
+            let (ctx, http) = setup();
+            http.push_response(token());
+            http.push_response(page(
+                vec![
+                    row(1, 1, "2026-03-02T08:30:00Z"),
+                    row(2, 1, "2026-03-02T08:10:00Z"),
+                ],
+                3,
+            ));
+            let source = source().max_pages(1);
+            let batch = source.poll(&ctx, None).await.unwrap();
+            assert_eq!(batch.records.len(), 2);
+            let cursor = batch.next_cursor.unwrap();
+            assert_eq!(cursor.value().get("watermark"), None);
+            assert_eq!(cursor.value()["resume"]["start"], 2);
+
+            // The resumed scan reads an older row after a newer one: it is not lost.
+            http.push_response(page(vec![row(3, 1, "2026-03-02T08:05:00Z")], 3));
+            let batch = source.poll(&ctx, Some(&cursor)).await.unwrap();
+            let keys: Vec<_> = batch.records.iter().map(|r| r.key.as_str()).collect();
+            assert_eq!(keys, ["fracttal:wo:3:1"]);
+            let cursor = batch.next_cursor.unwrap();
+            assert_eq!(cursor.value()["watermark"], "2026-03-02T08:30:00Z");
+            assert_eq!(cursor.value().get("resume"), None);
+            let urls: Vec<String> = http.requests().iter().map(|r| r.url.to_string()).collect();
+            assert!(urls[2].contains("start=2"), "{urls:?}");
+            assert!(
+                urls[2].contains("since=2026-03-02T08%3A00%3A00%2B00"),
+                "{urls:?}"
+            );
+        });
+    }
+
+    #[test]
+    fn rows_before_the_horizon_and_foreign_cursors_are_refused() {
+        block_on(async {
+            let (ctx, http) = setup();
+            http.push_response(token());
+            // The API ignored `since`: history must not flow in.
+            http.push_response(page(vec![row(1, 1, "2020-01-01T00:00:00Z")], 1));
+            let batch = source().poll(&ctx, None).await.unwrap();
+            assert!(batch.records.is_empty());
+            let foreign = Cursor::new(json!({"page": 3}));
+            let e = source().poll(&ctx, Some(&foreign)).await.unwrap_err();
+            assert!(e.to_string().contains("delete it"), "{e}");
+        });
+    }
+
+    #[test]
+    fn non_object_rows_fail_the_poll_with_their_position() {
+        block_on(async {
+            let (ctx, http) = setup();
+            http.push_response(token());
+            http.push_response(page(vec![json!("oops")], 1));
+            let e = source().poll(&ctx, None).await.unwrap_err();
+            assert!(e.to_string().contains("data[0]"), "{e}");
+        });
+    }
+
+    #[test]
+    fn the_spec_config_is_checked() {
+        let client = FracttalClient::new("k".into(), "s".into());
+        let config: WorkOrdersConfig = serde_json::from_value(json!({
+            "connection": "f", "status": 9, "since": "soon", "limit": 500, "max_pages": 0
+        }))
+        .unwrap();
+        let errors = config.apply(client).unwrap_err();
+        let paths: Vec<_> = errors.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["/status", "/since", "/limit", "/max_pages"]);
+    }
+}
