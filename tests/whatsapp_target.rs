@@ -394,7 +394,9 @@ async fn a_flow_spec_with_a_named_connection_sends_through_the_registry_kinds() 
     Mock::given(method("POST"))
         .and(path("/v24.0/106540352242922/messages"))
         .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
-        .and(body_partial_json(json!({"type": "template", "to": "5511999991234"})))
+        .and(body_partial_json(
+            json!({"type": "template", "to": "5511999991234"}),
+        ))
         .respond_with(ResponseTemplate::new(200).set_body_json(fixture("whatsapp_api/sent.json")))
         .expect(1)
         .mount(&server)
@@ -417,14 +419,20 @@ async fn a_flow_spec_with_a_named_connection_sends_through_the_registry_kinds() 
                "api_version": "v24.0", "base_url": url(&server, "/").as_str()}),
     );
     let secrets = MapSecrets::new().with("WHATSAPP_TOKEN", TOKEN);
-    let flow = spec.build(&Registry::default(), &connections, &secrets).unwrap();
+    let flow = spec
+        .build(&Registry::default(), &connections, &secrets)
+        .unwrap();
     let Harness { ctx, .. } = harness();
-    let report = flow.process(&ctx, vec![work_order("wo:1", "(11) 99999-1234")]).await;
+    let report = flow
+        .process(&ctx, vec![work_order("wo:1", "(11) 99999-1234")])
+        .await;
     assert_eq!(report.counts.delivered, 1, "{report:?}");
     server.verify().await;
 
     // The same spec without the secret, or with a typo in the target config, reports where.
-    let errors = spec.build(&Registry::default(), &connections, &MapSecrets::new()).unwrap_err();
+    let errors = spec
+        .build(&Registry::default(), &connections, &MapSecrets::new())
+        .unwrap_err();
     let first = errors.iter().next().unwrap();
     assert_eq!(first.path, "/target/whatsapp.template/connection");
     assert!(first.message.contains("WHATSAPP_TOKEN"), "{first}");
@@ -432,6 +440,11 @@ async fn a_flow_spec_with_a_named_connection_sends_through_the_registry_kinds() 
         r#"{"id": "x", "target": {"whatsapp.text": {"connection": "whatsapp", "outside_windw": "send"}}}"#,
     )
     .unwrap();
-    let errors = typo.build(&Registry::default(), &connections, &secrets).unwrap_err();
-    assert_eq!(errors.iter().next().unwrap().path, "/target/whatsapp.text/outside_windw");
+    let errors = typo
+        .build(&Registry::default(), &connections, &secrets)
+        .unwrap_err();
+    assert_eq!(
+        errors.iter().next().unwrap().path,
+        "/target/whatsapp.text/outside_windw"
+    );
 }

@@ -268,21 +268,7 @@ struct EventConfig {
     type_date: Option<TypeDate>,
 }
 
-/// Compares two byte strings in time that depends on their lengths only, not on where they
-/// differ, so a caller cannot find a secret byte by byte from response times. (The feature
-/// does not bring a constant-time crate; this is the usual accumulate-the-differences loop.)
-/// The lengths may leak, which reveals nothing usable about a random secret.
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let longest = a.len().max(b.len());
-    let mut difference = u8::from(a.len() != b.len());
-    for i in 0..longest {
-        let x = a.get(i).copied().unwrap_or(0);
-        let y = b.get(i).copied().unwrap_or(0);
-        difference |= x ^ y;
-    }
-    // `black_box` keeps the optimiser from turning the loop into an early exit.
-    std::hint::black_box(difference) == 0
-}
+use crate::spec::constant_time_eq;
 
 #[cfg(test)]
 mod tests {

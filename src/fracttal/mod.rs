@@ -273,8 +273,6 @@ impl WorkRequestTarget {
 /// Registers `fracttal.work_orders` (source) and `fracttal.work_request` (target). Both
 /// factories share one client cache, so flows on the same connection share a token and a
 /// rate limiter.
-// `Registry::default` calls this once the adapter is wired in; until then only tests do.
-#[allow(dead_code)]
 pub(crate) fn register(registry: &mut crate::spec::Registry) {
     let cache = Arc::new(ClientCache::default());
     let sources = cache.clone();

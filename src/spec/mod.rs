@@ -34,7 +34,10 @@ mod registry;
 mod secrets;
 
 pub use registry::{BuildContext, Connections, Registry, SourceFactory, TargetFactory};
-#[cfg_attr(not(feature = "timelines"), allow(unused_imports))]
+#[cfg_attr(
+    not(any(feature = "timelines", feature = "fracttal")),
+    allow(unused_imports)
+)]
 pub(crate) use secrets::constant_time_eq;
 pub use secrets::{EnvSecrets, MapSecrets, SecretRef, SecretResolver, SecretValue};
 

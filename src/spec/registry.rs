@@ -99,6 +99,8 @@ impl Default for Registry {
         let mut registry = Registry::empty();
         #[cfg(feature = "http")]
         crate::http_target::register(&mut registry);
+        #[cfg(feature = "fracttal")]
+        crate::fracttal::register(&mut registry);
         #[cfg(feature = "whatsapp")]
         crate::whatsapp::register(&mut registry);
         #[cfg(feature = "timelines")]

@@ -125,7 +125,10 @@ pub enum SecretValue {
 /// length difference is folded into the result instead of returning early. `black_box`
 /// keeps the optimiser from turning the accumulation back into a short-circuit.
 // Only the adapters that check shared secrets use it.
-#[cfg_attr(not(feature = "timelines"), allow(dead_code))]
+#[cfg_attr(
+    not(any(feature = "timelines", feature = "fracttal")),
+    allow(dead_code)
+)]
 pub(crate) fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
     let mut diff = u8::from(given.len() != expected.len());
     for (i, want) in expected.iter().enumerate() {
