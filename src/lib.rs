@@ -126,6 +126,8 @@ pub mod mapper;
 mod rate;
 mod record;
 mod retry;
+#[cfg(feature = "rm")]
+pub mod rm;
 mod source;
 pub mod spec;
 mod store;

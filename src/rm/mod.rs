@@ -1,0 +1,1 @@
+//! RM-style ERP: appointment confirmations over WhatsApp, answered back into the ERP.
