@@ -39,7 +39,8 @@
 //!   ships), [`Clock`] ([`TokioClock`], [`ManualClock`]), [`Store`] ([`MemoryStore`]).
 //! * [`Trigger`]: when the host should run a flow.
 //! * Adapters: [`http_target`] (feature `http`), [`whatsapp`] (WhatsApp Cloud API: send,
-//!   receive signed webhooks), [`timelines`] (TimelinesAI webhooks and sending).
+//!   receive signed webhooks), [`timelines`] (TimelinesAI webhooks and sending),
+//!   [`fracttal`] (Fracttal One: OAuth client, work-order source, events, work requests).
 //!
 //! # Quick start
 //!
@@ -79,7 +80,8 @@
 //! | `http` | yes | the generic JSON webhook target, kind `http.post` |
 //! | `whatsapp` | yes | [`whatsapp`]: the WhatsApp Cloud API target and webhook (brings hmac, sha2, hex) |
 //! | `timelines` | yes | [`timelines`]: TimelinesAI webhook intake and the `timelines.message` target |
-//! | `fracttal`, `rm` | yes | the Fracttal and RM-style ERP adapters, as they land |
+//! | `fracttal` | yes | [`fracttal`]: the OAuth client, `fracttal.work_orders`, `fracttal.event`, `fracttal.work_request` |
+//! | `rm` | yes | the RM-style ERP adapter, as it lands |
 //!
 //! With `--no-default-features` the core builds alone, without an HTTP client or a runtime.
 //!

@@ -1,0 +1,191 @@
+//! The headline flow end to end, built from the example's own spec: Fracttal work orders
+//! polled from a stand-in, the condition, the template mapping, and the WhatsApp target.
+
+mod common;
+
+use common::{harness, mount_catch_all, start_instant, Harness};
+use hubflow::spec::{Connections, MapSecrets, Registry};
+use hubflow::{FlowSpec, Outcome, Stage};
+use serde_json::{json, Value};
+use wiremock::matchers::{body_partial_json, header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const SPEC: &str = include_str!("../examples/flows/wo-assigned.json");
+const MESSAGES: &str = "/v23.0/106540352242922/messages";
+
+fn row(task: u64, assigned: &str, phone: Option<&str>) -> Value {
+    let created = (start_instant() - chrono::Duration::seconds(30)).to_rfc3339();
+    let mut row = json!({
+        "wo_folio": format!("OT-{task}"), "id_work_orders_tasks": task, "id_status_work_order": 1,
+        "creation_date": created, "created_by": "Ana Souza", "user_assigned": assigned,
+        "description": "Replace the intake filter", "items_log_description": "Centrifugal pump 3"
+    });
+    if let Some(phone) = phone {
+        row["responsible_phone"] = json!(phone);
+    }
+    row
+}
+
+async fn stand_ins(rows: Value) -> (MockServer, MockServer) {
+    let fracttal = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"access_token": "tok-e2e", "token_type": "Bearer", "expires_in": 7200}),
+        ))
+        .expect(1)
+        .mount(&fracttal)
+        .await;
+    let total = rows.as_array().map_or(0, Vec::len);
+    Mock::given(method("GET"))
+        .and(path("/api/work_orders/"))
+        .and(header("authorization", "Bearer tok-e2e"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"success": true, "message": "200", "data": rows, "total": total}),
+        ))
+        .expect(1..)
+        .mount(&fracttal)
+        .await;
+    mount_catch_all(&fracttal).await;
+    let whatsapp = MockServer::start().await;
+    (fracttal, whatsapp)
+}
+
+fn connections(fracttal: &MockServer, whatsapp: &MockServer) -> Connections {
+    let mut connections = Connections::new();
+    connections.insert(
+        "fracttal",
+        json!({"client_id": {"secret": "FRACTTAL_KEY"}, "client_secret": {"secret": "FRACTTAL_SECRET"},
+               "base_url": format!("{}/api/", fracttal.uri()), "token_url": format!("{}/oauth/token", fracttal.uri())}),
+    );
+    connections.insert(
+        "whatsapp",
+        json!({"phone_number_id": "106540352242922", "access_token": {"secret": "WHATSAPP_TOKEN"},
+               "base_url": whatsapp.uri()}),
+    );
+    connections
+}
+
+fn secrets() -> MapSecrets {
+    MapSecrets::new()
+        .with("FRACTTAL_KEY", "key")
+        .with("FRACTTAL_SECRET", "secret")
+        .with("WHATSAPP_TOKEN", "wa-token")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_orders_for_the_person_are_sent_others_skipped_and_a_missing_phone_fails_alone() {
+    let rows = json!([
+        row(90211, "Jonas Campos", Some("(11) 99999-1234")),
+        row(90212, "Marta Lima", Some("(21) 98888-4321")),
+        row(90213, "Jonas Campos", None),
+        row(90214, "JONAS CAMPOS", Some("+55 11 99999-1234")),
+    ]);
+    let (fracttal, whatsapp) = stand_ins(rows).await;
+    Mock::given(method("POST"))
+        .and(path(MESSAGES))
+        .and(header("authorization", "Bearer wa-token"))
+        .and(body_partial_json(json!({
+            "to": "5511999991234",
+            "type": "template",
+            "template": {"name": "wo_assignment", "language": {"code": "pt_BR"}}
+        })))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "messaging_product": "whatsapp",
+            "contacts": [{"input": "5511999991234", "wa_id": "5511999991234"}],
+            "messages": [{"id": "wamid.E2E"}]
+        })))
+        .expect(2)
+        .mount(&whatsapp)
+        .await;
+    mount_catch_all(&whatsapp).await;
+
+    let flow = FlowSpec::from_json(SPEC)
+        .unwrap()
+        .build(
+            &Registry::default(),
+            &connections(&fracttal, &whatsapp),
+            &secrets(),
+        )
+        .unwrap();
+    let Harness { ctx, clock, .. } = harness();
+    let report = flow.run(&ctx).await.unwrap();
+
+    let outcome = |key: &str| {
+        &report
+            .get(key)
+            .unwrap_or_else(|| panic!("{key} in {report:?}"))
+            .outcome
+    };
+    assert!(matches!(
+        outcome("fracttal:wo:90211:1"),
+        Outcome::Delivered { .. }
+    ));
+    assert!(matches!(
+        outcome("fracttal:wo:90214:1"),
+        Outcome::Delivered { .. }
+    ));
+    match outcome("fracttal:wo:90212:1") {
+        Outcome::Skipped { reason } => assert!(reason.contains("Jonas Campos"), "{reason}"),
+        other => panic!("expected a skip, got {other:?}"),
+    }
+    match outcome("fracttal:wo:90213:1") {
+        Outcome::Failed {
+            failure,
+            retryable,
+            attempts,
+        } => {
+            assert_eq!(
+                (failure.stage, *retryable, *attempts),
+                (Stage::Map, false, 0)
+            );
+            assert!(
+                failure.message.contains("responsible_phone"),
+                "{}",
+                failure.message
+            );
+        }
+        other => panic!("expected a mapping failure, got {other:?}"),
+    }
+    assert_eq!(report.counts.delivered, 2);
+
+    // The seven template variables, in the order of the Hub's mapping screen.
+    let sent: Vec<Value> = whatsapp
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    let texts: Vec<&str> = sent[0]["template"]["components"][0]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "Jonas Campos",
+            "OT-90211",
+            "Replace the intake filter",
+            "02/03/2026 04:59",
+            "Ana Souza",
+            "Jonas Campos",
+            "Centrifugal pump 3"
+        ]
+    );
+    assert_eq!(sent[0]["biz_opaque_callback_data"], "fracttal:wo:90211:1");
+    // Both messages went to one person: the second waited for the pair pacing, on the test clock.
+    assert!(
+        clock.sleeps().iter().any(|d| d.as_secs() >= 5),
+        "{:?}",
+        clock.sleeps()
+    );
+
+    // A second run finds nothing new and sends nothing.
+    let again = flow.run(&ctx).await.unwrap();
+    assert_eq!(again.counts.received, 0, "{again:?}");
+    fracttal.verify().await;
+    whatsapp.verify().await;
+}
