@@ -14,6 +14,9 @@
 //! * `{{ wo_folio }}`, `{{ chat.phone }}`
 //! * `{{ messages[0].text }}`, `{{ messages.0.text }}`, `{{ chat["phone"] }}`
 //!
+//! Slices (`{{ text[8:] }}`) are not available on strings under strict undefined values;
+//! to drop a prefix write `{{ text | replace('#request', '') | trim }}`.
+//!
 //! Templates are compiled once, in [`FieldMap::new`], with strict undefined values: a
 //! field missing from the record is a [`MapError::MissingField`] naming the template's
 //! JSON pointer and the dotted path of the field, never a silently empty string.
