@@ -387,6 +387,49 @@ pub enum HttpError {
     /// Anything else on the way: a reset connection, a body read that failed.
     #[error("transport error: {0}")]
     Other(String),
+    /// A streamed response body ([`HttpClient::send_to`]) was longer than the caller
+    /// allowed; reading stopped there.
+    #[error("the response body is longer than the {limit} bytes allowed")]
+    BodyTooLarge {
+        /// The most bytes the caller allowed.
+        limit: u64,
+    },
+    /// The writer a streamed body went to ([`HttpClient::send_to`]) failed.
+    #[error("could not write the response body: {0}")]
+    Sink(String),
+}
+
+/// What [`HttpClient::send_to`] returns: the head of the response, and either the count of
+/// body bytes written to the sink (a 2xx answer) or the body itself (any other answer,
+/// which is an error message, not the content asked for).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct StreamedResponse {
+    /// The status code.
+    pub status: u16,
+    /// Response headers.
+    pub headers: Headers,
+    /// Body bytes written to the sink; 0 unless the status is 2xx.
+    pub written: u64,
+    /// The body of a non-2xx answer (never written to the sink); empty for a 2xx answer.
+    pub body: Bytes,
+}
+
+impl StreamedResponse {
+    /// Whether the status is 2xx (so the body went to the sink).
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The answer as an [`HttpResponse`] (its body is empty for a 2xx answer), for error
+    /// handling written against `HttpResponse`.
+    pub fn to_response(&self) -> HttpResponse {
+        HttpResponse {
+            status: self.status,
+            headers: self.headers.clone(),
+            body: self.body.clone(),
+        }
+    }
 }
 
 /// Sends [`HttpRequest`]s. The host supplies one in the [`Context`](crate::Context);
@@ -399,6 +442,62 @@ pub enum HttpError {
 pub trait HttpClient: Send + Sync {
     /// Sends one request and waits for its whole response.
     async fn send(&self, request: &HttpRequest) -> Result<HttpResponse, HttpError>;
+
+    /// Sends one request and writes the body of a 2xx answer to `sink`, at most
+    /// `max_bytes` of it; for large downloads (media files) that should not sit in memory.
+    ///
+    /// * A 2xx body goes to `sink`; [`StreamedResponse::written`] counts it. A body longer
+    ///   than `max_bytes` is [`HttpError::BodyTooLarge`]: reading stops there, and what was
+    ///   written so far (never more than `max_bytes`) is for the caller to discard.
+    /// * Any other answer is an error message rather than the content: its body (also at
+    ///   most `max_bytes`) comes back in [`StreamedResponse::body`] and `sink` is untouched.
+    /// * A failing `sink` is [`HttpError::Sink`].
+    ///
+    /// The provided implementation goes through [`send`](HttpClient::send), so it holds
+    /// the whole body in memory before checking the limit; clients that can stream
+    /// ([`ReqwestClient`] does) override it.
+    ///
+    /// ```
+    /// use hubflow::http::{HttpClient, HttpError, HttpRequest, HttpResponse, Method, RecordingClient};
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let client = RecordingClient::answering(HttpResponse::new(200, "0123456789"));
+    /// let request = HttpRequest::new(Method::Get, "https://example.com/file".parse().unwrap());
+    /// let mut sink = Vec::new();
+    /// let head = client.send_to(&request, &mut sink, 100).await.unwrap();
+    /// assert_eq!((head.status, head.written, sink.as_slice()), (200, 10, &b"0123456789"[..]));
+    /// let too_long = client.send_to(&request, &mut Vec::new(), 4).await.unwrap_err();
+    /// assert_eq!(too_long, HttpError::BodyTooLarge { limit: 4 });
+    /// # });
+    /// ```
+    async fn send_to(
+        &self,
+        request: &HttpRequest,
+        sink: &mut (dyn std::io::Write + Send),
+        max_bytes: u64,
+    ) -> Result<StreamedResponse, HttpError> {
+        let response = self.send(request).await?;
+        if u64::try_from(response.body.len()).map_or(true, |length| length > max_bytes) {
+            return Err(HttpError::BodyTooLarge { limit: max_bytes });
+        }
+        if !response.is_success() {
+            return Ok(StreamedResponse {
+                status: response.status,
+                headers: response.headers,
+                written: 0,
+                body: response.body,
+            });
+        }
+        sink.write_all(&response.body)
+            .and_then(|()| sink.flush())
+            .map_err(|e| HttpError::Sink(e.to_string()))?;
+        Ok(StreamedResponse {
+            status: response.status,
+            headers: response.headers,
+            // Checked against `max_bytes` (a u64) above.
+            written: response.body.len() as u64,
+            body: Bytes::new(),
+        })
+    }
 }
 
 #[async_trait]
@@ -406,12 +505,30 @@ impl<C: HttpClient + ?Sized> HttpClient for Arc<C> {
     async fn send(&self, request: &HttpRequest) -> Result<HttpResponse, HttpError> {
         (**self).send(request).await
     }
+
+    async fn send_to(
+        &self,
+        request: &HttpRequest,
+        sink: &mut (dyn std::io::Write + Send),
+        max_bytes: u64,
+    ) -> Result<StreamedResponse, HttpError> {
+        (**self).send_to(request, sink, max_bytes).await
+    }
 }
 
 #[async_trait]
 impl<C: HttpClient + ?Sized> HttpClient for Box<C> {
     async fn send(&self, request: &HttpRequest) -> Result<HttpResponse, HttpError> {
         (**self).send(request).await
+    }
+
+    async fn send_to(
+        &self,
+        request: &HttpRequest,
+        sink: &mut (dyn std::io::Write + Send),
+        max_bytes: u64,
+    ) -> Result<StreamedResponse, HttpError> {
+        (**self).send_to(request, sink, max_bytes).await
     }
 }
 
@@ -563,6 +680,43 @@ mod tests {
             HttpResponse::new(429, "").header("Retry-After", "Wed, 31 Dec 2025 23:00:00 GMT");
         assert_eq!(past.retry_after(now), Some(Duration::ZERO));
         assert_eq!(HttpResponse::new(429, "").retry_after(now), None);
+    }
+
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    #[test]
+    fn send_to_by_default_keeps_error_bodies_out_of_the_sink() {
+        let client = RecordingClient::new();
+        client.push_response(HttpResponse::new(404, "gone"));
+        let request = HttpRequest::new(Method::Get, url());
+        let mut sink = Vec::new();
+        let head = block_on(client.send_to(&request, &mut sink, 100)).unwrap();
+        assert_eq!((head.status, head.written), (404, 0));
+        assert_eq!(head.body.as_ref(), b"gone");
+        assert!(sink.is_empty());
+        assert_eq!(client.requests().len(), 1);
+    }
+
+    #[test]
+    fn send_to_by_default_reports_a_failing_sink() {
+        struct Broken;
+        impl std::io::Write for Broken {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::other("disk full"))
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let client = RecordingClient::answering(HttpResponse::new(200, "data"));
+        let request = HttpRequest::new(Method::Get, url());
+        let error = block_on(client.send_to(&request, &mut Broken, 100)).unwrap_err();
+        assert_eq!(error, HttpError::Sink("disk full".into()));
     }
 
     #[test]

@@ -2,7 +2,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{HttpClient, HttpError, HttpRequest, HttpResponse, Method};
+use bytes::Bytes;
+
+use super::{HttpClient, HttpError, HttpRequest, HttpResponse, Method, StreamedResponse};
 
 /// [`HttpClient`] on top of [`reqwest`], with the settings an integration wants.
 ///
@@ -112,9 +114,9 @@ fn error(e: reqwest::Error) -> HttpError {
     }
 }
 
-#[async_trait]
-impl HttpClient for ReqwestClient {
-    async fn send(&self, request: &HttpRequest) -> Result<HttpResponse, HttpError> {
+impl ReqwestClient {
+    /// The reqwest request for `request`, headers marked sensitive where they are secrets.
+    fn build_request(&self, request: &HttpRequest) -> Result<reqwest::RequestBuilder, HttpError> {
         let mut builder = self
             .client
             .request(method(request.method), request.url.clone())
@@ -130,19 +132,77 @@ impl HttpClient for ReqwestClient {
         if let Some(timeout) = request.timeout {
             builder = builder.timeout(timeout);
         }
-        let response = builder.send().await.map_err(error)?;
-        let status = response.status().as_u16();
-        let mut headers = super::Headers::new();
-        for (name, value) in response.headers() {
-            if let Ok(value) = value.to_str() {
-                headers.append(name.as_str(), super::HeaderValue::Plain(value.to_owned()));
-            }
+        Ok(builder)
+    }
+}
+
+fn headers(response: &reqwest::Response) -> super::Headers {
+    let mut headers = super::Headers::new();
+    for (name, value) in response.headers() {
+        if let Ok(value) = value.to_str() {
+            headers.append(name.as_str(), super::HeaderValue::Plain(value.to_owned()));
         }
+    }
+    headers
+}
+
+#[async_trait]
+impl HttpClient for ReqwestClient {
+    async fn send(&self, request: &HttpRequest) -> Result<HttpResponse, HttpError> {
+        let response = self.build_request(request)?.send().await.map_err(error)?;
+        let status = response.status().as_u16();
+        let headers = headers(&response);
         let body = response.bytes().await.map_err(error)?;
         Ok(HttpResponse {
             status,
             headers,
             body,
+        })
+    }
+
+    /// Streams the body chunk by chunk: at most one chunk is in memory, and a body that
+    /// announces (`Content-Length`) or reaches more than `max_bytes` is stopped there.
+    async fn send_to(
+        &self,
+        request: &HttpRequest,
+        sink: &mut (dyn std::io::Write + Send),
+        max_bytes: u64,
+    ) -> Result<StreamedResponse, HttpError> {
+        let mut response = self.build_request(request)?.send().await.map_err(error)?;
+        let status = response.status().as_u16();
+        let headers = headers(&response);
+        let too_large = HttpError::BodyTooLarge { limit: max_bytes };
+        if response
+            .content_length()
+            .is_some_and(|length| length > max_bytes)
+        {
+            return Err(too_large);
+        }
+        let success = response.status().is_success();
+        let mut written: u64 = 0;
+        let mut error_body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(error)? {
+            // A chunk is at most a few hundred kilobytes, so its length fits a u64.
+            let total = written.saturating_add(chunk.len() as u64);
+            if total > max_bytes {
+                return Err(too_large);
+            }
+            if success {
+                sink.write_all(&chunk)
+                    .map_err(|e| HttpError::Sink(e.to_string()))?;
+            } else {
+                error_body.extend_from_slice(&chunk);
+            }
+            written = total;
+        }
+        if success {
+            sink.flush().map_err(|e| HttpError::Sink(e.to_string()))?;
+        }
+        Ok(StreamedResponse {
+            status,
+            headers,
+            written: if success { written } else { 0 },
+            body: Bytes::from(error_body),
         })
     }
 }

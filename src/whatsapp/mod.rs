@@ -3,11 +3,14 @@
 //!
 //! * **Sending**: [`WhatsAppTarget`] turns a mapped payload into an [`OutgoingMessage`]
 //!   (kinds `whatsapp.template`, `whatsapp.text`, `whatsapp.document`,
-//!   `whatsapp.interactive`), checks it before anything is sent, keeps the 24-hour window
+//!   `whatsapp.interactive`, `whatsapp.image`, `whatsapp.audio`, `whatsapp.video`), checks it before anything is sent, keeps the 24-hour window
 //!   and the rate limits, and classifies every Meta error ([`GraphError::class`]).
 //! * **Receiving**: [`webhook`] verifies the subscription handshake and the
 //!   `X-Hub-Signature-256` signature, and parses messages and statuses into records
 //!   ([`webhook::WhatsAppWebhook`] is the ready-made [`WebhookSource`](crate::WebhookSource)).
+//! * **Media**: [`media`] uploads the host's files (payloads with `"file"`, given a
+//!   [`media::MediaProvider`]) and downloads customers' attachments, checked against
+//!   WhatsApp's limits and sha256, into the host's store ([`media::SaveMediaTarget`]).
 //! * **The window**: [`remember_inbound`] records when each customer last wrote.
 //!
 //! ```
@@ -39,6 +42,7 @@
 //! The guide `docs/whatsapp.md` covers the setup on Meta's side and every error code.
 
 mod error;
+pub mod media;
 mod message;
 mod target;
 pub mod webhook;

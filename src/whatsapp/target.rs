@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use url::Url;
 
+use super::media::{pending_uploads, upload_pending, MediaProvider};
 use super::{provider_error, MessageKind, OutgoingMessage, SendReceipt, SERVICE_WINDOW};
 use crate::http::HttpRequest;
 use crate::spec::{BuildContext, Registry, SecretRef};
@@ -154,6 +155,8 @@ pub struct WhatsAppTarget {
     outside_window: OutsideWindow,
     limits: Arc<Limits>,
     callback_data: bool,
+    /// Where payloads' `file` references get their bytes; without it they are refused.
+    media: Option<Arc<dyn MediaProvider>>,
 }
 
 struct Limits {
@@ -173,7 +176,43 @@ impl WhatsAppTarget {
                 per_recipient: RateLimiter::every(Duration::from_secs(6)),
             }),
             callback_data: true,
+            media: None,
         }
+    }
+
+    /// Takes the bytes of payloads' `"file"` references from `provider`: the file is
+    /// uploaded when the message is delivered, then sent by id (see
+    /// [`media`](super::media)). Without a provider such payloads fail at `prepare`.
+    ///
+    /// ```
+    /// use hubflow::whatsapp::media::{MediaFile, MemoryMedia};
+    /// use hubflow::whatsapp::{MessageKind, WhatsAppConnection, WhatsAppTarget};
+    /// use hubflow::{Record, Target};
+    /// use secrecy::SecretString;
+    /// use serde_json::json;
+    ///
+    /// let files = MemoryMedia::new();
+    /// files.insert("reports/OT-1021.pdf", MediaFile::new(&b"%PDF-1.4"[..], "OT-1021.pdf", "application/pdf"));
+    /// let connection = WhatsAppConnection::new("106540352242922", SecretString::from("EAAG…"));
+    /// let target = WhatsAppTarget::new(MessageKind::Document, connection).media(files);
+    /// let record = Record::new("invoice:1021", "invoice", json!({}));
+    /// let request = target.prepare(&record, &json!({"to": "5511999991234", "file": "reports/OT-1021.pdf"})).unwrap();
+    /// // The dry run shows what will be uploaded, not the bytes.
+    /// assert_eq!(request.json_body().unwrap()["document"], json!({
+    ///     "filename": "OT-1021.pdf",
+    ///     "upload": {"file": "reports/OT-1021.pdf", "mime_type": "application/pdf"}
+    /// }));
+    /// ```
+    #[must_use]
+    pub fn media(self, provider: impl MediaProvider + 'static) -> Self {
+        self.media_arc(Arc::new(provider))
+    }
+
+    /// As [`media`](WhatsAppTarget::media), with a shared provider.
+    #[must_use]
+    pub fn media_arc(mut self, provider: Arc<dyn MediaProvider>) -> Self {
+        self.media = Some(provider);
+        self
     }
 
     /// What to do with free-form messages outside the 24-hour window.
@@ -256,6 +295,37 @@ impl WhatsAppTarget {
     }
 }
 
+impl WhatsAppTarget {
+    /// Uploads the files a prepared body names and returns the request with their media
+    /// ids in place, plus what was uploaded; `None` when the body names no file.
+    async fn upload_files(
+        &self,
+        ctx: &Context,
+        request: &HttpRequest,
+    ) -> Result<Option<(HttpRequest, Vec<Value>)>, DeliveryError> {
+        let mut body: Value = request
+            .json_body()
+            .map_err(|e| TargetError::InvalidPayload(e.to_string()))?;
+        let pending = pending_uploads(&body);
+        if pending.is_empty() {
+            return Ok(None);
+        }
+        let Some(provider) = &self.media else {
+            return Err(DeliveryError::Precondition(
+                "the message names a file to upload, but this target has no media provider"
+                    .to_owned(),
+            ));
+        };
+        let uploaded =
+            upload_pending(ctx, &self.connection, provider.as_ref(), &mut body, pending).await?;
+        let mut sent = request.clone();
+        sent.body = serde_json::to_vec(&body)
+            .map_err(|e| TargetError::InvalidPayload(e.to_string()))?
+            .into();
+        Ok(Some((sent, uploaded)))
+    }
+}
+
 /// The text a free-form message shows: a text body, a caption, an interactive body.
 fn free_form_text(sent: &Value) -> &str {
     [
@@ -286,6 +356,7 @@ impl fmt::Debug for WhatsAppTarget {
             .field("kind", &self.kind.kind_name())
             .field("connection", &self.connection)
             .field("outside_window", &self.outside_window)
+            .field("media", &self.media.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -305,7 +376,20 @@ impl Target for WhatsAppTarget {
         if self.callback_data {
             message.set_callback_data(record.key.clone());
         }
-        self.request(&message)
+        let request = self.request(&message)?;
+        if self.media.is_none() {
+            let body = request
+                .json_body()
+                .map_err(|e| TargetError::InvalidPayload(e.to_string()))?;
+            if let Some(upload) = pending_uploads(&body).first() {
+                return Err(TargetError::field(
+                    upload.field,
+                    "this target has no media provider to read files from: give a `link` or an uploaded `id`, \
+                     or give the target a MediaProvider (WhatsAppTarget::media)",
+                ));
+            }
+        }
+        Ok(request)
     }
 
     async fn deliver(
@@ -329,7 +413,20 @@ impl Target for WhatsAppTarget {
                 fallback = Some(self.outside_window_request(request, last)?);
             }
         }
-        let request = fallback.as_ref().unwrap_or(request);
+        // The fallback template carries no media, so only the message itself may upload.
+        let mut uploaded = Vec::new();
+        let with_media;
+        let request = match &fallback {
+            Some(fallback) => fallback,
+            None => match self.upload_files(ctx, request).await? {
+                Some((sent, files)) => {
+                    uploaded = files;
+                    with_media = sent;
+                    &with_media
+                }
+                None => request,
+            },
+        };
         self.limits.per_number.acquire(ctx.clock(), "").await;
         self.limits
             .per_recipient
@@ -345,6 +442,14 @@ impl Target for WhatsAppTarget {
                 message,
             })?;
         let mut receipt = receipt.to_receipt(response.status);
+        if !uploaded.is_empty() {
+            match &mut receipt.details {
+                Value::Object(details) => {
+                    details.insert("uploaded".to_owned(), Value::Array(uploaded));
+                }
+                other => *other = json!({ "uploaded": uploaded }),
+            }
+        }
         if let (Some(_), OutsideWindow::Template { name, .. }) = (&fallback, &self.outside_window) {
             match &mut receipt.details {
                 Value::Object(details) => {
@@ -492,14 +597,13 @@ impl WhatsAppTarget {
     }
 }
 
-/// Registers `whatsapp.template`, `whatsapp.text`, `whatsapp.document` and `whatsapp.interactive`.
+/// Registers `whatsapp.template`, `whatsapp.text`, `whatsapp.document`,
+/// `whatsapp.interactive`, `whatsapp.image`, `whatsapp.audio` and `whatsapp.video`.
+///
+/// Targets built from specs have no [`MediaProvider`]: payloads with `file` need a kind the
+/// host registers itself, with `WhatsAppTarget::from_spec(…)?.media(provider)`.
 pub(crate) fn register(registry: &mut Registry) {
-    for kind in [
-        MessageKind::Template,
-        MessageKind::Text,
-        MessageKind::Document,
-        MessageKind::Interactive,
-    ] {
+    for kind in MessageKind::ALL {
         registry.register_target(kind.kind_name(), move |cx, config| {
             Ok(Arc::new(WhatsAppTarget::from_spec(kind, cx, config)?) as Arc<dyn Target>)
         });

@@ -9,6 +9,7 @@ use super::{
     InteractiveText, Media, OutgoingMessage, Parameter, ReplyButton, ReplyContext, Template, Text,
     MAX_CALLBACK_DATA_CHARS,
 };
+use crate::whatsapp::media::{pending_upload_object, MediaType, UPLOAD_KEY};
 use crate::TargetError;
 
 /// Meta's limit on a text message body.
@@ -36,9 +37,16 @@ const MAX_BSUID_CHARS: usize = 256;
 /// * [`Template`](MessageKind::Template):
 ///   `{"to", "template", "language", "header"?, "body"?, "buttons"?}`
 /// * [`Text`](MessageKind::Text): `{"to", "text", "preview_url"?}`
-/// * [`Document`](MessageKind::Document): `{"to", "link" | "id", "filename"?, "caption"?}`
+/// * [`Document`](MessageKind::Document):
+///   `{"to", "link" | "id" | "file", "mime_type"?, "filename"?, "caption"?}`
+/// * [`Image`](MessageKind::Image), [`Video`](MessageKind::Video):
+///   `{"to", "link" | "id" | "file", "mime_type"?, "caption"?}`;
+///   [`Audio`](MessageKind::Audio): `{"to", "link" | "id" | "file", "mime_type"?}`
 /// * [`Interactive`](MessageKind::Interactive):
 ///   `{"to", "body", "buttons": [{"id", "title"}], "header"?, "footer"?}`
+///
+/// `file` names a file of the host's [`MediaProvider`](crate::whatsapp::media::MediaProvider),
+/// uploaded when the message is delivered (see [`media`](crate::whatsapp::media)).
 ///
 /// and each also takes `reply_to` and `callback_data`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -52,15 +60,24 @@ pub enum MessageKind {
     Document,
     /// `whatsapp.interactive`: a message with reply buttons, inside the window only.
     Interactive,
+    /// `whatsapp.image`: a JPEG or PNG image, inside the window only.
+    Image,
+    /// `whatsapp.audio`: an audio file or voice note, inside the window only.
+    Audio,
+    /// `whatsapp.video`: an MP4 or 3GP video, inside the window only.
+    Video,
 }
 
 impl MessageKind {
     /// Every kind, for registering them all.
-    pub const ALL: [MessageKind; 4] = [
+    pub const ALL: [MessageKind; 7] = [
         MessageKind::Template,
         MessageKind::Text,
         MessageKind::Document,
         MessageKind::Interactive,
+        MessageKind::Image,
+        MessageKind::Audio,
+        MessageKind::Video,
     ];
 
     /// The kind's name in flow specs (`whatsapp.template`, …).
@@ -70,6 +87,9 @@ impl MessageKind {
             MessageKind::Text => "whatsapp.text",
             MessageKind::Document => "whatsapp.document",
             MessageKind::Interactive => "whatsapp.interactive",
+            MessageKind::Image => "whatsapp.image",
+            MessageKind::Audio => "whatsapp.audio",
+            MessageKind::Video => "whatsapp.video",
         }
     }
 
@@ -104,8 +124,29 @@ impl MessageKind {
                 "to",
                 "link",
                 "id",
+                "file",
+                "mime_type",
                 "filename",
                 "caption",
+                "reply_to",
+                "callback_data",
+            ],
+            MessageKind::Image | MessageKind::Video => &[
+                "to",
+                "link",
+                "id",
+                "file",
+                "mime_type",
+                "caption",
+                "reply_to",
+                "callback_data",
+            ],
+            MessageKind::Audio => &[
+                "to",
+                "link",
+                "id",
+                "file",
+                "mime_type",
                 "reply_to",
                 "callback_data",
             ],
@@ -135,15 +176,23 @@ impl OutgoingMessage {
     ///  "buttons": [{"sub_type": "quick_reply", "payload": "confirm"}, {"sub_type": "url", "text": "1021"}]}
     /// // whatsapp.text
     /// {"to": "5511999991234", "text": "OT-1021 is done.", "preview_url": false}
-    /// // whatsapp.document ("id" of uploaded media instead of "link")
+    /// // whatsapp.document ("id" of uploaded media, or "file" of the host's, instead of "link")
     /// {"to": "5511999991234", "link": "https://erp.example.com/wo/1021.pdf", "filename": "OT-1021.pdf", "caption": "Work order"}
+    /// // whatsapp.image, whatsapp.video ("caption" optional), whatsapp.audio (no caption)
+    /// {"to": "5511999991234", "file": "photos/pump-3.jpg", "caption": "Pump 3 after repair"}
     /// // whatsapp.interactive (1 to 3 buttons; "header" and "footer" are optional)
     /// {"to": "5511999991234", "body": "Can you take OT-1021?", "header": "OT-1021", "footer": "Maintenance",
     ///  "buttons": [{"id": "accept", "title": "Accept"}, {"id": "decline", "title": "Decline"}]}
     /// ```
     ///
-    /// * A template `header` is `{"type": "document", "link" | "id", "filename"?}`,
-    ///   `{"type": "image" | "video", "link" | "id"}` or `{"type": "text", "text"}`.
+    /// * A template `header` is `{"type": "document", "link" | "id" | "file", "filename"?}`,
+    ///   `{"type": "image" | "video", "link" | "id" | "file"}` or `{"type": "text", "text"}`.
+    /// * `file` (any media) names a file of the host's
+    ///   [`MediaProvider`](crate::whatsapp::media::MediaProvider), with an optional
+    ///   `mime_type` (else the file name's extension, else the provider's); it becomes an
+    ///   `upload` object in the media, replaced by the media id when the target uploads it.
+    ///   A known MIME type is checked here against WhatsApp's list (template document
+    ///   headers: PDF only); a document's `filename` defaults to the file's name.
     /// * A template `body` is a list (strings and numbers become text parameters, objects
     ///   pass through as typed `text`, `currency` or `date_time` parameters) or an object
     ///   of named parameters (`{"customer_name": "Jonas"}` → text parameters with
@@ -162,7 +211,7 @@ impl OutgoingMessage {
     /// the fix); template text parameters are not empty and have no new line, tab or more
     /// than 4 consecutive spaces; text bodies have 1–4096 characters; interactive bodies
     /// up to 1024, headers and footers up to 60, button titles 1–20 and ids unique;
-    /// documents have exactly one of `link` (http or https) and `id`; unknown fields are
+    /// media have exactly one of `link` (http or https), `id` and `file`; unknown fields are
     /// rejected with the allowed ones listed, so a typo in a field map cannot drop a value.
     ///
     /// Every problem is a [`TargetError::InvalidField`] naming the payload field
@@ -218,7 +267,10 @@ impl OutgoingMessage {
         let content = match kind {
             MessageKind::Template => template_content(fields)?,
             MessageKind::Text => text_content(fields)?,
-            MessageKind::Document => document_content(fields)?,
+            MessageKind::Document => media_content(MediaType::Document, fields)?,
+            MessageKind::Image => media_content(MediaType::Image, fields)?,
+            MessageKind::Audio => media_content(MediaType::Audio, fields)?,
+            MessageKind::Video => media_content(MediaType::Video, fields)?,
             MessageKind::Interactive => interactive_content(fields)?,
         };
         let mut message = OutgoingMessage::new(to, content);
@@ -429,16 +481,33 @@ fn template_header(value: Option<&Value>) -> Result<Option<Parameter>, TargetErr
             Ok(Some(Parameter::text(text)))
         }
         "document" => {
-            check_known_fields_at(header, &["type", "link", "id", "filename"], "header.")?;
-            let mut media = media_source(header, "header.")?;
-            media.filename = optional_str(header, "filename")
-                .map_err(|e| prefixed(e, "header."))?
-                .map(str::to_owned);
+            check_known_fields_at(
+                header,
+                &["type", "link", "id", "file", "mime_type", "filename"],
+                "header.",
+            )?;
+            let mut media = media_source(header, "header.", MediaType::Document, true)?;
+            if let Some(filename) =
+                optional_str(header, "filename").map_err(|e| prefixed(e, "header."))?
+            {
+                media.filename = Some(filename.to_owned());
+            }
             Ok(Some(Parameter::Document(media)))
         }
         "image" | "video" => {
-            check_known_fields_at(header, &["type", "link", "id"], "header.")?;
-            let media = media_source(header, "header.")?;
+            check_known_fields_at(
+                header,
+                &["type", "link", "id", "file", "mime_type"],
+                "header.",
+            )?;
+            let media_type = if kind == "image" {
+                MediaType::Image
+            } else {
+                MediaType::Video
+            };
+            let mut media = media_source(header, "header.", media_type, true)?;
+            // Only documents show a file name.
+            media.filename = None;
             Ok(Some(if kind == "image" {
                 Parameter::Image(media)
             } else {
@@ -730,11 +799,27 @@ fn text_content(fields: &Map<String, Value>) -> Result<Content, TargetError> {
     Ok(Content::Text(text))
 }
 
-fn document_content(fields: &Map<String, Value>) -> Result<Content, TargetError> {
-    let mut media = media_source(fields, "")?;
-    media.filename = optional_str(fields, "filename")?.map(str::to_owned);
+fn media_content(
+    media_type: MediaType,
+    fields: &Map<String, Value>,
+) -> Result<Content, TargetError> {
+    let mut media = media_source(fields, "", media_type, false)?;
+    if media_type == MediaType::Document {
+        if let Some(filename) = optional_str(fields, "filename")? {
+            media.filename = Some(filename.to_owned());
+        }
+    } else {
+        // Only documents show a file name.
+        media.filename = None;
+    }
     media.caption = optional_str(fields, "caption")?.map(str::to_owned);
-    Ok(Content::Document(media))
+    Ok(match media_type {
+        MediaType::Image => Content::Image(media),
+        MediaType::Audio => Content::Audio(media),
+        MediaType::Video => Content::Video(media),
+        MediaType::Sticker => Content::Sticker(media),
+        MediaType::Document => Content::Document(media),
+    })
 }
 
 fn interactive_content(fields: &Map<String, Value>) -> Result<Content, TargetError> {
@@ -807,10 +892,38 @@ fn interactive_content(fields: &Map<String, Value>) -> Result<Content, TargetErr
     Ok(Content::Interactive(Box::new(interactive)))
 }
 
-/// Exactly one of `link` (http or https) and `id`; `prefix` names where they are.
-fn media_source(fields: &Map<String, Value>, prefix: &str) -> Result<Media, TargetError> {
+/// Exactly one of `link` (http or https), `id` and `file` (a host file to upload, with an
+/// optional `mime_type`); `prefix` names where they are.
+fn media_source(
+    fields: &Map<String, Value>,
+    prefix: &str,
+    media_type: MediaType,
+    template_header: bool,
+) -> Result<Media, TargetError> {
     let link = optional_str(fields, "link").map_err(|e| prefixed(e, prefix))?;
     let id = optional_str(fields, "id").map_err(|e| prefixed(e, prefix))?;
+    let file = optional_str(fields, "file").map_err(|e| prefixed(e, prefix))?;
+    let mime_type = optional_str(fields, "mime_type").map_err(|e| prefixed(e, prefix))?;
+    if mime_type.is_some() && file.is_none() {
+        return Err(TargetError::field(
+            format!("{prefix}mime_type"),
+            "`mime_type` goes with `file`; Meta reads the type of a link or an uploaded id itself",
+        ));
+    }
+    if let Some(file) = file {
+        if link.is_some() || id.is_some() {
+            return Err(TargetError::field(
+                format!("{prefix}file"),
+                "give one of `link`, `id` and `file`, not several",
+            ));
+        }
+        let upload = pending_upload_object(prefix, file, mime_type, media_type, template_header)?;
+        let mut media = Media::default();
+        media.extra.insert(UPLOAD_KEY.to_owned(), upload);
+        // A document shows a file name; the file's own is the natural default.
+        media.filename = Some(base_name(file.trim()).to_owned()).filter(|n| !n.is_empty());
+        return Ok(media);
+    }
     match (link, id) {
         (Some(_), Some(_)) => Err(TargetError::field(
             format!("{prefix}link"),
@@ -818,7 +931,8 @@ fn media_source(fields: &Map<String, Value>, prefix: &str) -> Result<Media, Targ
         )),
         (None, None) => Err(TargetError::field(
             format!("{prefix}link"),
-            "missing: a `link` (an https URL Meta downloads the file from) or the `id` of uploaded media",
+            "missing: a `link` (an https URL Meta downloads the file from), the `id` of uploaded media, \
+             or a `file` of the host's media provider",
         )),
         (Some(link), None) => {
             let link = link.trim();
@@ -857,6 +971,11 @@ fn check_length(field: &str, text: &str, max: usize) -> Result<(), TargetError> 
         ));
     }
     Ok(())
+}
+
+/// The last segment of a path-like reference (`reports/OT-1021.pdf` → `OT-1021.pdf`).
+fn base_name(reference: &str) -> &str {
+    reference.rsplit(['/', '\\']).next().unwrap_or(reference)
 }
 
 /// Whether a mapped value means "absent": `null` or a blank string.
@@ -1173,6 +1292,123 @@ mod tests {
             json!({"to": "5511999991234", "id": "1013859600285441", "link": "", "caption": null}),
         );
         assert_eq!(body["document"], json!({"id": "1013859600285441"}));
+    }
+
+    #[test]
+    fn file_payloads_become_pending_uploads() {
+        let body = build(
+            MessageKind::Document,
+            json!({"to": "5511999991234", "file": "reports/OT-1021.pdf", "caption": "OT-1021"}),
+        );
+        assert_eq!(
+            body["document"],
+            json!({"filename": "OT-1021.pdf", "caption": "OT-1021",
+                   "upload": {"file": "reports/OT-1021.pdf", "mime_type": "application/pdf"}})
+        );
+        let body = build(
+            MessageKind::Document,
+            json!({"to": "5511999991234", "file": "reports/7", "mime_type": "text/plain", "filename": "Report.txt"}),
+        );
+        assert_eq!(
+            body["document"],
+            json!({"filename": "Report.txt", "upload": {"file": "reports/7", "mime_type": "text/plain"}})
+        );
+        // Without a MIME type or a known extension the provider's type is used later.
+        let body = build(
+            MessageKind::Image,
+            json!({"to": "5511999991234", "file": "photos/42", "caption": "pump"}),
+        );
+        assert_eq!(body["type"], "image");
+        assert_eq!(
+            body["image"],
+            json!({"caption": "pump", "upload": {"file": "photos/42"}})
+        );
+        let body = build(
+            MessageKind::Audio,
+            json!({"to": "5511999991234", "file": "notes/a.ogg"}),
+        );
+        assert_eq!(
+            body["audio"],
+            json!({"upload": {"file": "notes/a.ogg", "mime_type": "audio/ogg"}})
+        );
+        let body = build(
+            MessageKind::Template,
+            json!({"to": "5511999991234", "template": "invoice", "language": "pt_BR",
+                   "header": {"type": "document", "file": "inv/9.pdf", "filename": "Fatura 9.pdf"}}),
+        );
+        assert_eq!(
+            body["template"]["components"][0]["parameters"][0],
+            json!({"type": "document", "document": {"filename": "Fatura 9.pdf",
+                   "upload": {"file": "inv/9.pdf", "mime_type": "application/pdf"}}})
+        );
+    }
+
+    #[test]
+    fn file_payload_errors_name_their_field() {
+        use MessageKind::{Audio, Document, Image, Template, Video};
+        let cases = [
+            (
+                Document,
+                json!({"to": "5511999991234", "file": "a.pdf", "link": "https://x.example/a.pdf"}),
+                "file",
+                "not several",
+            ),
+            (
+                Document,
+                json!({"to": "5511999991234", "id": "1", "mime_type": "application/pdf"}),
+                "mime_type",
+                "goes with `file`",
+            ),
+            (
+                Image,
+                json!({"to": "5511999991234", "file": "a.gif"}),
+                "file",
+                "image/jpeg, image/png",
+            ),
+            (
+                Image,
+                json!({"to": "5511999991234", "file": "a", "mime_type": "image/gif"}),
+                "mime_type",
+                "does not take `image/gif`",
+            ),
+            (
+                Video,
+                json!({"to": "5511999991234", "file": "a.mov", "mime_type": "video/quicktime"}),
+                "mime_type",
+                "video/mp4",
+            ),
+            (
+                Audio,
+                json!({"to": "5511999991234", "file": "a.mp3", "caption": "x"}),
+                "caption",
+                "unknown field",
+            ),
+            (
+                Document,
+                json!({"to": "5511999991234", "file": "a\nb.pdf"}),
+                "file",
+                "one line",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t", "language": "pt_BR",
+                              "header": {"type": "document", "file": "report.docx"}}),
+                "header.file",
+                "only PDF",
+            ),
+            (
+                Template,
+                json!({"to": "5511999991234", "template": "t", "language": "pt_BR",
+                              "header": {"type": "image", "file": "a.png", "filename": "a.png"}}),
+                "header.filename",
+                "unknown field",
+            ),
+        ];
+        for (kind, payload, field, needle) in cases {
+            let (got, message) = rejected(kind, payload.clone());
+            assert_eq!(got, field, "{payload}: {message}");
+            assert!(message.contains(needle), "{payload}: {message}");
+        }
     }
 
     #[test]
@@ -1804,6 +2040,9 @@ mod tests {
             }
             MessageKind::Interactive => {
                 json!({"to": "5511999991234", "body": "b", "buttons": [{"id": "a", "title": "A"}]})
+            }
+            MessageKind::Image | MessageKind::Audio | MessageKind::Video => {
+                json!({"to": "5511999991234", "file": "media/a"})
             }
         }
     }
