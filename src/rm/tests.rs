@@ -1,0 +1,1 @@
+//! Unit tests of the RM adapter's spec forms and pure parts.
