@@ -208,11 +208,11 @@ impl PendingConfirmations {
                 Claim::Acquired => {
                     return ctx.store().complete(&ns, &key, &receipt).await;
                 }
-                Claim::Done { receipt: existing } => {
-                    // A resend for the same appointment takes its old slot.
-                    if from_receipt(&existing).is_some_and(|p| p.key == pending.key) {
-                        return ctx.store().complete(&ns, &key, &receipt).await;
-                    }
+                // A resend for the same appointment takes its old slot.
+                Claim::Done { receipt: existing }
+                    if from_receipt(&existing).is_some_and(|p| p.key == pending.key) =>
+                {
+                    return ctx.store().complete(&ns, &key, &receipt).await;
                 }
                 _ => {}
             }

@@ -13,11 +13,13 @@ fn registry() -> Registry {
     registry
 }
 
+#[cfg(feature = "whatsapp")]
 fn example(name: &str) -> String {
     let path = format!("{}/examples/flows/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+#[cfg(feature = "whatsapp")]
 fn secrets() -> MapSecrets {
     MapSecrets::new()
         .with("RM_PASSWORD", "rm-pa55-secret")
@@ -25,6 +27,7 @@ fn secrets() -> MapSecrets {
         .with("RDCONVERSAS_TOKEN", "rd-secret-token")
 }
 
+#[cfg(feature = "whatsapp")]
 fn appointment() -> Record {
     Record::new(
         "rm:appt:A1:2026-03-03",
@@ -35,6 +38,8 @@ fn appointment() -> Record {
     )
 }
 
+// The example specs send through `whatsapp.template`.
+#[cfg(feature = "whatsapp")]
 #[test]
 fn the_example_specs_build_and_plan_without_showing_secrets() {
     let connections = Connections::from_json(&example("rm-connections.json")).unwrap();
@@ -61,6 +66,8 @@ fn the_example_specs_build_and_plan_without_showing_secrets() {
     }
 }
 
+// The example specs send through `whatsapp.template`.
+#[cfg(feature = "whatsapp")]
 #[test]
 fn the_confirmation_spec_skips_appointments_without_mobile_or_birth_date() {
     let connections = Connections::from_json(&example("rm-connections.json")).unwrap();
