@@ -1,0 +1,308 @@
+//! RD Conversas (ex-Tallos) template sends: kind `rdconversas.template`, the channel RM
+//! installations use today.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{json, Map, Value};
+use url::Url;
+
+use super::error::truncate;
+use super::route::text_of;
+use crate::http::{HttpRequest, HttpResponse};
+use crate::{
+    Context, DeliveryError, ErrorClass, ProviderError, Receipt, Record, Target, TargetError,
+};
+
+/// RD Conversas' API base URL.
+pub const DEFAULT_BASE_URL: &str = "https://api.tallos.com.br";
+/// The template-send route (the deprecated alias is `/api/v3/message/template/send`).
+pub const TEMPLATE_SEND_PATH: &str = "/v3/messages/template/send";
+/// The provider name in errors and reports.
+pub const PROVIDER: &str = "rdconversas";
+
+/// Sends an approved WhatsApp template through RD Conversas:
+/// `POST {base}/v3/messages/template/send` with `Authorization: Bearer <token>` and
+///
+/// ```json
+/// {"recipient_number": "+5511999998888", "country_code": "55",
+///  "template_message_id": "…", "sent_by": "bot", "variables": ["Ana", "03/03/2026", "08:30"]}
+/// ```
+///
+/// The mapped payload is `{"to", "variables"?, "template_message_id"?, "country_code"?}`:
+/// `to` is the number with country code (any punctuation; 8 to 15 digits), `variables` the
+/// template's values in order (numbers are sent as text). The template id and country code
+/// default to the target's settings. The receipt's id is the answer's `data.id`.
+///
+/// Errors, by RD Conversas' documented answers: 429 and 5xx are retried (with
+/// `Retry-After`); 401 means the *contact is blacklisted* (or the token is wrong) and is not
+/// retried; 404 code 301 (no contact for the number), 400 code 312 (no contact eligible for
+/// official WhatsApp), 400 code 301 (invalid number) and 404 code 308 (template not found)
+/// are permanent, with the reason in the message.
+///
+/// ```
+/// use hubflow::rm::RdConversasTarget;
+/// use hubflow::{Flow, Plan, Record};
+/// use secrecy::SecretString;
+/// use serde_json::json;
+///
+/// let target = RdConversasTarget::new(SecretString::from("rd-t0k3n")).template_message_id("tpl-77");
+/// let flow = Flow::builder("rd").target(target).build().unwrap();
+/// let record = Record::new("k", "x", json!({"to": "(11) 99999-8888", "variables": ["Ana", 3]}));
+/// let Plan::Send(request) = flow.plan(&record).unwrap() else { unreachable!() };
+/// let body = request.json_body().unwrap();
+/// assert_eq!(body["recipient_number"], "+11999998888");
+/// assert_eq!(body["variables"], json!(["Ana", "3"]));
+/// assert!(!serde_json::to_string(&request).unwrap().contains("rd-t0k3n"));
+/// ```
+#[derive(Clone)]
+pub struct RdConversasTarget {
+    base_url: Url,
+    token: SecretString,
+    template_message_id: Option<String>,
+    country_code: String,
+    sent_by: String,
+    operator_id: Option<String>,
+}
+
+impl RdConversasTarget {
+    /// A target on the default base URL with this API token, sending as `bot` with
+    /// country code `55`.
+    pub fn new(token: SecretString) -> Self {
+        RdConversasTarget {
+            // Invariant: a constant URL that parses (checked by a unit test).
+            base_url: Url::parse(DEFAULT_BASE_URL).expect("the default RD Conversas URL is valid"),
+            token,
+            template_message_id: None,
+            country_code: "55".to_owned(),
+            sent_by: "bot".to_owned(),
+            operator_id: None,
+        }
+    }
+
+    /// Another base URL (a legacy host, a test server).
+    #[must_use]
+    pub fn base_url(mut self, url: Url) -> Self {
+        self.base_url = url;
+        self
+    }
+
+    /// The approved template's id, used when the payload has none.
+    #[must_use]
+    pub fn template_message_id(mut self, id: impl Into<String>) -> Self {
+        self.template_message_id = Some(id.into());
+        self
+    }
+
+    /// The country code sent beside the number (default `55`).
+    #[must_use]
+    pub fn country_code(mut self, code: impl Into<String>) -> Self {
+        self.country_code = code.into();
+        self
+    }
+
+    /// Sends as an operator instead of the bot.
+    #[must_use]
+    pub fn operator(mut self, operator_id: impl Into<String>) -> Self {
+        self.sent_by = "operator".to_owned();
+        self.operator_id = Some(operator_id.into());
+        self
+    }
+
+    fn url(&self) -> Result<Url, TargetError> {
+        let mut base = self.base_url.clone();
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        base.join(TEMPLATE_SEND_PATH.trim_start_matches('/'))
+            .map_err(|e| TargetError::InvalidPayload(format!("bad base URL: {e}")))
+    }
+}
+
+impl fmt::Debug for RdConversasTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RdConversasTarget")
+            .field("base_url", &self.base_url.as_str())
+            .field("token", &crate::http::REDACTED)
+            .field("template_message_id", &self.template_message_id)
+            .field("country_code", &self.country_code)
+            .field("sent_by", &self.sent_by)
+            .finish_non_exhaustive()
+    }
+}
+
+const FIELDS: &[&str] = &["to", "variables", "template_message_id", "country_code"];
+
+#[async_trait]
+impl Target for RdConversasTarget {
+    fn prepare(&self, _record: &Record, payload: &Value) -> Result<HttpRequest, TargetError> {
+        let Value::Object(fields) = payload else {
+            return Err(TargetError::InvalidPayload(
+                "expected {\"to\", \"variables\"}".to_owned(),
+            ));
+        };
+        if let Some(unknown) = fields.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+            return Err(TargetError::field(
+                unknown.clone(),
+                format!("unknown field; expected one of {}", FIELDS.join(", ")),
+            ));
+        }
+        let to = fields
+            .get("to")
+            .map(text_of)
+            .ok_or_else(|| TargetError::field("to", "missing: the number with country code"))?;
+        let number: String = to.chars().filter(char::is_ascii_digit).collect();
+        if !(8..=15).contains(&number.len()) {
+            return Err(TargetError::field(
+                "to",
+                format!(
+                    "{} digits; a number with country code has 8 to 15",
+                    number.len()
+                ),
+            ));
+        }
+        let variables = match fields.get("variables") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| match v {
+                    Value::String(_) | Value::Number(_) | Value::Bool(_) => Ok(json!(text_of(v))),
+                    _ => Err(TargetError::field(
+                        format!("variables.{i}"),
+                        "a variable must be text or a number",
+                    )),
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            Some(_) => {
+                return Err(TargetError::field(
+                    "variables",
+                    "expected a list of the template's values in order",
+                ))
+            }
+        };
+        let template = fields
+            .get("template_message_id")
+            .map(text_of)
+            .or_else(|| self.template_message_id.clone())
+            .filter(|t| !t.trim().is_empty())
+            .ok_or_else(|| {
+                TargetError::field(
+                    "template_message_id",
+                    "missing: set it in the payload or on the target",
+                )
+            })?;
+        let country = fields
+            .get("country_code")
+            .map(text_of)
+            .unwrap_or_else(|| self.country_code.clone());
+        let mut body = Map::new();
+        body.insert("recipient_number".into(), json!(format!("+{number}")));
+        body.insert("country_code".into(), json!(country));
+        body.insert("template_message_id".into(), json!(template));
+        body.insert("sent_by".into(), json!(self.sent_by));
+        if let Some(operator) = &self.operator_id {
+            body.insert("operator_id".into(), json!(operator));
+        }
+        body.insert("variables".into(), Value::Array(variables));
+        let authorization = SecretString::from(format!("Bearer {}", self.token.expose_secret()));
+        HttpRequest::post_json(self.url()?, &Value::Object(body))
+            .map(|r| r.secret_header("Authorization", authorization))
+            .map_err(|e| TargetError::InvalidPayload(e.to_string()))
+    }
+
+    async fn deliver(
+        &self,
+        ctx: &Context,
+        request: &HttpRequest,
+    ) -> Result<Receipt, DeliveryError> {
+        let response = ctx.http().send(request).await?;
+        if !response.is_success() {
+            return Err(rd_error(&response, ctx.clock().now()).into());
+        }
+        let mut receipt = Receipt::new(response.status);
+        if let Ok(answer) = serde_json::from_slice::<Value>(&response.body) {
+            if let Some(id) = answer.pointer("/data/id").filter(|v| !v.is_null()) {
+                receipt = receipt.with_id(text_of(id));
+            }
+        }
+        Ok(receipt)
+    }
+}
+
+/// An RD Conversas error answer, classified by its documented status and code.
+pub fn rd_error(response: &HttpResponse, now: chrono::DateTime<chrono::Utc>) -> ProviderError {
+    let body: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+    let code = ["/code", "/error/code", "/data/code"]
+        .iter()
+        .find_map(|p| body.pointer(p))
+        .filter(|v| v.is_number() || v.is_string())
+        .map(text_of);
+    let said = ["/message", "/error/message", "/error", "/data/message"]
+        .iter()
+        .find_map(|p| body.pointer(p).and_then(Value::as_str))
+        .map(|s| truncate(s, 200))
+        .unwrap_or_else(|| response.body_excerpt(200));
+    let meaning = match (response.status, code.as_deref()) {
+        (404, Some("301")) => Some("no contact exists for this number in RD Conversas"),
+        (400, Some("312")) => Some("the number's contacts are not eligible for official WhatsApp"),
+        (400, Some("301")) => Some("the number is invalid"),
+        (404, Some("308")) => Some("the template was not found: check template_message_id"),
+        (401, _) => Some(
+            "the contact is blacklisted in RD Conversas (RD Conversas answers 401 for this), or the API token is wrong",
+        ),
+        _ => None,
+    };
+    let class = match response.status {
+        429 | 500..=599 => ErrorClass::Retryable {
+            after: response.retry_after(now),
+        },
+        _ => ErrorClass::Permanent,
+    };
+    let message = match meaning {
+        Some(meaning) => format!("{meaning} ({said})"),
+        None => said,
+    };
+    ProviderError {
+        provider: PROVIDER.to_owned(),
+        status: response.status,
+        code,
+        message,
+        class,
+        details: Value::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_url_parses() {
+        assert!(Url::parse(DEFAULT_BASE_URL).is_ok());
+        let target = RdConversasTarget::new(SecretString::from("x"));
+        assert_eq!(
+            target.url().unwrap().as_str(),
+            "https://api.tallos.com.br/v3/messages/template/send"
+        );
+    }
+
+    #[test]
+    fn codes_are_explained_and_classified() {
+        let now = chrono::Utc::now();
+        let e = rd_error(
+            &HttpResponse::new(404, r#"{"code": 308, "message": "Template not found"}"#),
+            now,
+        );
+        assert_eq!(e.code.as_deref(), Some("308"));
+        assert!(e.message.contains("template_message_id"), "{}", e.message);
+        assert_eq!(e.class, ErrorClass::Permanent);
+        let e = rd_error(&HttpResponse::new(401, "{}"), now);
+        assert!(e.message.contains("blacklisted"));
+        assert_eq!(e.class, ErrorClass::Permanent);
+        let e = rd_error(&HttpResponse::new(503, "busy"), now);
+        assert!(e.class.is_retryable());
+    }
+}

@@ -1,0 +1,518 @@
+//! Reply routing: a patient's answer to a confirmation, matched to the appointment it
+//! answers and applied in the ERP (kind `rm.reply`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use url::Url;
+
+use super::action::{action_request, apply, default_route, was_applied, Action};
+use super::client::RmClient;
+use super::pending::{comparable_phone, digits, PendingConfirmation, PendingConfirmations};
+use super::route::{text_of, Route};
+use crate::http::HttpRequest;
+use crate::{Context, DeliveryError, Receipt, Record, Target, TargetError};
+
+/// How long after it was sent a confirmation can be answered (default 72 h); replies
+/// after that, or after the appointment started, are reported as expired.
+pub const DEFAULT_VALIDITY: Duration = Duration::from_secs(72 * 3600);
+/// How many days ahead the phone fallback looks for pending confirmations (default 14;
+/// keep it at least the confirmation job's `days_ahead`).
+pub const DEFAULT_LOOKAHEAD_DAYS: u32 = 14;
+/// The URL of the routing request `rm.reply` prepares (never sent: see [`ReplyTarget`]).
+pub const ROUTING_URL: &str = "hubflow-rm:reply";
+
+/// Words (compared trimmed and case-insensitively) that name an action when a reply has no
+/// `confirm:<id>`-style payload: a typed answer, an interactive reply id, an RD Conversas
+/// or TimelinesAI message. Defaults follow RM's flows: `1`/`sim`/`confirmar`,
+/// `2`/`não`/`cancelar`, `3`/`atendente`, with their English equivalents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct IntentWords {
+    /// Words that confirm.
+    pub confirm: Vec<String>,
+    /// Words that cancel.
+    pub cancel: Vec<String>,
+    /// Words that ask for a person.
+    pub attendant: Vec<String>,
+}
+
+impl Default for IntentWords {
+    fn default() -> Self {
+        let words = |list: &[&str]| list.iter().map(|w| (*w).to_owned()).collect();
+        IntentWords {
+            confirm: words(&["1", "sim", "confirmar", "sim, confirmar", "confirm", "yes"]),
+            cancel: words(&[
+                "2",
+                "não",
+                "nao",
+                "cancelar",
+                "não, cancelar",
+                "nao, cancelar",
+                "cancel",
+                "no",
+            ]),
+            attendant: words(&[
+                "3",
+                "atendente",
+                "conversar com atendente",
+                "attendant",
+                "talk to an attendant",
+            ]),
+        }
+    }
+}
+
+impl IntentWords {
+    /// The action a word names.
+    pub fn action(&self, word: &str) -> Option<Action> {
+        let word = word.trim().to_lowercase();
+        let has = |list: &[String]| list.iter().any(|w| w.trim().to_lowercase() == word);
+        if has(&self.confirm) {
+            Some(Action::Confirm)
+        } else if has(&self.cancel) {
+            Some(Action::Cancel)
+        } else if has(&self.attendant) {
+            Some(Action::Attendant)
+        } else {
+            None
+        }
+    }
+}
+
+/// A button payload: `<action>:<appointment_id>:<date>` (`cancel:A-17:2026-03-03`), or
+/// `<action>:<appointment_id>`. The ready-made template buttons carry this form, and WhatsApp
+/// returns it as the reply's `reply_id`, so the answer applies to the appointment the button
+/// belonged to even when a patient has several the same day.
+///
+/// ```
+/// use hubflow::rm::{Action, ButtonPayload};
+/// let p = ButtonPayload::parse("cancel:A:17:2026-03-03").unwrap();
+/// assert_eq!((p.action, p.appointment_id.as_str()), (Action::Cancel, "A:17"));
+/// assert_eq!(p.date, Some("2026-03-03".parse().unwrap()));
+/// assert_eq!(ButtonPayload::parse("confirm:881").unwrap().date, None);
+/// assert!(ButtonPayload::parse("confirm").is_none());
+/// assert_eq!(ButtonPayload::new(Action::Confirm, "881", None).to_string(), "confirm:881");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ButtonPayload {
+    /// What the button does.
+    pub action: Action,
+    /// The appointment it belongs to.
+    pub appointment_id: String,
+    /// The appointment's date, when the payload has it.
+    pub date: Option<NaiveDate>,
+}
+
+impl ButtonPayload {
+    /// A payload.
+    pub fn new(action: Action, appointment_id: impl Into<String>, date: Option<NaiveDate>) -> Self {
+        ButtonPayload {
+            action,
+            appointment_id: appointment_id.into(),
+            date,
+        }
+    }
+
+    /// Reads a payload; `None` when it is not of this form.
+    pub fn parse(text: &str) -> Option<ButtonPayload> {
+        let (word, rest) = text.trim().split_once(':')?;
+        let action = Action::from_word(&word.to_ascii_lowercase())?;
+        let (id, date) = match rest.rsplit_once(':') {
+            Some((id, date)) => match date.parse::<NaiveDate>() {
+                Ok(date) => (id, Some(date)),
+                Err(_) => (rest, None),
+            },
+            None => (rest, None),
+        };
+        if id.trim().is_empty() {
+            return None;
+        }
+        Some(ButtonPayload::new(action, id, date))
+    }
+}
+
+impl fmt::Display for ButtonPayload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.action, self.appointment_id)?;
+        if let Some(date) = self.date {
+            write!(f, ":{date}")?;
+        }
+        Ok(())
+    }
+}
+
+/// How an answer was read, as `rm.reply` prepares it: the body of its routing request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Routing {
+    action: Action,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    appointment_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    date: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    context_id: Option<String>,
+    from: String,
+    reply_key: String,
+}
+
+/// Routes a patient's answer to the confirmation it answers, and applies it: kind
+/// `rm.reply`. One record in, one outcome out.
+///
+/// **Input**: a `whatsapp.message` record (from [`crate::whatsapp::webhook`]) of type
+/// `button` (a template quick reply) or `interactive` (a reply button), or any record whose
+/// payload has the same fields: `from` (the patient's number), `reply_id` (the button's
+/// payload or id), `text`, `context_id` (the message answered). Without a mapper the record's
+/// data is the payload.
+///
+/// **Reading the answer** (in `prepare`, pure): the action comes from a
+/// [`ButtonPayload`] in `reply_id`, else from [`IntentWords`] matching `reply_id` or `text`.
+/// An answer that names no action fails at the prepare stage. The prepared request is a
+/// *routing request* to [`ROUTING_URL`] whose JSON body says how the answer was read; it is
+/// what a dry run ([`Flow::plan`](crate::Flow::plan)) shows, and it is never sent.
+///
+/// **Matching** (in `deliver`, against the [`PendingConfirmations`] the confirmation job
+/// stored), in this order, never guessing:
+///
+/// 1. the button payload's appointment (and date): its confirmation must exist and have
+///    gone to the number that answers;
+/// 2. else the `context_id`: the confirmation sent as that message, to that number; a
+///    context that is no pending confirmation is *unmatched* (the answer is to some other
+///    message), not routed by phone;
+/// 3. else (no payload appointment, no context) the number: its pending, unexpired
+///    confirmations from today on; exactly one is the match, none is *unmatched*, several
+///    are *ambiguous*.
+///
+/// A matched confirmation whose appointment has started, whose day is over, or that is
+/// older than the validity is *expired*. Unmatched, ambiguous and expired answers fail
+/// permanently (`DeliveryError::Precondition`) with a message starting with that word;
+/// they are dead letters for a person, and nothing is sent to the ERP.
+///
+/// **Applying**: confirm and cancel call their routes once per appointment (the
+/// `Idempotency-Key` claim of [`ActionTarget`](super::ActionTarget)): a repeated answer is
+/// delivered with `already_applied: true` and no call; a confirm after a cancel is refused.
+/// The attendant hand-off calls its route when one is configured; without one, no call
+/// is made and the delivered receipt says `"handoff": "host"`: the host hands the chat
+/// to a person (for WhatsApp Cloud, by routing the number to its inbox).
+///
+/// The receipt: id `rm:<action>:<appointment_id>`, details `action`, `appointment_id`,
+/// `date`, `matched_by` (`button`, `context` or `phone`), and `already_applied` or
+/// `handoff` when they apply.
+#[derive(Clone)]
+pub struct ReplyTarget {
+    client: RmClient,
+    routes: BTreeMap<Action, Route>,
+    pending: PendingConfirmations,
+    words: IntentWords,
+    time_zone: chrono_tz::Tz,
+    validity: Duration,
+    lookahead_days: u32,
+}
+
+impl ReplyTarget {
+    /// Routes answers to confirm and cancel at their default routes, with no hand-off
+    /// route, in `America/Sao_Paulo`.
+    pub fn new(client: RmClient) -> Self {
+        let routes = [Action::Confirm, Action::Cancel]
+            .into_iter()
+            .map(|a| (a, default_route(a)))
+            .collect();
+        ReplyTarget {
+            client,
+            routes,
+            pending: PendingConfirmations::default(),
+            words: IntentWords::default(),
+            time_zone: chrono_tz::America::Sao_Paulo,
+            validity: DEFAULT_VALIDITY,
+            lookahead_days: DEFAULT_LOOKAHEAD_DAYS,
+        }
+    }
+
+    /// The ERP call for an action (an attendant route turns the hand-off into a call).
+    #[must_use]
+    pub fn route(mut self, action: Action, route: Route) -> Self {
+        self.routes.insert(action, route);
+        self
+    }
+
+    /// The pending confirmations to match against (the confirmation job's scope).
+    #[must_use]
+    pub fn pending(mut self, pending: PendingConfirmations) -> Self {
+        self.pending = pending;
+        self
+    }
+
+    /// The words that name actions.
+    #[must_use]
+    pub fn words(mut self, words: IntentWords) -> Self {
+        self.words = words;
+        self
+    }
+
+    /// The clinic's time zone (which day is "today").
+    #[must_use]
+    pub fn time_zone(mut self, zone: chrono_tz::Tz) -> Self {
+        self.time_zone = zone;
+        self
+    }
+
+    /// How long a confirmation can be answered.
+    #[must_use]
+    pub fn validity(mut self, validity: Duration) -> Self {
+        self.validity = validity;
+        self
+    }
+
+    /// How many days ahead the phone fallback looks.
+    #[must_use]
+    pub fn lookahead_days(mut self, days: u32) -> Self {
+        self.lookahead_days = days;
+        self
+    }
+
+    fn read(&self, record: &Record, payload: &Value) -> Result<Routing, TargetError> {
+        let text_at = |field: &str| {
+            payload
+                .get(field)
+                .filter(|v| !v.is_null())
+                .map(text_of)
+                .filter(|s| !s.trim().is_empty())
+        };
+        let from = text_at("from")
+            .map(|f| digits(&f))
+            .filter(|f| !f.is_empty())
+            .ok_or_else(|| {
+                TargetError::field("from", "missing: the number of the patient who answered")
+            })?;
+        let reply_id = text_at("reply_id");
+        let text = text_at("text");
+        let button = reply_id.as_deref().and_then(ButtonPayload::parse);
+        let action = match &button {
+            Some(button) => button.action,
+            None => reply_id
+                .as_deref()
+                .and_then(|id| self.words.action(id))
+                .or_else(|| text.as_deref().and_then(|t| self.words.action(t)))
+                .ok_or_else(|| {
+                    TargetError::field(
+                        "reply_id",
+                        format!(
+                            "the answer names no action (reply_id {:?}, text {:?}); expected a \
+                             payload such as confirm:<appointment_id>:<date> or one of the intent words",
+                            reply_id.as_deref().unwrap_or(""),
+                            text.as_deref().map(|t| super::error::truncate(t, 40)).unwrap_or_default()
+                        ),
+                    )
+                })?,
+        };
+        Ok(Routing {
+            action,
+            appointment_id: button.as_ref().map(|b| b.appointment_id.clone()),
+            date: button.and_then(|b| b.date),
+            context_id: text_at("context_id"),
+            from,
+            reply_key: record.key.clone(),
+        })
+    }
+
+    /// Finds the confirmation an answer is for, or says why there is none.
+    async fn matching(
+        &self,
+        ctx: &Context,
+        routing: &Routing,
+    ) -> Result<(PendingConfirmation, &'static str), DeliveryError> {
+        let now = ctx.clock().now();
+        let today = now.with_timezone(&self.time_zone).date_naive();
+        let last = today
+            .checked_add_days(Days::new(u64::from(self.lookahead_days)))
+            .unwrap_or(today);
+        let same_number =
+            |p: &PendingConfirmation| comparable_phone(&p.phone) == comparable_phone(&routing.from);
+        if let Some(id) = &routing.appointment_id {
+            let found = match routing.date {
+                Some(date) => self.pending.by_appointment(ctx, id, date).await?,
+                None => {
+                    // A payload without its date: the nearest pending day, from a week back
+                    // (so an expired one is reported as such) up to the lookahead.
+                    let mut found = None;
+                    let mut day = today.checked_sub_days(Days::new(7)).unwrap_or(today);
+                    while day <= last && found.is_none() {
+                        found = self.pending.by_appointment(ctx, id, day).await?;
+                        day = match day.checked_add_days(Days::new(1)) {
+                            Some(next) => next,
+                            None => break,
+                        };
+                    }
+                    found
+                }
+            };
+            let when = routing.date.map(|d| format!(" on {d}")).unwrap_or_default();
+            return match found {
+                Some(p) if same_number(&p) => self.unexpired(p, now, "button"),
+                Some(_) => Err(unmatched(format!(
+                    "the button names appointment {id}{when}, whose confirmation went to another number"
+                ))),
+                None => Err(unmatched(format!(
+                    "no confirmation was sent for appointment {id}{when} (scope `{}`)",
+                    self.pending.scope()
+                ))),
+            };
+        }
+        if let Some(context) = &routing.context_id {
+            return match self.pending.by_message(ctx, context).await? {
+                Some(p) if same_number(&p) => self.unexpired(p, now, "context"),
+                Some(_) => Err(unmatched(format!(
+                    "message {context} was a confirmation to another number"
+                ))),
+                None => Err(unmatched(format!(
+                    "the answer is to message {context}, which is no pending confirmation"
+                ))),
+            };
+        }
+        let candidates: Vec<_> = self
+            .pending
+            .by_phone(ctx, &routing.from, today, last)
+            .await?
+            .into_iter()
+            .filter(|p| p.expired(now, self.time_zone, self.validity).is_none())
+            .collect();
+        match candidates.as_slice() {
+            [] => Err(unmatched(format!(
+                "no pending confirmation for number {} from {today} to {last}",
+                routing.from
+            ))),
+            [one] => Ok((one.clone(), "phone")),
+            several => Err(DeliveryError::Precondition(format!(
+                "ambiguous: number {} has {} pending confirmations (appointments {}) and the \
+                 answer does not say which one",
+                routing.from,
+                several.len(),
+                several
+                    .iter()
+                    .map(|p| format!("{} on {}", p.appointment_id, p.date))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+
+    fn unexpired(
+        &self,
+        pending: PendingConfirmation,
+        now: DateTime<Utc>,
+        matched_by: &'static str,
+    ) -> Result<(PendingConfirmation, &'static str), DeliveryError> {
+        match pending.expired(now, self.time_zone, self.validity) {
+            Some(why) => Err(DeliveryError::Precondition(format!("expired: {why}"))),
+            None => Ok((pending, matched_by)),
+        }
+    }
+}
+
+fn unmatched(message: String) -> DeliveryError {
+    DeliveryError::Precondition(format!("unmatched: {message}"))
+}
+
+impl fmt::Debug for ReplyTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReplyTarget")
+            .field("client", &self.client)
+            .field("routes", &self.routes)
+            .field("scope", &self.pending.scope())
+            .field("time_zone", &self.time_zone)
+            .field("validity", &self.validity)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl Target for ReplyTarget {
+    fn prepare(&self, record: &Record, payload: &Value) -> Result<HttpRequest, TargetError> {
+        if !payload.is_object() {
+            return Err(TargetError::InvalidPayload(
+                "expected the fields of a reply: from, reply_id, text, context_id".to_owned(),
+            ));
+        }
+        let routing = self.read(record, payload)?;
+        // Invariant: a constant URL that parses (checked by a unit test).
+        let url =
+            Url::parse(ROUTING_URL).map_err(|e| TargetError::InvalidPayload(e.to_string()))?;
+        HttpRequest::post_json(url, &routing)
+            .map_err(|e| TargetError::InvalidPayload(e.to_string()))
+    }
+
+    async fn deliver(
+        &self,
+        ctx: &Context,
+        request: &HttpRequest,
+    ) -> Result<Receipt, DeliveryError> {
+        let routing: Routing = serde_json::from_slice(&request.body).map_err(|e| {
+            TargetError::InvalidPayload(format!("not a routing request of rm.reply: {e}"))
+        })?;
+        let (pending, matched_by) = self.matching(ctx, &routing).await?;
+        let action = routing.action;
+        let mut details = json!({
+            "action": action.as_str(),
+            "appointment_id": pending.appointment_id,
+            "date": pending.date,
+            "matched_by": matched_by,
+            "confirmation": pending.key,
+        });
+        if action == Action::Confirm
+            && was_applied(ctx, &self.pending, Action::Cancel, &pending.appointment_id).await?
+        {
+            return Err(DeliveryError::Precondition(format!(
+                "already cancelled: appointment {} was cancelled by an earlier answer; a later \
+                 confirmation needs an attendant",
+                pending.appointment_id
+            )));
+        }
+        let Some(route) = self.routes.get(&action) else {
+            // No hand-off route: the host hands the chat over.
+            details["handoff"] = json!("host");
+            details["phone"] = json!(routing.from);
+            return Ok(Receipt::new(200)
+                .with_id(format!("rm:{action}:{}", pending.appointment_id))
+                .with_details(details));
+        };
+        let mut values: BTreeMap<String, Value> = BTreeMap::new();
+        values.insert("appointment_id".into(), json!(pending.appointment_id));
+        values.insert("date".into(), json!(pending.date.to_string()));
+        values.insert("phone".into(), json!(routing.from));
+        if let Some(start) = pending.starts_at {
+            values.insert("starts_at".into(), json!(start.to_rfc3339()));
+        }
+        let call = action_request(&self.client, route, action, &values)?;
+        let mut receipt = apply(ctx, &self.client, &self.pending, &call, details).await?;
+        if receipt.id.is_none() {
+            receipt.id = Some(format!("rm:{action}:{}", pending.appointment_id));
+        }
+        Ok(receipt)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_routing_url_parses() {
+        assert!(Url::parse(ROUTING_URL).is_ok());
+    }
+
+    #[test]
+    fn intent_words_are_case_and_space_insensitive() {
+        let words = IntentWords::default();
+        assert_eq!(words.action("  Sim "), Some(Action::Confirm));
+        assert_eq!(words.action("NÃO"), Some(Action::Cancel));
+        assert_eq!(words.action("3"), Some(Action::Attendant));
+        assert_eq!(words.action("talvez"), None);
+    }
+}
