@@ -188,8 +188,6 @@ pub fn whatsapp_confirmation_shape(template: &str, language: &str) -> Value {
 
 /// Registers the RM kinds: sources `rm.appointments`; targets `rm.confirmation`,
 /// `rm.reply`, `rm.confirm`, `rm.cancel` and `rdconversas.template`.
-// Not yet called by `Registry::default`; wired in when the adapter is merged.
-#[allow(dead_code)]
 pub(crate) fn register(registry: &mut crate::spec::Registry) {
     spec::register(registry);
 }

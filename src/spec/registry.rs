@@ -105,6 +105,8 @@ impl Default for Registry {
         crate::whatsapp::register(&mut registry);
         #[cfg(feature = "timelines")]
         crate::timelines::register(&mut registry);
+        #[cfg(feature = "rm")]
+        crate::rm::register(&mut registry);
         registry
     }
 }
