@@ -282,6 +282,7 @@ impl Target for HttpTarget {
     async fn deliver(
         &self,
         ctx: &Context,
+        _record: &Record,
         request: &HttpRequest,
     ) -> Result<Receipt, DeliveryError> {
         let response = ctx.http().send(request).await?;

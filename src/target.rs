@@ -28,8 +28,12 @@ pub trait Target: Send + Sync {
     fn prepare(&self, record: &Record, payload: &Value) -> Result<HttpRequest, TargetError>;
 
     /// Sends a request made by [`prepare`](Target::prepare) and reads the receipt.
-    async fn deliver(&self, ctx: &Context, request: &HttpRequest)
-        -> Result<Receipt, DeliveryError>;
+    async fn deliver(
+        &self,
+        ctx: &Context,
+        record: &Record,
+        request: &HttpRequest,
+    ) -> Result<Receipt, DeliveryError>;
 }
 
 /// What a provider gave back for a delivery: its id for the message, ticket or call.

@@ -341,7 +341,7 @@ async fn the_target_builds_from_a_connection_with_secrets() {
     let request = target
         .prepare(&record, &json!({"description": "From a spec"}))
         .unwrap();
-    let receipt = target.deliver(&h.ctx, &request).await.unwrap();
+    let receipt = target.deliver(&h.ctx, &record, &request).await.unwrap();
     assert_eq!(receipt.id.as_deref(), Some("5012"));
     server.verify().await;
 }

@@ -854,6 +854,7 @@ impl Target for Counting {
     async fn deliver(
         &self,
         _ctx: &Context,
+        _record: &hubflow::Record,
         request: &HttpRequest,
     ) -> Result<Receipt, DeliveryError> {
         let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;

@@ -200,7 +200,7 @@ impl Flow {
         let mut warning = None;
         let outcome = match self.plan(&record) {
             Ok(Plan::Skip(reason)) => Outcome::Skipped { reason },
-            Ok(Plan::Send(request)) => self.deliver(ctx, &record.key, &request, &mut warning).await,
+            Ok(Plan::Send(request)) => self.deliver(ctx, &record, &request, &mut warning).await,
             Err(PlanError::Map(e)) => failed(Failure::from_map(&e), 0),
             Err(PlanError::Prepare(e)) => failed(Failure::from_prepare(&e), 0),
         };
@@ -219,10 +219,11 @@ impl Flow {
     async fn deliver(
         &self,
         ctx: &Context,
-        key: &str,
+        record: &Record,
         request: &HttpRequest,
         warning: &mut Option<String>,
     ) -> Outcome {
+        let key = record.key.as_str();
         let flow = self.inner.id.as_str();
         let now = ctx.clock().now();
         match ctx.store().claim(flow, key, now).await {
@@ -272,23 +273,24 @@ impl Flow {
             }
             Ok(Claim::Acquired) => {}
         }
-        self.send_with_retries(ctx, key, request, warning).await
+        self.send_with_retries(ctx, record, request, warning).await
     }
 
     async fn send_with_retries(
         &self,
         ctx: &Context,
-        key: &str,
+        record: &Record,
         request: &HttpRequest,
         warning: &mut Option<String>,
     ) -> Outcome {
+        let key = record.key.as_str();
         let flow = self.inner.id.as_str();
         let mut attempt = 1;
         loop {
             if let Some(pacer) = &self.inner.pacer {
                 pacer.acquire(ctx.clock(), "").await;
             }
-            let error = match self.inner.target.deliver(ctx, request).await {
+            let error = match self.inner.target.deliver(ctx, record, request).await {
                 Ok(receipt) => {
                     // If this fails the claim stays in flight and a later run treats the
                     // record as an unknown outcome; the delivery itself did happen.

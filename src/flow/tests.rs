@@ -56,6 +56,7 @@ impl Target for Scripted {
     async fn deliver(
         &self,
         _ctx: &Context,
+        _record: &Record,
         _request: &HttpRequest,
     ) -> Result<Receipt, DeliveryError> {
         self.attempts.fetch_add(1, Ordering::SeqCst);

@@ -310,6 +310,7 @@ impl Target for WorkRequestTarget {
     async fn deliver(
         &self,
         ctx: &Context,
+        _record: &Record,
         request: &HttpRequest,
     ) -> Result<Receipt, DeliveryError> {
         match self.client.send(ctx, request).await {

@@ -279,6 +279,7 @@ impl Target for ActionTarget {
     async fn deliver(
         &self,
         ctx: &Context,
+        _record: &Record,
         request: &HttpRequest,
     ) -> Result<Receipt, DeliveryError> {
         let details = json!({"action": self.action.as_str()});

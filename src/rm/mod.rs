@@ -71,7 +71,7 @@ pub use client::{
     JwtAuth, RmAuth, RmClient, DEFAULT_REFRESH_TOKEN_LIFETIME, DEFAULT_TOKEN_PATH,
     FALLBACK_TOKEN_LIFETIME, REFRESH_AHEAD,
 };
-pub use confirmation::{ConfirmationTarget, PENDING_HEADER};
+pub use confirmation::ConfirmationTarget;
 pub use error::{RmError, PROVIDER};
 pub use pending::{
     appointment_key, comparable_phone, PendingConfirmation, PendingConfirmations,

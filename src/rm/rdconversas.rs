@@ -216,6 +216,7 @@ impl Target for RdConversasTarget {
     async fn deliver(
         &self,
         ctx: &Context,
+        _record: &Record,
         request: &HttpRequest,
     ) -> Result<Receipt, DeliveryError> {
         let response = ctx.http().send(request).await?;

@@ -451,6 +451,7 @@ impl Target for ReplyTarget {
     async fn deliver(
         &self,
         ctx: &Context,
+        _record: &Record,
         request: &HttpRequest,
     ) -> Result<Receipt, DeliveryError> {
         let routing: Routing = serde_json::from_slice(&request.body).map_err(|e| {

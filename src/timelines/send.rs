@@ -256,6 +256,7 @@ impl Target for TimelinesTarget {
     async fn deliver(
         &self,
         ctx: &Context,
+        _record: &Record,
         request: &HttpRequest,
     ) -> Result<Receipt, DeliveryError> {
         let mut body: Map<String, Value> = serde_json::from_slice(&request.body).map_err(|e| {

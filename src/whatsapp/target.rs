@@ -395,6 +395,7 @@ impl Target for WhatsAppTarget {
     async fn deliver(
         &self,
         ctx: &Context,
+        _record: &Record,
         request: &HttpRequest,
     ) -> Result<Receipt, DeliveryError> {
         let envelope: Envelope = serde_json::from_slice(&request.body).map_err(|e| {

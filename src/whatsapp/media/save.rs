@@ -438,6 +438,7 @@ impl Target for SaveMediaTarget {
     async fn deliver(
         &self,
         ctx: &Context,
+        _record: &Record,
         request: &HttpRequest,
     ) -> Result<Receipt, DeliveryError> {
         let attachment: Attachment = serde_json::from_slice(&request.body)
