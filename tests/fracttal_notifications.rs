@@ -800,3 +800,105 @@ fn every_notification_spec_validates() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_scan_cut_short_resumes_and_only_then_forgets() {
+    let server = MockServer::start().await;
+    mount_token(&server).await;
+    let page = |start: u64, rows: Value, total: u64| {
+        Mock::given(method("GET"))
+            .and(path("/api/work_orders/"))
+            .and(query_param("limit", "2"))
+            .and(query_param("start", start.to_string().as_str()))
+            .respond_with(ResponseTemplate::new(200).set_body_json(
+                json!({"success": true, "message": "200", "data": rows, "total": total}),
+            ))
+            .up_to_n_times(1)
+            .expect(1)
+    };
+    // Poll 1 reads one page of three tasks; poll 2 resumes at offset 2 (same window);
+    // poll 3 scans afresh and finds task 903 completed.
+    page(0, json!([task(901, json!(1)), task(902, json!(1))]), 3)
+        .mount(&server)
+        .await;
+    page(2, json!([task(903, json!(1))]), 3)
+        .mount(&server)
+        .await;
+    page(0, json!([task(901, json!(1)), task(902, json!(1))]), 3)
+        .mount(&server)
+        .await;
+    page(2, json!([task(903, json!(3))]), 3)
+        .mount(&server)
+        .await;
+    mount_catch_all(&server).await;
+
+    let source = WorkOrderStatusSource::new(client(&server))
+        .page_size(2)
+        .max_pages(1)
+        .first_sightings(true);
+    let Harness { ctx, clock, .. } = harness();
+    let first = source.poll(&ctx, None).await.unwrap();
+    let cursor = first.next_cursor.unwrap();
+    assert_eq!(cursor.value()["resume"]["start"], 2);
+    assert_eq!(cursor.value()["primed"], false);
+    clock.advance(Duration::from_secs(60));
+    let second = source.poll(&ctx, Some(&cursor)).await.unwrap();
+    assert!(
+        second.records.is_empty(),
+        "still the first picture: {:?}",
+        keys(&second)
+    );
+    let cursor = second.next_cursor.unwrap();
+    assert_eq!(cursor.value()["primed"], true);
+    assert_eq!(cursor.value().get("resume"), None);
+    let third = source.poll(&ctx, Some(&cursor)).await.unwrap();
+    assert!(third.records.is_empty(), "{:?}", keys(&third));
+    let fourth = source.poll(&ctx, third.next_cursor.as_ref()).await.unwrap();
+    assert_eq!(keys(&fourth), ["fracttal:wo-status:903:1->3"]);
+    // The resumed page asked for the interrupted scan's window, not one moved by the clock.
+    let resumed = &server.received_requests().await.unwrap()[2];
+    assert!(
+        resumed
+            .url
+            .query()
+            .unwrap()
+            .contains("since=2026-01-31T08%3A00%3A00%2B00"),
+        "{}",
+        resumed.url
+    );
+    server.verify().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_meters_list_is_waited_out_on_the_clock() {
+    let server = MockServer::start().await;
+    mount_token(&server).await;
+    mount_readings(&server, 1).await;
+    Mock::given(method("GET"))
+        .and(path("/api/meters_list"))
+        .respond_with(ResponseTemplate::new(406).insert_header("Request-Call-Limit-Reset", "7"))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/meters_list"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(fixture("fracttal/meters_list.json")),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_catch_all(&server).await;
+
+    let source = MeterReadingsSource::new(client(&server));
+    let Harness { ctx, clock, .. } = harness();
+    let batch = source.poll(&ctx, None).await.unwrap();
+    assert_eq!(batch.records[1].data["out_of_range"], "above");
+    assert!(
+        clock.sleeps().contains(&Duration::from_secs(7)),
+        "{:?}",
+        clock.sleeps()
+    );
+    server.verify().await;
+}
