@@ -1,10 +1,10 @@
-//! Paged queries and the date-window cursor shared by the notification sources
-//! (`fracttal.meter_readings`, `fracttal.work_requests`), plus the page request with its
-//! rate-limit waits that the work-order status source uses as well.
+//! Paged queries and the date-window cursor shared by the polling sources
+//! (`fracttal.work_orders`, `fracttal.meter_readings`, `fracttal.work_requests`), plus the
+//! page request with its rate-limit waits that the work-order status source uses as well.
 //!
-//! The cursor algorithm is the work-order source's (see
-//! [`WorkOrdersSource`](super::WorkOrdersSource)): a date watermark, the keys seen within one
-//! lookback of it, and the offset to resume at when a scan is cut short.
+//! The cursor (described on [`WorkOrdersSource`](super::WorkOrdersSource)) is a date
+//! watermark, the keys seen within one lookback of it, and the offset to resume at when a
+//! scan is cut short.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -138,9 +138,10 @@ pub(crate) struct Window {
 pub(crate) struct NewRow {
     pub row: Map<String, Value>,
     pub date: Option<DateTime<Utc>>,
+    pub key: String,
 }
 
-/// The cursor's JSON form: the same fields as the work-order source's.
+/// The cursor's JSON form (see [`WorkOrdersSource`](super::WorkOrdersSource)).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct State {
@@ -258,10 +259,11 @@ pub(crate) async fn scan(
             if state.seen.contains_key(&key) {
                 continue;
             }
-            state.seen.insert(key, date.unwrap_or(now));
+            state.seen.insert(key.clone(), date.unwrap_or(now));
             rows.push(NewRow {
                 row: row.clone(),
                 date,
+                key,
             });
         }
         start += page.len() as u64;
@@ -289,7 +291,8 @@ pub(crate) async fn scan(
         });
     }
     cap_by_date(&mut state.seen, MAX_SEEN, |at| *at);
-    rows.sort_by_key(|row| row.date.unwrap_or(now));
+    // Oldest first; rows of one instant in key order, whatever order the pages had.
+    rows.sort_by(|a, b| (a.date.unwrap_or(now), &a.key).cmp(&(b.date.unwrap_or(now), &b.key)));
     Ok((rows, write_cursor(&state)?))
 }
 
