@@ -1,26 +1,40 @@
 //! The headline flow: a work order assigned in Fracttal One becomes an approved WhatsApp
-//! template message to the responsible person, as in Fracttal Hub's "WO assignment" flow.
+//! template message to the responsible person, as in Fracttal Hub's "WO assignment" flow;
+//! and, with `--flow`, the other notifications of the Fracttal Hub WhatsApp article.
 //!
 //! ```text
 //! cargo run --example wo_assignment_whatsapp
+//! cargo run --example wo_assignment_whatsapp -- --flow wo-status-changed
+//! cargo run --example wo_assignment_whatsapp -- --flow critical-reading
+//! cargo run --example wo_assignment_whatsapp -- --flow new-work-request
 //! ```
 //!
-//! The flow is the JSON spec `examples/flows/wo-assigned.json`: trigger *New WO*, source
-//! "Query tasks in work orders", condition *Responsible is equal to Jonas Campos*, and the
-//! `wo_assignment` template filled with `user_assigned`, `wo_folio`,
+//! | `--flow` | spec in `examples/flows/` | notification |
+//! |---|---|---|
+//! | `wo-assigned` (default) | `wo-assigned.json` | assignment of new tasks |
+//! | `wo-status-changed` | `wo-status-changed.json` | status change or completion of work orders |
+//! | `critical-reading` | `critical-reading.json` | critical alerts: readings outside the range |
+//! | `new-work-request` | `new-work-request.json` | specific requests and inquiries |
+//!
+//! The default flow is the JSON spec `examples/flows/wo-assigned.json`: trigger *New WO*,
+//! source "Query tasks in work orders", condition *Responsible is equal to Jonas Campos*,
+//! and the `wo_assignment` template filled with `user_assigned`, `wo_folio`,
 //! `task_todo_description`, `creation_date`, `created_by`, `user_assigned` and
 //! `item_description` (the seven fields of the Hub's mapping screen).
 //!
-//! With no environment set it starts local stand-ins of both APIs on 127.0.0.1, with three
-//! new work orders (two for Jonas Campos, one for someone else), and prints each WhatsApp
-//! request the stand-in received and the run report: two delivered, one skipped with its
-//! reason. Nothing leaves the machine.
+//! With no environment set it starts local stand-ins of both APIs on 127.0.0.1 with data
+//! for the chosen flow (for `wo-assigned`: three new work orders, two for Jonas Campos,
+//! one for someone else), and prints each WhatsApp request the stand-in received and the
+//! run report: what was delivered, and what was skipped with its reason. Nothing leaves
+//! the machine. `wo-status-changed` runs twice: the first run learns the statuses, the
+//! second finds the changes.
 //!
 //! To run it for real, set `FRACTTAL_KEY`, `FRACTTAL_SECRET` (an OAuth client of type
 //! Client Credentials), `WHATSAPP_TOKEN` and `WHATSAPP_PHONE_NUMBER_ID`. Work-order rows
 //! carry the responsible's phone number in `responsible_phone` here; where yours do not,
 //! map `to` from the field that has it, or write the number itself, as Fracttal Hub's
-//! "Recipient Phone Number" does: `"to": "5511999991234"`.
+//! "Recipient Phone Number" does: `"to": "5511999991234"` (the other three specs send to
+//! a maintenance manager's number written that way: put yours in).
 
 use std::time::Duration;
 
@@ -31,10 +45,50 @@ use serde_json::{json, Value};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const SPEC: &str = include_str!("flows/wo-assigned.json");
+/// The four notification flows, by name.
+const FLOWS: [(&str, &str); 4] = [
+    ("wo-assigned", include_str!("flows/wo-assigned.json")),
+    (
+        "wo-status-changed",
+        include_str!("flows/wo-status-changed.json"),
+    ),
+    (
+        "critical-reading",
+        include_str!("flows/critical-reading.json"),
+    ),
+    (
+        "new-work-request",
+        include_str!("flows/new-work-request.json"),
+    ),
+];
+
+/// The flow named by `--flow <name>` (or `--flow=<name>`); `wo-assigned` without it.
+fn chosen_flow() -> Result<(&'static str, &'static str), String> {
+    let mut args = std::env::args().skip(1);
+    let mut name = None;
+    while let Some(arg) = args.next() {
+        if arg == "--flow" {
+            name = Some(args.next().ok_or("--flow needs a name")?);
+        } else if let Some(value) = arg.strip_prefix("--flow=") {
+            name = Some(value.to_owned());
+        } else {
+            return Err(format!("unknown argument `{arg}`; usage: [--flow <name>]"));
+        }
+    }
+    let name = name.unwrap_or_else(|| "wo-assigned".to_owned());
+    FLOWS
+        .iter()
+        .copied()
+        .find(|(known, _)| *known == name)
+        .ok_or_else(|| {
+            let names: Vec<&str> = FLOWS.iter().map(|(known, _)| *known).collect();
+            format!("unknown flow `{name}`; one of {}", names.join(", "))
+        })
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let (name, spec) = chosen_flow()?;
     let live = [
         "FRACTTAL_KEY",
         "FRACTTAL_SECRET",
@@ -61,7 +115,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         secrets = Box::new(EnvSecrets::new());
     } else {
         println!("no credentials set: running against local stand-ins of Fracttal and the WhatsApp Cloud API\n");
-        let (fracttal, whatsapp) = start_stand_ins().await;
+        let (fracttal, whatsapp) = start_stand_ins(name).await;
         connections.insert(
             "fracttal",
             json!({
@@ -87,9 +141,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Every problem in the spec or the connections is reported at once, with its path.
     let flow =
-        FlowSpec::from_json(SPEC)?.build(&Registry::default(), &connections, secrets.as_ref())?;
+        FlowSpec::from_json(spec)?.build(&Registry::default(), &connections, secrets.as_ref())?;
     let ctx = Context::new(ReqwestClient::new()?, TokioClock, MemoryStore::new());
 
+    println!("flow `{name}` ({})", flow.id());
+    if name == "wo-status-changed" {
+        // A change is a status that differs from the one seen before: the first run only
+        // learns the statuses (in production the host runs the flow every few minutes).
+        let first = flow.run(&ctx).await?;
+        println!(
+            "first run: learnt the status of the followed tasks, {} records\n",
+            first.counts.received
+        );
+    }
     println!(
         "polling Fracttal and delivering (WhatsApp paces messages to one recipient 6 s apart)…\n"
     );
@@ -110,9 +174,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Fracttal (token endpoint and "Query tasks in WOs" with three new rows) and the Graph API
+/// Fracttal (token endpoint and the endpoints the chosen flow reads) and the Graph API
 /// (messages endpoint), on 127.0.0.1.
-async fn start_stand_ins() -> (MockServer, MockServer) {
+async fn start_stand_ins(flow: &str) -> (MockServer, MockServer) {
     let fracttal = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/oauth/token"))
@@ -121,31 +185,12 @@ async fn start_stand_ins() -> (MockServer, MockServer) {
         ))
         .mount(&fracttal)
         .await;
-    // New work orders are created moments before the poll.
-    let created = (chrono::Utc::now() - chrono::Duration::seconds(20)).to_rfc3339();
-    let rows = json!([
-        {"wo_folio": "OT-1021", "id_work_order": 4410, "id_work_orders_tasks": 90211, "id_status_work_order": 1,
-         "creation_date": created, "created_by": "Ana Souza", "user_assigned": "Jonas Campos",
-         "responsible_phone": "(11) 99999-1234", "description": "Replace the intake filter of pump 3",
-         "items_log_description": "Centrifugal pump 3", "code": "PUMP-3"},
-        {"wo_folio": "OT-1022", "id_work_order": 4411, "id_work_orders_tasks": 90212, "id_status_work_order": 1,
-         "creation_date": created, "created_by": "Ana Souza", "user_assigned": "Marta Lima",
-         "responsible_phone": "(21) 98888-4321", "description": "Lubricate the conveyor bearings",
-         "items_log_description": "Conveyor 7", "code": "CONV-7"},
-        {"wo_folio": "OT-1023", "id_work_order": 4412, "id_work_orders_tasks": 90213, "id_status_work_order": 1,
-         "creation_date": created, "created_by": "Carlos Dias", "user_assigned": "Jonas Campos",
-         "responsible_phone": "+55 11 99999-1234", "description": "Inspect the fire pump",
-         "items_log_description": "Fire pump", "code": "FIRE-1"}
-    ]);
-    Mock::given(method("GET"))
-        .and(path("/api/work_orders/"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_json(
-                json!({"success": true, "message": "200", "data": rows, "total": 3}),
-            ),
-        )
-        .mount(&fracttal)
-        .await;
+    match flow {
+        "wo-status-changed" => mount_status_changes(&fracttal).await,
+        "critical-reading" => mount_readings(&fracttal).await,
+        "new-work-request" => mount_work_requests(&fracttal).await,
+        _ => mount_new_work_orders(&fracttal).await,
+    }
 
     let whatsapp = MockServer::start().await;
     Mock::given(method("POST"))
@@ -162,4 +207,134 @@ async fn start_stand_ins() -> (MockServer, MockServer) {
         .mount(&whatsapp)
         .await;
     (fracttal, whatsapp)
+}
+
+fn envelope(rows: Value) -> ResponseTemplate {
+    let total = rows.as_array().map_or(0, Vec::len);
+    ResponseTemplate::new(200)
+        .set_body_json(json!({"success": true, "message": "200", "data": rows, "total": total}))
+}
+
+/// An instant `seconds` before now, as Fracttal writes dates.
+fn ago(seconds: i64) -> String {
+    (chrono::Utc::now() - chrono::Duration::seconds(seconds)).to_rfc3339()
+}
+
+/// "Query tasks in WOs" with three new rows.
+async fn mount_new_work_orders(fracttal: &MockServer) {
+    // New work orders are created moments before the poll.
+    let created = ago(20);
+    let rows = json!([
+        {"wo_folio": "OT-1021", "id_work_order": 4410, "id_work_orders_tasks": 90211, "id_status_work_order": 1,
+         "creation_date": created, "created_by": "Ana Souza", "user_assigned": "Jonas Campos",
+         "responsible_phone": "(11) 99999-1234", "description": "Replace the intake filter of pump 3",
+         "items_log_description": "Centrifugal pump 3", "code": "PUMP-3"},
+        {"wo_folio": "OT-1022", "id_work_order": 4411, "id_work_orders_tasks": 90212, "id_status_work_order": 1,
+         "creation_date": created, "created_by": "Ana Souza", "user_assigned": "Marta Lima",
+         "responsible_phone": "(21) 98888-4321", "description": "Lubricate the conveyor bearings",
+         "items_log_description": "Conveyor 7", "code": "CONV-7"},
+        {"wo_folio": "OT-1023", "id_work_order": 4412, "id_work_orders_tasks": 90213, "id_status_work_order": 1,
+         "creation_date": created, "created_by": "Carlos Dias", "user_assigned": "Jonas Campos",
+         "responsible_phone": "+55 11 99999-1234", "description": "Inspect the fire pump",
+         "items_log_description": "Fire pump", "code": "FIRE-1"}
+    ]);
+    Mock::given(method("GET"))
+        .and(path("/api/work_orders/"))
+        .respond_with(envelope(rows))
+        .mount(fracttal)
+        .await;
+}
+
+/// "Query tasks in WOs" answering the first poll with three open work orders and every
+/// later poll with one completed, one cancelled and one sent to review.
+async fn mount_status_changes(fracttal: &MockServer) {
+    let task = |folio: u32, status: u32, description: &str, asset: &str| {
+        json!({"wo_folio": format!("OT-{folio}"), "id_work_order": folio + 3000,
+               "id_work_orders_tasks": folio + 90000, "id_status_work_order": status,
+               "creation_date": ago(2 * 24 * 3600), "created_by": "Ana Souza",
+               "personnel_description": "Jonas Campos", "description": description,
+               "items_log_description": asset})
+    };
+    let before = json!([
+        task(
+            1031,
+            1,
+            "Replace the intake filter of pump 3",
+            "Centrifugal pump 3"
+        ),
+        task(1032, 2, "Align the conveyor belt", "Conveyor 7"),
+        task(1033, 1, "Inspect the fire pump", "Fire pump"),
+    ]);
+    let after = json!([
+        task(
+            1031,
+            3,
+            "Replace the intake filter of pump 3",
+            "Centrifugal pump 3"
+        ),
+        task(1032, 4, "Align the conveyor belt", "Conveyor 7"),
+        task(1033, 2, "Inspect the fire pump", "Fire pump"),
+    ]);
+    Mock::given(method("GET"))
+        .and(path("/api/work_orders/"))
+        .respond_with(envelope(before))
+        .up_to_n_times(1)
+        .mount(fracttal)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/work_orders/"))
+        .respond_with(envelope(after))
+        .mount(fracttal)
+        .await;
+}
+
+/// The meters (with and without limits) and five new readings: one above its meter's
+/// maximum, one below its minimum, one exactly at the maximum, one inside, one of a meter
+/// without limits.
+async fn mount_readings(fracttal: &MockServer) {
+    let meters = json!([
+        {"serial": "M-100", "description": "Discharge temperature", "units_code": "°C",
+         "min_value": 10, "max_value": 80, "code": "COMP-2", "items_description": "Compressor 2"},
+        {"serial": "M-200", "description": "Suction pressure", "units_code": "bar",
+         "min_value": 2, "max_value": null, "code": "PUMP-3", "items_description": "Centrifugal pump 3"},
+        {"serial": "M-300", "description": "Run hours", "is_counter": true, "units_code": "h",
+         "min_value": null, "max_value": null, "code": "PUMP-3", "items_description": "Centrifugal pump 3"}
+    ]);
+    let readings = json!([
+        {"serial": "M-100", "date": ago(50), "value": 95.5, "source": "API"},
+        {"serial": "M-100", "date": ago(40), "value": 80, "source": "API"},
+        {"serial": "M-100", "date": ago(30), "value": 64.2, "source": "API"},
+        {"serial": "M-200", "date": ago(20), "value": 1.4, "source": "MANUAL"},
+        {"serial": "M-300", "date": ago(10), "value": 15240, "source": "WORK_ORDER"}
+    ]);
+    Mock::given(method("GET"))
+        .and(path("/api/meters_list"))
+        .respond_with(envelope(meters))
+        .mount(fracttal)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/meters_reading_list"))
+        .respond_with(envelope(readings))
+        .mount(fracttal)
+        .await;
+}
+
+/// Three new work requests, two of them urgent.
+async fn mount_work_requests(fracttal: &MockServer) {
+    let requests = json!([
+        {"id_code": 5012, "date": ago(40), "is_urgent": true, "description": "Water leaking under pump 3",
+         "types_description": "Failure", "items_description": "Centrifugal pump 3",
+         "requested_by": "Ana Souza", "email_requested_by": "ana.souza@example.com", "id_status": 1},
+        {"id_code": 5013, "date": ago(30), "is_urgent": false, "description": "Repaint the handrail of stair B",
+         "types_description": "Request", "items_description": "Building B",
+         "requested_by": "Carlos Dias", "email_requested_by": "carlos.dias@example.com", "id_status": 1},
+        {"id_code": 5014, "date": ago(20), "is_urgent": 1, "description": "Compressor 2 trips on high temperature",
+         "types_description": "Failure", "items_description": "Compressor 2",
+         "requested_by": "Marta Lima", "email_requested_by": "marta.lima@example.com", "id_status": 1}
+    ]);
+    Mock::given(method("GET"))
+        .and(path("/api/work_requests"))
+        .respond_with(envelope(requests))
+        .mount(fracttal)
+        .await;
 }

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::rows::{work_order_record, TypeDate};
+use super::status::status_change_record;
 use crate::http::Method;
 use crate::spec::{BuildContext, SecretRef};
 use crate::{InboundRequest, Record, SpecError, SpecErrors, WebhookReply, WebhookSource};
@@ -59,6 +60,20 @@ pub struct EventSource {
     url_token: Option<SecretString>,
     max_body: usize,
     type_date: TypeDate,
+    records: EventRecords,
+}
+
+/// What an [`EventSource`] makes of each forwarded row.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EventRecords {
+    /// Work-order records, as the work-order source makes them ([`parse_event`]).
+    #[default]
+    WorkOrder,
+    /// Status-change records, as the status source makes them ([`parse_status_event`]):
+    /// for rules on *WO in process*, *in review*, *completed* or *cancelled*.
+    StatusChange,
 }
 
 impl Default for EventSource {
@@ -75,6 +90,7 @@ impl EventSource {
             url_token: None,
             max_body: DEFAULT_MAX_BODY,
             type_date: TypeDate::CreationDate,
+            records: EventRecords::WorkOrder,
         }
     }
 
@@ -107,15 +123,23 @@ impl EventSource {
         self
     }
 
+    /// What each row becomes (default work-order records).
+    #[must_use]
+    pub fn records(mut self, records: EventRecords) -> Self {
+        self.records = records;
+        self
+    }
+
     /// Builds the source from a config in the spec style:
     ///
     /// ```json
     /// {"header": "X-Hubflow-Secret", "header_secret": {"secret": "FRACTTAL_HOOK_SECRET"},
     ///  "url_token": {"secret": "FRACTTAL_HOOK_TOKEN"}, "max_body_bytes": 1048576,
-    ///  "type_date": "creation_date"}
+    ///  "type_date": "creation_date", "records": "work_order"}
     /// ```
     ///
-    /// Every field is optional; `header` defaults to [`DEFAULT_SECRET_HEADER`].
+    /// `records` is `work_order` (default) or `status_change` ([`EventRecords`]). Every
+    /// field is optional; `header` defaults to [`DEFAULT_SECRET_HEADER`].
     pub fn from_spec(cx: &BuildContext<'_>, config: &Value) -> Result<Self, SpecErrors> {
         let config: EventConfig = cx.deserialize(config)?;
         let mut errors = SpecErrors::new();
@@ -158,6 +182,9 @@ impl EventSource {
         if let Some(type_date) = config.type_date {
             source = source.type_date(type_date);
         }
+        if let Some(records) = config.records {
+            source = source.records(records);
+        }
         errors.into_result(source)
     }
 
@@ -187,6 +214,49 @@ impl EventSource {
 /// assert!(parse_event(b"[1, 2]", TypeDate::CreationDate).unwrap_err().contains("[0]"));
 /// ```
 pub fn parse_event(body: &[u8], type_date: TypeDate) -> Result<Vec<Record>, String> {
+    event_rows(body)?
+        .into_iter()
+        .enumerate()
+        .map(|(index, row)| match row {
+            Value::Object(map) => Ok(work_order_record(map, type_date)),
+            _ => Err(format!("[{index}] is not a work-order row object")),
+        })
+        .collect()
+}
+
+/// Parses a body forwarded by an Automator rule on *WO in process*, *WO in review*, *WO
+/// completed* or *WO cancelled* into status-change records of the same shape as the
+/// [status source](super::WorkOrderStatusSource)'s (see
+/// [`status_change_record`](super::status_change_record)). An event does not say which
+/// status the work order had before, so `status_from` is `null` and the key is
+/// `fracttal:wo-status:<task>:none-><status>`. Every row needs `id_work_orders_tasks` and
+/// `id_status_work_order`. Never panics.
+///
+/// ```
+/// use hubflow::fracttal::parse_status_event;
+/// let records = parse_status_event(br#"{"id_work_orders_tasks": 77, "id_status_work_order": 3}"#).unwrap();
+/// assert_eq!(records[0].key, "fracttal:wo-status:77:none->3");
+/// assert_eq!(records[0].data["status_to_name"], "completed");
+/// assert!(parse_status_event(br#"[{"id_work_orders_tasks": 77}]"#).unwrap_err().contains("[0]"));
+/// ```
+pub fn parse_status_event(body: &[u8]) -> Result<Vec<Record>, String> {
+    event_rows(body)?
+        .into_iter()
+        .enumerate()
+        .map(|(index, row)| match row {
+            Value::Object(map) => status_change_record(map, None).ok_or_else(|| {
+                format!(
+                    "[{index}] has no id_work_orders_tasks or no id_status_work_order: \
+                     a status change needs both"
+                )
+            }),
+            _ => Err(format!("[{index}] is not a work-order row object")),
+        })
+        .collect()
+}
+
+/// The rows of a body: one row object, an array of rows, or an API envelope.
+fn event_rows(body: &[u8]) -> Result<Vec<Value>, String> {
     let value: Value = serde_json::from_slice(body).map_err(|e| {
         format!(
             "not JSON (line {}, column {}): expected a work-order row or an array of rows",
@@ -194,24 +264,17 @@ pub fn parse_event(body: &[u8], type_date: TypeDate) -> Result<Vec<Record>, Stri
             e.column()
         )
     })?;
-    let rows = match value {
+    match value {
         Value::Object(mut map) if is_envelope(&map) => match map.remove("data") {
-            Some(Value::Array(rows)) => rows,
-            Some(row @ Value::Object(_)) => vec![row],
-            Some(Value::Null) | None => Vec::new(),
-            Some(_) => return Err("`data` is not a row or an array of rows".to_owned()),
+            Some(Value::Array(rows)) => Ok(rows),
+            Some(row @ Value::Object(_)) => Ok(vec![row]),
+            Some(Value::Null) | None => Ok(Vec::new()),
+            Some(_) => Err("`data` is not a row or an array of rows".to_owned()),
         },
-        row @ Value::Object(_) => vec![row],
-        Value::Array(rows) => rows,
-        _ => return Err("expected a work-order row object or an array of rows".to_owned()),
-    };
-    rows.into_iter()
-        .enumerate()
-        .map(|(index, row)| match row {
-            Value::Object(map) => Ok(work_order_record(map, type_date)),
-            _ => Err(format!("[{index}] is not a work-order row object")),
-        })
-        .collect()
+        row @ Value::Object(_) => Ok(vec![row]),
+        Value::Array(rows) => Ok(rows),
+        _ => Err("expected a work-order row object or an array of rows".to_owned()),
+    }
 }
 
 /// An API envelope relayed as it is: `data` plus `success` or `total`.
@@ -233,7 +296,11 @@ impl WebhookSource for EventSource {
                 format!("body over the limit of {} bytes", self.max_body),
             );
         }
-        match parse_event(&request.body, self.type_date) {
+        let parsed = match self.records {
+            EventRecords::WorkOrder => parse_event(&request.body, self.type_date),
+            EventRecords::StatusChange => parse_status_event(&request.body),
+        };
+        match parsed {
             Ok(records) => WebhookReply::accepted(records),
             Err(message) => WebhookReply::status(400, message),
         }
@@ -249,6 +316,7 @@ impl std::fmt::Debug for EventSource {
             )
             .field("url_token", &self.url_token.is_some())
             .field("max_body", &self.max_body)
+            .field("records", &self.records)
             .finish_non_exhaustive()
     }
 }
@@ -266,6 +334,8 @@ struct EventConfig {
     max_body_bytes: Option<usize>,
     #[serde(default)]
     type_date: Option<TypeDate>,
+    #[serde(default)]
+    records: Option<EventRecords>,
 }
 
 use crate::spec::constant_time_eq;
@@ -355,6 +425,10 @@ mod tests {
             let reply = source.handle(&InboundRequest::new(Method::Post, "/h", body.clone()));
             prop_assert!(matches!(reply.status, 200 | 400 | 413));
             let _ = parse_event(&body, TypeDate::CreationDate);
+            let _ = parse_status_event(&body);
+            let status = EventSource::new().records(EventRecords::StatusChange);
+            let reply = status.handle(&InboundRequest::new(Method::Post, "/h", body.clone()));
+            prop_assert!(matches!(reply.status, 200 | 400));
         }
 
         #[test]

@@ -1,12 +1,17 @@
-//! Fracttal One: OAuth client, work-order sources, work-request target.
+//! Fracttal One: OAuth client, work-order, status-change, meter-reading and work-request
+//! sources, the Automator event webhook, the work-request target.
 //!
 //! | kind | what | built by |
 //! |---|---|---|
 //! | `fracttal.work_orders` | [`Source`](crate::Source): polls "Query tasks in WOs", one record per task row, with a cursor | flow specs (`"source"`), or [`WorkOrdersSource`] |
-//! | `fracttal.event` | [`WebhookSource`](crate::WebhookSource): Automator events forwarded as JSON rows | the host, with [`EventSource::new`] or [`EventSource::from_spec`] (webhook sources are not part of flow specs: the host routes its HTTP endpoint to them) |
+//! | `fracttal.work_order_status` | [`Source`](crate::Source): one record per task whose work-order status changed since the last poll | flow specs, or [`WorkOrderStatusSource`] |
+//! | `fracttal.meter_readings` | [`Source`](crate::Source): new meter readings judged against their meter's `min_value` / `max_value` | flow specs, or [`MeterReadingsSource`] |
+//! | `fracttal.work_requests` | [`Source`](crate::Source): new work requests | flow specs, or [`WorkRequestsSource`] |
+//! | `fracttal.event` | [`WebhookSource`](crate::WebhookSource): Automator events forwarded as JSON rows, as work-order or status-change records ([`EventRecords`]) | the host, with [`EventSource::new`] or [`EventSource::from_spec`] (webhook sources are not part of flow specs: the host routes its HTTP endpoint to them) |
 //! | `fracttal.work_request` | [`Target`](crate::Target): opens a work request | flow specs (`"target"`), or [`WorkRequestTarget`] |
 //!
-//! Both sources produce records of kind `fracttal.work_order` with the key
+//! `fracttal.work_orders` and `fracttal.event` (by default) produce records of kind
+//! `fracttal.work_order` with the key
 //! `fracttal:wo:<id_work_orders_tasks>:<id_status_work_order>` (a status change is a new
 //! record), `occurred_at` from the row's date, and the row's fields as they came, plus the
 //! Fracttal Hub names of some fields when absent ([`ALIASES`]):
@@ -16,6 +21,39 @@
 //! | `task_todo_description` | `description` |
 //! | `item_description` | `items_log_description`, else `items_description` |
 //! | `responsible` | `personnel_description`, else `user_assigned` |
+//!
+//! # Notifications
+//!
+//! The four kinds of notification of the Fracttal Hub WhatsApp article, and their sources:
+//!
+//! | notification | source | record kind | key |
+//! |---|---|---|---|
+//! | assignment of new tasks | `fracttal.work_orders` | `fracttal.work_order` | `fracttal:wo:<task>:<status>` |
+//! | status change or completion of work orders | `fracttal.work_order_status` (or `fracttal.event` with `"records": "status_change"`) | `fracttal.work_order_status` | `fracttal:wo-status:<task>:<from>-><to>` |
+//! | critical alerts: readings outside the range | `fracttal.meter_readings` | `fracttal.meter_reading` | `fracttal:reading:<serial>:<date>` |
+//! | specific requests and inquiries | `fracttal.work_requests` | `fracttal.work_request` | `fracttal:wr:<id_code>` |
+//!
+//! **Status changes** carry the task row (with the aliases) and:
+//!
+//! | field | value |
+//! |---|---|
+//! | `status_from`, `status_to` | status ids: 1 in process, 2 in review, 3 completed, 4 cancelled (`status_from` `null` when unknown) |
+//! | `status_from_name`, `status_to_name` | `in_process`, `in_review`, `completed`, `cancelled` |
+//! | `status_from_label`, `status_to_label` | `{"en": …, "es": …, "pt": …}` for templates |
+//! | `first_sighting` | `true` when the previous status is unknown |
+//!
+//! The previous status of each task is kept in the source's cursor, bounded by a window of
+//! work orders (30 days by default) and by [`MAX_TRACKED_TASKS`]; a task seen for the first
+//! time is not a change unless `first_sightings` is on. See [`WorkOrderStatusSource`].
+//!
+//! **Meter readings** carry the reading's fields and: `serial`, `value`, `min`, `max`
+//! (`null`: no limit), `out_of_range` (`below`, `above`, `none`; a value exactly at a limit
+//! is inside, a meter without limits is never out of range), `out_of_range_label`,
+//! `limit`, `units`, `value_text` and `limit_text` (with the units), `meter_description`, `asset_code`, `item_description`, `meter`. See
+//! [`reading_record`].
+//!
+//! **Work requests** carry the request's fields and `requester`, `item_description`,
+//! `urgent` (a boolean). See [`work_request_record`].
 //!
 //! # Connection
 //!
@@ -62,12 +100,36 @@
 //!     "type_date": "creation_date", "limit": 100, "max_pages": 50,
 //!     "lookback_secs": 60, "rate_limit_retries": 1, "path": "work_orders/"
 //! }},
+//! "source": {"fracttal.work_order_status": {
+//!     "connection": "fracttal",
+//!     "code_asset": "PUMP-3", "code_location": "PLANT-1", "folio": "881",
+//!     "since": "2026-03-01T00:00:00Z", "type_date": "creation_date", "track_days": 30,
+//!     "first_sightings": false, "limit": 100, "max_pages": 50,
+//!     "rate_limit_retries": 1, "path": "work_orders/"
+//! }},
+//! "source": {"fracttal.meter_readings": {
+//!     "connection": "fracttal",
+//!     "source": "API", "since": "2026-03-01T00:00:00Z", "until": "2026-12-31T00:00:00Z",
+//!     "lookback_secs": 600, "limit": 100, "max_pages": 50, "max_meter_pages": 50,
+//!     "rate_limit_retries": 1, "path": "meters_reading_list", "meters_path": "meters_list"
+//! }},
+//! "source": {"fracttal.work_requests": {
+//!     "connection": "fracttal",
+//!     "status": 1, "identifier": "WA-5511999991234",
+//!     "since": "2026-03-01T00:00:00Z", "until": "2026-12-31T00:00:00Z", "type_date": "date",
+//!     "lookback_secs": 60, "limit": 100, "max_pages": 50, "rate_limit_retries": 1,
+//!     "path": "work_requests"
+//! }},
 //! "target": {"fracttal.work_request": {
 //!     "connection": "fracttal", "path": "work_requests", "extra_fields": ["custom_1"]
 //! }}
 //! ```
 //!
-//! Only `connection` is required. See [`WorkOrdersSource`] for the cursor and
+//! Only `connection` is required. The status source takes no `status` filter: it must see
+//! every status to notice a change. `type_date` of the work requests is `date`,
+//! `date_incident` or `date_solution`; the readings' `source` is `API`, `WORK_ORDER` or
+//! `MANUAL`. See [`WorkOrdersSource`] for the cursor, [`WorkOrderStatusSource`],
+//! [`MeterReadingsSource`] and [`WorkRequestsSource`] for theirs, and
 //! [`WorkRequestTarget`] for the payload.
 //!
 //! # Retries
@@ -82,7 +144,11 @@
 mod client;
 mod error;
 mod event;
+mod readings;
+mod requests;
 mod rows;
+mod scan;
+mod status;
 mod work_orders;
 mod work_request;
 
@@ -98,16 +164,34 @@ pub use client::{
     DEFAULT_TOKEN_URL, FALLBACK_TOKEN_LIFETIME, REFRESH_AHEAD,
 };
 pub use error::{FracttalError, DEFAULT_RATE_LIMIT_WAIT, UNAUTHORIZED_ENDPOINT};
-pub use event::{parse_event, EventSource, DEFAULT_MAX_BODY, DEFAULT_SECRET_HEADER};
+pub use event::{
+    parse_event, parse_status_event, EventRecords, EventSource, DEFAULT_MAX_BODY,
+    DEFAULT_SECRET_HEADER,
+};
+pub use readings::{reading_key, reading_record, MeterReadingsSource, OutOfRange, READING_KIND};
+pub use requests::{
+    work_request_key, work_request_record, RequestDate, WorkRequestsSource,
+    WORK_REQUEST_RECORD_KIND,
+};
 pub use rows::{
     apply_aliases, format_date, parse_date, work_order_key, work_order_record, TypeDate,
     WorkOrderTask, WorkRequest, ALIASES, WORK_ORDER_KIND,
+};
+pub use status::{
+    status_change_key, status_change_record, WorkOrderStatus, WorkOrderStatusSource,
+    DEFAULT_TRACK_WINDOW, MAX_TRACKED_TASKS, STATUS_CHANGE_KIND,
 };
 pub use work_orders::{WorkOrdersSource, MAX_PAGE_SIZE};
 pub use work_request::WorkRequestTarget;
 
 /// The source kind `fracttal.work_orders`.
 pub const WORK_ORDERS_KIND: &str = work_orders::KIND;
+/// The source kind `fracttal.work_order_status`.
+pub const WORK_ORDER_STATUS_KIND: &str = status::KIND;
+/// The source kind `fracttal.meter_readings`.
+pub const METER_READINGS_KIND: &str = readings::KIND;
+/// The source kind `fracttal.work_requests`.
+pub const WORK_REQUESTS_KIND: &str = requests::KIND;
 /// The webhook source kind `fracttal.event`.
 pub const EVENT_KIND: &str = event::KIND;
 /// The target kind `fracttal.work_request`.
@@ -256,6 +340,48 @@ impl WorkOrdersSource {
     }
 }
 
+impl WorkOrderStatusSource {
+    /// Builds the source from its spec config (see the module docs), with a client of its
+    /// own. Flows built through the [`Registry`](crate::spec::Registry) share clients per
+    /// connection instead.
+    pub fn from_spec(
+        cx: &BuildContext<'_>,
+        config: &serde_json::Value,
+    ) -> Result<Self, SpecErrors> {
+        let config: status::StatusConfig = cx.deserialize(config)?;
+        let client = ClientCache::default().client(cx, &config.connection)?;
+        config.apply(client)
+    }
+}
+
+impl MeterReadingsSource {
+    /// Builds the source from its spec config (see the module docs), with a client of its
+    /// own. Flows built through the [`Registry`](crate::spec::Registry) share clients per
+    /// connection instead.
+    pub fn from_spec(
+        cx: &BuildContext<'_>,
+        config: &serde_json::Value,
+    ) -> Result<Self, SpecErrors> {
+        let config: readings::ReadingsConfig = cx.deserialize(config)?;
+        let client = ClientCache::default().client(cx, &config.connection)?;
+        config.apply(client)
+    }
+}
+
+impl WorkRequestsSource {
+    /// Builds the source from its spec config (see the module docs), with a client of its
+    /// own. Flows built through the [`Registry`](crate::spec::Registry) share clients per
+    /// connection instead.
+    pub fn from_spec(
+        cx: &BuildContext<'_>,
+        config: &serde_json::Value,
+    ) -> Result<Self, SpecErrors> {
+        let config: requests::RequestsConfig = cx.deserialize(config)?;
+        let client = ClientCache::default().client(cx, &config.connection)?;
+        config.apply(client)
+    }
+}
+
 impl WorkRequestTarget {
     /// Builds the target from its spec config (see the module docs), with a client of its
     /// own. Flows built through the [`Registry`](crate::spec::Registry) share clients per
@@ -270,15 +396,34 @@ impl WorkRequestTarget {
     }
 }
 
-/// Registers `fracttal.work_orders` (source) and `fracttal.work_request` (target). Both
-/// factories share one client cache, so flows on the same connection share a token and a
-/// rate limiter.
+/// Registers the sources `fracttal.work_orders`, `fracttal.work_order_status`,
+/// `fracttal.meter_readings`, `fracttal.work_requests` and the target
+/// `fracttal.work_request`. Every factory shares one client cache, so flows on the same
+/// connection share a token and a rate limiter.
 pub(crate) fn register(registry: &mut crate::spec::Registry) {
     let cache = Arc::new(ClientCache::default());
-    let sources = cache.clone();
+    let shared = cache.clone();
     registry.register_source(WORK_ORDERS_KIND, move |cx, config| {
         let config: work_orders::WorkOrdersConfig = cx.deserialize(config)?;
-        let client = sources.client(cx, &config.connection)?;
+        let client = shared.client(cx, &config.connection)?;
+        Ok(Arc::new(config.apply(client)?) as Arc<dyn crate::Source>)
+    });
+    let shared = cache.clone();
+    registry.register_source(WORK_ORDER_STATUS_KIND, move |cx, config| {
+        let config: status::StatusConfig = cx.deserialize(config)?;
+        let client = shared.client(cx, &config.connection)?;
+        Ok(Arc::new(config.apply(client)?) as Arc<dyn crate::Source>)
+    });
+    let shared = cache.clone();
+    registry.register_source(METER_READINGS_KIND, move |cx, config| {
+        let config: readings::ReadingsConfig = cx.deserialize(config)?;
+        let client = shared.client(cx, &config.connection)?;
+        Ok(Arc::new(config.apply(client)?) as Arc<dyn crate::Source>)
+    });
+    let shared = cache.clone();
+    registry.register_source(WORK_REQUESTS_KIND, move |cx, config| {
+        let config: requests::RequestsConfig = cx.deserialize(config)?;
+        let client = shared.client(cx, &config.connection)?;
         Ok(Arc::new(config.apply(client)?) as Arc<dyn crate::Source>)
     });
     registry.register_target(WORK_REQUEST_KIND, move |cx, config| {

@@ -1,17 +1,16 @@
 //! The `fracttal.work_orders` source: work-order task rows, paged, with a cursor.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, DurationRound, Utc};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Map, Value};
 
-use super::error::{FracttalError, PROVIDER};
-use super::rows::{format_date, row_date, work_order_key, work_order_record, TypeDate};
+use super::rows::{row_date, work_order_key, work_order_record, TypeDate};
+use super::scan::{self, Query, Window};
 use super::FracttalClient;
-use crate::{Batch, Context, Cursor, Record, Source, SourceError};
+use crate::{Batch, Context, Cursor, Source, SourceError};
 
 /// The kind name of this source in flow specs.
 pub const KIND: &str = "fracttal.work_orders";
@@ -19,12 +18,10 @@ pub const KIND: &str = "fracttal.work_orders";
 /// The most rows Fracttal returns per page.
 pub const MAX_PAGE_SIZE: u32 = 100;
 
-/// More seen keys than this are not kept in a cursor; the oldest go first.
-const MAX_SEEN: usize = 20_000;
-
-/// Polls "Query tasks in WOs" (`GET work_orders/`): one [`Record`] per task row, key
-/// `fracttal:wo:<id_work_orders_tasks>:<id_status_work_order>`, kind `fracttal.work_order`,
-/// `occurred_at` the row's [`TypeDate`] field, the Hub [aliases](super::ALIASES) added.
+/// Polls "Query tasks in WOs" (`GET work_orders/`): one [`Record`](crate::Record) per task
+/// row, key `fracttal:wo:<id_work_orders_tasks>:<id_status_work_order>`, kind
+/// `fracttal.work_order`, `occurred_at` the row's [`TypeDate`] field, the Hub
+/// [aliases](super::ALIASES) added.
 ///
 /// # The cursor
 ///
@@ -199,184 +196,39 @@ impl WorkOrdersSource {
     pub fn limit(&self) -> u32 {
         self.limit
     }
-
-    async fn page(
-        &self,
-        ctx: &Context,
-        since: Option<DateTime<Utc>>,
-        start: u64,
-    ) -> Result<super::Envelope, FracttalError> {
-        let start_text = start.to_string();
-        let limit_text = self.limit.to_string();
-        let since_text = since.map(|at| format_date(floor_second(at)));
-        let until_text = self.until.map(format_date);
-        let mut query: Vec<(&str, &str)> = vec![("start", &start_text), ("limit", &limit_text)];
-        if let Some(since) = &since_text {
-            query.push(("since", since));
-        }
-        if let Some(until) = &until_text {
-            query.push(("until", until));
-        }
-        if since_text.is_some() || until_text.is_some() {
-            query.push(("type_date", self.type_date.as_str()));
-        }
-        for (name, value) in &self.filters {
-            query.push((name, value));
-        }
-        let mut waits = 0;
-        loop {
-            match self.client.get(ctx, &self.path, &query).await {
-                Err(FracttalError::RateLimited { retry_after, .. })
-                    if waits < self.rate_limit_retries =>
-                {
-                    waits += 1;
-                    ctx.clock().sleep(retry_after).await;
-                }
-                other => return other,
-            }
-        }
-    }
-}
-
-/// The cursor's JSON form (see [`WorkOrdersSource`]).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct State {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    watermark: Option<DateTime<Utc>>,
-    #[serde(default)]
-    seen: BTreeMap<String, DateTime<Utc>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    resume: Option<Resume>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Resume {
-    /// The interrupted scan's lower bound (also its horizon).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    since: Option<DateTime<Utc>>,
-    /// The offset to continue at.
-    start: u64,
-    /// The latest row date read so far in the interrupted scan.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    latest: Option<DateTime<Utc>>,
-}
-
-fn floor_second(at: DateTime<Utc>) -> DateTime<Utc> {
-    at.duration_trunc(chrono::Duration::seconds(1))
-        .unwrap_or(at)
-}
-
-fn minus(at: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
-    chrono::Duration::from_std(by)
-        .ok()
-        .and_then(|d| at.checked_sub_signed(d))
-        .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 #[async_trait]
 impl Source for WorkOrdersSource {
     async fn poll(&self, ctx: &Context, cursor: Option<&Cursor>) -> Result<Batch, SourceError> {
-        let now = ctx.clock().now();
-        let mut state = match cursor {
-            Some(cursor) => {
-                State::deserialize(cursor.value()).map_err(|e| SourceError::Response {
-                    provider: PROVIDER.to_owned(),
-                    message: format!(
-                        "the stored cursor is not a {KIND} cursor ({e}); delete it to start again"
-                    ),
-                })?
-            }
-            None => State::default(),
+        let query = Query {
+            client: &self.client,
+            path: &self.path,
+            filters: &self.filters,
+            type_date: Some(self.type_date.as_str()),
+            limit: self.limit,
+            rate_limit_retries: self.rate_limit_retries,
         };
-        let (horizon, first_start, mut latest) = match &state.resume {
-            Some(resume) => (resume.since, resume.start, resume.latest),
-            None => {
-                let horizon = match state.watermark {
-                    Some(watermark) => Some(minus(watermark, self.lookback)),
-                    None => Some(self.since.unwrap_or_else(|| minus(now, self.lookback))),
-                };
-                (horizon, 0, None)
-            }
+        let window = Window {
+            since: self.since,
+            until: self.until,
+            lookback: self.lookback,
+            max_pages: self.max_pages,
         };
-        // A configured `since` is a hard floor, also under a cursor.
-        let horizon = match (horizon, self.since) {
-            (Some(h), Some(s)) => Some(h.max(s)),
-            (h, s) => h.or(s),
+        let type_date = self.type_date;
+        let date_of = move |row: &Map<String, Value>| row_date(row, type_date);
+        let rows_of = scan::Rows {
+            kind: KIND,
+            what: "work-order row",
+            date_of: &date_of,
+            key_of: &work_order_key,
         };
-
-        let mut records: Vec<Record> = Vec::new();
-        let mut start = first_start;
-        let mut complete = false;
-        for _ in 0..self.max_pages {
-            let envelope = self.page(ctx, horizon, start).await?;
-            let rows = envelope.rows();
-            for (index, row) in rows.iter().enumerate() {
-                let Value::Object(row) = row else {
-                    return Err(SourceError::Response {
-                        provider: PROVIDER.to_owned(),
-                        message: format!(
-                            "data[{index}] of the page at start={start} is not a work-order row object"
-                        ),
-                    });
-                };
-                let date = row_date(row, self.type_date);
-                if let Some(date) = date {
-                    if horizon.is_some_and(|h| date < h) || self.until.is_some_and(|u| date > u) {
-                        continue;
-                    }
-                    latest = latest.max(Some(date));
-                }
-                let key = work_order_key(row);
-                // `seen` also holds the keys taken earlier in this poll, so a row repeated
-                // when pages shift is dropped too.
-                if state.seen.contains_key(&key) {
-                    continue;
-                }
-                state.seen.insert(key, date.unwrap_or(now));
-                records.push(work_order_record(row.clone(), self.type_date));
-            }
-            let read = rows.len() as u64;
-            start += read;
-            let total_reached = envelope.total.is_some_and(|total| start >= total);
-            if read < u64::from(self.limit) || total_reached {
-                complete = true;
-                break;
-            }
-        }
-
-        if complete {
-            state.resume = None;
-            state.watermark = state.watermark.max(latest);
-            if let Some(watermark) = state.watermark {
-                let keep_from = minus(watermark, self.lookback);
-                // Undated rows were stored at the poll's instant; they age out the same way.
-                state.seen.retain(|_, at| *at >= keep_from);
-            }
-        } else {
-            state.resume = Some(Resume {
-                since: horizon,
-                start,
-                latest,
-            });
-        }
-        if state.seen.len() > MAX_SEEN {
-            let mut dates: Vec<DateTime<Utc>> = state.seen.values().copied().collect();
-            dates.sort_unstable();
-            // In bounds: this branch runs only when there are more than MAX_SEEN dates.
-            let cut = dates[dates.len() - MAX_SEEN];
-            state.seen.retain(|_, at| *at >= cut);
-        }
-
-        records.sort_by(|a, b| {
-            (a.occurred_at.unwrap_or(now), &a.key).cmp(&(b.occurred_at.unwrap_or(now), &b.key))
-        });
-        let cursor = serde_json::to_value(&state).map_err(|e| SourceError::Response {
-            provider: PROVIDER.to_owned(),
-            message: format!("the cursor could not be written: {e}"),
-        })?;
-        Ok(Batch::new(records, Some(Cursor::new(cursor))))
+        let (rows, next) = scan::scan(ctx, cursor, &query, &window, &rows_of).await?;
+        let records = rows
+            .into_iter()
+            .map(|new| work_order_record(new.row, type_date))
+            .collect();
+        Ok(Batch::new(records, Some(next)))
     }
 }
 

@@ -1,0 +1,410 @@
+//! The `fracttal.work_requests` source: work requests new since the cursor.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::rows::{id_text, parse_date, WorkRequest};
+use super::scan::{self, Query, Window};
+use super::work_orders::MAX_PAGE_SIZE;
+use super::FracttalClient;
+use crate::{Batch, Context, Cursor, Record, Source, SourceError};
+
+/// The kind name of this source in flow specs.
+pub const KIND: &str = "fracttal.work_requests";
+
+/// The record kind of a work request.
+pub const WORK_REQUEST_RECORD_KIND: &str = "fracttal.work_request";
+
+/// Which date of a work request the window applies to: the API's `type_date`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RequestDate {
+    /// `date`: when it was requested (the API's default).
+    #[default]
+    Date,
+    /// `date_incident`: when the incident happened.
+    DateIncident,
+    /// `date_solution`: when it was solved.
+    DateSolution,
+}
+
+impl RequestDate {
+    /// The API's name, which is also the row field holding the date.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestDate::Date => "date",
+            RequestDate::DateIncident => "date_incident",
+            RequestDate::DateSolution => "date_solution",
+        }
+    }
+}
+
+/// The key of a work request: `fracttal:wr:<id_code>` (else `id`, else a hash of the row).
+///
+/// ```
+/// use hubflow::fracttal::work_request_key;
+/// use serde_json::json;
+/// assert_eq!(work_request_key(json!({"id_code": 5012}).as_object().unwrap()), "fracttal:wr:5012");
+/// ```
+pub fn work_request_key(row: &Map<String, Value>) -> String {
+    let id = ["id_code", "id"]
+        .iter()
+        .find_map(|field| row.get(*field).and_then(id_text))
+        .unwrap_or_else(|| {
+            format!(
+                "#{:016x}",
+                crate::record::stable_hash(&[Value::Object(row.clone()).to_string().as_bytes()])
+            )
+        });
+    format!("fracttal:wr:{id}")
+}
+
+/// The record of one work request: kind [`WORK_REQUEST_RECORD_KIND`], key per
+/// [`work_request_key`], `occurred_at` from `date_field`, the row's fields as received, and
+/// when absent from the row:
+///
+/// | field | filled from |
+/// |---|---|
+/// | `requester` | `requested_by`, else `email_requested_by` |
+/// | `item_description` | `items_description` (the asset or location) |
+/// | `urgent` | `is_urgent` read as a boolean (`true`, `1`, `"true"`, `"si"`, …), else `false` |
+///
+/// ```
+/// use hubflow::fracttal::{work_request_record, RequestDate};
+/// use serde_json::json;
+///
+/// let row = json!({"id_code": 5012, "description": "Leak under pump 3", "is_urgent": "1",
+///                  "requested_by": "Ana Souza", "items_description": "Pump 3",
+///                  "date": "2026-03-02T08:00:00+00:00"});
+/// let record = work_request_record(row.as_object().unwrap().clone(), RequestDate::Date);
+/// assert_eq!(record.key, "fracttal:wr:5012");
+/// assert_eq!((record.data["urgent"].clone(), record.data["requester"].clone()), (json!(true), json!("Ana Souza")));
+/// assert_eq!(record.data["item_description"], "Pump 3");
+/// ```
+pub fn work_request_record(mut row: Map<String, Value>, date_field: RequestDate) -> Record {
+    let key = work_request_key(&row);
+    let at = request_date(&row, date_field);
+    let typed = WorkRequest::deserialize(Value::Object(row.clone())).unwrap_or_default();
+    let fill = |row: &mut Map<String, Value>, field: &str, value: Option<Value>| {
+        if let (false, Some(value)) = (row.contains_key(field), value) {
+            row.insert(field.to_owned(), value);
+        }
+    };
+    let requester = typed
+        .requested_by
+        .clone()
+        .filter(|s| !s.trim().is_empty())
+        .or(typed.email_requested_by.clone());
+    fill(&mut row, "requester", requester.map(Value::String));
+    fill(
+        &mut row,
+        "item_description",
+        typed.items_description.clone().map(Value::String),
+    );
+    fill(
+        &mut row,
+        "urgent",
+        Some(Value::Bool(typed.is_urgent.unwrap_or(false))),
+    );
+    let record = Record::new(key, WORK_REQUEST_RECORD_KIND, Value::Object(row));
+    match at {
+        Some(at) => record.occurred_at(at),
+        None => record,
+    }
+}
+
+fn request_date(row: &Map<String, Value>, field: RequestDate) -> Option<DateTime<Utc>> {
+    row.get(field.as_str())
+        .and_then(Value::as_str)
+        .and_then(parse_date)
+}
+
+/// Polls the work requests (`GET work_requests`) for requests new since the cursor: the
+/// "specific requests and inquiries" notifications. One record per request (see
+/// [`work_request_record`]), keyed by its id, so a request alerts once.
+///
+/// The cursor is the work-order source's date watermark on the [`RequestDate`] field with
+/// the keys seen within one lookback of it (default 60 s), and the offset to resume at
+/// when [`max_pages`](Self::max_pages) cuts a scan short; see
+/// [`WorkOrdersSource`](super::WorkOrdersSource). Without a cursor the first poll starts at
+/// [`since`](Self::since), or one lookback before now.
+///
+/// ```
+/// use hubflow::fracttal::{FracttalClient, RequestDate, WorkRequestsSource};
+///
+/// let source = WorkRequestsSource::new(FracttalClient::new("key".into(), "secret".into()))
+///     .status(1)
+///     .type_date(RequestDate::Date);
+/// assert_eq!(source.limit(), 100);
+/// ```
+#[derive(Debug, Clone)]
+pub struct WorkRequestsSource {
+    client: FracttalClient,
+    path: String,
+    filters: Vec<(&'static str, String)>,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    type_date: RequestDate,
+    lookback: Duration,
+    limit: u32,
+    max_pages: u32,
+    rate_limit_retries: u32,
+}
+
+impl WorkRequestsSource {
+    /// A source over `client`: path `work_requests`, window on `date`, lookback 60 s, 100
+    /// rows per page, at most 50 pages per poll, one wait per rate-limited page.
+    pub fn new(client: FracttalClient) -> Self {
+        WorkRequestsSource {
+            client,
+            path: "work_requests".to_owned(),
+            filters: Vec::new(),
+            since: None,
+            until: None,
+            type_date: RequestDate::Date,
+            lookback: Duration::from_secs(60),
+            limit: MAX_PAGE_SIZE,
+            max_pages: 50,
+            rate_limit_retries: 1,
+        }
+    }
+
+    fn filter(mut self, name: &'static str, value: String) -> Self {
+        self.filters.retain(|(n, _)| *n != name);
+        self.filters.push((name, value));
+        self
+    }
+
+    /// Only requests in this status (`id_status`, 1 to 13).
+    #[must_use]
+    pub fn status(self, status: u8) -> Self {
+        self.filter("id_status", status.to_string())
+    }
+
+    /// Only requests with this external identifier (`identifier`).
+    #[must_use]
+    pub fn identifier(self, identifier: impl Into<String>) -> Self {
+        self.filter("identifier", identifier.into())
+    }
+
+    /// Never requests dated before this instant; also where the first poll starts.
+    #[must_use]
+    pub fn since(mut self, at: DateTime<Utc>) -> Self {
+        self.since = Some(at);
+        self
+    }
+
+    /// Never requests dated after this instant (`until`).
+    #[must_use]
+    pub fn until(mut self, at: DateTime<Utc>) -> Self {
+        self.until = Some(at);
+        self
+    }
+
+    /// Which date the window and the watermark use (`type_date`; default `date`).
+    #[must_use]
+    pub fn type_date(mut self, type_date: RequestDate) -> Self {
+        self.type_date = type_date;
+        self
+    }
+
+    /// How far before the watermark each poll looks again, for requests that arrive late.
+    #[must_use]
+    pub fn lookback(mut self, lookback: Duration) -> Self {
+        self.lookback = lookback;
+        self
+    }
+
+    /// Rows per page, 1 to 100 (clamped).
+    #[must_use]
+    pub fn page_size(mut self, limit: u32) -> Self {
+        self.limit = limit.clamp(1, MAX_PAGE_SIZE);
+        self
+    }
+
+    /// The most pages one poll reads (at least 1); the rest waits for the next poll.
+    #[must_use]
+    pub fn max_pages(mut self, pages: u32) -> Self {
+        self.max_pages = pages.max(1);
+        self
+    }
+
+    /// How often one page is asked again after a 406/429 (0: fail the poll at once).
+    #[must_use]
+    pub fn rate_limit_retries(mut self, retries: u32) -> Self {
+        self.rate_limit_retries = retries;
+        self
+    }
+
+    /// The endpoint path below the base URL (default `work_requests`).
+    #[must_use]
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+
+    /// The client.
+    pub fn client(&self) -> &FracttalClient {
+        &self.client
+    }
+
+    /// Rows per page.
+    pub fn limit(&self) -> u32 {
+        self.limit
+    }
+}
+
+#[async_trait]
+impl Source for WorkRequestsSource {
+    async fn poll(&self, ctx: &Context, cursor: Option<&Cursor>) -> Result<Batch, SourceError> {
+        let query = Query {
+            client: &self.client,
+            path: &self.path,
+            filters: &self.filters,
+            type_date: Some(self.type_date.as_str()),
+            limit: self.limit,
+            rate_limit_retries: self.rate_limit_retries,
+        };
+        let window = Window {
+            since: self.since,
+            until: self.until,
+            lookback: self.lookback,
+            max_pages: self.max_pages,
+        };
+        let type_date = self.type_date;
+        let date_of = move |row: &Map<String, Value>| request_date(row, type_date);
+        let rows_of = scan::Rows {
+            kind: KIND,
+            what: "work-request row",
+            date_of: &date_of,
+            key_of: &work_request_key,
+        };
+        let (rows, next) = scan::scan(ctx, cursor, &query, &window, &rows_of).await?;
+        let records = rows
+            .into_iter()
+            .map(|new| work_request_record(new.row, type_date))
+            .collect();
+        Ok(Batch::new(records, Some(next)))
+    }
+}
+
+/// The source's spec config (see the module docs).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RequestsConfig {
+    pub connection: String,
+    #[serde(default)]
+    pub status: Option<u8>,
+    #[serde(default)]
+    pub identifier: Option<String>,
+    #[serde(default)]
+    pub since: Option<String>,
+    #[serde(default)]
+    pub until: Option<String>,
+    #[serde(default)]
+    pub type_date: Option<RequestDate>,
+    #[serde(default)]
+    pub lookback_secs: Option<u64>,
+    #[serde(default)]
+    pub limit: Option<u32>,
+    #[serde(default)]
+    pub max_pages: Option<u32>,
+    #[serde(default)]
+    pub rate_limit_retries: Option<u32>,
+    #[serde(default)]
+    pub path: Option<String>,
+}
+
+impl RequestsConfig {
+    pub(crate) fn apply(
+        self,
+        client: FracttalClient,
+    ) -> Result<WorkRequestsSource, crate::SpecErrors> {
+        let mut errors = crate::SpecErrors::new();
+        let mut source = WorkRequestsSource::new(client);
+        if let Some(status) = self.status {
+            if !(1..=13).contains(&status) {
+                errors.push(
+                    crate::SpecError::new("/status", format!("unknown status {status}"))
+                        .with_hint("work-request statuses are 1 to 13"),
+                );
+            }
+            source = source.status(status);
+        }
+        if let Some(identifier) = self.identifier {
+            source = source.identifier(identifier);
+        }
+        for (field, value) in [("since", &self.since), ("until", &self.until)] {
+            let Some(text) = value else { continue };
+            match parse_date(text) {
+                Some(at) if field == "since" => source = source.since(at),
+                Some(at) => source = source.until(at),
+                None => errors.push(
+                    crate::SpecError::new(format!("/{field}"), format!("not a date: `{text}`"))
+                        .with_hint("e.g. 2026-03-01T00:00:00Z or 2026-03-01T00:00:00-03"),
+                ),
+            }
+        }
+        if let Some(type_date) = self.type_date {
+            source = source.type_date(type_date);
+        }
+        if let Some(secs) = self.lookback_secs {
+            source = source.lookback(Duration::from_secs(secs));
+        }
+        scan::check_paging(&mut errors, self.limit, self.max_pages);
+        if let Some(limit) = self.limit {
+            source = source.page_size(limit);
+        }
+        if let Some(pages) = self.max_pages {
+            source = source.max_pages(pages);
+        }
+        if let Some(retries) = self.rate_limit_retries {
+            source = source.rate_limit_retries(retries);
+        }
+        if let Some(path) = self.path {
+            if let Err(e) = source.client.url(&path) {
+                errors.push(crate::SpecError::new("/path", e.to_string()));
+            }
+            source = source.path(path);
+        }
+        errors.into_result(source)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn present_fields_are_not_overwritten_and_odd_types_do_not_fail() {
+        let row = json!({"id": "r-1", "requester": "kept", "is_urgent": "maybe",
+                         "email_requested_by": "ana@example.com", "description": {"odd": 1}});
+        let record = work_request_record(row.as_object().unwrap().clone(), RequestDate::Date);
+        assert_eq!(record.key, "fracttal:wr:r-1");
+        assert_eq!(record.data["requester"], "kept");
+        assert_eq!(record.data["urgent"], false);
+        assert_eq!(record.occurred_at, None);
+        let by_mail = json!({"requested_by": " ", "email_requested_by": "ana@example.com"});
+        let record = work_request_record(by_mail.as_object().unwrap().clone(), RequestDate::Date);
+        assert_eq!(record.data["requester"], "ana@example.com");
+        assert!(record.key.starts_with("fracttal:wr:#"));
+    }
+
+    #[test]
+    fn the_spec_config_is_checked() {
+        let client = FracttalClient::new("k".into(), "s".into());
+        let config: RequestsConfig = serde_json::from_value(json!({
+            "connection": "f", "status": 14, "since": "x", "max_pages": 0
+        }))
+        .unwrap();
+        let errors = config.apply(client).unwrap_err();
+        let paths: Vec<_> = errors.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["/status", "/since", "/max_pages"]);
+    }
+}

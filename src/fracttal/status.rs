@@ -1,0 +1,616 @@
+//! The `fracttal.work_order_status` source: a record per task whose work-order status
+//! changed since the last poll, with the previous and the new status.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::rows::{apply_aliases, id_text, parse_date, row_date, TypeDate};
+use super::scan::{self, Query};
+use super::work_orders::MAX_PAGE_SIZE;
+use super::FracttalClient;
+use crate::{Batch, Context, Cursor, Record, Source, SourceError};
+
+/// The kind name of this source in flow specs.
+pub const KIND: &str = "fracttal.work_order_status";
+
+/// The record kind of a status change.
+pub const STATUS_CHANGE_KIND: &str = "fracttal.work_order_status";
+
+/// The most tasks whose status one cursor remembers. Beyond it the tasks with the oldest
+/// dates are forgotten first; see [`WorkOrderStatusSource`].
+pub const MAX_TRACKED_TASKS: usize = 20_000;
+
+/// The default span of work orders followed: 30 days (by the [`TypeDate`] field).
+pub const DEFAULT_TRACK_WINDOW: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// A work order's status, `id_status_work_order` in the API (`ot_status` as a filter).
+///
+/// ```
+/// use hubflow::fracttal::WorkOrderStatus;
+///
+/// let status = WorkOrderStatus::from_id(3).unwrap();
+/// assert_eq!(status, WorkOrderStatus::Completed);
+/// assert_eq!(status.name(), "completed");
+/// assert_eq!(status.label("es"), Some("Finalizada"));
+/// assert_eq!(WorkOrderStatus::from_id(9), None);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum WorkOrderStatus {
+    /// 1: in process.
+    InProcess,
+    /// 2: in review.
+    InReview,
+    /// 3: completed.
+    Completed,
+    /// 4: cancelled.
+    Cancelled,
+}
+
+impl WorkOrderStatus {
+    /// Every status, in id order.
+    pub const ALL: [WorkOrderStatus; 4] = [
+        WorkOrderStatus::InProcess,
+        WorkOrderStatus::InReview,
+        WorkOrderStatus::Completed,
+        WorkOrderStatus::Cancelled,
+    ];
+
+    /// The status with this API id (1 to 4).
+    pub fn from_id(id: u32) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.id() == id)
+    }
+
+    /// The API id.
+    pub fn id(self) -> u32 {
+        match self {
+            WorkOrderStatus::InProcess => 1,
+            WorkOrderStatus::InReview => 2,
+            WorkOrderStatus::Completed => 3,
+            WorkOrderStatus::Cancelled => 4,
+        }
+    }
+
+    /// A stable machine name: `in_process`, `in_review`, `completed`, `cancelled`.
+    pub fn name(self) -> &'static str {
+        match self {
+            WorkOrderStatus::InProcess => "in_process",
+            WorkOrderStatus::InReview => "in_review",
+            WorkOrderStatus::Completed => "completed",
+            WorkOrderStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// The label for people in `en`, `es` or `pt` (the languages of the shipped template
+    /// texts); `None` for other languages.
+    pub fn label(self, language: &str) -> Option<&'static str> {
+        let labels = match self {
+            WorkOrderStatus::InProcess => ["In process", "En proceso", "Em andamento"],
+            WorkOrderStatus::InReview => ["In review", "En revisión", "Em revisão"],
+            WorkOrderStatus::Completed => ["Completed", "Finalizada", "Concluída"],
+            WorkOrderStatus::Cancelled => ["Cancelled", "Cancelada", "Cancelada"],
+        };
+        match language {
+            "en" => Some(labels[0]),
+            "es" => Some(labels[1]),
+            "pt" => Some(labels[2]),
+            _ => None,
+        }
+    }
+
+    /// The date field of a task row that says when the work order reached this status, in
+    /// order of preference.
+    fn date_fields(self) -> &'static [&'static str] {
+        match self {
+            WorkOrderStatus::InProcess => &["initial_date"],
+            WorkOrderStatus::InReview => &["review_date"],
+            WorkOrderStatus::Completed => &["wo_final_date", "final_date"],
+            WorkOrderStatus::Cancelled => &[],
+        }
+    }
+}
+
+/// The key of a status change: `fracttal:wo-status:<task id>:<from>-><to>`, `<from>` being
+/// `none` when the previous status is unknown (a first sighting, an Automator event).
+///
+/// ```
+/// use hubflow::fracttal::status_change_key;
+/// assert_eq!(status_change_key("77", Some("1"), "3"), "fracttal:wo-status:77:1->3");
+/// assert_eq!(status_change_key("77", None, "3"), "fracttal:wo-status:77:none->3");
+/// ```
+pub fn status_change_key(task: &str, from: Option<&str>, to: &str) -> String {
+    format!("fracttal:wo-status:{task}:{}->{to}", from.unwrap_or("none"))
+}
+
+/// The record of a task row whose status became the row's `id_status_work_order`, coming
+/// from `from` (`None`: unknown). `None` when the row has no task id or no status, which a
+/// status change needs.
+///
+/// Kind [`STATUS_CHANGE_KIND`], key per [`status_change_key`], the row's fields with the Hub
+/// [aliases](super::ALIASES), and:
+///
+/// | field | value |
+/// |---|---|
+/// | `status_from`, `status_to` | the status ids (numbers; `status_from` `null` when unknown) |
+/// | `status_from_name`, `status_to_name` | `in_process`, `in_review`, `completed`, `cancelled` |
+/// | `status_from_label`, `status_to_label` | `{"en": "In process", "es": "En proceso", "pt": "Em andamento"}` |
+/// | `first_sighting` | `true` when the previous status is unknown |
+///
+/// `occurred_at` is the row's date for the new status when it has one (`initial_date` for
+/// in process, `review_date` for in review, `wo_final_date` else `final_date` for
+/// completed); otherwise none.
+///
+/// ```
+/// use hubflow::fracttal::status_change_record;
+/// use serde_json::json;
+///
+/// let row = json!({"id_work_orders_tasks": 77, "id_status_work_order": 3, "wo_folio": "OT-881",
+///                  "wo_final_date": "2026-03-02T10:00:00+00:00"});
+/// let record = status_change_record(row.as_object().unwrap().clone(), Some("2")).unwrap();
+/// assert_eq!(record.key, "fracttal:wo-status:77:2->3");
+/// assert_eq!(record.kind, "fracttal.work_order_status");
+/// assert_eq!((record.data["status_from"].clone(), record.data["status_to"].clone()), (json!(2), json!(3)));
+/// assert_eq!(record.data["status_to_label"]["pt"], "Concluída");
+/// assert_eq!(record.occurred_at.unwrap().to_rfc3339(), "2026-03-02T10:00:00+00:00");
+/// ```
+pub fn status_change_record(mut row: Map<String, Value>, from: Option<&str>) -> Option<Record> {
+    let task = row.get("id_work_orders_tasks").and_then(id_text)?;
+    let to = row.get("id_status_work_order").and_then(id_text)?;
+    let key = status_change_key(&task, from, &to);
+    let to_status = status_of(&to);
+    let at = to_status.and_then(|status| {
+        status
+            .date_fields()
+            .iter()
+            .filter_map(|field| row.get(*field).and_then(Value::as_str))
+            .find_map(parse_date)
+    });
+    apply_aliases(&mut row);
+    row.insert(
+        "status_from".to_owned(),
+        from.map_or(Value::Null, status_id),
+    );
+    row.insert("status_to".to_owned(), status_id(&to));
+    row.insert(
+        "status_from_name".to_owned(),
+        json!(from.and_then(status_of).map(WorkOrderStatus::name)),
+    );
+    row.insert(
+        "status_to_name".to_owned(),
+        json!(to_status.map(WorkOrderStatus::name)),
+    );
+    row.insert(
+        "status_from_label".to_owned(),
+        labels(from.and_then(status_of)),
+    );
+    row.insert("status_to_label".to_owned(), labels(to_status));
+    row.insert("first_sighting".to_owned(), Value::Bool(from.is_none()));
+    let record = Record::new(key, STATUS_CHANGE_KIND, Value::Object(row));
+    Some(match at {
+        Some(at) => record.occurred_at(at),
+        None => record,
+    })
+}
+
+fn status_of(text: &str) -> Option<WorkOrderStatus> {
+    text.parse().ok().and_then(WorkOrderStatus::from_id)
+}
+
+/// A status id as JSON: a number when it is one, else the text as sent.
+fn status_id(text: &str) -> Value {
+    text.parse::<u64>()
+        .map_or_else(|_| Value::String(text.to_owned()), Value::from)
+}
+
+fn labels(status: Option<WorkOrderStatus>) -> Value {
+    match status {
+        Some(status) => json!({
+            "en": status.label("en"),
+            "es": status.label("es"),
+            "pt": status.label("pt"),
+        }),
+        None => Value::Null,
+    }
+}
+
+/// Polls "Query tasks in WOs" (`GET work_orders/`) and returns a record per task whose
+/// `id_status_work_order` differs from the one the previous poll saw (see
+/// [`status_change_record`] for the record).
+///
+/// # How it knows the previous status
+///
+/// Fracttal has no history or "modified since" query, and a task row carries only its
+/// current status, so the previous status is kept **in the source's cursor**: a map from
+/// task id to the last status seen and the row's date. Each poll reads every task of the
+/// work orders dated within the last [`track_window`](Self::track_window) (default 30 days,
+/// on the [`TypeDate`] field, `creation_date` unless set) and compares:
+///
+/// * same status as remembered: nothing (a row seen again is not a new record);
+/// * another status: one record `<from>-><to>`;
+/// * a task not remembered (a *first sighting*): nothing, unless
+///   [`first_sightings`](Self::first_sightings) is on, and then a record `none-><status>`
+///   — but never on the polls that build the first picture (before the first complete
+///   scan), so a new flow does not announce every open work order.
+///
+/// **The bound.** After each complete scan the cursor forgets tasks dated before the
+/// window; and it never holds more than [`MAX_TRACKED_TASKS`] tasks, dropping those with the
+/// oldest dates first. A task forgotten either way and seen again is a first sighting: its
+/// next change is missed (or, with first sightings on, reported as `none-><status>`, which
+/// the store's claims drop when that key was delivered before). Keep the window to the
+/// work orders that still change (filter by `code_location` or `code_asset` for large
+/// companies): every poll reads the whole window, one request per 100 tasks, from the
+/// company's budget of 200 requests per minute.
+///
+/// Rows without a task id or without a status cannot be followed and are passed over.
+/// When [`max_pages`](Self::max_pages) cuts a scan short, the next poll continues at the
+/// next offset with the same window, and forgetting waits for the scan to complete.
+///
+/// Each distinct change alerts once, through the key: a task that makes the *same*
+/// transition twice (reopened and completed again, `1->3` twice) is reported once.
+///
+/// ```
+/// use hubflow::fracttal::{FracttalClient, WorkOrderStatusSource};
+/// use std::time::Duration;
+///
+/// let source = WorkOrderStatusSource::new(FracttalClient::new("key".into(), "secret".into()))
+///     .code_location("PLANT-1")
+///     .track_window(Duration::from_secs(14 * 24 * 3600))
+///     .first_sightings(false);
+/// assert_eq!(source.limit(), 100);
+/// ```
+#[derive(Debug, Clone)]
+pub struct WorkOrderStatusSource {
+    client: FracttalClient,
+    path: String,
+    filters: Vec<(&'static str, String)>,
+    since: Option<DateTime<Utc>>,
+    type_date: TypeDate,
+    window: Duration,
+    first_sightings: bool,
+    limit: u32,
+    max_pages: u32,
+    rate_limit_retries: u32,
+}
+
+impl WorkOrderStatusSource {
+    /// A source over `client`: path `work_orders/`, a 30-day window on `creation_date`, no
+    /// first sightings, 100 rows per page, at most 50 pages per poll, one wait per
+    /// rate-limited page.
+    pub fn new(client: FracttalClient) -> Self {
+        WorkOrderStatusSource {
+            client,
+            path: "work_orders/".to_owned(),
+            filters: Vec::new(),
+            since: None,
+            type_date: TypeDate::CreationDate,
+            window: DEFAULT_TRACK_WINDOW,
+            first_sightings: false,
+            limit: MAX_PAGE_SIZE,
+            max_pages: 50,
+            rate_limit_retries: 1,
+        }
+    }
+
+    fn filter(mut self, name: &'static str, value: String) -> Self {
+        self.filters.retain(|(n, _)| *n != name);
+        self.filters.push((name, value));
+        self
+    }
+
+    /// Only this asset (`code_asset`).
+    #[must_use]
+    pub fn code_asset(self, code: impl Into<String>) -> Self {
+        self.filter("code_asset", code.into())
+    }
+
+    /// Only this location (`code_location`).
+    #[must_use]
+    pub fn code_location(self, code: impl Into<String>) -> Self {
+        self.filter("code_location", code.into())
+    }
+
+    /// Only this work order (`folio`).
+    #[must_use]
+    pub fn folio(self, folio: impl Into<String>) -> Self {
+        self.filter("folio", folio.into())
+    }
+
+    /// Never work orders dated before this instant, whatever the window.
+    #[must_use]
+    pub fn since(mut self, at: DateTime<Utc>) -> Self {
+        self.since = Some(at);
+        self
+    }
+
+    /// Which date the window applies to (`type_date`; default `creation_date`).
+    #[must_use]
+    pub fn type_date(mut self, type_date: TypeDate) -> Self {
+        self.type_date = type_date;
+        self
+    }
+
+    /// How far back work orders are followed (default [`DEFAULT_TRACK_WINDOW`]).
+    #[must_use]
+    pub fn track_window(mut self, window: Duration) -> Self {
+        self.window = window;
+        self
+    }
+
+    /// Whether a task first seen after the first complete scan is reported, as
+    /// `none-><status>` (default off).
+    #[must_use]
+    pub fn first_sightings(mut self, on: bool) -> Self {
+        self.first_sightings = on;
+        self
+    }
+
+    /// Rows per page, 1 to 100 (clamped).
+    #[must_use]
+    pub fn page_size(mut self, limit: u32) -> Self {
+        self.limit = limit.clamp(1, MAX_PAGE_SIZE);
+        self
+    }
+
+    /// The most pages one poll reads (at least 1); the rest waits for the next poll.
+    #[must_use]
+    pub fn max_pages(mut self, pages: u32) -> Self {
+        self.max_pages = pages.max(1);
+        self
+    }
+
+    /// How often one page is asked again after a 406/429 (0: fail the poll at once).
+    #[must_use]
+    pub fn rate_limit_retries(mut self, retries: u32) -> Self {
+        self.rate_limit_retries = retries;
+        self
+    }
+
+    /// The endpoint path below the base URL (default `work_orders/`).
+    #[must_use]
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+
+    /// The client.
+    pub fn client(&self) -> &FracttalClient {
+        &self.client
+    }
+
+    /// Rows per page.
+    pub fn limit(&self) -> u32 {
+        self.limit
+    }
+}
+
+/// The cursor's JSON form: `{"tasks": {"<task id>": ["<status>", "<date>"]}, "primed": true,
+/// "resume": {"since": …, "start": 200}}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct State {
+    #[serde(default)]
+    tasks: BTreeMap<String, (String, DateTime<Utc>)>,
+    /// Whether a complete scan has been made: first sightings count only after it.
+    #[serde(default)]
+    primed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    resume: Option<Resume>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Resume {
+    since: DateTime<Utc>,
+    start: u64,
+}
+
+#[async_trait]
+impl Source for WorkOrderStatusSource {
+    async fn poll(&self, ctx: &Context, cursor: Option<&Cursor>) -> Result<Batch, SourceError> {
+        let now = ctx.clock().now();
+        let mut state: State = scan::read_cursor(cursor, KIND)?;
+        let (horizon, mut start) = match &state.resume {
+            Some(resume) => (resume.since, resume.start),
+            None => {
+                let horizon = scan::minus(now, self.window);
+                (self.since.map_or(horizon, |s| horizon.max(s)), 0)
+            }
+        };
+        let query = Query {
+            client: &self.client,
+            path: &self.path,
+            filters: &self.filters,
+            type_date: Some(self.type_date.as_str()),
+            limit: self.limit,
+            rate_limit_retries: self.rate_limit_retries,
+        };
+        let report_new = state.primed && self.first_sightings;
+        let mut records = Vec::new();
+        let mut complete = false;
+        for _ in 0..self.max_pages {
+            let envelope = query.page(ctx, Some(horizon), None, start).await?;
+            let page = envelope.rows();
+            for (index, row) in page.iter().enumerate() {
+                let row = scan::object(row, index, start, "work-order row")?;
+                let date = row_date(row, self.type_date);
+                if date.is_some_and(|d| d < horizon) {
+                    continue;
+                }
+                let (Some(task), Some(status)) = (
+                    row.get("id_work_orders_tasks").and_then(id_text),
+                    row.get("id_status_work_order").and_then(id_text),
+                ) else {
+                    continue;
+                };
+                let previous = state
+                    .tasks
+                    .insert(task, (status.clone(), date.unwrap_or(now)));
+                let from = match &previous {
+                    Some((before, _)) if *before == status => continue,
+                    Some((before, _)) => Some(before.as_str()),
+                    None if report_new => None,
+                    None => continue,
+                };
+                if let Some(record) = status_change_record(row.clone(), from) {
+                    records.push(record);
+                }
+            }
+            start += page.len() as u64;
+            let total_reached = envelope.total.is_some_and(|total| start >= total);
+            if page.len() < self.limit as usize || total_reached {
+                complete = true;
+                break;
+            }
+        }
+        if complete {
+            state.resume = None;
+            state.primed = true;
+            state.tasks.retain(|_, (_, at)| *at >= horizon);
+        } else {
+            state.resume = Some(Resume {
+                since: horizon,
+                start,
+            });
+        }
+        scan::cap_by_date(&mut state.tasks, MAX_TRACKED_TASKS, |(_, at)| *at);
+        Ok(Batch::new(records, Some(scan::write_cursor(&state)?)))
+    }
+}
+
+/// The source's spec config (see the module docs).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StatusConfig {
+    pub connection: String,
+    #[serde(default)]
+    pub code_asset: Option<String>,
+    #[serde(default)]
+    pub code_location: Option<String>,
+    #[serde(default)]
+    pub folio: Option<String>,
+    #[serde(default)]
+    pub since: Option<String>,
+    #[serde(default)]
+    pub type_date: Option<TypeDate>,
+    #[serde(default)]
+    pub track_days: Option<u32>,
+    #[serde(default)]
+    pub first_sightings: Option<bool>,
+    #[serde(default)]
+    pub limit: Option<u32>,
+    #[serde(default)]
+    pub max_pages: Option<u32>,
+    #[serde(default)]
+    pub rate_limit_retries: Option<u32>,
+    #[serde(default)]
+    pub path: Option<String>,
+}
+
+impl StatusConfig {
+    pub(crate) fn apply(
+        self,
+        client: FracttalClient,
+    ) -> Result<WorkOrderStatusSource, crate::SpecErrors> {
+        let mut errors = crate::SpecErrors::new();
+        let mut source = WorkOrderStatusSource::new(client);
+        if let Some(code) = self.code_asset {
+            source = source.code_asset(code);
+        }
+        if let Some(code) = self.code_location {
+            source = source.code_location(code);
+        }
+        if let Some(folio) = self.folio {
+            source = source.folio(folio);
+        }
+        if let Some(text) = &self.since {
+            match parse_date(text) {
+                Some(at) => source = source.since(at),
+                None => errors.push(
+                    crate::SpecError::new("/since", format!("not a date: `{text}`"))
+                        .with_hint("e.g. 2026-03-01T00:00:00Z or 2026-03-01T00:00:00-03"),
+                ),
+            }
+        }
+        if let Some(type_date) = self.type_date {
+            source = source.type_date(type_date);
+        }
+        if let Some(days) = self.track_days {
+            if !(1..=366).contains(&days) {
+                errors.push(
+                    crate::SpecError::new("/track_days", format!("{days} days")).with_hint(
+                        "follow work orders of the last 1 to 366 days; every poll reads them all",
+                    ),
+                );
+            }
+            source = source.track_window(Duration::from_secs(u64::from(days) * 24 * 3600));
+        }
+        if let Some(on) = self.first_sightings {
+            source = source.first_sightings(on);
+        }
+        scan::check_paging(&mut errors, self.limit, self.max_pages);
+        if let Some(limit) = self.limit {
+            source = source.page_size(limit);
+        }
+        if let Some(pages) = self.max_pages {
+            source = source.max_pages(pages);
+        }
+        if let Some(retries) = self.rate_limit_retries {
+            source = source.rate_limit_retries(retries);
+        }
+        if let Some(path) = self.path {
+            if let Err(e) = source.client.url(&path) {
+                errors.push(crate::SpecError::new("/path", e.to_string()));
+            }
+            source = source.path(path);
+        }
+        errors.into_result(source)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_round_trip_and_unknown_ones_stay_text() {
+        for status in WorkOrderStatus::ALL {
+            assert_eq!(WorkOrderStatus::from_id(status.id()), Some(status));
+            for language in ["en", "es", "pt"] {
+                assert!(status.label(language).is_some());
+            }
+        }
+        assert_eq!(WorkOrderStatus::InProcess.label("fr"), None);
+        let row = json!({"id_work_orders_tasks": "9", "id_status_work_order": "X7"});
+        let record = status_change_record(row.as_object().unwrap().clone(), Some("1")).unwrap();
+        assert_eq!(record.key, "fracttal:wo-status:9:1->X7");
+        assert_eq!(record.data["status_to"], "X7");
+        assert_eq!(record.data["status_to_name"], Value::Null);
+        assert_eq!(record.data["status_from_name"], "in_process");
+        assert_eq!(record.occurred_at, None);
+        let no_task = json!({"id_status_work_order": 1});
+        assert!(status_change_record(no_task.as_object().unwrap().clone(), None).is_none());
+    }
+
+    #[test]
+    fn the_spec_config_is_checked() {
+        let client = FracttalClient::new("k".into(), "s".into());
+        let config: StatusConfig = serde_json::from_value(json!({
+            "connection": "f", "since": "later", "track_days": 0, "limit": 0, "max_pages": 0
+        }))
+        .unwrap();
+        let errors = config.apply(client).unwrap_err();
+        let paths: Vec<_> = errors.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["/since", "/track_days", "/limit", "/max_pages"]);
+        let status =
+            serde_json::from_value::<StatusConfig>(json!({"connection": "f", "status": 3}));
+        assert!(
+            status.is_err(),
+            "a status filter would hide the transitions"
+        );
+    }
+}
