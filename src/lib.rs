@@ -40,7 +40,8 @@
 //! * [`Trigger`]: when the host should run a flow.
 //! * Adapters: [`http_target`] (feature `http`), [`whatsapp`] (WhatsApp Cloud API: send,
 //!   receive signed webhooks), [`timelines`] (TimelinesAI webhooks and sending),
-//!   [`fracttal`] (Fracttal One: OAuth client, work-order source, events, work requests),
+//!   [`fracttal`] (Fracttal One: OAuth client, work-order, status-change, meter-reading and
+//!   work-request sources, events, work requests),
 //!   [`rm`] (RM-style ERP appointment confirmations, answered back into the ERP; RD Conversas).
 //!
 //! # Quick start
@@ -81,7 +82,7 @@
 //! | `http` | yes | the generic JSON webhook target, kind `http.post` |
 //! | `whatsapp` | yes | [`whatsapp`]: the WhatsApp Cloud API target and webhook (brings hmac, sha2, hex) |
 //! | `timelines` | yes | [`timelines`]: TimelinesAI webhook intake and the `timelines.message` target |
-//! | `fracttal` | yes | [`fracttal`]: the OAuth client, `fracttal.work_orders`, `fracttal.event`, `fracttal.work_request` |
+//! | `fracttal` | yes | [`fracttal`]: the OAuth client, `fracttal.work_orders`, `fracttal.work_order_status`, `fracttal.meter_readings`, `fracttal.work_requests`, `fracttal.event`, `fracttal.work_request` |
 //! | `rm` | yes | [`rm`]: appointment confirmations and reply routing for RM-style ERPs |
 //!
 //! With `--no-default-features` the core builds alone, without an HTTP client or a runtime.
