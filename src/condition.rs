@@ -98,6 +98,13 @@ use crate::{pointer_token, Record, SpecError, SpecErrors};
 pub trait Condition: Send + Sync {
     /// `true` when the flow should act on `record`.
     fn evaluate(&self, record: &Record) -> bool;
+
+    /// Why `record` does not pass, in words for a run report, when the condition can say;
+    /// `None` when it passes or cannot tell. The flow falls back to a description of the
+    /// whole condition.
+    fn explain(&self, _record: &Record) -> Option<String> {
+        None
+    }
 }
 
 impl<F> Condition for F
@@ -353,6 +360,42 @@ impl Condition for Comparison {
     fn evaluate(&self, record: &Record) -> bool {
         self.holds(record.get(&self.field))
     }
+
+    fn explain(&self, record: &Record) -> Option<String> {
+        if self.evaluate(record) {
+            return None;
+        }
+        let found = match record.get(&self.field) {
+            None => "missing".to_owned(),
+            Some(value) => format!("{}", Shown(value)),
+        };
+        let expected = match &self.value {
+            Some(value) => format!("{} {}", self.op, Shown(value)),
+            None => self.op.to_string(),
+        };
+        let case = if self.case_insensitive {
+            " (ignoring case)"
+        } else {
+            ""
+        };
+        Some(format!(
+            "{} is {found}, expected {expected}{case}",
+            self.field
+        ))
+    }
+}
+
+/// A JSON value as a skip reason shows it: compact, cut after 60 characters.
+struct Shown<'a>(&'a Value);
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = self.0.to_string();
+        match text.char_indices().nth(60) {
+            Some((cut, _)) => write!(f, "{}…", &text[..cut]),
+            None => f.write_str(&text),
+        }
+    }
 }
 
 impl Serialize for Comparison {
@@ -545,6 +588,41 @@ impl Condition for Rule {
             Rule::Any(rules) => rules.iter().any(|rule| rule.evaluate(record)),
             Rule::Not(rule) => !rule.evaluate(record),
             Rule::Compare(c) => c.evaluate(record),
+        }
+    }
+
+    /// Names the first clause that fails, with the value the record has:
+    ///
+    /// ```
+    /// use hubflow::{Condition, Record, Rule};
+    /// use serde_json::json;
+    /// let rule = Rule::parse(&json!({"all": [
+    ///     {"field": "status", "op": "in", "value": [1, 2]},
+    ///     {"field": "user_assigned", "op": "eq", "value": "Jonas Campos"}
+    /// ]})).unwrap();
+    /// let record = Record::new("k", "t", json!({"status": 1, "user_assigned": "Marta Lima"}));
+    /// assert_eq!(
+    ///     rule.explain(&record).unwrap(),
+    ///     r#"user_assigned is "Marta Lima", expected eq "Jonas Campos""#
+    /// );
+    /// ```
+    fn explain(&self, record: &Record) -> Option<String> {
+        if self.evaluate(record) {
+            return None;
+        }
+        match self {
+            Rule::Always => None,
+            Rule::All(rules) => rules.iter().find_map(|rule| rule.explain(record)),
+            Rule::Any(rules) if rules.is_empty() => Some("an empty `any` never holds".to_owned()),
+            Rule::Any(rules) => {
+                let reasons: Vec<String> = rules
+                    .iter()
+                    .filter_map(|rule| rule.explain(record))
+                    .collect();
+                Some(format!("none of these holds: {}", reasons.join("; ")))
+            }
+            Rule::Not(rule) => Some(format!("{rule} holds, and the rule excludes it")),
+            Rule::Compare(c) => c.explain(record),
         }
     }
 }
@@ -2313,5 +2391,72 @@ mod tests {
                 let _ = parse_instant(&s);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod explain_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rule(value: Value) -> Rule {
+        Rule::parse(&value).unwrap()
+    }
+
+    fn record(data: Value) -> Record {
+        Record::new("k", "t", data)
+    }
+
+    #[test]
+    fn a_passing_rule_has_nothing_to_explain() {
+        let r = rule(json!({"field": "a", "op": "eq", "value": 1}));
+        assert_eq!(r.explain(&record(json!({"a": 1}))), None);
+        assert_eq!(Rule::Always.explain(&record(json!({}))), None);
+    }
+
+    #[test]
+    fn a_missing_field_says_so() {
+        let r = rule(json!({"field": "chat.phone", "op": "exists"}));
+        assert_eq!(
+            r.explain(&record(json!({}))).unwrap(),
+            "chat.phone is missing, expected exists"
+        );
+    }
+
+    #[test]
+    fn all_names_the_first_failing_clause_and_any_names_them_all() {
+        let all = rule(json!({"all": [
+            {"field": "a", "op": "gt", "value": 1},
+            {"field": "b", "op": "eq", "value": "x"}
+        ]}));
+        let r = record(json!({"a": 5, "b": "y"}));
+        assert_eq!(all.explain(&r).unwrap(), r#"b is "y", expected eq "x""#);
+        let any = rule(json!({"any": [
+            {"field": "a", "op": "lt", "value": 1},
+            {"field": "b", "op": "eq", "value": "x"}
+        ]}));
+        assert_eq!(
+            any.explain(&r).unwrap(),
+            r#"none of these holds: a is 5, expected lt 1; b is "y", expected eq "x""#
+        );
+        assert!(rule(json!({"any": []}))
+            .explain(&r)
+            .unwrap()
+            .contains("empty"));
+        let not = rule(json!({"not": {"field": "a", "op": "eq", "value": 5}}));
+        assert!(
+            not.explain(&r).unwrap().contains("excludes"),
+            "{:?}",
+            not.explain(&r)
+        );
+    }
+
+    #[test]
+    fn long_values_are_cut() {
+        let r = rule(json!({"field": "text", "op": "eq", "value": "short"}));
+        let long = "x".repeat(200);
+        let why = r.explain(&record(json!({"text": long}))).unwrap();
+        assert!(why.chars().count() < 120, "{why}");
+        assert!(why.contains('…'));
     }
 }

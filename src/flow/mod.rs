@@ -139,10 +139,12 @@ impl Flow {
     /// pure. A dry run is a loop over this.
     pub fn plan(&self, record: &Record) -> Result<Plan, PlanError> {
         if !self.inner.condition.evaluate(record) {
-            return Ok(Plan::Skip(format!(
-                "condition not met: {}",
-                self.inner.condition_text
-            )));
+            let why = self
+                .inner
+                .condition
+                .explain(record)
+                .unwrap_or_else(|| self.inner.condition_text.clone());
+            return Ok(Plan::Skip(format!("condition not met: {why}")));
         }
         let payload = self.inner.mapper.map(record)?;
         Ok(Plan::Send(self.inner.target.prepare(record, &payload)?))
