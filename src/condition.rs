@@ -365,6 +365,24 @@ impl Condition for Comparison {
         if self.evaluate(record) {
             return None;
         }
+        let (found, expected, case) = self.parts(record);
+        Some(format!(
+            "{} is {found}, expected {expected}{case}",
+            self.field
+        ))
+    }
+}
+
+impl Comparison {
+    /// The comparison as it applies to `record`, for a rule that excludes it
+    /// (`mobile is missing, which is empty`).
+    fn describe(&self, record: &Record) -> String {
+        let (found, matched, case) = self.parts(record);
+        format!("{} is {found}, which is {matched}{case}", self.field)
+    }
+
+    /// The value found, the operator with its operand, and the case note.
+    fn parts(&self, record: &Record) -> (String, String, &'static str) {
         let found = match record.get(&self.field) {
             None => "missing".to_owned(),
             Some(value) => format!("{}", Shown(value)),
@@ -378,10 +396,7 @@ impl Condition for Comparison {
         } else {
             ""
         };
-        Some(format!(
-            "{} is {found}, expected {expected}{case}",
-            self.field
-        ))
+        (found, expected, case)
     }
 }
 
@@ -621,7 +636,19 @@ impl Condition for Rule {
                     .collect();
                 Some(format!("none of these holds: {}", reasons.join("; ")))
             }
-            Rule::Not(rule) => Some(format!("{rule} holds, and the rule excludes it")),
+            Rule::Not(rule) => Some(match &**rule {
+                Rule::Compare(c) => c.describe(record),
+                Rule::Any(rules) => rules
+                    .iter()
+                    .filter_map(|rule| match rule {
+                        Rule::Compare(c) if c.evaluate(record) => Some(c.describe(record)),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                other => format!("{other} holds, and the rule excludes it"),
+            })
+            .filter(|why| !why.is_empty()),
             Rule::Compare(c) => c.explain(record),
         }
     }
@@ -2444,11 +2471,17 @@ mod explain_tests {
             .unwrap()
             .contains("empty"));
         let not = rule(json!({"not": {"field": "a", "op": "eq", "value": 5}}));
-        assert!(
-            not.explain(&r).unwrap().contains("excludes"),
-            "{:?}",
-            not.explain(&r)
+        assert_eq!(not.explain(&r).unwrap(), "a is 5, which is eq 5");
+        let not_any = rule(json!({"not": {"any": [
+            {"field": "mobile", "op": "empty"},
+            {"field": "a", "op": "eq", "value": 7}
+        ]}}));
+        assert_eq!(
+            not_any.explain(&r).unwrap(),
+            "mobile is missing, which is empty"
         );
+        let not_all = rule(json!({"not": {"all": [{"field": "a", "op": "eq", "value": 5}]}}));
+        assert!(not_all.explain(&r).unwrap().contains("excludes"));
     }
 
     #[test]
