@@ -206,7 +206,7 @@ impl Serialize for Headers {
 /// assert_eq!(request.headers.get("content-type"), Some("application/json"));
 /// assert_eq!(request.json_body().unwrap(), json!({"a": 1}));
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub struct HttpRequest {
     /// The method.
@@ -219,6 +219,26 @@ pub struct HttpRequest {
     pub body: Bytes,
     /// A per-request timeout; `None` leaves it to the client's default.
     pub timeout: Option<Duration>,
+    /// Whether the body carries credentials (a login's password, a refresh token): it is then
+    /// shown as `[redacted]` by `Debug` and serialization, like a secret header.
+    pub secret_body: bool,
+}
+
+impl fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let body: &dyn fmt::Debug = if self.secret_body {
+            &REDACTED
+        } else {
+            &String::from_utf8_lossy(&self.body)
+        };
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("url", &self.url.as_str())
+            .field("headers", &self.headers)
+            .field("body", body)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 impl HttpRequest {
@@ -230,6 +250,7 @@ impl HttpRequest {
             headers: Headers::new(),
             body: Bytes::new(),
             timeout: None,
+            secret_body: false,
         }
     }
 
@@ -266,6 +287,14 @@ impl HttpRequest {
         self
     }
 
+    /// Marks the body as carrying credentials, so it is redacted wherever the request is
+    /// shown (see [`HttpRequest::secret_body`](HttpRequest#structfield.secret_body)).
+    #[must_use]
+    pub fn with_secret_body(mut self) -> Self {
+        self.secret_body = true;
+        self
+    }
+
     /// The body parsed as JSON.
     pub fn json_body(&self) -> Result<serde_json::Value, serde_json::Error> {
         serde_json::from_slice(&self.body)
@@ -281,6 +310,7 @@ impl Serialize for HttpRequest {
         s.serialize_field("url", self.url.as_str())?;
         s.serialize_field("headers", &self.headers)?;
         match self.json_body() {
+            _ if self.secret_body => s.serialize_field("body", REDACTED)?,
             Ok(json) => s.serialize_field("body", &json)?,
             Err(_) if self.body.is_empty() => s.serialize_field("body", &())?,
             Err(_) => s.serialize_field("body", &format!("<{} bytes>", self.body.len()))?,
@@ -646,6 +676,24 @@ mod tests {
         assert!(!json.contains("s3cr3t"), "{json}");
         assert!(json.contains(REDACTED));
         assert_eq!(request.headers.get("authorization"), Some("Bearer s3cr3t"));
+    }
+
+    #[test]
+    fn a_secret_body_is_redacted_in_debug_and_serialization() {
+        let request =
+            HttpRequest::post_json(url(), &json!({"username": "u", "password": "hunter2"}))
+                .unwrap()
+                .with_secret_body();
+        let debug = format!("{request:?}");
+        let shown = serde_json::to_string(&request).unwrap();
+        assert!(
+            !debug.contains("hunter2") && !shown.contains("hunter2"),
+            "{debug} {shown}"
+        );
+        assert!(shown.contains(REDACTED));
+        assert_eq!(request.json_body().unwrap()["password"], "hunter2");
+        let plain = HttpRequest::post_json(url(), &json!({"a": "visible"})).unwrap();
+        assert!(format!("{plain:?}").contains("visible"));
     }
 
     #[test]

@@ -444,12 +444,12 @@ impl RmClient {
                 "grant_type": "password",
             }),
         };
+        // The body holds the password or a refresh token: marked secret, it shows as
+        // `[redacted]` in Debug and in a recording client's dry-run output.
         let mut request = HttpRequest::new(Method::Post, url)
             .header("Content-Type", "application/json")
-            .header("Accept", "application/json");
-        // The body holds the password or a refresh token: it is built here, sent, and
-        // dropped; it never reaches a report, and `HttpRequest`'s dry-run form only shows
-        // the bodies of flow requests, which this is not.
+            .header("Accept", "application/json")
+            .with_secret_body();
         request.body = bytes::Bytes::from(body.to_string());
         request.timeout = self.inner.timeout;
         let response = ctx.http().send(&request).await?;

@@ -258,3 +258,43 @@ proptest! {
         let _ = RdConversasTarget::new("t".to_owned().into()).template_message_id("x").prepare(&reply, &value);
     }
 }
+
+#[tokio::test]
+async fn the_login_body_is_redacted_in_a_recorded_dry_run() {
+    use crate::http::{HttpRequest, HttpResponse, Method, RecordingClient};
+    use crate::rm::{JwtAuth, RmAuth, RmClient};
+    use crate::{Context, ManualClock, MemoryStore};
+
+    let http = RecordingClient::new();
+    http.push_response(HttpResponse::json(
+        200,
+        &json!({"access_token": "jwt-1", "expires_in": 300}),
+    ));
+    let ctx = Context::new(
+        http.clone(),
+        ManualClock::new("2026-03-02T12:00:00Z".parse().unwrap()),
+        MemoryStore::new(),
+    );
+    let client = RmClient::new(
+        "https://erp.example/".parse().unwrap(),
+        RmAuth::Jwt(JwtAuth::new(
+            "clinic",
+            secrecy::SecretString::from("hunter2-pass"),
+        )),
+    );
+    let request = HttpRequest::new(Method::Get, client.url("api/x").unwrap());
+    let _ = client.send(&ctx, &request).await;
+    let recorded = http.requests();
+    assert!(recorded.len() >= 2, "a login and the request: {recorded:?}");
+    let login = &recorded[0];
+    assert!(
+        login.json_body().unwrap()["password"] == "hunter2-pass",
+        "the wire still gets it"
+    );
+    for shown in [
+        format!("{recorded:?}"),
+        serde_json::to_string(&recorded).unwrap(),
+    ] {
+        assert!(!shown.contains("hunter2-pass"), "{shown}");
+    }
+}
