@@ -6,11 +6,11 @@
 //! cargo run --example whatsapp_webhook                  # serves http://127.0.0.1:3000/webhook
 //! ```
 //!
-//! Environment (all optional):
+//! Environment:
 //!
 //! * `WHATSAPP_APP_SECRET`, `WHATSAPP_VERIFY_TOKEN`: the app secret that signs Meta's posts,
-//!   and the verify token you typed in the App Dashboard. Without them the example uses
-//!   development values and says so.
+//!   and the verify token you typed in the App Dashboard. Required to serve; `--selftest`
+//!   uses development values when they are not set.
 //! * `HUBFLOW_ERP_URL`: where button replies are POSTed. Without it the deliveries are a
 //!   dry run through the in-memory client.
 //! * `PORT`: the port to serve on (3000).
@@ -68,8 +68,10 @@ struct App {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let selftest = std::env::args().any(|arg| arg == "--selftest");
-    let app_secret = secret("WHATSAPP_APP_SECRET", "dev-app-secret");
-    let verify_token = secret("WHATSAPP_VERIFY_TOKEN", "dev-verify-token");
+    // Development values only for the self-test: a server signed with a published secret
+    // would accept anyone's posts.
+    let app_secret = secret("WHATSAPP_APP_SECRET", "dev-app-secret", selftest)?;
+    let verify_token = secret("WHATSAPP_VERIFY_TOKEN", "dev-verify-token", selftest)?;
     let erp_url = std::env::var("HUBFLOW_ERP_URL").ok();
 
     let mut connections = Connections::new();
@@ -211,13 +213,14 @@ async fn webhook(
     (status, [("content-type", reply.content_type)], reply.body).into_response()
 }
 
-fn secret(name: &str, development: &str) -> SecretString {
+fn secret(name: &str, development: &str, selftest: bool) -> Result<SecretString, String> {
     match std::env::var(name) {
-        Ok(value) if !value.is_empty() => SecretString::from(value),
-        _ => {
-            eprintln!("{name} is not set: using a development value");
-            SecretString::from(development.to_owned())
+        Ok(value) if !value.is_empty() => Ok(SecretString::from(value)),
+        _ if selftest => {
+            eprintln!("{name} is not set: the self-test uses a development value");
+            Ok(SecretString::from(development.to_owned()))
         }
+        _ => Err(format!("set {name} (or run with --selftest)")),
     }
 }
 

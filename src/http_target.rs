@@ -144,12 +144,29 @@ impl HttpTarget {
         }
         add_headers(cx, &mut headers, &config.headers, "/headers", &mut errors);
         let url = match (&config.url, &config.path, base) {
+            // A connection's headers may hold its credentials: they only ever go below its
+            // base URL, whatever a (user-edited) flow spec says.
+            (Some(_), None, _) if config.connection.is_some() => Err(SpecError::new(
+                "/url",
+                "a flow that names a connection sends below the connection's base_url",
+            )
+            .with_hint("give a \"path\" relative to the connection's base_url instead")),
             (Some(url), None, _) => {
                 Url::parse(url).map_err(|e| SpecError::new("/url", format!("not a URL: {e}")))
             }
             (None, Some(path), Some(base)) => base
                 .join(path)
-                .map_err(|e| SpecError::new("/path", format!("cannot join to the base URL: {e}"))),
+                .map_err(|e| SpecError::new("/path", format!("cannot join to the base URL: {e}")))
+                .and_then(|url| {
+                    if below(&base, &url) {
+                        Ok(url)
+                    } else {
+                        Err(
+                            SpecError::new("/path", "the path leaves the connection's base_url")
+                                .with_hint("use a relative path without a scheme, a host or `..`"),
+                        )
+                    }
+                }),
             (None, Some(_), None) => Err(SpecError::new(
                 "/path",
                 "a path needs a connection with a base_url",
@@ -194,6 +211,11 @@ impl HttpTarget {
         };
         errors.into_result(target)
     }
+}
+
+/// Whether `url` stays on `base`'s scheme, host and port, and under its path.
+fn below(base: &Url, url: &Url) -> bool {
+    url.origin() == base.origin() && url.path().starts_with(base.path())
 }
 
 fn add_headers(

@@ -381,7 +381,9 @@ async fn the_dry_run_shows_the_request_without_the_token() {
     let shown = serde_json::to_string(&plan).unwrap();
     assert!(shown.contains("[redacted]"));
     assert!(!shown.contains(TOKEN));
-    assert!(!format!("{flow:?}").contains(TOKEN));
+    assert!(!format!("{plan:?}").contains(TOKEN));
+    let target = WhatsAppTarget::new(MessageKind::Template, connection(&server));
+    assert!(!format!("{target:?}").contains(TOKEN), "{target:?}");
     server.verify().await;
 }
 

@@ -189,15 +189,19 @@ impl EventSource {
     }
 
     fn authorized(&self, request: &InboundRequest) -> bool {
+        // A configured but empty secret would match a missing header or token: it accepts
+        // nothing instead.
         if let Some((name, secret)) = &self.header_secret {
             let given = request.headers.get(name).unwrap_or("");
-            if !constant_time_eq(given.trim().as_bytes(), secret.expose_secret().as_bytes()) {
+            let expected = secret.expose_secret().as_bytes();
+            if expected.is_empty() || !constant_time_eq(given.trim().as_bytes(), expected) {
                 return false;
             }
         }
         if let Some(token) = &self.url_token {
             let given = request.query("token").unwrap_or_default();
-            if !constant_time_eq(given.as_bytes(), token.expose_secret().as_bytes()) {
+            let expected = token.expose_secret().as_bytes();
+            if expected.is_empty() || !constant_time_eq(given.as_bytes(), expected) {
                 return false;
             }
         }
@@ -346,6 +350,17 @@ mod tests {
     use crate::spec::{Connections, MapSecrets};
     use proptest::prelude::*;
     use serde_json::json;
+
+    #[test]
+    fn unset_secrets_accept_nothing() {
+        use crate::http::Method;
+        let empty = || secrecy::SecretString::from(String::new());
+        let by_header = EventSource::new().header_secret("X-Hubflow-Secret", empty());
+        let by_token = EventSource::new().url_token(empty());
+        let bare = InboundRequest::new(Method::Post, "/fracttal?token=", &b"{}"[..]);
+        assert!(!by_header.authorized(&bare.clone().header("X-Hubflow-Secret", "")));
+        assert!(!by_token.authorized(&bare));
+    }
 
     #[test]
     fn constant_time_eq_is_equality() {

@@ -153,7 +153,7 @@ impl Route {
         if !self.query.is_empty() {
             let mut pairs = Vec::with_capacity(self.query.len());
             for (name, value) in &self.query {
-                pairs.push((name.clone(), fill(value, values, |s| s.to_owned())?));
+                pairs.push((name.clone(), fill(value, values, |s| Ok(s.to_owned()))?));
             }
             url.query_pairs_mut().extend_pairs(pairs);
         }
@@ -220,7 +220,7 @@ pub(crate) fn text_of(value: &Value) -> String {
 fn fill(
     template: &str,
     values: &BTreeMap<String, Value>,
-    encode: impl Fn(&str) -> String,
+    encode: impl Fn(&str) -> Result<String, RmError>,
 ) -> Result<String, RmError> {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
@@ -233,7 +233,7 @@ fn fill(
                 let value = values.get(name).filter(|v| !v.is_null()).ok_or_else(|| {
                     RmError::InvalidRequest(format!("the placeholder {{{name}}} has no value"))
                 })?;
-                out.push_str(&encode(&text_of(value)));
+                out.push_str(&encode(&text_of(value))?);
                 rest = &after[close + 1..];
             }
             _ => {
@@ -257,7 +257,7 @@ fn fill_json(value: &Value, values: &BTreeMap<String, Value>) -> Result<Value, R
                 Some(name) => values.get(name).cloned().ok_or_else(|| {
                     RmError::InvalidRequest(format!("the placeholder {{{name}}} has no value"))
                 })?,
-                None => Value::String(fill(s, values, |s| s.to_owned())?),
+                None => Value::String(fill(s, values, |s| Ok(s.to_owned()))?),
             }
         }
         Value::Array(items) => Value::Array(
@@ -276,8 +276,19 @@ fn fill_json(value: &Value, values: &BTreeMap<String, Value>) -> Result<Value, R
 }
 
 /// Percent-encodes a value for one path segment: everything but RFC 3986's unreserved
-/// characters, so an id cannot add segments (`/`) or a query (`?`).
-fn encode_segment(value: &str) -> String {
+/// characters, so an id cannot add segments (`/`), a query (`?`) or climb (`..`).
+fn encode_segment(value: &str) -> Result<String, RmError> {
+    // `.` and `..` are path operations once joined, even percent-encoded (URL parsers
+    // read `%2E%2E` as `..`): no appointment id looks like that, so they are refused.
+    if value == "."
+        || value == ".."
+        || value.eq_ignore_ascii_case("%2e")
+        || value.eq_ignore_ascii_case("%2e%2e")
+    {
+        return Err(RmError::InvalidRequest(format!(
+            "a route value may not be `{value}`: it would change the route"
+        )));
+    }
     let mut out = String::with_capacity(value.len());
     for byte in value.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
@@ -286,13 +297,22 @@ fn encode_segment(value: &str) -> String {
             out.push_str(&format!("%{byte:02X}"));
         }
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::rm::RmAuth;
+
+    #[test]
+    fn dot_segments_are_refused() {
+        assert!(encode_segment("..").is_err());
+        assert!(encode_segment(".").is_err());
+        assert!(encode_segment("%2e%2E").is_err());
+        assert_eq!(encode_segment("a.b").unwrap(), "a.b");
+        assert_eq!(encode_segment("a/b").unwrap(), "a%2Fb");
+    }
     use secrecy::SecretString;
     use serde_json::json;
 

@@ -230,6 +230,42 @@ fn http_target_config_errors() {
 }
 
 #[test]
+fn a_connection_s_headers_never_leave_its_base_url() {
+    let mut connections = Connections::new();
+    connections.insert(
+        "ops",
+        json!({"base_url": "https://ops.example.com/api/", "headers": {"X-Key": {"secret": "K"}}}),
+    );
+    let secrets = MapSecrets::new().with("K", "k3y");
+    for (config, path) in [
+        (
+            json!({"connection": "ops", "url": "https://attacker.example/x"}),
+            "/target/http.post/url",
+        ),
+        (
+            json!({"connection": "ops", "path": "https://attacker.example/x"}),
+            "/target/http.post/path",
+        ),
+        (
+            json!({"connection": "ops", "path": "//attacker.example/x"}),
+            "/target/http.post/path",
+        ),
+        (
+            json!({"connection": "ops", "path": "../admin"}),
+            "/target/http.post/path",
+        ),
+    ] {
+        let mut doc = minimal();
+        doc["target"] = json!({"http.post": config});
+        let errors = FlowSpec::from_value(&doc)
+            .unwrap()
+            .build(&Registry::default(), &connections, &secrets)
+            .unwrap_err();
+        assert_eq!(paths(&errors), [path], "{config}: {errors}");
+    }
+}
+
+#[test]
 fn connections_must_be_objects() {
     let errors = Connections::from_json(r#"{"a": 1, "b": {}}"#).unwrap_err();
     assert_eq!(paths(&errors), ["/a"]);

@@ -302,6 +302,10 @@ pub fn verify_subscription(
         });
     }
     let token = token.ok_or(WebhookError::VerifyTokenMissing)?;
+    // An unset verify token would match an empty `hub.verify_token=`: it accepts nothing.
+    if expected.expose_secret().is_empty() {
+        return Err(WebhookError::VerifyTokenMismatch);
+    }
     const KEY: &[u8] = b"hubflow whatsapp verify token";
     let mut expected_mac = mac(KEY);
     expected_mac.update(expected.expose_secret().as_bytes());
@@ -361,6 +365,10 @@ pub fn verify_signature(
         });
     }
     let given = hex::decode(digits).map_err(|_| WebhookError::SignatureNotHex)?;
+    // With an empty key anyone can compute the HMAC: an unset secret accepts nothing.
+    if app_secret.expose_secret().is_empty() {
+        return Err(WebhookError::SignatureMismatch);
+    }
     let mut mac = mac(app_secret.expose_secret().as_bytes());
     mac.update(body);
     mac.verify_slice(&given)

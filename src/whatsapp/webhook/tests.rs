@@ -817,3 +817,19 @@ fn webhook_debug_redacts_both_secrets() {
     assert!(shown.contains("[redacted]"));
     assert!(shown.contains(&DEFAULT_MAX_BODY.to_string()));
 }
+
+#[test]
+fn unset_secrets_accept_nothing() {
+    let empty = SecretString::from(String::new());
+    let body = br#"{"object":"whatsapp_business_account","entry":[]}"#;
+    // Anyone can compute an HMAC keyed with the empty string.
+    let forged = sign(&empty, body);
+    assert_eq!(
+        verify_signature(&empty, body, Some(&forged)),
+        Err(WebhookError::SignatureMismatch)
+    );
+    assert_eq!(
+        verify_subscription(Some("subscribe"), Some(""), Some("123"), &empty),
+        Err(WebhookError::VerifyTokenMismatch)
+    );
+}
