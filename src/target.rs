@@ -256,6 +256,11 @@ impl DeliveryError {
     /// How this failure may be retried.
     pub fn class(&self) -> ErrorClass {
         match self {
+            // An answer too large to read, or a sink that refused it, fails the same way
+            // every time.
+            DeliveryError::Transport(HttpError::BodyTooLarge { .. } | HttpError::Sink(_)) => {
+                ErrorClass::Permanent
+            }
             DeliveryError::Transport(_) | DeliveryError::Store(_) => {
                 ErrorClass::Retryable { after: None }
             }
@@ -268,10 +273,14 @@ impl DeliveryError {
     }
 
     /// Whether the provider probably acted on the request although the delivery failed
-    /// (it answered success, but the answer could not be read). The flow keeps such a
+    /// (it answered, but the answer could not be read or was too large to read). The flow keeps such a
     /// record's claim instead of releasing it, so a replay does not send it twice.
     pub fn provider_may_have_acted(&self) -> bool {
-        matches!(self, DeliveryError::Response { .. })
+        matches!(
+            self,
+            DeliveryError::Response { .. }
+                | DeliveryError::Transport(HttpError::BodyTooLarge { .. })
+        )
     }
 
     /// The HTTP status, when a provider answered.

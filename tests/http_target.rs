@@ -517,3 +517,31 @@ async fn a_retry_after_beyond_the_policy_limit_gives_up_at_once_for_a_later_run(
     );
     server.verify().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_answer_is_not_read_into_memory_nor_sent_again() {
+    use hubflow::{Context, ManualClock, MemoryStore};
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("x".repeat(4096)))
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_catch_all(&server).await;
+    let http = hubflow::http::ReqwestClient::builder()
+        .max_response_bytes(1024)
+        .build()
+        .unwrap();
+    let ctx = Context::new(
+        http,
+        ManualClock::new(common::start_instant()),
+        MemoryStore::new(),
+    );
+    let flow = flow_to(HttpTarget::new(url(&server, "/hook")), policy(5));
+    let report = flow.process(&ctx, vec![work_order("wo:big")]).await;
+    let (failure, retryable, attempts) = failed(only_outcome(&report));
+    assert_eq!((retryable, attempts), (false, 1), "{failure:?}");
+    assert!(failure.message.contains("1024"), "{}", failure.message);
+    server.verify().await;
+}

@@ -23,7 +23,7 @@ use url::Url;
 #[cfg(feature = "reqwest")]
 mod reqwest_client;
 #[cfg(feature = "reqwest")]
-pub use reqwest_client::ReqwestClient;
+pub use reqwest_client::{ReqwestClient, ReqwestClientBuilder, DEFAULT_MAX_RESPONSE_BYTES};
 
 /// The text every redacted value is shown as.
 pub const REDACTED: &str = "[redacted]";

@@ -22,7 +22,13 @@ use super::{HttpClient, HttpError, HttpRequest, HttpResponse, Method, StreamedRe
 #[derive(Debug, Clone)]
 pub struct ReqwestClient {
     client: reqwest::Client,
+    max_response: u64,
 }
+
+/// The largest response body [`HttpClient::send`] reads by default: API answers are
+/// kilobytes; anything this large is a misbehaving endpoint, not data to hold in memory.
+/// Downloads go through [`HttpClient::send_to`] with their own cap.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Settings for a [`ReqwestClient`].
 #[derive(Debug, Clone)]
@@ -31,6 +37,7 @@ pub struct ReqwestClientBuilder {
     connect_timeout: Duration,
     timeout: Duration,
     user_agent: String,
+    max_response: u64,
 }
 
 impl ReqwestClient {
@@ -45,13 +52,17 @@ impl ReqwestClient {
             connect_timeout: Duration::from_secs(10),
             timeout: Duration::from_secs(30),
             user_agent: concat!("hubflow/", env!("CARGO_PKG_VERSION")).to_owned(),
+            max_response: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 
     /// Wraps a reqwest client you configured yourself. Make sure it does not follow
     /// redirects (`redirect::Policy::none()`), or credentials may go to another host.
     pub fn from_client(client: reqwest::Client) -> Self {
-        ReqwestClient { client }
+        ReqwestClient {
+            client,
+            max_response: DEFAULT_MAX_RESPONSE_BYTES,
+        }
     }
 }
 
@@ -65,6 +76,13 @@ impl ReqwestClientBuilder {
     /// How long a whole request may take, unless the request sets its own.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// The largest response body `send` reads (default [`DEFAULT_MAX_RESPONSE_BYTES`]); a
+    /// larger one is [`HttpError::BodyTooLarge`].
+    pub fn max_response_bytes(mut self, max: u64) -> Self {
+        self.max_response = max;
         self
     }
 
@@ -83,7 +101,10 @@ impl ReqwestClientBuilder {
             .user_agent(self.user_agent)
             .build()
             .map_err(|e| HttpError::Other(e.to_string()))?;
-        Ok(ReqwestClient { client })
+        Ok(ReqwestClient {
+            client,
+            max_response: self.max_response,
+        })
     }
 }
 
@@ -149,14 +170,29 @@ fn headers(response: &reqwest::Response) -> super::Headers {
 #[async_trait]
 impl HttpClient for ReqwestClient {
     async fn send(&self, request: &HttpRequest) -> Result<HttpResponse, HttpError> {
-        let response = self.build_request(request)?.send().await.map_err(error)?;
+        let mut response = self.build_request(request)?.send().await.map_err(error)?;
         let status = response.status().as_u16();
         let headers = headers(&response);
-        let body = response.bytes().await.map_err(error)?;
+        let too_large = HttpError::BodyTooLarge {
+            limit: self.max_response,
+        };
+        if response
+            .content_length()
+            .is_some_and(|length| length > self.max_response)
+        {
+            return Err(too_large);
+        }
+        let mut body = bytes::BytesMut::new();
+        while let Some(chunk) = response.chunk().await.map_err(error)? {
+            if (body.len() + chunk.len()) as u64 > self.max_response {
+                return Err(too_large);
+            }
+            body.extend_from_slice(&chunk);
+        }
         Ok(HttpResponse {
             status,
             headers,
-            body,
+            body: body.freeze(),
         })
     }
 
