@@ -429,7 +429,7 @@ impl FracttalClient {
             }
             return Err(FracttalError::TokenRejected {
                 status: response.status,
-                message: error_text(&response),
+                message: crate::http::token_refusal_reason(&response),
                 retry_after: response.retry_after(now),
             });
         }

@@ -401,6 +401,29 @@ impl HttpResponse {
     }
 }
 
+/// The reason a token endpoint gave for refusing, from the named OAuth fields only
+/// (`error`, `error_description`, `message`, `code`): a token answer's body may echo the
+/// credentials that were sent, so it is never quoted as it is.
+#[cfg_attr(not(any(feature = "fracttal", feature = "rm")), allow(dead_code))]
+pub(crate) fn token_refusal_reason(response: &HttpResponse) -> String {
+    if let Ok(serde_json::Value::Object(map)) = response.json_body() {
+        let fields: Vec<String> = ["error", "error_description", "message", "code"]
+            .iter()
+            .filter_map(|key| match map.get(*key) {
+                Some(serde_json::Value::String(s)) if !s.trim().is_empty() => {
+                    Some(s.trim().chars().take(200).collect())
+                }
+                Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+                _ => None,
+            })
+            .collect();
+        if !fields.is_empty() {
+            return fields.join(": ");
+        }
+    }
+    "no reason given".to_owned()
+}
+
 /// Why a request got no response.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -676,6 +699,17 @@ mod tests {
         assert!(!json.contains("s3cr3t"), "{json}");
         assert!(json.contains(REDACTED));
         assert_eq!(request.headers.get("authorization"), Some("Bearer s3cr3t"));
+    }
+
+    #[test]
+    fn a_token_refusal_is_explained_without_quoting_the_body() {
+        let echo = HttpResponse::new(
+            400,
+            r#"{"error":"invalid_client","client_secret":"s3cr3t","error_description":"bad secret"}"#,
+        );
+        assert_eq!(token_refusal_reason(&echo), "invalid_client: bad secret");
+        let html = HttpResponse::new(500, "<html>client_secret=s3cr3t</html>");
+        assert_eq!(token_refusal_reason(&html), "no reason given");
     }
 
     #[test]

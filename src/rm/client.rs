@@ -11,7 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 use url::Url;
 
-use super::error::{api_error, error_text, truncate, RmError};
+use super::error::{api_error, error_text, RmError};
 use crate::http::{HttpRequest, HttpResponse, Method};
 use crate::Context;
 
@@ -456,7 +456,7 @@ impl RmClient {
         if !response.is_success() {
             return Err(RmError::TokenRejected {
                 status: response.status,
-                message: token_error_text(&response),
+                message: crate::http::token_refusal_reason(&response),
             });
         }
         parse_token(&response)
@@ -471,25 +471,6 @@ struct TokenAnswer {
 
 fn bearer(token: &SecretString) -> SecretString {
     SecretString::from(format!("Bearer {}", token.expose_secret()))
-}
-
-/// The reason in a refused token answer, from its named fields only (the body could echo
-/// what was sent).
-fn token_error_text(response: &HttpResponse) -> String {
-    if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&response.body) {
-        let fields: Vec<String> = ["error", "error_description", "message", "code"]
-            .iter()
-            .filter_map(|k| match map.get(*k) {
-                Some(Value::String(s)) if !s.trim().is_empty() => Some(truncate(s.trim(), 200)),
-                Some(Value::Number(n)) => Some(n.to_string()),
-                _ => None,
-            })
-            .collect();
-        if !fields.is_empty() {
-            return fields.join(": ");
-        }
-    }
-    "no reason given".to_owned()
 }
 
 /// Reads a token answer. Its body is never quoted in errors: it may hold a token.
