@@ -138,11 +138,9 @@ async fn concurrency_at_the_server_stays_within_max_in_flight() {
         "no concurrency happened (max {} in flight)",
         stats.max_in_flight()
     );
-    assert!(
-        stats.connections() <= 8,
-        "{} connections",
-        stats.connections()
-    );
+    // The connection count is not asserted: the HTTP client's pool may open a new
+    // connection while a finished one is still being handed back, which says nothing about
+    // how many requests the flow had in flight.
 }
 
 #[tokio::test]
