@@ -326,6 +326,46 @@ impl ClientCache {
     }
 }
 
+/// A spec config that names a connection and becomes an adapter over that connection's
+/// client: one path from JSON to a source or target, for `from_spec` and the registry alike.
+trait AdapterConfig: serde::de::DeserializeOwned {
+    type Built;
+    fn connection(&self) -> &str;
+    fn apply(self, client: FracttalClient) -> Result<Self::Built, SpecErrors>;
+}
+
+macro_rules! adapter_configs {
+    ($($config:ty => $built:ty),* $(,)?) => {$(
+        impl AdapterConfig for $config {
+            type Built = $built;
+            fn connection(&self) -> &str {
+                &self.connection
+            }
+            fn apply(self, client: FracttalClient) -> Result<$built, SpecErrors> {
+                <$config>::apply(self, client)
+            }
+        }
+    )*};
+}
+
+adapter_configs! {
+    work_orders::WorkOrdersConfig => WorkOrdersSource,
+    status::StatusConfig => WorkOrderStatusSource,
+    readings::ReadingsConfig => MeterReadingsSource,
+    requests::RequestsConfig => WorkRequestsSource,
+    work_request::WorkRequestConfig => WorkRequestTarget,
+}
+
+fn build<C: AdapterConfig>(
+    cache: &ClientCache,
+    cx: &BuildContext<'_>,
+    config: &serde_json::Value,
+) -> Result<C::Built, SpecErrors> {
+    let config: C = cx.deserialize(config)?;
+    let client = cache.client(cx, config.connection())?;
+    config.apply(client)
+}
+
 impl WorkOrdersSource {
     /// Builds the source from its spec config (see the module docs), with a client of its
     /// own. Flows built through the [`Registry`](crate::spec::Registry) share clients per
@@ -334,9 +374,7 @@ impl WorkOrdersSource {
         cx: &BuildContext<'_>,
         config: &serde_json::Value,
     ) -> Result<Self, SpecErrors> {
-        let config: work_orders::WorkOrdersConfig = cx.deserialize(config)?;
-        let client = ClientCache::default().client(cx, &config.connection)?;
-        config.apply(client)
+        build::<work_orders::WorkOrdersConfig>(&ClientCache::default(), cx, config)
     }
 }
 
@@ -348,9 +386,7 @@ impl WorkOrderStatusSource {
         cx: &BuildContext<'_>,
         config: &serde_json::Value,
     ) -> Result<Self, SpecErrors> {
-        let config: status::StatusConfig = cx.deserialize(config)?;
-        let client = ClientCache::default().client(cx, &config.connection)?;
-        config.apply(client)
+        build::<status::StatusConfig>(&ClientCache::default(), cx, config)
     }
 }
 
@@ -362,9 +398,7 @@ impl MeterReadingsSource {
         cx: &BuildContext<'_>,
         config: &serde_json::Value,
     ) -> Result<Self, SpecErrors> {
-        let config: readings::ReadingsConfig = cx.deserialize(config)?;
-        let client = ClientCache::default().client(cx, &config.connection)?;
-        config.apply(client)
+        build::<readings::ReadingsConfig>(&ClientCache::default(), cx, config)
     }
 }
 
@@ -376,9 +410,7 @@ impl WorkRequestsSource {
         cx: &BuildContext<'_>,
         config: &serde_json::Value,
     ) -> Result<Self, SpecErrors> {
-        let config: requests::RequestsConfig = cx.deserialize(config)?;
-        let client = ClientCache::default().client(cx, &config.connection)?;
-        config.apply(client)
+        build::<requests::RequestsConfig>(&ClientCache::default(), cx, config)
     }
 }
 
@@ -390,9 +422,7 @@ impl WorkRequestTarget {
         cx: &BuildContext<'_>,
         config: &serde_json::Value,
     ) -> Result<Self, SpecErrors> {
-        let config: work_request::WorkRequestConfig = cx.deserialize(config)?;
-        let client = ClientCache::default().client(cx, &config.connection)?;
-        config.apply(client)
+        build::<work_request::WorkRequestConfig>(&ClientCache::default(), cx, config)
     }
 }
 
@@ -402,34 +432,24 @@ impl WorkRequestTarget {
 /// connection share a token and a rate limiter.
 pub(crate) fn register(registry: &mut crate::spec::Registry) {
     let cache = Arc::new(ClientCache::default());
-    let shared = cache.clone();
-    registry.register_source(WORK_ORDERS_KIND, move |cx, config| {
-        let config: work_orders::WorkOrdersConfig = cx.deserialize(config)?;
-        let client = shared.client(cx, &config.connection)?;
-        Ok(Arc::new(config.apply(client)?) as Arc<dyn crate::Source>)
-    });
-    let shared = cache.clone();
-    registry.register_source(WORK_ORDER_STATUS_KIND, move |cx, config| {
-        let config: status::StatusConfig = cx.deserialize(config)?;
-        let client = shared.client(cx, &config.connection)?;
-        Ok(Arc::new(config.apply(client)?) as Arc<dyn crate::Source>)
-    });
-    let shared = cache.clone();
-    registry.register_source(METER_READINGS_KIND, move |cx, config| {
-        let config: readings::ReadingsConfig = cx.deserialize(config)?;
-        let client = shared.client(cx, &config.connection)?;
-        Ok(Arc::new(config.apply(client)?) as Arc<dyn crate::Source>)
-    });
-    let shared = cache.clone();
-    registry.register_source(WORK_REQUESTS_KIND, move |cx, config| {
-        let config: requests::RequestsConfig = cx.deserialize(config)?;
-        let client = shared.client(cx, &config.connection)?;
-        Ok(Arc::new(config.apply(client)?) as Arc<dyn crate::Source>)
-    });
+    register_source::<work_orders::WorkOrdersConfig>(registry, WORK_ORDERS_KIND, &cache);
+    register_source::<status::StatusConfig>(registry, WORK_ORDER_STATUS_KIND, &cache);
+    register_source::<readings::ReadingsConfig>(registry, METER_READINGS_KIND, &cache);
+    register_source::<requests::RequestsConfig>(registry, WORK_REQUESTS_KIND, &cache);
     registry.register_target(WORK_REQUEST_KIND, move |cx, config| {
-        let config: work_request::WorkRequestConfig = cx.deserialize(config)?;
-        let client = cache.client(cx, &config.connection)?;
-        Ok(Arc::new(config.apply(client)?) as Arc<dyn crate::Target>)
+        let target = build::<work_request::WorkRequestConfig>(&cache, cx, config)?;
+        Ok(Arc::new(target) as Arc<dyn crate::Target>)
+    });
+}
+
+fn register_source<C>(registry: &mut crate::spec::Registry, kind: &str, cache: &Arc<ClientCache>)
+where
+    C: AdapterConfig,
+    C::Built: crate::Source + 'static,
+{
+    let cache = Arc::clone(cache);
+    registry.register_source(kind, move |cx, config| {
+        Ok(Arc::new(build::<C>(&cache, cx, config)?) as Arc<dyn crate::Source>)
     });
 }
 
