@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::rows::{id_text, parse_date};
-use super::scan::{self, number, number_value, Query, Window};
+use super::scan::{self, number, number_value, paging_setters, Query, Window};
 use super::work_orders::MAX_PAGE_SIZE;
 use super::FracttalClient;
 use crate::{Batch, Context, Cursor, Record, Source, SourceError};
@@ -320,6 +320,8 @@ impl MeterReadingsSource {
         }
     }
 
+    paging_setters!();
+
     /// Only readings from this origin (`source`: `API`, `WORK_ORDER` or `MANUAL`).
     #[must_use]
     pub fn reading_source(mut self, origin: impl Into<String>) -> Self {
@@ -328,52 +330,10 @@ impl MeterReadingsSource {
         self
     }
 
-    /// Never readings dated before this instant; also where the first poll starts.
-    #[must_use]
-    pub fn since(mut self, at: DateTime<Utc>) -> Self {
-        self.since = Some(at);
-        self
-    }
-
-    /// Never readings dated after this instant.
-    #[must_use]
-    pub fn until(mut self, at: DateTime<Utc>) -> Self {
-        self.until = Some(at);
-        self
-    }
-
-    /// How far before the watermark each poll looks again, for readings entered late.
-    #[must_use]
-    pub fn lookback(mut self, lookback: Duration) -> Self {
-        self.lookback = lookback;
-        self
-    }
-
-    /// Rows per page, 1 to 100 (clamped), for both lists.
-    #[must_use]
-    pub fn page_size(mut self, limit: u32) -> Self {
-        self.limit = limit.clamp(1, MAX_PAGE_SIZE);
-        self
-    }
-
-    /// The most pages of readings one poll reads (at least 1); the rest waits for the next.
-    #[must_use]
-    pub fn max_pages(mut self, pages: u32) -> Self {
-        self.max_pages = pages.max(1);
-        self
-    }
-
     /// The most pages of meters one poll reads (at least 1); a longer list fails the poll.
     #[must_use]
     pub fn max_meter_pages(mut self, pages: u32) -> Self {
         self.max_meter_pages = pages.max(1);
-        self
-    }
-
-    /// How often one page is asked again after a 406/429 (0: fail the poll at once).
-    #[must_use]
-    pub fn rate_limit_retries(mut self, retries: u32) -> Self {
-        self.rate_limit_retries = retries;
         self
     }
 
@@ -389,16 +349,6 @@ impl MeterReadingsSource {
     pub fn meters_path(mut self, path: impl Into<String>) -> Self {
         self.meters_path = path.into();
         self
-    }
-
-    /// The client.
-    pub fn client(&self) -> &FracttalClient {
-        &self.client
-    }
-
-    /// Rows per page.
-    pub fn limit(&self) -> u32 {
-        self.limit
     }
 }
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::rows::{id_text, parse_date, WorkRequest};
-use super::scan::{self, Query, Window};
+use super::scan::{self, paging_setters, Query, Window};
 use super::work_orders::MAX_PAGE_SIZE;
 use super::FracttalClient;
 use crate::{Batch, Context, Cursor, Record, Source, SourceError};
@@ -174,6 +174,8 @@ impl WorkRequestsSource {
         }
     }
 
+    paging_setters!();
+
     fn filter(mut self, name: &'static str, value: String) -> Self {
         self.filters.retain(|(n, _)| *n != name);
         self.filters.push((name, value));
@@ -192,52 +194,10 @@ impl WorkRequestsSource {
         self.filter("identifier", identifier.into())
     }
 
-    /// Never requests dated before this instant; also where the first poll starts.
-    #[must_use]
-    pub fn since(mut self, at: DateTime<Utc>) -> Self {
-        self.since = Some(at);
-        self
-    }
-
-    /// Never requests dated after this instant (`until`).
-    #[must_use]
-    pub fn until(mut self, at: DateTime<Utc>) -> Self {
-        self.until = Some(at);
-        self
-    }
-
     /// Which date the window and the watermark use (`type_date`; default `date`).
     #[must_use]
     pub fn type_date(mut self, type_date: RequestDate) -> Self {
         self.type_date = type_date;
-        self
-    }
-
-    /// How far before the watermark each poll looks again, for requests that arrive late.
-    #[must_use]
-    pub fn lookback(mut self, lookback: Duration) -> Self {
-        self.lookback = lookback;
-        self
-    }
-
-    /// Rows per page, 1 to 100 (clamped).
-    #[must_use]
-    pub fn page_size(mut self, limit: u32) -> Self {
-        self.limit = limit.clamp(1, MAX_PAGE_SIZE);
-        self
-    }
-
-    /// The most pages one poll reads (at least 1); the rest waits for the next poll.
-    #[must_use]
-    pub fn max_pages(mut self, pages: u32) -> Self {
-        self.max_pages = pages.max(1);
-        self
-    }
-
-    /// How often one page is asked again after a 406/429 (0: fail the poll at once).
-    #[must_use]
-    pub fn rate_limit_retries(mut self, retries: u32) -> Self {
-        self.rate_limit_retries = retries;
         self
     }
 
@@ -246,16 +206,6 @@ impl WorkRequestsSource {
     pub fn path(mut self, path: impl Into<String>) -> Self {
         self.path = path.into();
         self
-    }
-
-    /// The client.
-    pub fn client(&self) -> &FracttalClient {
-        &self.client
-    }
-
-    /// Rows per page.
-    pub fn limit(&self) -> u32 {
-        self.limit
     }
 }
 

@@ -363,6 +363,66 @@ pub(crate) fn number_value(n: f64) -> Value {
     }
 }
 
+/// The paging setters every windowed Fracttal source has, written once. Expands inside
+/// the source's `impl` block; the source has the fields `since`, `until`, `limit`,
+/// `max_pages`, `lookback`, `rate_limit_retries` and `client`.
+macro_rules! paging_setters {
+    () => {
+        /// Never rows dated before this instant; also where the first poll starts.
+        #[must_use]
+        pub fn since(mut self, at: DateTime<Utc>) -> Self {
+            self.since = Some(at);
+            self
+        }
+
+        /// Never rows dated after this instant (`until`).
+        #[must_use]
+        pub fn until(mut self, at: DateTime<Utc>) -> Self {
+            self.until = Some(at);
+            self
+        }
+
+        /// Rows per page, 1 to 100 (clamped).
+        #[must_use]
+        pub fn page_size(mut self, limit: u32) -> Self {
+            self.limit = limit.clamp(1, MAX_PAGE_SIZE);
+            self
+        }
+
+        /// The most pages one poll reads (at least 1); the rest waits for the next poll.
+        #[must_use]
+        pub fn max_pages(mut self, pages: u32) -> Self {
+            self.max_pages = pages.max(1);
+            self
+        }
+
+        /// How far before the watermark each poll looks again, for rows that arrive late.
+        #[must_use]
+        pub fn lookback(mut self, lookback: Duration) -> Self {
+            self.lookback = lookback;
+            self
+        }
+
+        /// How often one page is asked again after a 406/429 (0: fail the poll at once).
+        #[must_use]
+        pub fn rate_limit_retries(mut self, retries: u32) -> Self {
+            self.rate_limit_retries = retries;
+            self
+        }
+
+        /// The client.
+        pub fn client(&self) -> &FracttalClient {
+            &self.client
+        }
+
+        /// Rows per page.
+        pub fn limit(&self) -> u32 {
+            self.limit
+        }
+    };
+}
+pub(crate) use paging_setters;
+
 #[cfg(test)]
 mod tests {
     use super::*;
