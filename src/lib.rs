@@ -116,31 +116,33 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-mod clock;
-pub mod condition;
-mod context;
-mod error;
-mod flow;
+// The layout follows the architecture (docs/architecture.md): the pipeline core, the ports
+// the host supplies, and one folder per adapter. Public paths are re-exports, so they do not
+// depend on where a file lives.
+mod adapters;
+mod pipeline;
+mod ports;
+
+pub use pipeline::{condition, mapper, spec};
+pub use ports::http;
+
+pub(crate) use pipeline::{
+    context, error, flow, rate, record, retry, source, target, text, trigger,
+};
+pub(crate) use ports::{clock, store};
+
 #[cfg(feature = "fracttal")]
-pub mod fracttal;
-pub mod http;
+pub use adapters::fracttal;
 #[cfg(feature = "http")]
-pub mod http_target;
-pub mod mapper;
-mod rate;
-mod record;
-mod retry;
+pub use adapters::http as http_target;
+#[cfg(feature = "rdconversas")]
+pub use adapters::rdconversas;
 #[cfg(feature = "rm")]
-pub mod rm;
-mod source;
-pub mod spec;
-mod store;
-mod target;
+pub use adapters::rm;
 #[cfg(feature = "timelines")]
-pub mod timelines;
-mod trigger;
+pub use adapters::timelines;
 #[cfg(feature = "whatsapp")]
-pub mod whatsapp;
+pub use adapters::whatsapp;
 
 #[cfg(feature = "reqwest")]
 pub use clock::TokioClock;

@@ -1,5 +1,6 @@
 //! What can go wrong talking to an RM-style ERP, and how each failure may be retried.
 
+use crate::text::truncate;
 use serde_json::Value;
 
 use crate::http::{HttpError, HttpResponse};
@@ -170,15 +171,4 @@ pub(crate) fn error_text(response: &HttpResponse) -> String {
         }
     }
     response.body_excerpt(300)
-}
-
-/// At most `max` characters of `text`, with `…` when cut.
-pub(crate) fn truncate(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_owned()
-    } else {
-        let mut cut: String = text.chars().take(max).collect();
-        cut.push('…');
-        cut
-    }
 }

@@ -14,8 +14,9 @@ use url::Url;
 use super::action::{action_request, apply, default_route, was_applied, Action};
 use super::client::RmClient;
 use super::pending::{comparable_phone, digits, PendingConfirmation, PendingConfirmations};
-use super::route::{text_of, Route};
+use super::route::Route;
 use crate::http::HttpRequest;
+use crate::text::text_of;
 use crate::{Context, DeliveryError, Receipt, Record, Target, TargetError};
 
 /// How long after it was sent a confirmation can be answered (default 72 h); replies
@@ -307,7 +308,7 @@ impl ReplyTarget {
                             "the answer names no action (reply_id {:?}, text {:?}); expected a \
                              payload such as confirm:<appointment_id>:<date> or one of the intent words",
                             reply_id.as_deref().unwrap_or(""),
-                            text.as_deref().map(|t| super::error::truncate(t, 40)).unwrap_or_default()
+                            text.as_deref().map(|t| crate::text::truncate(t, 40)).unwrap_or_default()
                         ),
                     )
                 })?,

@@ -54,7 +54,6 @@ mod client;
 mod confirmation;
 mod error;
 mod pending;
-mod rdconversas;
 mod reply;
 mod route;
 mod spec;
@@ -63,6 +62,7 @@ mod tests;
 
 use serde_json::{json, Value};
 
+pub use crate::adapters::rdconversas::{rd_error, RdConversasTarget};
 pub use action::{defaults, Action, ActionTarget, ACTION_PLACEHOLDERS, IDEMPOTENCY_HEADER};
 pub use appointments::{
     AppointmentsSource, FieldNames, Paging, APPOINTMENT_KIND, MAX_PAGES, QUERY_PLACEHOLDERS,
@@ -77,7 +77,6 @@ pub use pending::{
     appointment_key, comparable_phone, PendingConfirmation, PendingConfirmations,
     MAX_PER_PHONE_AND_DAY,
 };
-pub use rdconversas::{rd_error, RdConversasTarget};
 pub use reply::{
     ButtonPayload, IntentWords, ReplyTarget, DEFAULT_LOOKAHEAD_DAYS, DEFAULT_VALIDITY, ROUTING_URL,
 };
@@ -85,7 +84,7 @@ pub use route::Route;
 
 /// RD Conversas' constants.
 pub mod rdconversas_api {
-    pub use super::rdconversas::{DEFAULT_BASE_URL, PROVIDER, TEMPLATE_SEND_PATH};
+    pub use crate::adapters::rdconversas::{DEFAULT_BASE_URL, PROVIDER, TEMPLATE_SEND_PATH};
 }
 
 /// Source kind: the appointments due in N days.

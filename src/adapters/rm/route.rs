@@ -1,6 +1,7 @@
 //! Configurable ERP calls: a method, a path template, query parameters and a JSON body,
 //! with `{name}` placeholders, because every RM installation exposes its own routes.
 
+use crate::text::text_of;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -205,15 +206,6 @@ fn walk_strings(value: &Value, f: &mut dyn FnMut(&str)) {
         Value::Array(items) => items.iter().for_each(|v| walk_strings(v, f)),
         Value::Object(map) => map.values().for_each(|v| walk_strings(v, f)),
         _ => {}
-    }
-}
-
-/// A value as text: strings as they are, others as JSON.
-pub(crate) fn text_of(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
     }
 }
 

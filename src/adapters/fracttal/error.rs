@@ -1,5 +1,6 @@
 //! What can go wrong talking to Fracttal, and how each failure may be retried.
 
+use crate::text::truncate;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -358,14 +359,6 @@ pub(crate) fn error_text(response: &HttpResponse) -> String {
     } else {
         excerpt
     }
-}
-
-pub(crate) fn truncate(text: &str, max: usize) -> String {
-    let mut out: String = text.chars().take(max).collect();
-    if text.chars().nth(max).is_some() {
-        out.push('…');
-    }
-    out
 }
 
 #[cfg(test)]

@@ -95,18 +95,8 @@ impl Registry {
 impl Default for Registry {
     /// Every adapter kind compiled into this build.
     fn default() -> Self {
-        #[allow(unused_mut)]
         let mut registry = Registry::empty();
-        #[cfg(feature = "http")]
-        crate::http_target::register(&mut registry);
-        #[cfg(feature = "fracttal")]
-        crate::fracttal::register(&mut registry);
-        #[cfg(feature = "whatsapp")]
-        crate::whatsapp::register(&mut registry);
-        #[cfg(feature = "timelines")]
-        crate::timelines::register(&mut registry);
-        #[cfg(feature = "rm")]
-        crate::rm::register(&mut registry);
+        crate::adapters::register_builtin(&mut registry);
         registry
     }
 }

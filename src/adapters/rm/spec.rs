@@ -14,10 +14,10 @@ use super::appointments::{AppointmentsSource, FieldNames, Paging, QUERY_PLACEHOL
 use super::client::{JwtAuth, RmAuth, RmClient};
 use super::confirmation::ConfirmationTarget;
 use super::pending::PendingConfirmations;
-use super::rdconversas::RdConversasTarget;
 use super::reply::{IntentWords, ReplyTarget};
 use super::route::Route;
 use super::ACTION_PLACEHOLDERS;
+use crate::adapters::rdconversas::RdConversasTarget;
 use crate::spec::{BuildContext, Registry, SecretRef};
 use crate::{Source, SpecError, SpecErrors, Target};
 

@@ -392,12 +392,7 @@ impl HttpResponse {
 
     /// The start of the body as text, for error messages: at most `max` characters.
     pub fn body_excerpt(&self, max: usize) -> String {
-        let text = String::from_utf8_lossy(&self.body);
-        let mut excerpt: String = text.chars().take(max).collect();
-        if text.chars().nth(max).is_some() {
-            excerpt.push('…');
-        }
-        excerpt
+        crate::text::truncate(&String::from_utf8_lossy(&self.body), max)
     }
 }
 

@@ -10,8 +10,9 @@ use serde_json::{json, Value};
 
 use super::client::RmClient;
 use super::pending::PendingConfirmations;
-use super::route::{text_of, Route};
+use super::route::Route;
 use crate::http::HttpRequest;
+use crate::text::text_of;
 use crate::{Claim, Context, DeliveryError, Receipt, Record, Target, TargetError};
 
 /// The header that carries an action's idempotency key (`rm:cancel:<appointment_id>`),

@@ -8,8 +8,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{json, Value};
 
 use super::pending::{digits, PendingConfirmation, PendingConfirmations};
-use super::route::text_of;
 use crate::http::HttpRequest;
+use crate::text::text_of;
 use crate::{Context, DeliveryError, Receipt, Record, Target, TargetError};
 
 /// What a confirmation remembers about its appointment, read from the record and the

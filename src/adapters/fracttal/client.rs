@@ -13,8 +13,9 @@ use serde::Serialize;
 use serde_json::Value;
 use url::Url;
 
-use super::error::{error_text, rate_limit_wait, truncate, FracttalError, UNAUTHORIZED_ENDPOINT};
+use super::error::{error_text, rate_limit_wait, FracttalError, UNAUTHORIZED_ENDPOINT};
 use crate::http::{HttpRequest, HttpResponse, Method};
+use crate::text::truncate;
 use crate::{Context, RateLimiter};
 
 /// Fracttal's documented API base URL.

@@ -8,9 +8,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Map, Value};
 use url::Url;
 
-use super::error::truncate;
-use super::route::text_of;
 use crate::http::{HttpRequest, HttpResponse};
+use crate::text::{text_of, truncate};
 use crate::{
     Context, DeliveryError, ErrorClass, ProviderError, Receipt, Record, Target, TargetError,
 };

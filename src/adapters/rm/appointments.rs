@@ -12,7 +12,8 @@ use super::action::defaults;
 use super::client::RmClient;
 use super::error::RmError;
 use super::pending::appointment_key;
-use super::route::{text_of, Route};
+use super::route::Route;
+use crate::text::text_of;
 use crate::{Batch, Context, Cursor, Record, Source, SourceError};
 
 /// The record kind of an appointment.
