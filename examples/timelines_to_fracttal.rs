@@ -78,7 +78,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "date_incident": "{{ timestamp }}",
             "identifier": "{{ message_uid | default('') }}"
         }))?)
-        .target_arc(target(&stand_in)?)
+        .target(target(&stand_in)?)
         .build()?;
 
     let ctx = Context::new(ReqwestClient::new()?, TokioClock, MemoryStore::new());
@@ -103,9 +103,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 #[cfg(feature = "fracttal")]
-fn target(
-    stand_in: &MockServer,
-) -> Result<std::sync::Arc<dyn hubflow::Target>, Box<dyn std::error::Error>> {
+fn target(stand_in: &MockServer) -> Result<hubflow::DynTarget, Box<dyn std::error::Error>> {
     use hubflow::fracttal::{FracttalClient, WorkRequestTarget};
     use secrecy::SecretString;
     let client = FracttalClient::builder(
@@ -115,17 +113,15 @@ fn target(
     .base_url(format!("{}/api/", stand_in.uri()).parse()?)
     .token_url(format!("{}/oauth/token", stand_in.uri()).parse()?)
     .build();
-    Ok(std::sync::Arc::new(WorkRequestTarget::new(client)))
+    Ok(hubflow::DynTarget::new(WorkRequestTarget::new(client)))
 }
 
 #[cfg(not(feature = "fracttal"))]
-fn target(
-    stand_in: &MockServer,
-) -> Result<std::sync::Arc<dyn hubflow::Target>, Box<dyn std::error::Error>> {
+fn target(stand_in: &MockServer) -> Result<hubflow::DynTarget, Box<dyn std::error::Error>> {
     let url = format!("{}/api/requests", stand_in.uri()).parse()?;
-    Ok(std::sync::Arc::new(hubflow::http_target::HttpTarget::new(
-        url,
-    )))
+    Ok(hubflow::DynTarget::new(
+        hubflow::http_target::HttpTarget::new(url),
+    ))
 }
 
 /// Fracttal's token and work-request endpoints (and a generic endpoint for builds without

@@ -151,8 +151,8 @@ pub use condition::{Condition, Rule};
 pub use context::Context;
 pub use error::{pointer_token, SpecError, SpecErrors};
 pub use flow::{
-    Counts, DeliveryPolicy, Failure, Flow, FlowBuilder, OnUnknown, Outcome, Plan, PlanError,
-    RecordOutcome, RunError, RunReport, Stage,
+    Counts, DeliveryPolicy, DryRun, DryRunRecord, Failure, Flow, FlowBuilder, OnUnknown, Outcome,
+    Plan, PlanError, RecordOutcome, RunError, RunReport, Stage, StoreWrite,
 };
 pub use mapper::{FieldMap, MapError, Mapper};
 pub use rate::RateLimiter;
@@ -161,5 +161,8 @@ pub use retry::{RetryDecision, RetryPolicy};
 pub use source::{Batch, InboundRequest, Source, SourceError, WebhookReply, WebhookSource};
 pub use spec::FlowSpec;
 pub use store::{Claim, MemoryStore, Store, StoreError};
-pub use target::{DeliveryError, ErrorClass, ProviderError, Receipt, Target, TargetError};
+pub use target::{
+    Action, DeliveryError, DynTarget, ErrorClass, PreparedAction, ProviderError, Receipt, Target,
+    TargetError,
+};
 pub use trigger::Trigger;

@@ -114,6 +114,9 @@ async fn a_mapped_record_opens_a_work_request_with_the_bearer_added_at_delivery(
     let Plan::Send(planned) = flow.plan(&message("wamid.1")).unwrap() else {
         panic!("expected a request to send");
     };
+    let planned = planned
+        .downcast_ref::<hubflow::http::HttpRequest>()
+        .unwrap();
     assert_eq!(planned.json_body().unwrap(), expected_body());
     assert!(planned.headers.get("authorization").is_none());
     assert_eq!(planned.url, url(&server, "/api/work_requests"));
@@ -331,7 +334,8 @@ async fn the_target_builds_from_a_connection_with_secrets() {
     let secrets = MapSecrets::new()
         .with("FRACTTAL_KEY", "spec-key")
         .with("FRACTTAL_SECRET", "spec-secret");
-    let cx = BuildContext::new(&connections, &secrets);
+    let registry = hubflow::spec::Registry::default();
+    let cx = BuildContext::new(&registry, &connections, &secrets);
     let target =
         WorkRequestTarget::from_spec(&cx, &json!({"connection": "fracttal"})).expect("builds");
     assert!(!format!("{target:?}").contains("spec-secret"));

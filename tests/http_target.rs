@@ -373,6 +373,9 @@ async fn a_dry_run_shows_the_request_with_secrets_redacted_and_sends_nothing() {
     let Plan::Send(request) = &plan else {
         panic!("expected a send plan, got {plan:?}");
     };
+    let request = request
+        .downcast_ref::<hubflow::http::HttpRequest>()
+        .unwrap();
     assert_eq!(request.headers.get("authorization"), Some(SECRET_TOKEN));
     let shown = serde_json::to_value(&plan).expect("the plan serializes");
     let send = &shown["send"];

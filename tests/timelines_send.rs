@@ -16,7 +16,8 @@ use hubflow::spec::{Connections, MapSecrets, Registry};
 use hubflow::timelines::webhook::parse;
 use hubflow::timelines::{TimelinesConnection, TimelinesTarget};
 use hubflow::{
-    Clock, DeliveryPolicy, ErrorClass, FieldMap, Flow, FlowSpec, Plan, Record, RetryPolicy, Target,
+    Clock, DeliveryPolicy, DynTarget, ErrorClass, FieldMap, Flow, FlowSpec, Plan, Record,
+    RetryPolicy,
 };
 use secrecy::SecretString;
 use serde_json::{json, Value};
@@ -480,7 +481,7 @@ async fn requests_are_paced_to_fifty_a_minute_across_clones() {
 fn registry() -> Registry {
     let mut registry = Registry::empty();
     registry.register_target(hubflow::timelines::KIND, |cx, config| {
-        Ok(Arc::new(TimelinesTarget::from_spec(cx, config)?) as Arc<dyn Target>)
+        Ok(DynTarget::new(TimelinesTarget::from_spec(cx, config)?))
     });
     registry
 }

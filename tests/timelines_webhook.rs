@@ -842,6 +842,8 @@ struct Counting(Arc<AtomicUsize>);
 
 #[async_trait]
 impl Target for Counting {
+    type Action = HttpRequest;
+
     fn prepare(&self, record: &Record, payload: &Value) -> Result<HttpRequest, TargetError> {
         HttpRequest::post_json(
             "https://erp.example.com/requests".parse().expect("a URL"),

@@ -214,12 +214,15 @@ async fn the_dry_run_shows_the_upload_but_not_the_bytes_or_the_token() {
     };
 
     let shown = serde_json::to_value(&request).unwrap();
-    assert_eq!(shown["url"], url(&server, MESSAGES).as_str());
+    assert_eq!(shown["message"]["url"], url(&server, MESSAGES).as_str());
     assert_eq!(
-        shown["body"]["document"],
+        shown["message"]["body"]["document"],
         json!({"filename": "OT-1021.pdf", "caption": "Work order OT-1021",
                "upload": {"file": "reports/OT-1021.pdf", "mime_type": "application/pdf"}})
     );
+    // The upload that comes first, and where its media id goes.
+    assert_eq!(shown["uploads"][0]["file"], "reports/OT-1021.pdf");
+    assert_eq!(shown["uploads"][0]["pointer"], "/document");
     let text = shown.to_string();
     assert!(!text.contains(TOKEN) && !text.contains("%PDF"), "{text}");
     assert_eq!(received(&server).await, 0);

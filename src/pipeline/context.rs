@@ -65,6 +65,11 @@ impl Context {
     pub fn store(&self) -> &dyn Store {
         &*self.store
     }
+
+    /// The store, shared (for a dry run's overlay).
+    pub(crate) fn store_arc(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
 }
 
 impl fmt::Debug for Context {

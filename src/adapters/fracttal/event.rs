@@ -412,7 +412,8 @@ mod tests {
     fn from_spec_resolves_secrets_and_reports_every_problem() {
         let connections = Connections::new();
         let secrets = MapSecrets::new().with("HOOK", "h-secret");
-        let cx = BuildContext::new(&connections, &secrets);
+        let registry = crate::spec::Registry::default();
+        let cx = BuildContext::new(&registry, &connections, &secrets);
         let source = EventSource::from_spec(
             &cx,
             &json!({"header": "X-Relay-Key", "header_secret": {"secret": "HOOK"}}),

@@ -438,7 +438,7 @@ pub(crate) fn register(registry: &mut crate::spec::Registry) {
     register_source::<requests::RequestsConfig>(registry, WORK_REQUESTS_KIND, &cache);
     registry.register_target(WORK_REQUEST_KIND, move |cx, config| {
         let target = build::<work_request::WorkRequestConfig>(&cache, cx, config)?;
-        Ok(Arc::new(target) as Arc<dyn crate::Target>)
+        Ok(crate::DynTarget::new(target))
     });
 }
 
@@ -478,14 +478,15 @@ mod tests {
         let cache = ClientCache::default();
         let connections = connections();
         let secrets = MapSecrets::new().with("FRACTTAL_SECRET", "s");
-        let cx = BuildContext::new(&connections, &secrets);
+        let kinds = crate::spec::Registry::default();
+        let cx = BuildContext::new(&kinds, &connections, &secrets);
         let a = cache.client(&cx, "fracttal").unwrap();
         let b = cache.client(&cx, "fracttal").unwrap();
         assert!(a.shares_cache_with(&b));
         assert_eq!(a.base_url().as_str(), "https://fracttal.test/api/");
         assert_eq!(a.rate_limiter().interval(), Duration::from_millis(500));
         let rotated = MapSecrets::new().with("FRACTTAL_SECRET", "s2");
-        let cx = BuildContext::new(&connections, &rotated);
+        let cx = BuildContext::new(&kinds, &connections, &rotated);
         assert!(!cache.client(&cx, "fracttal").unwrap().shares_cache_with(&a));
         drop((a, b));
 

@@ -298,6 +298,8 @@ fn receipt(envelope: &super::Envelope) -> Receipt {
 
 #[async_trait]
 impl Target for WorkRequestTarget {
+    type Action = HttpRequest;
+
     fn prepare(&self, _record: &Record, payload: &Value) -> Result<HttpRequest, TargetError> {
         let body = self.body(payload)?;
         let url = self

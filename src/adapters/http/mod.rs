@@ -20,7 +20,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -32,8 +31,8 @@ use url::Url;
 use crate::http::{Headers, HttpRequest, Method};
 use crate::spec::{BuildContext, SecretValue};
 use crate::{
-    Context, DeliveryError, ErrorClass, ProviderError, Receipt, Record, SpecError, SpecErrors,
-    Target, TargetError,
+    Context, DeliveryError, DynTarget, ErrorClass, ProviderError, Receipt, Record, SpecError,
+    SpecErrors, Target, TargetError,
 };
 
 /// The kind name of this target in flow specs.
@@ -273,7 +272,7 @@ struct HttpConnection {
 
 pub(crate) fn register(registry: &mut crate::spec::Registry) {
     registry.register_target(KIND, |cx, config| {
-        Ok(Arc::new(HttpTarget::from_spec(cx, config)?) as Arc<dyn Target>)
+        Ok(DynTarget::new(HttpTarget::from_spec(cx, config)?))
     });
 }
 
@@ -289,6 +288,8 @@ impl fmt::Debug for HttpTarget {
 
 #[async_trait]
 impl Target for HttpTarget {
+    type Action = HttpRequest;
+
     fn prepare(&self, record: &Record, payload: &Value) -> Result<HttpRequest, TargetError> {
         let mut request = self
             .request

@@ -5,13 +5,14 @@ use std::fmt;
 
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 use url::Url;
 
 use crate::http::{HttpRequest, HttpResponse};
 use crate::text::{text_of, truncate};
 use crate::{
-    Context, DeliveryError, ErrorClass, ProviderError, Receipt, Record, Target, TargetError,
+    Action, Context, DeliveryError, ErrorClass, ProviderError, Receipt, Record, Target, TargetError,
 };
 
 /// RD Conversas' API base URL.
@@ -50,7 +51,8 @@ pub const PROVIDER: &str = "rdconversas";
 /// let flow = Flow::builder("rd").target(target).build().unwrap();
 /// let record = Record::new("k", "x", json!({"to": "(11) 99999-8888", "variables": ["Ana", 3]}));
 /// let Plan::Send(request) = flow.plan(&record).unwrap() else { unreachable!() };
-/// let body = request.json_body().unwrap();
+/// let shown = request.to_json();
+/// let body = &shown["request"]["body"];
 /// assert_eq!(body["recipient_number"], "+11999998888");
 /// assert_eq!(body["variables"], json!(["Ana", "3"]));
 /// assert!(!serde_json::to_string(&request).unwrap().contains("rd-t0k3n"));
@@ -134,9 +136,28 @@ impl fmt::Debug for RdConversasTarget {
 
 const FIELDS: &[&str] = &["to", "variables", "template_message_id", "country_code"];
 
+/// What [`RdConversasTarget`] prepares: the one template-send request, and the number it
+/// messages (for wrappers that remember whom they asked).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct TemplateSend {
+    /// The request, sent as it is.
+    pub request: HttpRequest,
+    /// The recipient's number, digits with country code.
+    pub recipient: String,
+}
+
+impl Action for TemplateSend {
+    fn recipient(&self) -> Option<&str> {
+        Some(&self.recipient)
+    }
+}
+
 #[async_trait]
 impl Target for RdConversasTarget {
-    fn prepare(&self, _record: &Record, payload: &Value) -> Result<HttpRequest, TargetError> {
+    type Action = TemplateSend;
+
+    fn prepare(&self, _record: &Record, payload: &Value) -> Result<TemplateSend, TargetError> {
         let Value::Object(fields) = payload else {
             return Err(TargetError::InvalidPayload(
                 "expected {\"to\", \"variables\"}".to_owned(),
@@ -207,18 +228,22 @@ impl Target for RdConversasTarget {
         }
         body.insert("variables".into(), Value::Array(variables));
         let authorization = SecretString::from(format!("Bearer {}", self.token.expose_secret()));
-        HttpRequest::post_json(self.url()?, &Value::Object(body))
+        let request = HttpRequest::post_json(self.url()?, &Value::Object(body))
             .map(|r| r.secret_header("Authorization", authorization))
-            .map_err(|e| TargetError::InvalidPayload(e.to_string()))
+            .map_err(|e| TargetError::InvalidPayload(e.to_string()))?;
+        Ok(TemplateSend {
+            request,
+            recipient: number,
+        })
     }
 
     async fn deliver(
         &self,
         ctx: &Context,
         _record: &Record,
-        request: &HttpRequest,
+        action: &TemplateSend,
     ) -> Result<Receipt, DeliveryError> {
-        let response = ctx.http().send(request).await?;
+        let response = ctx.http().send(&action.request).await?;
         if !response.is_success() {
             return Err(rd_error(&response, ctx.clock().now()).into());
         }

@@ -204,7 +204,8 @@ pub(crate) async fn was_applied(
 /// let client = RmClient::new("https://erp.example:8051".parse().unwrap(), RmAuth::Bearer(SecretString::from("t0k3n")));
 /// let flow = Flow::builder("cancel").target(ActionTarget::new(client, Action::Cancel)).build().unwrap();
 /// let record = Record::new("k", "x", json!({"appointment_id": "A-17"}));
-/// let Plan::Send(request) = flow.plan(&record).unwrap() else { unreachable!() };
+/// let Plan::Send(action) = flow.plan(&record).unwrap() else { unreachable!() };
+/// let request = action.downcast_ref::<hubflow::http::HttpRequest>().unwrap();
 /// assert_eq!(request.url.path(), "/api/healthcare/v1/appointments/A-17/cancel");
 /// assert_eq!(request.headers.get("idempotency-key"), Some("rm:cancel:A-17"));
 /// ```
@@ -266,6 +267,8 @@ impl fmt::Debug for ActionTarget {
 
 #[async_trait]
 impl Target for ActionTarget {
+    type Action = HttpRequest;
+
     fn prepare(&self, _record: &Record, payload: &Value) -> Result<HttpRequest, TargetError> {
         let Value::Object(fields) = payload else {
             return Err(TargetError::InvalidPayload(

@@ -1,25 +1,52 @@
 //! Sending a confirmation and remembering it as pending (kind `rm.confirmation`).
 
 use std::fmt;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::pending::{digits, PendingConfirmation, PendingConfirmations};
-use crate::http::HttpRequest;
 use crate::text::text_of;
-use crate::{Context, DeliveryError, Receipt, Record, Target, TargetError};
+use crate::{
+    Action, Context, DeliveryError, DynTarget, PreparedAction, Receipt, Record, Target, TargetError,
+};
 
 /// What a confirmation remembers about its appointment, read from the record and the
-/// prepared request.
-#[derive(Debug, Clone, PartialEq)]
+/// sender's action.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 struct Sidecar {
     appointment_id: String,
     date: NaiveDate,
+    #[serde(skip_serializing_if = "Option::is_none")]
     starts_at: Option<DateTime<Utc>>,
     phone: String,
+}
+
+/// What [`ConfirmationTarget`] prepares: the sender's own action (a WhatsApp or RD Conversas
+/// template send, as that target prepared it), and the pending confirmation it remembers in
+/// the store once the provider accepted the message.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct ConfirmationSend {
+    /// The sender's action, executed by the sender.
+    send: PreparedAction,
+    /// The appointment remembered as pending after the send.
+    remember: Sidecar,
+}
+
+impl ConfirmationSend {
+    /// The sender's action.
+    pub fn send(&self) -> &PreparedAction {
+        &self.send
+    }
+}
+
+impl Action for ConfirmationSend {
+    fn recipient(&self) -> Option<&str> {
+        Some(&self.remember.phone)
+    }
 }
 
 /// Sends an appointment's confirmation through another target (a WhatsApp template, an
@@ -37,20 +64,17 @@ struct Sidecar {
 /// `details.warning` says that answers to it will be reported as unmatched.
 #[derive(Clone)]
 pub struct ConfirmationTarget {
-    inner: Arc<dyn Target>,
+    inner: DynTarget,
     pending: PendingConfirmations,
 }
 
 impl ConfirmationTarget {
-    /// Sends through `inner` and remembers in the default scope (`rm`).
+    /// Sends through `inner` (any target whose action has a
+    /// [`recipient`](crate::Action::recipient), or a [`DynTarget`] from the registry) and
+    /// remembers in the default scope (`rm`).
     pub fn new(inner: impl Target + 'static) -> Self {
-        ConfirmationTarget::from_arc(Arc::new(inner))
-    }
-
-    /// Sends through a shared target.
-    pub fn from_arc(inner: Arc<dyn Target>) -> Self {
         ConfirmationTarget {
-            inner,
+            inner: DynTarget::new(inner),
             pending: PendingConfirmations::default(),
         }
     }
@@ -73,20 +97,22 @@ impl fmt::Debug for ConfirmationTarget {
 
 #[async_trait]
 impl Target for ConfirmationTarget {
-    fn prepare(&self, record: &Record, payload: &Value) -> Result<HttpRequest, TargetError> {
-        let request = self.inner.prepare(record, payload)?;
-        sidecar(record, &request)?;
-        Ok(request)
+    type Action = ConfirmationSend;
+
+    fn prepare(&self, record: &Record, payload: &Value) -> Result<ConfirmationSend, TargetError> {
+        let send = self.inner.prepare(record, payload)?;
+        let remember = sidecar(record, &send)?;
+        Ok(ConfirmationSend { send, remember })
     }
 
     async fn deliver(
         &self,
         ctx: &Context,
         record: &Record,
-        request: &HttpRequest,
+        action: &ConfirmationSend,
     ) -> Result<Receipt, DeliveryError> {
-        let sidecar = sidecar(record, request)?;
-        let mut receipt = self.inner.deliver(ctx, record, request).await?;
+        let sidecar = &action.remember;
+        let mut receipt = self.inner.deliver(ctx, record, &action.send).await?;
         let pending = PendingConfirmation::new(
             sidecar.appointment_id.clone(),
             sidecar.date,
@@ -116,7 +142,7 @@ impl Target for ConfirmationTarget {
 
 /// The appointment a confirmation is for, from the record, and the number it goes to, from
 /// the prepared request.
-fn sidecar(record: &Record, request: &HttpRequest) -> Result<Sidecar, TargetError> {
+fn sidecar(record: &Record, send: &PreparedAction) -> Result<Sidecar, TargetError> {
     let field = |name: &str| {
         record
             .get(name)
@@ -139,15 +165,14 @@ fn sidecar(record: &Record, request: &HttpRequest) -> Result<Sidecar, TargetErro
             )
         })?;
     let starts_at = field("starts_at").and_then(|s| DateTime::parse_from_rfc3339(&s).ok());
-    let sent = request.json_body().unwrap_or(Value::Null);
-    let phone = ["to", "recipient_number"]
-        .iter()
-        .find_map(|k| sent.get(*k).and_then(Value::as_str))
+    let phone = send
+        .recipient()
         .map(digits)
         .filter(|p| !p.is_empty())
         .ok_or_else(|| {
             TargetError::InvalidPayload(
-                "the prepared message has no recipient (`to` or `recipient_number`)".to_owned(),
+                "the sender's message has no recipient: rm.confirmation sends through a target that messages a person"
+                    .to_owned(),
             )
         })?;
     Ok(Sidecar {

@@ -78,7 +78,7 @@ pub use pending::{
     MAX_PER_PHONE_AND_DAY,
 };
 pub use reply::{
-    ButtonPayload, IntentWords, ReplyTarget, DEFAULT_LOOKAHEAD_DAYS, DEFAULT_VALIDITY, ROUTING_URL,
+    ButtonPayload, IntentWords, ReadReply, ReplyTarget, DEFAULT_LOOKAHEAD_DAYS, DEFAULT_VALIDITY,
 };
 pub use route::Route;
 

@@ -9,13 +9,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use url::Url;
 
 use super::action::{action_request, apply, default_route, was_applied, Action};
 use super::client::RmClient;
 use super::pending::{comparable_phone, digits, PendingConfirmation, PendingConfirmations};
 use super::route::Route;
-use crate::http::HttpRequest;
 use crate::text::text_of;
 use crate::{Context, DeliveryError, Receipt, Record, Target, TargetError};
 
@@ -25,8 +23,6 @@ pub const DEFAULT_VALIDITY: Duration = Duration::from_secs(72 * 3600);
 /// How many days ahead the phone fallback looks for pending confirmations (default 14;
 /// keep it at least the confirmation job's `days_ahead`).
 pub const DEFAULT_LOOKAHEAD_DAYS: u32 = 14;
-/// The URL of the routing request `rm.reply` prepares (never sent: see [`ReplyTarget`]).
-pub const ROUTING_URL: &str = "hubflow-rm:reply";
 
 /// Words (compared trimmed and case-insensitively) that name an action when a reply has no
 /// `confirm:<id>`-style payload: a typed answer, an interactive reply id, an RD Conversas
@@ -150,18 +146,32 @@ impl fmt::Display for ButtonPayload {
     }
 }
 
-/// How an answer was read, as `rm.reply` prepares it: the body of its routing request.
+/// How an answer was read: what `rm.reply` prepares. [`ReplyTarget`]'s `deliver` matches it
+/// to a pending confirmation and applies its action; a plan shows it as is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Routing {
-    action: Action,
+#[non_exhaustive]
+pub struct ReadReply {
+    /// What the patient asked for.
+    pub action: Action,
+    /// The appointment a button payload named, if it named one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    appointment_id: Option<String>,
+    pub appointment_id: Option<String>,
+    /// The appointment's day a button payload named, if it named one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    date: Option<NaiveDate>,
+    pub date: Option<NaiveDate>,
+    /// The message the answer quotes (WhatsApp's `context.id`), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    context_id: Option<String>,
-    from: String,
-    reply_key: String,
+    pub context_id: Option<String>,
+    /// The patient's number, digits with country code.
+    pub from: String,
+    /// What the action was read from: the button payload or id, or the text.
+    pub reply_key: String,
+}
+
+impl crate::Action for ReadReply {
+    fn recipient(&self) -> Option<&str> {
+        Some(&self.from)
+    }
 }
 
 /// Routes a patient's answer to the confirmation it answers, and applies it: kind
@@ -175,9 +185,9 @@ struct Routing {
 ///
 /// **Reading the answer** (in `prepare`, pure): the action comes from a
 /// [`ButtonPayload`] in `reply_id`, else from [`IntentWords`] matching `reply_id` or `text`.
-/// An answer that names no action fails at the prepare stage. The prepared request is a
-/// *routing request* to [`ROUTING_URL`] whose JSON body says how the answer was read; it is
-/// what a dry run ([`Flow::plan`](crate::Flow::plan)) shows, and it is never sent.
+/// An answer that names no action fails at the prepare stage. What `prepare` returns is the
+/// [`ReadReply`]: how the answer was read, which a plan ([`Flow::plan`](crate::Flow::plan))
+/// shows; a dry run also shows the ERP call it leads to.
 ///
 /// **Matching** (in `deliver`, against the [`PendingConfirmations`] the confirmation job
 /// stored), in this order, never guessing:
@@ -278,7 +288,7 @@ impl ReplyTarget {
         self
     }
 
-    fn read(&self, record: &Record, payload: &Value) -> Result<Routing, TargetError> {
+    fn read(&self, record: &Record, payload: &Value) -> Result<ReadReply, TargetError> {
         let text_at = |field: &str| {
             payload
                 .get(field)
@@ -313,7 +323,7 @@ impl ReplyTarget {
                     )
                 })?,
         };
-        Ok(Routing {
+        Ok(ReadReply {
             action,
             appointment_id: button.as_ref().map(|b| b.appointment_id.clone()),
             date: button.and_then(|b| b.date),
@@ -327,7 +337,7 @@ impl ReplyTarget {
     async fn matching(
         &self,
         ctx: &Context,
-        routing: &Routing,
+        routing: &ReadReply,
     ) -> Result<(PendingConfirmation, &'static str), DeliveryError> {
         let now = ctx.clock().now();
         let today = now.with_timezone(&self.time_zone).date_naive();
@@ -435,30 +445,24 @@ impl fmt::Debug for ReplyTarget {
 
 #[async_trait]
 impl Target for ReplyTarget {
-    fn prepare(&self, record: &Record, payload: &Value) -> Result<HttpRequest, TargetError> {
+    type Action = ReadReply;
+
+    fn prepare(&self, record: &Record, payload: &Value) -> Result<ReadReply, TargetError> {
         if !payload.is_object() {
             return Err(TargetError::InvalidPayload(
                 "expected the fields of a reply: from, reply_id, text, context_id".to_owned(),
             ));
         }
-        let routing = self.read(record, payload)?;
-        // Invariant: a constant URL that parses (checked by a unit test).
-        let url =
-            Url::parse(ROUTING_URL).map_err(|e| TargetError::InvalidPayload(e.to_string()))?;
-        HttpRequest::post_json(url, &routing)
-            .map_err(|e| TargetError::InvalidPayload(e.to_string()))
+        self.read(record, payload)
     }
 
     async fn deliver(
         &self,
         ctx: &Context,
         _record: &Record,
-        request: &HttpRequest,
+        routing: &ReadReply,
     ) -> Result<Receipt, DeliveryError> {
-        let routing: Routing = serde_json::from_slice(&request.body).map_err(|e| {
-            TargetError::InvalidPayload(format!("not a routing request of rm.reply: {e}"))
-        })?;
-        let (pending, matched_by) = self.matching(ctx, &routing).await?;
+        let (pending, matched_by) = self.matching(ctx, routing).await?;
         let action = routing.action;
         let mut details = json!({
             "action": action.as_str(),
@@ -503,11 +507,6 @@ impl Target for ReplyTarget {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_routing_url_parses() {
-        assert!(Url::parse(ROUTING_URL).is_ok());
-    }
 
     #[test]
     fn intent_words_are_case_and_space_insensitive() {

@@ -19,7 +19,7 @@ use super::route::Route;
 use super::ACTION_PLACEHOLDERS;
 use crate::adapters::rdconversas::RdConversasTarget;
 use crate::spec::{BuildContext, Registry, SecretRef};
-use crate::{Source, SpecError, SpecErrors, Target};
+use crate::{DynTarget, Source, SpecError, SpecErrors};
 
 /// An RM connection:
 ///
@@ -329,7 +329,7 @@ pub(crate) fn register(registry: &mut Registry) {
                 route.check("/route", ACTION_PLACEHOLDERS)?;
                 target = target.route(route);
             }
-            Ok(Arc::new(target) as Arc<dyn Target>)
+            Ok(DynTarget::new(target))
         });
     }
 
@@ -356,7 +356,7 @@ pub(crate) fn register(registry: &mut Registry) {
         if let Some(words) = spec.words {
             target = target.words(words);
         }
-        errors.into_result(Arc::new(target) as Arc<dyn Target>)
+        errors.into_result(DynTarget::new(target))
     });
 
     registry.register_target(super::CONFIRMATION_KIND, |cx, config| {
@@ -368,33 +368,16 @@ pub(crate) fn register(registry: &mut Registry) {
                 .with_hint(hint)
                 .into());
         };
+        // The sender is found by kind in the registry, so any channel the host registers
+        // can carry confirmations, and this adapter names none of them.
         let path = format!("/via/{}", crate::pointer_token(&kind));
-        let inner: Arc<dyn Target> = match kind.as_str() {
-            super::RDCONVERSAS_TEMPLATE_KIND => {
-                Arc::new(rd_target(cx, &inner).map_err(|e| e.prefixed(&path))?)
-            }
-            #[cfg(feature = "whatsapp")]
-            "whatsapp.template" => Arc::new(
-                crate::whatsapp::WhatsAppTarget::from_spec(
-                    crate::whatsapp::MessageKind::Template,
-                    cx,
-                    &inner,
-                )
-                .map_err(|e| e.prefixed(&path))?,
-            ),
-            other => {
-                return Err(
-                    SpecError::new("/via", format!("cannot send confirmations via \"{other}\""))
-                        .with_hint(hint)
-                        .into(),
-                )
-            }
-        };
-        Ok(Arc::new(ConfirmationTarget::from_arc(inner).pending(scope(spec.scope)))
-            as Arc<dyn Target>)
+        let inner = cx.target(&kind, &inner).map_err(|e| e.prefixed(&path))?;
+        Ok(DynTarget::new(
+            ConfirmationTarget::new(inner).pending(scope(spec.scope)),
+        ))
     });
 
     registry.register_target(super::RDCONVERSAS_TEMPLATE_KIND, |cx, config| {
-        Ok(Arc::new(rd_target(cx, config)?) as Arc<dyn Target>)
+        Ok(DynTarget::new(rd_target(cx, config)?))
     });
 }

@@ -8,15 +8,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use url::Url;
 
 use crate::http::{HttpRequest, HttpResponse};
 use crate::spec::{BuildContext, Registry, SecretRef};
 use crate::{
-    Context, DeliveryError, ErrorClass, ProviderError, RateLimiter, Receipt, Record, SpecError,
-    SpecErrors, Target, TargetError,
+    Action, Context, DeliveryError, ErrorClass, ProviderError, RateLimiter, Receipt, Record,
+    SpecError, SpecErrors, Target, TargetError,
 };
 
 /// The kind name of the sending target in flow specs.
@@ -136,8 +136,8 @@ impl fmt::Debug for TimelinesConnection {
 /// let request = target
 ///     .prepare(&record, &json!({"phone": "55 11 99999-1234", "text": "OT-881 assigned"}))
 ///     .unwrap();
-/// assert_eq!(request.url.as_str(), "https://app.timelines.ai/integrations/api/messages");
-/// assert_eq!(request.json_body().unwrap(), json!({"phone": "+5511999991234", "text": "OT-881 assigned"}));
+/// assert_eq!(request.message.url.as_str(), "https://app.timelines.ai/integrations/api/messages");
+/// assert_eq!(request.message.json_body().unwrap(), json!({"phone": "+5511999991234", "text": "OT-881 assigned"}));
 ///
 /// let error = target.prepare(&record, &json!({"to": "+5511999991234", "text": "x"})).unwrap_err();
 /// assert!(error.to_string().contains("use `phone`"), "{error}");
@@ -197,19 +197,10 @@ impl TimelinesTarget {
     }
 
     /// Uploads the file at `url` and returns its `file_uid`.
-    async fn upload(
-        &self,
-        ctx: &Context,
-        url: &str,
-        filename: Option<&Value>,
-    ) -> Result<String, DeliveryError> {
-        let mut body = json!({"download_url": url});
-        if let Some(name) = filename {
-            body["filename"] = name.clone();
-        }
-        let request = self.connection.post(&["files"], &body)?;
+    /// Sends the prepared file upload and returns the file's uid.
+    async fn upload(&self, ctx: &Context, request: &HttpRequest) -> Result<String, DeliveryError> {
         self.limiter.acquire(ctx.clock(), "").await;
-        let response = ctx.http().send(&request).await?;
+        let response = ctx.http().send(request).await?;
         let data = answer_data(&response, ctx.clock().now())?;
         match data.get("uid").and_then(Value::as_str) {
             Some(uid) if !uid.is_empty() => Ok(uid.to_owned()),
@@ -217,6 +208,47 @@ impl TimelinesTarget {
             // claim is released), not an unreadable answer to a send.
             _ => Err(permanent(&response, "the file upload answered without a file `uid`").into()),
         }
+    }
+}
+
+/// What [`TimelinesTarget`] prepares: the file upload that comes first when the message
+/// carries an attachment, then the message itself.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct TimelinesSend {
+    /// `POST /files` with the attachment's `download_url` (and `filename`), sent first when
+    /// the payload has an `attachment_url`; the `uid` it answers goes into the message as
+    /// `file_uid`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upload: Option<HttpRequest>,
+    /// The message request: sent as it is, or with `file_uid` added to its body when there
+    /// was an upload.
+    pub message: HttpRequest,
+    /// The message body as fields, so the upload's `file_uid` is added without reading the
+    /// prepared bytes back.
+    #[serde(skip)]
+    body: Map<String, Value>,
+    /// The number messaged, digits with country code, when the payload gave one.
+    #[serde(skip)]
+    recipient: Option<String>,
+}
+
+impl Action for TimelinesSend {
+    fn recipient(&self) -> Option<&str> {
+        self.recipient.as_deref()
+    }
+}
+
+impl TimelinesSend {
+    /// The message request with the uploaded file's uid in its body.
+    fn with_file(&self, file_uid: &str) -> Result<HttpRequest, TargetError> {
+        let mut body = self.body.clone();
+        body.insert("file_uid".into(), Value::String(file_uid.to_owned()));
+        let mut request = self.message.clone();
+        request.body = serde_json::to_vec(&body)
+            .map_err(|e| TargetError::InvalidPayload(e.to_string()))?
+            .into();
+        Ok(request)
     }
 }
 
@@ -239,46 +271,61 @@ impl fmt::Debug for TimelinesTarget {
 
 #[async_trait]
 impl Target for TimelinesTarget {
-    fn prepare(&self, _record: &Record, payload: &Value) -> Result<HttpRequest, TargetError> {
-        let message = Outgoing::from_payload(payload)?;
-        match &message.chat_id {
+    type Action = TimelinesSend;
+
+    fn prepare(&self, _record: &Record, payload: &Value) -> Result<TimelinesSend, TargetError> {
+        let Outgoing { chat_id, mut body } = Outgoing::from_payload(payload)?;
+        // The attachment is named by URL in the payload; the API takes an uploaded file's
+        // uid, so the upload is its own request, made just before the send.
+        let upload = match body.remove("attachment_url") {
+            Some(url) => {
+                let mut upload = json!({"download_url": url});
+                if let Some(name) = body.remove("attachment_filename") {
+                    upload["filename"] = name;
+                }
+                Some(self.connection.post(&["files"], &upload)?)
+            }
+            None => None,
+        };
+        let message = match chat_id {
             Some(chat_id) => {
                 let id = chat_id.to_string();
                 self.connection
-                    .post(&["chats", &id, "messages"], &Value::Object(message.body))
+                    .post(&["chats", &id, "messages"], &Value::Object(body.clone()))?
             }
             None => self
                 .connection
-                .post(&["messages"], &Value::Object(message.body)),
-        }
+                .post(&["messages"], &Value::Object(body.clone()))?,
+        };
+        let recipient = body
+            .get("phone")
+            .and_then(Value::as_str)
+            .map(|phone| phone.chars().filter(char::is_ascii_digit).collect());
+        Ok(TimelinesSend {
+            upload,
+            message,
+            body,
+            recipient,
+        })
     }
 
     async fn deliver(
         &self,
         ctx: &Context,
         _record: &Record,
-        request: &HttpRequest,
+        action: &TimelinesSend,
     ) -> Result<Receipt, DeliveryError> {
-        let mut body: Map<String, Value> = serde_json::from_slice(&request.body).map_err(|e| {
-            TargetError::InvalidPayload(format!("not a TimelinesAI message body: {e}"))
-        })?;
-        // The prepared body names the attachment by URL (what a dry run shows); the API
-        // takes an uploaded file's uid, so the upload happens here, just before the send.
         let mut file_uid = None;
-        let mut upload_request = None;
-        if let Some(url) = body.remove("attachment_url") {
-            let filename = body.remove("attachment_filename");
-            let url = url.as_str().unwrap_or_default().to_owned();
-            let uid = self.upload(ctx, &url, filename.as_ref()).await?;
-            body.insert("file_uid".into(), Value::String(uid.clone()));
-            let mut with_file = request.clone();
-            with_file.body = serde_json::to_vec(&body)
-                .map_err(|e| TargetError::InvalidPayload(e.to_string()))?
-                .into();
-            upload_request = Some(with_file);
-            file_uid = Some(uid);
-        }
-        let request = upload_request.as_ref().unwrap_or(request);
+        let with_file;
+        let request = match &action.upload {
+            Some(upload) => {
+                let uid = self.upload(ctx, upload).await?;
+                with_file = action.with_file(&uid)?;
+                file_uid = Some(uid);
+                &with_file
+            }
+            None => &action.message,
+        };
         self.limiter.acquire(ctx.clock(), "").await;
         let response = ctx.http().send(request).await?;
         let data = answer_data(&response, ctx.clock().now())?;
@@ -601,7 +648,7 @@ fn build(
 pub(crate) fn register(registry: &mut Registry) {
     let pool: Arc<LimiterPool> = Arc::default();
     registry.register_target(KIND, move |cx, config| {
-        Ok(Arc::new(build(cx, config, Some(&pool))?) as Arc<dyn Target>)
+        Ok(crate::DynTarget::new(build(cx, config, Some(&pool))?))
     });
 }
 
@@ -712,7 +759,8 @@ mod tests {
         connections.insert("a", json!({"api_token": {"secret": "T"}}));
         connections.insert("b", json!({"api_token": {"secret": "T"}}));
         let secrets = MapSecrets::new().with("T", "tok");
-        let cx = BuildContext::new(&connections, &secrets);
+        let registry = crate::spec::Registry::default();
+        let cx = BuildContext::new(&registry, &connections, &secrets);
         let build_for = |name: &str, pool: Option<&LimiterPool>| {
             build(&cx, &json!({"connection": name}), pool).unwrap()
         };

@@ -32,16 +32,18 @@
 //!     .unwrap();
 //! let record = Record::new("fracttal:wo:5001:1", "fracttal.work_order",
 //!     json!({"phone": "(11) 99999-1234", "user_assigned": "Jonas Campos", "wo_folio": "OT-1021"}));
-//! let Plan::Send(request) = flow.plan(&record).unwrap() else { unreachable!() };
-//! let body = request.json_body().unwrap();
+//! let Plan::Send(action) = flow.plan(&record).unwrap() else { unreachable!() };
+//! let send = action.downcast_ref::<hubflow::whatsapp::WhatsAppSend>().unwrap();
+//! let body = send.message().json_body().unwrap();
 //! assert_eq!(body["to"], "5511999991234");
 //! assert_eq!(body["biz_opaque_callback_data"], "fracttal:wo:5001:1");
-//! assert_eq!(request.headers.get_value("authorization").unwrap().shown(), "[redacted]");
+//! assert_eq!(send.message().headers.get_value("authorization").unwrap().shown(), "[redacted]");
 //! ```
 //!
 //! The guide `docs/whatsapp.md` covers the setup on Meta's side and every error code.
 
 mod error;
+pub mod fake;
 pub mod media;
 mod message;
 mod target;
@@ -57,6 +59,7 @@ pub use message::{
 };
 pub(crate) use target::register;
 pub use target::{
-    OutsideWindow, WhatsAppConnection, WhatsAppTarget, DEFAULT_API_VERSION, DEFAULT_BASE_URL,
+    OutsideWindow, WhatsAppConnection, WhatsAppSend, WhatsAppTarget, WhenClosed, WindowCheck,
+    DEFAULT_API_VERSION, DEFAULT_BASE_URL,
 };
 pub use window::{remember_inbound, SERVICE_WINDOW};

@@ -5,18 +5,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use url::Url;
 
-use super::media::{pending_uploads, upload_pending, MediaProvider};
+use super::media::{pending_uploads, upload_pending, MediaProvider, PendingUpload};
 use super::{provider_error, MessageKind, OutgoingMessage, SendReceipt, SERVICE_WINDOW};
 use crate::http::HttpRequest;
 use crate::spec::{BuildContext, Registry, SecretRef};
 use crate::{
-    Context, DeliveryError, RateLimiter, Receipt, Record, SpecError, SpecErrors, Target,
+    Action, Context, DeliveryError, RateLimiter, Receipt, Record, SpecError, SpecErrors, Target,
     TargetError,
 };
 
@@ -198,7 +197,7 @@ impl WhatsAppTarget {
     /// let record = Record::new("invoice:1021", "invoice", json!({}));
     /// let request = target.prepare(&record, &json!({"to": "5511999991234", "file": "reports/OT-1021.pdf"})).unwrap();
     /// // The dry run shows what will be uploaded, not the bytes.
-    /// assert_eq!(request.json_body().unwrap()["document"], json!({
+    /// assert_eq!(request.message().json_body().unwrap()["document"], json!({
     ///     "filename": "OT-1021.pdf",
     ///     "upload": {"file": "reports/OT-1021.pdf", "mime_type": "application/pdf"}
     /// }));
@@ -256,74 +255,126 @@ impl WhatsAppTarget {
         self.kind
     }
 
-    fn request(&self, message: &OutgoingMessage) -> Result<HttpRequest, TargetError> {
-        HttpRequest::post_json(self.connection.messages_url(), message)
+    fn request(&self, body: &Value) -> Result<HttpRequest, TargetError> {
+        HttpRequest::post_json(self.connection.messages_url(), body)
             .map(|request| request.secret_header("Authorization", self.connection.authorization()))
             .map_err(|e| TargetError::InvalidPayload(e.to_string()))
     }
 
-    /// The request to send instead of a free-form message outside the window, or the reason
-    /// there is none.
-    fn outside_window_request(
-        &self,
-        request: &HttpRequest,
-        last: Option<DateTime<Utc>>,
-    ) -> Result<HttpRequest, DeliveryError> {
-        let since = match last {
-            Some(at) => format!("the customer last wrote at {at}"),
-            None => "the customer has not written".to_owned(),
-        };
+    /// What a free-form message becomes outside the window: refused, or the fallback
+    /// template with the message's text as its one body parameter.
+    fn when_closed(&self, sent: &Value) -> Result<WhenClosed, TargetError> {
         let OutsideWindow::Template { name, language } = &self.outside_window else {
-            return Err(DeliveryError::Precondition(format!(
-                "{since}, so the 24-hour window for free-form messages is closed; send an approved template instead (or set a fallback template)"
-            )));
+            return Ok(WhenClosed::Refuse);
         };
-        let sent: Value = request
-            .json_body()
-            .map_err(|e| TargetError::InvalidPayload(e.to_string()))?;
         let mut payload = json!({
             "to": sent["to"],
             "template": name,
             "language": language,
-            "body": [one_line(free_form_text(&sent))],
+            "body": [one_line(free_form_text(sent))],
         });
         if let Some(data) = sent.get("biz_opaque_callback_data") {
             payload["callback_data"] = data.clone();
         }
         let message = OutgoingMessage::from_payload(MessageKind::Template, &payload)?;
-        Ok(self.request(&message)?)
+        let body = serde_json::to_value(&message)
+            .map_err(|e| TargetError::InvalidPayload(e.to_string()))?;
+        Ok(WhenClosed::Template {
+            name: name.clone(),
+            request: self.request(&body)?,
+        })
     }
 }
 
-impl WhatsAppTarget {
-    /// Uploads the files a prepared body names and returns the request with their media
-    /// ids in place, plus what was uploaded; `None` when the body names no file.
-    async fn upload_files(
-        &self,
-        ctx: &Context,
-        request: &HttpRequest,
-    ) -> Result<Option<(HttpRequest, Vec<Value>)>, DeliveryError> {
-        let mut body: Value = request
-            .json_body()
-            .map_err(|e| TargetError::InvalidPayload(e.to_string()))?;
-        let pending = pending_uploads(&body);
-        if pending.is_empty() {
-            return Ok(None);
-        }
-        let Some(provider) = &self.media else {
-            return Err(DeliveryError::Precondition(
-                "the message names a file to upload, but this target has no media provider"
-                    .to_owned(),
-            ));
-        };
-        let uploaded =
-            upload_pending(ctx, &self.connection, provider.as_ref(), &mut body, pending).await?;
-        let mut sent = request.clone();
-        sent.body = serde_json::to_vec(&body)
-            .map_err(|e| TargetError::InvalidPayload(e.to_string()))?
-            .into();
-        Ok(Some((sent, uploaded)))
+/// What [`WhatsAppTarget`] prepares: the files to upload first, the message request, and
+/// for a free-form message the 24-hour window check with what is sent when the window is
+/// closed. [`deliver`](Target::deliver) executes exactly this: it reads the window from the
+/// store, uploads, puts each media id where its `upload` object is, and sends.
+///
+/// ```
+/// use hubflow::whatsapp::{MessageKind, WhatsAppConnection, WhatsAppTarget, OutsideWindow};
+/// use hubflow::{Record, Target};
+/// use secrecy::SecretString;
+/// use serde_json::json;
+///
+/// let connection = WhatsAppConnection::new("106540352242922", SecretString::from("EAAG…"));
+/// let target = WhatsAppTarget::new(MessageKind::Text, connection).outside_window(OutsideWindow::Template {
+///     name: "follow_up".into(), language: "pt_BR".into(),
+/// });
+/// let record = Record::new("wo:1021", "work_order", json!({}));
+/// let send = target.prepare(&record, &json!({"to": "5511999991234", "text": "Pump 3 is fixed"})).unwrap();
+/// let shown = serde_json::to_value(&send).unwrap();
+/// assert_eq!(shown["message"]["body"]["text"]["body"], "Pump 3 is fixed");
+/// assert_eq!(shown["window"]["customer"], "5511999991234");
+/// let fallback = &shown["window"]["when_closed"]["template"]["request"]["body"]["template"];
+/// assert_eq!(fallback["name"], "follow_up");
+/// assert_eq!(shown["message"]["headers"]["Authorization"], "[redacted]");
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct WhatsAppSend {
+    /// Files uploaded before the send; each media id replaces its `upload` object.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    uploads: Vec<PendingUpload>,
+    /// The message request, sent as it is when there is nothing to upload.
+    message: HttpRequest,
+    /// The window check of a free-form message; `None` for templates, or when the target
+    /// does not check ([`OutsideWindow::Send`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    window: Option<WindowCheck>,
+    /// The message body, kept as a value so upload ids go in without re-reading bytes.
+    #[serde(skip)]
+    body: Value,
+    #[serde(skip)]
+    to: String,
+}
+
+impl WhatsAppSend {
+    /// The message request.
+    pub fn message(&self) -> &HttpRequest {
+        &self.message
     }
+
+    /// The window check, for a free-form message.
+    pub fn window(&self) -> Option<&WindowCheck> {
+        self.window.as_ref()
+    }
+}
+
+impl Action for WhatsAppSend {
+    fn recipient(&self) -> Option<&str> {
+        Some(&self.to)
+    }
+}
+
+/// The 24-hour window check of a free-form message: whether `customer` wrote to
+/// `phone_number_id` in the last 24 hours, as remembered by
+/// [`remember_inbound`](super::remember_inbound).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct WindowCheck {
+    /// The business number the message is sent from.
+    pub phone_number_id: String,
+    /// The customer's number.
+    pub customer: String,
+    /// What happens when the window is closed.
+    pub when_closed: WhenClosed,
+}
+
+/// What a free-form message becomes when the customer's window is closed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum WhenClosed {
+    /// Nothing is sent; the record fails with a precondition error.
+    Refuse,
+    /// This approved template is sent instead.
+    Template {
+        /// The template's name.
+        name: String,
+        /// The request that sends it.
+        request: HttpRequest,
+    },
 }
 
 /// The text a free-form message shows: a text body, a caption, an interactive body.
@@ -361,77 +412,110 @@ impl fmt::Debug for WhatsAppTarget {
     }
 }
 
-/// The parts of a prepared body that decide how it is sent.
-#[derive(Deserialize)]
-struct Envelope {
-    to: String,
-    #[serde(rename = "type", default)]
-    kind: Option<String>,
+/// Adds `value` under `key` to a receipt's details object.
+fn add_detail(receipt: &mut Receipt, key: &str, value: Value) {
+    match &mut receipt.details {
+        Value::Object(details) => {
+            details.insert(key.to_owned(), value);
+        }
+        other => *other = json!({ key: value }),
+    }
 }
 
 #[async_trait]
 impl Target for WhatsAppTarget {
-    fn prepare(&self, record: &Record, payload: &Value) -> Result<HttpRequest, TargetError> {
+    type Action = WhatsAppSend;
+
+    fn prepare(&self, record: &Record, payload: &Value) -> Result<WhatsAppSend, TargetError> {
         let mut message = OutgoingMessage::from_payload(self.kind, payload)?;
         if self.callback_data {
             message.set_callback_data(record.key.clone());
         }
-        let request = self.request(&message)?;
-        if self.media.is_none() {
-            let body = request
-                .json_body()
-                .map_err(|e| TargetError::InvalidPayload(e.to_string()))?;
-            if let Some(upload) = pending_uploads(&body).first() {
-                return Err(TargetError::field(
-                    upload.field,
-                    "this target has no media provider to read files from: give a `link` or an uploaded `id`, \
-                     or give the target a MediaProvider (WhatsAppTarget::media)",
-                ));
-            }
+        let body = serde_json::to_value(&message)
+            .map_err(|e| TargetError::InvalidPayload(e.to_string()))?;
+        let uploads = pending_uploads(&body);
+        if let (None, Some(upload)) = (&self.media, uploads.first()) {
+            return Err(TargetError::field(
+                upload.field,
+                "this target has no media provider to read files from: give a `link` or an uploaded `id`, \
+                 or give the target a MediaProvider (WhatsAppTarget::media)",
+            ));
         }
-        Ok(request)
+        let window = if message.is_template() || self.outside_window == OutsideWindow::Send {
+            None
+        } else {
+            Some(WindowCheck {
+                phone_number_id: self.connection.phone_number_id().to_owned(),
+                customer: message.to().to_owned(),
+                when_closed: self.when_closed(&body)?,
+            })
+        };
+        Ok(WhatsAppSend {
+            uploads,
+            message: self.request(&body)?,
+            window,
+            to: message.to().to_owned(),
+            body,
+        })
     }
 
     async fn deliver(
         &self,
         ctx: &Context,
         _record: &Record,
-        request: &HttpRequest,
+        send: &WhatsAppSend,
     ) -> Result<Receipt, DeliveryError> {
-        let envelope: Envelope = serde_json::from_slice(&request.body).map_err(|e| {
-            TargetError::InvalidPayload(format!("not a WhatsApp message body: {e}"))
-        })?;
-        let free_form = envelope.kind.as_deref() != Some("template");
         let mut fallback = None;
-        if free_form && self.outside_window != OutsideWindow::Send {
-            let last = ctx
-                .store()
-                .last_inbound(self.connection.phone_number_id(), &envelope.to)
-                .await?;
+        if let Some(window) = &send.window {
+            let last =
+                super::window::last_inbound(ctx, &window.phone_number_id, &window.customer).await?;
             let open =
                 last.is_some_and(|at| crate::clock::add(at, SERVICE_WINDOW) > ctx.clock().now());
             if !open {
-                fallback = Some(self.outside_window_request(request, last)?);
+                let since = match last {
+                    Some(at) => format!("the customer last wrote at {at}"),
+                    None => "the customer has not written".to_owned(),
+                };
+                match &window.when_closed {
+                    WhenClosed::Refuse => {
+                        return Err(DeliveryError::Precondition(format!(
+                            "{since}, so the 24-hour window for free-form messages is closed; send an approved template instead (or set a fallback template)"
+                        )))
+                    }
+                    WhenClosed::Template { name, request } => fallback = Some((name, request)),
+                }
             }
         }
         // The fallback template carries no media, so only the message itself may upload.
         let mut uploaded = Vec::new();
         let with_media;
-        let request = match &fallback {
-            Some(fallback) => fallback,
-            None => match self.upload_files(ctx, request).await? {
-                Some((sent, files)) => {
-                    uploaded = files;
-                    with_media = sent;
-                    &with_media
-                }
-                None => request,
-            },
+        let request = match (&fallback, &self.media, send.uploads.is_empty()) {
+            (Some((_, request)), _, _) => *request,
+            (None, _, true) => &send.message,
+            (None, None, false) => {
+                return Err(DeliveryError::Precondition(
+                    "the message names a file to upload, but this target has no media provider"
+                        .to_owned(),
+                ))
+            }
+            (None, Some(provider), false) => {
+                let mut body = send.body.clone();
+                uploaded = upload_pending(
+                    ctx,
+                    &self.connection,
+                    provider.as_ref(),
+                    &mut body,
+                    send.uploads.clone(),
+                )
+                .await?;
+                with_media = self.request(&body)?;
+                &with_media
+            }
         };
         self.limits.per_number.acquire(ctx.clock(), "").await;
         self.limits
             .per_recipient
-            .acquire(ctx.clock(), &envelope.to)
+            .acquire(ctx.clock(), &send.to)
             .await;
         let response = ctx.http().send(request).await?;
         if !response.is_success() {
@@ -444,22 +528,16 @@ impl Target for WhatsAppTarget {
             })?;
         let mut receipt = receipt.to_receipt(response.status);
         if !uploaded.is_empty() {
-            match &mut receipt.details {
-                Value::Object(details) => {
-                    details.insert("uploaded".to_owned(), Value::Array(uploaded));
-                }
-                other => *other = json!({ "uploaded": uploaded }),
-            }
+            add_detail(&mut receipt, "uploaded", Value::Array(uploaded));
         }
-        if let (Some(_), OutsideWindow::Template { name, .. }) = (&fallback, &self.outside_window) {
-            match &mut receipt.details {
-                Value::Object(details) => {
-                    details.insert("sent_as_template".to_owned(), json!(name));
-                }
-                other => *other = json!({ "sent_as_template": name }),
-            }
+        if let Some((name, _)) = fallback {
+            add_detail(&mut receipt, "sent_as_template", json!(name));
         }
         Ok(receipt)
+    }
+
+    fn fakes(&self) -> Vec<Arc<dyn crate::http::ProviderFake>> {
+        vec![Arc::new(super::fake::WhatsAppFake::new())]
     }
 }
 
@@ -606,7 +684,9 @@ impl WhatsAppTarget {
 pub(crate) fn register(registry: &mut Registry) {
     for kind in MessageKind::ALL {
         registry.register_target(kind.kind_name(), move |cx, config| {
-            Ok(Arc::new(WhatsAppTarget::from_spec(kind, cx, config)?) as Arc<dyn Target>)
+            Ok(crate::DynTarget::new(WhatsAppTarget::from_spec(
+                kind, cx, config,
+            )?))
         });
     }
 }

@@ -9,6 +9,15 @@ use crate::{Context, Record, StoreError};
 /// How long a customer's message keeps the window for free-form messages open.
 pub const SERVICE_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// When `party` last wrote to the business number `phone_number_id`, if ever.
+pub(crate) async fn last_inbound(
+    ctx: &Context,
+    phone_number_id: &str,
+    party: &str,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError> {
+    ctx.store().last_inbound(phone_number_id, party).await
+}
+
 /// Remembers, for every received `whatsapp.message` record, that its sender wrote at its
 /// instant: this opens the 24-hour window in which [`WhatsAppTarget`](super::WhatsAppTarget) sends free-form
 /// messages. Call it with the records a [`WhatsAppWebhook`](super::webhook::WhatsAppWebhook)

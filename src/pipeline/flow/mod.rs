@@ -6,17 +6,19 @@ use std::sync::Arc;
 use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 
-use crate::http::HttpRequest;
 use crate::mapper::Passthrough;
 use crate::retry::jitter;
 use crate::{
-    Claim, Condition, Context, DeliveryError, MapError, Mapper, RateLimiter, Record, RetryDecision,
-    Rule, Source, SourceError, SpecError, SpecErrors, Target, TargetError, Trigger,
+    Claim, Condition, Context, DeliveryError, DynTarget, MapError, Mapper, PreparedAction,
+    RateLimiter, Record, RetryDecision, Rule, Source, SourceError, SpecError, SpecErrors, Target,
+    TargetError, Trigger,
 };
 
+mod dry_run;
 mod policy;
 mod report;
 
+pub use dry_run::{DryRun, DryRunRecord, StoreWrite};
 pub use policy::{DeliveryPolicy, OnUnknown};
 pub use report::{Counts, Failure, Outcome, RecordOutcome, RunReport, Stage};
 
@@ -66,7 +68,7 @@ struct FlowInner {
     condition: Arc<dyn Condition>,
     condition_text: String,
     mapper: Arc<dyn Mapper>,
-    target: Arc<dyn Target>,
+    target: DynTarget,
     delivery: DeliveryPolicy,
     pacer: Option<RateLimiter>,
 }
@@ -77,8 +79,10 @@ struct FlowInner {
 pub enum Plan {
     /// The condition does not hold: nothing would be sent.
     Skip(String),
-    /// This request would be sent.
-    Send(HttpRequest),
+    /// The target would execute this action: its serialized form is exactly what delivering
+    /// does (see [`Target`]). Decisions that need state are shown as their alternatives; a
+    /// dry run ([`Flow::dry_run`]) shows which one a delivery takes.
+    Send(PreparedAction),
 }
 
 /// Why a record cannot be planned: it fails before anything is sent.
@@ -202,7 +206,7 @@ impl Flow {
         let mut warning = None;
         let outcome = match self.plan(&record) {
             Ok(Plan::Skip(reason)) => Outcome::Skipped { reason },
-            Ok(Plan::Send(request)) => self.deliver(ctx, &record, &request, &mut warning).await,
+            Ok(Plan::Send(action)) => self.deliver(ctx, &record, &action, &mut warning).await,
             Err(PlanError::Map(e)) => failed(Failure::from_map(&e), 0),
             Err(PlanError::Prepare(e)) => failed(Failure::from_prepare(&e), 0),
         };
@@ -222,7 +226,7 @@ impl Flow {
         &self,
         ctx: &Context,
         record: &Record,
-        request: &HttpRequest,
+        action: &PreparedAction,
         warning: &mut Option<String>,
     ) -> Outcome {
         let key = record.key.as_str();
@@ -275,14 +279,14 @@ impl Flow {
             }
             Ok(Claim::Acquired) => {}
         }
-        self.send_with_retries(ctx, record, request, warning).await
+        self.send_with_retries(ctx, record, action, warning).await
     }
 
     async fn send_with_retries(
         &self,
         ctx: &Context,
         record: &Record,
-        request: &HttpRequest,
+        action: &PreparedAction,
         warning: &mut Option<String>,
     ) -> Outcome {
         let key = record.key.as_str();
@@ -292,7 +296,7 @@ impl Flow {
             if let Some(pacer) = &self.inner.pacer {
                 pacer.acquire(ctx.clock(), "").await;
             }
-            let error = match self.inner.target.deliver(ctx, record, request).await {
+            let error = match self.inner.target.deliver(ctx, record, action).await {
                 Ok(receipt) => {
                     // If this fails the claim stays in flight and a later run treats the
                     // record as an unknown outcome; the delivery itself did happen.
@@ -380,7 +384,7 @@ pub struct FlowBuilder {
     source: Option<Arc<dyn Source>>,
     condition: Option<(Arc<dyn Condition>, String)>,
     mapper: Option<Arc<dyn Mapper>>,
-    target: Option<Arc<dyn Target>>,
+    target: Option<DynTarget>,
     delivery: DeliveryPolicy,
 }
 
@@ -426,15 +430,10 @@ impl FlowBuilder {
         self
     }
 
-    /// The target.
+    /// The target: any [`Target`], or a [`DynTarget`] from a
+    /// [`Registry`](crate::spec::Registry) (shared as it is, not wrapped again).
     pub fn target(mut self, target: impl Target + 'static) -> Self {
-        self.target = Some(Arc::new(target));
-        self
-    }
-
-    /// The target, shared.
-    pub fn target_arc(mut self, target: Arc<dyn Target>) -> Self {
-        self.target = Some(target);
+        self.target = Some(DynTarget::new(target));
         self
     }
 

@@ -187,6 +187,10 @@ pub struct RunReport {
     /// could not save).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Whether this was a dry run ([`Flow::dry_run`](crate::Flow::dry_run)): nothing was
+    /// sent and nothing stored; receipts are the provider fakes'.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 impl RunReport {
@@ -216,6 +220,7 @@ impl RunReport {
             counts,
             records,
             warnings: Vec::new(),
+            dry_run: false,
         }
     }
 

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::*;
-use crate::http::{HttpClient, HttpError, HttpResponse, Method, RecordingClient};
+use crate::http::{HttpClient, HttpError, HttpRequest, HttpResponse, Method, RecordingClient};
 use crate::{
     Cursor, ErrorClass, ManualClock, MemoryStore, ProviderError, Receipt, Store, StoreError,
 };
@@ -43,6 +43,8 @@ impl Scripted {
 
 #[async_trait]
 impl Target for Scripted {
+    type Action = HttpRequest;
+
     fn prepare(&self, _record: &Record, payload: &Value) -> Result<HttpRequest, TargetError> {
         if payload.get("reject").is_some() {
             return Err(TargetError::field("reject", "this target refuses it"));

@@ -253,7 +253,7 @@ impl FlowSpec {
         connections: &Connections,
         secrets: &dyn SecretResolver,
     ) -> Result<Flow, SpecErrors> {
-        let cx = BuildContext::new(connections, secrets);
+        let cx = BuildContext::new(registry, connections, secrets);
         let mut errors = SpecErrors::new();
         let target_path = format!("/target/{}", pointer_token(&self.target.kind));
         let target = match registry.target(&self.target.kind) {
@@ -293,7 +293,7 @@ impl FlowSpec {
         let mut builder = Flow::builder(self.id.clone())
             .trigger(self.trigger.clone())
             .when(self.when.clone())
-            .target_arc(target)
+            .target(target)
             .delivery(self.delivery.clone());
         if let Some(map) = &self.map {
             builder = builder.map(map.clone());

@@ -10,11 +10,11 @@ use serde_json::Value;
 
 use super::secrets::{SecretRef, SecretResolver, SecretValue};
 use crate::http::HeaderValue;
-use crate::{Source, SpecError, SpecErrors, Target};
+use crate::{DynTarget, Source, SpecError, SpecErrors};
 
 /// Builds a target of one kind from its spec config.
 pub type TargetFactory =
-    dyn Fn(&BuildContext<'_>, &Value) -> Result<Arc<dyn Target>, SpecErrors> + Send + Sync;
+    dyn Fn(&BuildContext<'_>, &Value) -> Result<DynTarget, SpecErrors> + Send + Sync;
 /// Builds a source of one kind from its spec config.
 pub type SourceFactory =
     dyn Fn(&BuildContext<'_>, &Value) -> Result<Arc<dyn Source>, SpecErrors> + Send + Sync;
@@ -23,14 +23,13 @@ pub type SourceFactory =
 /// constructors. [`Registry::default`] has every adapter compiled in; hosts add their own.
 ///
 /// ```
-/// use std::sync::Arc;
 /// use hubflow::spec::Registry;
 /// use hubflow::http_target::HttpTarget;
-/// use hubflow::Target;
+/// use hubflow::DynTarget;
 ///
 /// let mut registry = Registry::default();
 /// registry.register_target("acme.ticket", |_cx, _config| {
-///     Ok(Arc::new(HttpTarget::new("https://acme.example.com/tickets".parse().unwrap())) as Arc<dyn Target>)
+///     Ok(DynTarget::new(HttpTarget::new("https://acme.example.com/tickets".parse().unwrap())))
 /// });
 /// assert!(registry.target_kinds().any(|k| k == "acme.ticket"));
 /// ```
@@ -52,10 +51,7 @@ impl Registry {
     /// Registers (or replaces) a target kind.
     pub fn register_target<F>(&mut self, kind: impl Into<String>, factory: F) -> &mut Self
     where
-        F: Fn(&BuildContext<'_>, &Value) -> Result<Arc<dyn Target>, SpecErrors>
-            + Send
-            + Sync
-            + 'static,
+        F: Fn(&BuildContext<'_>, &Value) -> Result<DynTarget, SpecErrors> + Send + Sync + 'static,
     {
         self.targets.insert(kind.into(), Arc::new(factory));
         self
@@ -171,16 +167,36 @@ impl Connections {
 /// secrets. Errors it returns are relative to the adapter's config; the builder puts the
 /// config's own path in front.
 pub struct BuildContext<'a> {
+    pub(crate) registry: &'a Registry,
     pub(crate) connections: &'a Connections,
     pub(crate) secrets: &'a dyn SecretResolver,
 }
 
 impl<'a> BuildContext<'a> {
-    /// A context over these connections and secrets.
-    pub fn new(connections: &'a Connections, secrets: &'a dyn SecretResolver) -> Self {
+    /// A context over this registry (for adapters that build another kind, such as RM's
+    /// confirmation building its sender), these connections and secrets.
+    pub fn new(
+        registry: &'a Registry,
+        connections: &'a Connections,
+        secrets: &'a dyn SecretResolver,
+    ) -> Self {
         BuildContext {
+            registry,
             connections,
             secrets,
+        }
+    }
+
+    /// Builds a target of `kind` from `config` through the registry, as a flow spec's own
+    /// target is built. An adapter that sends through another one (RM's confirmation, over
+    /// any registered channel) uses this instead of naming that adapter. Errors are relative
+    /// to `config`; an unknown kind is reported at the root with the registered kinds.
+    pub fn target(&self, kind: &str, config: &Value) -> Result<DynTarget, SpecErrors> {
+        match self.registry.target(kind) {
+            Some(factory) => factory(self, config),
+            None => {
+                Err(super::unknown_kind("", "target", kind, self.registry.target_kinds()).into())
+            }
         }
     }
 

@@ -151,6 +151,7 @@ fn build_reports_unknown_kinds_connections_and_secrets() {
     let crate::Plan::Send(request) = flow.plan(&record).unwrap() else {
         panic!("expected a send")
     };
+    let request = request.downcast_ref::<crate::http::HttpRequest>().unwrap();
     assert_eq!(request.url.as_str(), "https://ops.example.com/api/x");
     assert_eq!(request.headers.get("x-key"), Some("k3y"));
 }
@@ -283,10 +284,9 @@ fn hosts_can_register_their_own_kinds() {
         }
         let config: Config = cx.deserialize(config)?;
         let url = format!("https://acme.example.com/queues/{}", config.queue);
-        Ok(
-            std::sync::Arc::new(crate::http_target::HttpTarget::new(url.parse().unwrap()))
-                as std::sync::Arc<dyn crate::Target>,
-        )
+        Ok(crate::DynTarget::new(crate::http_target::HttpTarget::new(
+            url.parse().unwrap(),
+        )))
     });
     let mut doc = minimal();
     doc["target"] = json!({"acme.ticket": {"queue": "maintenance"}});
@@ -298,6 +298,7 @@ fn hosts_can_register_their_own_kinds() {
     else {
         panic!()
     };
+    let request = request.downcast_ref::<crate::http::HttpRequest>().unwrap();
     assert_eq!(request.url.path(), "/queues/maintenance");
     doc["target"] = json!({"acme.ticket": {"queue": 7}});
     let errors = FlowSpec::from_value(&doc)
@@ -346,6 +347,7 @@ fn the_http_target_can_send_the_record_key_for_idempotency() {
     else {
         panic!("expected a send")
     };
+    let request = request.downcast_ref::<crate::http::HttpRequest>().unwrap();
     assert_eq!(
         request.headers.get("idempotency-key"),
         Some("fracttal:wo:9:1")

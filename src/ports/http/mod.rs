@@ -20,8 +20,11 @@ use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 use url::Url;
 
+mod fake;
 #[cfg(feature = "reqwest")]
 mod reqwest_client;
+
+pub use fake::{FakeClient, ProviderFake};
 #[cfg(feature = "reqwest")]
 pub use reqwest_client::{ReqwestClient, ReqwestClientBuilder, DEFAULT_MAX_RESPONSE_BYTES};
 

@@ -49,8 +49,10 @@ pub use limits::{
 };
 pub use save::{
     save_attachment, Attachment, AttachmentInfo, AttachmentSink, AttachmentWriter, DirectorySink,
-    SaveMediaTarget, SavedAttachment, DEFAULT_MAX_DOWNLOAD,
+    SaveAttachment, SaveMediaTarget, SavedAttachment, DEFAULT_MAX_DOWNLOAD,
 };
 pub use upload::{upload, upload_request, MediaFile, MediaProvider, MemoryMedia};
 
-pub(crate) use upload::{pending_upload_object, pending_uploads, upload_pending, UPLOAD_KEY};
+pub(crate) use upload::{
+    pending_upload_object, pending_uploads, upload_pending, PendingUpload, UPLOAD_KEY,
+};

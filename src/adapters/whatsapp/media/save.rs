@@ -368,9 +368,10 @@ pub async fn save_attachment(
 ///     "id": "wamid.HBgM", "type": "document", "media_id": "99", "phone_number_id": "106540352242922",
 ///     "message": {"document": {"id": "99", "filename": "foto.pdf", "mime_type": "application/pdf"}}
 /// }));
-/// let Plan::Send(request) = flow.plan(&record).unwrap() else { unreachable!() };
-/// assert_eq!(request.url.as_str(), "https://graph.facebook.com/v23.0/99?phone_number_id=106540352242922");
-/// assert_eq!(request.json_body().unwrap()["filename"], "foto.pdf");
+/// let Plan::Send(action) = flow.plan(&record).unwrap() else { unreachable!() };
+/// let shown = action.to_json();
+/// assert_eq!(shown["lookup"]["url"], "https://graph.facebook.com/v23.0/99?phone_number_id=106540352242922");
+/// assert_eq!(shown["attachment"]["filename"], "foto.pdf");
 /// ```
 #[derive(Clone)]
 pub struct SaveMediaTarget {
@@ -411,9 +412,25 @@ impl fmt::Debug for SaveMediaTarget {
     }
 }
 
+/// What [`SaveMediaTarget`] prepares: the media-id lookup (`GET /{version}/{media-id}`),
+/// after which the file is downloaded from the URL it answers (verified against its sha256)
+/// and handed to the sink with this attachment's metadata.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct SaveAttachment {
+    /// The lookup request; the download URL comes from its answer.
+    pub lookup: HttpRequest,
+    /// What is saved with the file.
+    pub attachment: Attachment,
+}
+
+impl crate::Action for SaveAttachment {}
+
 #[async_trait]
 impl Target for SaveMediaTarget {
-    fn prepare(&self, record: &Record, payload: &Value) -> Result<HttpRequest, TargetError> {
+    type Action = SaveAttachment;
+
+    fn prepare(&self, record: &Record, payload: &Value) -> Result<SaveAttachment, TargetError> {
         let mut attachment = Attachment::from_record(record)
             .map_err(|e| TargetError::InvalidPayload(e.to_string()))?;
         if !attachment.phone_number_id.is_empty()
@@ -428,25 +445,23 @@ impl Target for SaveMediaTarget {
         if payload != &record.data && !payload.is_null() {
             attachment.fields = Some(payload.clone());
         }
-        let mut request = resolve_request(&self.connection, &attachment.media_id);
-        request = request
-            .json(&attachment)
-            .map_err(|e| TargetError::InvalidPayload(e.to_string()))?;
-        Ok(request)
+        Ok(SaveAttachment {
+            lookup: resolve_request(&self.connection, &attachment.media_id),
+            attachment,
+        })
     }
 
     async fn deliver(
         &self,
         ctx: &Context,
         _record: &Record,
-        request: &HttpRequest,
+        action: &SaveAttachment,
     ) -> Result<Receipt, DeliveryError> {
-        let attachment: Attachment = serde_json::from_slice(&request.body)
-            .map_err(|e| TargetError::InvalidPayload(format!("not a prepared attachment: {e}")))?;
+        let attachment = &action.attachment;
         let saved = save_attachment(
             ctx,
             &self.connection,
-            &attachment,
+            attachment,
             &*self.sink,
             self.max_bytes,
         )

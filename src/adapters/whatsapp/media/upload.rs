@@ -216,6 +216,7 @@ pub async fn upload(
 pub(crate) const UPLOAD_KEY: &str = "upload";
 
 /// A media object in a prepared send body that names a host file instead of an `id`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub(crate) struct PendingUpload {
     /// JSON pointer of the media object (`/document`, `/template/components/0/parameters/0/document`).
     pub pointer: String,

@@ -1,86 +1,13 @@
-//! Targets: where a flow delivers, and how a delivery can fail.
+//! How a target refuses a payload and how a delivery fails, with the retry class of each.
 
 use std::fmt;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::http::{HttpError, HttpRequest, HttpResponse};
-use crate::{Context, Record, StoreError};
-
-/// Where a flow delivers a mapped payload.
-///
-/// Delivery is split in two so that a dry run shows exactly what would happen:
-/// [`prepare`](Target::prepare) is pure and turns the payload into an [`HttpRequest`];
-/// [`deliver`](Target::deliver) sends that request through the host's
-/// [`HttpClient`](crate::http::HttpClient) and reads the provider's answer. Targets that
-/// need more than one call (a token first, an upload first) make them inside `deliver`.
-///
-/// Retrying is not the target's business: it classifies each failure
-/// ([`DeliveryError::class`]) and the flow's [`RetryPolicy`](crate::RetryPolicy) decides.
-#[async_trait]
-pub trait Target: Send + Sync {
-    /// Builds the request for `payload`, mapped from `record`, or says why the payload does
-    /// not fit. Pure. The record is there for what belongs to it rather than to the payload:
-    /// its key as a correlation or idempotency id, its kind, its instant.
-    fn prepare(&self, record: &Record, payload: &Value) -> Result<HttpRequest, TargetError>;
-
-    /// Sends a request made by [`prepare`](Target::prepare) and reads the receipt.
-    async fn deliver(
-        &self,
-        ctx: &Context,
-        record: &Record,
-        request: &HttpRequest,
-    ) -> Result<Receipt, DeliveryError>;
-}
-
-/// What a provider gave back for a delivery: its id for the message, ticket or call.
-///
-/// ```
-/// use hubflow::Receipt;
-/// let receipt = Receipt::new(200).with_id("wamid.HBgM");
-/// assert_eq!(receipt.id.as_deref(), Some("wamid.HBgM"));
-/// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct Receipt {
-    /// The provider's identifier for what was created (a `wamid`, a work request id).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    /// The HTTP status of the accepting response.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<u16>,
-    /// Anything else worth keeping from the answer (never credentials).
-    #[serde(default, skip_serializing_if = "Value::is_null")]
-    pub details: Value,
-}
-
-impl Receipt {
-    /// A receipt for an accepted request with this HTTP status.
-    pub fn new(status: u16) -> Self {
-        Receipt {
-            id: None,
-            status: Some(status),
-            details: Value::Null,
-        }
-    }
-
-    /// Sets the provider's id.
-    #[must_use]
-    pub fn with_id(mut self, id: impl Into<String>) -> Self {
-        self.id = Some(id.into());
-        self
-    }
-
-    /// Sets extra details.
-    #[must_use]
-    pub fn with_details(mut self, details: Value) -> Self {
-        self.details = details;
-        self
-    }
-}
+use crate::http::{HttpError, HttpResponse};
+use crate::StoreError;
 
 /// A payload that does not fit the target: found before anything is sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -315,72 +242,5 @@ pub(crate) mod opt_duration_ms {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         Ok(Option::<u64>::deserialize(d)?.map(Duration::from_millis))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn status_classes() {
-        let after = Some(Duration::from_secs(3));
-        assert_eq!(
-            ErrorClass::from_status(429, after),
-            ErrorClass::Retryable { after }
-        );
-        assert_eq!(
-            ErrorClass::from_status(503, None),
-            ErrorClass::Retryable { after: None }
-        );
-        assert_eq!(
-            ErrorClass::from_status(401, None),
-            ErrorClass::RefreshCredentials
-        );
-        for status in [400, 403, 404, 409, 422, 301] {
-            assert_eq!(
-                ErrorClass::from_status(status, after),
-                ErrorClass::Permanent,
-                "{status}"
-            );
-        }
-    }
-
-    #[test]
-    fn delivery_error_classes() {
-        assert!(DeliveryError::Transport(HttpError::Timeout)
-            .class()
-            .is_retryable());
-        assert!(
-            !DeliveryError::Prepare(TargetError::InvalidPayload("x".into()))
-                .class()
-                .is_retryable()
-        );
-        let unknown = DeliveryError::Unknown {
-            since: chrono::Utc::now(),
-        };
-        assert_eq!(unknown.class(), ErrorClass::Permanent);
-    }
-
-    #[test]
-    fn provider_error_display_names_status_and_code() {
-        let response = HttpResponse::new(400, "{\"error\":\"bad\"}");
-        let mut e = ProviderError::from_response("http", &response, chrono::Utc::now());
-        e.code = Some("E42".into());
-        assert_eq!(
-            e.to_string(),
-            "http answered HTTP 400 (code E42): {\"error\":\"bad\"}"
-        );
-        assert_eq!(e.class, ErrorClass::Permanent);
-    }
-
-    #[test]
-    fn error_class_serializes_retry_after_in_ms() {
-        let class = ErrorClass::Retryable {
-            after: Some(Duration::from_millis(1500)),
-        };
-        let json = serde_json::to_value(class).unwrap();
-        assert_eq!(json, serde_json::json!({"retryable": {"after": 1500}}));
-        assert_eq!(serde_json::from_value::<ErrorClass>(json).unwrap(), class);
     }
 }
