@@ -144,6 +144,7 @@
 mod client;
 mod error;
 mod event;
+pub mod fake;
 mod readings;
 mod requests;
 mod rows;

@@ -324,6 +324,12 @@ impl Target for WorkRequestTarget {
             Err(error) => Err(error.into()),
         }
     }
+
+    fn fakes(&self) -> Vec<std::sync::Arc<dyn crate::http::ProviderFake>> {
+        vec![std::sync::Arc::new(super::fake::FracttalFake::for_client(
+            &self.client,
+        ))]
+    }
 }
 
 impl fmt::Debug for WorkRequestTarget {

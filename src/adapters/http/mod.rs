@@ -18,6 +18,8 @@
 //! A 2xx answer is a delivery; 408, 425, 429 and 5xx are retried (honouring `Retry-After`);
 //! every other status is permanent. Redirects are not followed.
 
+pub mod fake;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
@@ -334,6 +336,14 @@ impl Target for HttpTarget {
             }
         }
         Ok(receipt)
+    }
+
+    fn fakes(&self) -> Vec<std::sync::Arc<dyn crate::http::ProviderFake>> {
+        let mut fake = fake::WebhookFake::new(self.request.url.path());
+        if let Some(path) = &self.receipt_id {
+            fake = fake.receipt_id(path.clone());
+        }
+        vec![std::sync::Arc::new(fake)]
     }
 }
 

@@ -1,6 +1,8 @@
 //! RD Conversas (ex-Tallos) template sends: kind `rdconversas.template`, the channel RM
 //! installations use today.
 
+pub mod fake;
+
 use std::fmt;
 
 use async_trait::async_trait;
@@ -254,6 +256,10 @@ impl Target for RdConversasTarget {
             }
         }
         Ok(receipt)
+    }
+
+    fn fakes(&self) -> Vec<std::sync::Arc<dyn crate::http::ProviderFake>> {
+        vec![std::sync::Arc::new(fake::RdConversasFake::new())]
     }
 }
 

@@ -289,4 +289,10 @@ impl Target for ActionTarget {
         let details = json!({"action": self.action.as_str()});
         apply(ctx, &self.client, &self.pending, request, details).await
     }
+
+    fn fakes(&self) -> Vec<std::sync::Arc<dyn crate::http::ProviderFake>> {
+        vec![std::sync::Arc::new(super::fake::RmFake::for_client(
+            &self.client,
+        ))]
+    }
 }

@@ -206,6 +206,11 @@ impl RmClient {
         &self.inner.base_url
     }
 
+    /// How the client authenticates.
+    pub(crate) fn auth(&self) -> &RmAuth {
+        &self.inner.auth
+    }
+
     /// Whether two handles share one token cache.
     pub fn shares_cache_with(&self, other: &RmClient) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)

@@ -138,6 +138,10 @@ impl Target for ConfirmationTarget {
         receipt.details = Value::Object(details);
         Ok(receipt)
     }
+
+    fn fakes(&self) -> Vec<std::sync::Arc<dyn crate::http::ProviderFake>> {
+        self.inner.fakes()
+    }
 }
 
 /// The appointment a confirmation is for, from the record, and the number it goes to, from

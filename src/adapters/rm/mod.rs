@@ -53,6 +53,7 @@ mod appointments;
 mod client;
 mod confirmation;
 mod error;
+pub mod fake;
 mod pending;
 mod reply;
 mod route;

@@ -502,6 +502,12 @@ impl Target for ReplyTarget {
         }
         Ok(receipt)
     }
+
+    fn fakes(&self) -> Vec<std::sync::Arc<dyn crate::http::ProviderFake>> {
+        vec![std::sync::Arc::new(super::fake::RmFake::for_client(
+            &self.client,
+        ))]
+    }
 }
 
 #[cfg(test)]

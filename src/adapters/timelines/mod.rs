@@ -97,6 +97,7 @@
 
 pub mod webhook;
 
+pub mod fake;
 mod send;
 
 pub use send::{

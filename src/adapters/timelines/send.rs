@@ -342,6 +342,12 @@ impl Target for TimelinesTarget {
         }
         Ok(receipt)
     }
+
+    fn fakes(&self) -> Vec<std::sync::Arc<dyn crate::http::ProviderFake>> {
+        vec![std::sync::Arc::new(
+            super::fake::TimelinesFake::for_connection(&self.connection),
+        )]
+    }
 }
 
 /// The `data` of a success envelope, or the error the answer stands for.

@@ -1,6 +1,6 @@
 //! A fake of the WhatsApp Cloud API, for dry runs and for the host's own tests.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Mutex, PoisonError};
 
@@ -8,7 +8,7 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::http::{HttpRequest, HttpResponse, Method, ProviderFake};
+use crate::http::{FakeScript, HttpRequest, HttpResponse, Method, ProviderFake};
 
 /// Answers like the Graph API's WhatsApp endpoints: message sends get a `wamid`, media
 /// uploads an id, media ids resolve to a download URL (on the same host, so the fake
@@ -42,13 +42,12 @@ use crate::http::{HttpRequest, HttpResponse, Method, ProviderFake};
 /// ```
 #[derive(Default)]
 pub struct WhatsAppFake {
+    script: FakeScript,
     state: Mutex<State>,
 }
 
 #[derive(Default)]
 struct State {
-    next_id: u64,
-    failures: VecDeque<(u16, Value)>,
     media: HashMap<String, (Bytes, String)>,
     sent: Vec<Value>,
 }
@@ -78,7 +77,7 @@ impl WhatsAppFake {
             "error_data": {"messaging_product": "whatsapp", "details": message},
             "fbtrace_id": "AfakeTraceId"
         }});
-        self.lock().failures.push_back((status, body));
+        self.script.fail_next(HttpResponse::json(status, &body));
     }
 
     /// Serves `bytes` as media `id`, with this MIME type, to media lookups and downloads.
@@ -100,12 +99,6 @@ impl WhatsAppFake {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn next(&self, prefix: &str) -> String {
-        let mut state = self.lock();
-        state.next_id += 1;
-        format!("{prefix}{}", state.next_id)
-    }
-
     fn media(&self, id: &str) -> (Bytes, String) {
         self.lock().media.get(id).cloned().unwrap_or_else(|| {
             (
@@ -121,8 +114,7 @@ impl fmt::Debug for WhatsAppFake {
         let state = self.lock();
         f.debug_struct("WhatsAppFake")
             .field("sent", &state.sent.len())
-            .field("failures_queued", &state.failures.len())
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -165,14 +157,14 @@ impl ProviderFake for WhatsAppFake {
             }
             _ => return None,
         };
-        if let Some((status, body)) = self.lock().failures.pop_front() {
-            return Some(HttpResponse::json(status, &body));
+        if let Some(failure) = self.script.take_failure() {
+            return Some(failure);
         }
         Some(match call {
             Call::Send => {
                 let body = request.json_body().unwrap_or(Value::Null);
                 let to = body.get("to").cloned().unwrap_or(Value::Null);
-                let wamid = self.next("wamid.fake.");
+                let wamid = self.script.next_id("wamid.fake.");
                 let mut message = json!({"id": wamid});
                 if body.get("type").and_then(Value::as_str) == Some("template") {
                     message["message_status"] = json!("accepted");
@@ -187,7 +179,9 @@ impl ProviderFake for WhatsAppFake {
                     }),
                 )
             }
-            Call::Upload => HttpResponse::json(200, &json!({"id": self.next("fake-media-")})),
+            Call::Upload => {
+                HttpResponse::json(200, &json!({"id": self.script.next_id("fake-media-")}))
+            }
             Call::Lookup(id) => {
                 let (bytes, mime_type) = self.media(&id);
                 let mut url = request.url.clone();

@@ -134,3 +134,46 @@ impl HttpClient for FakeClient {
         }))
     }
 }
+
+/// The state every provider fake keeps: a counter for the ids it hands out, and the
+/// failures queued with `fail_next`, served one per request, first queued first.
+#[derive(Debug, Default)]
+pub(crate) struct FakeScript {
+    state: Mutex<ScriptState>,
+}
+
+#[derive(Debug, Default)]
+struct ScriptState {
+    issued: u64,
+    failures: std::collections::VecDeque<HttpResponse>,
+}
+
+impl FakeScript {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ScriptState> {
+        // Each update writes whole values, so a poisoned lock still guards valid state.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The next id: `prefix` followed by 1, 2, 3… in the order they are asked for.
+    pub(crate) fn next_id(&self, prefix: &str) -> String {
+        let mut state = self.lock();
+        state.issued += 1;
+        format!("{prefix}{}", state.issued)
+    }
+
+    /// Queues an answer for the next request the fake recognises.
+    pub(crate) fn fail_next(&self, answer: HttpResponse) {
+        self.lock().failures.push_back(answer);
+    }
+
+    /// The queued answer for this request, if any.
+    pub(crate) fn take_failure(&self) -> Option<HttpResponse> {
+        self.lock().failures.pop_front()
+    }
+}
+
+/// The path of `url` without a trailing `/`, for matching a request against a configured
+/// base URL's path.
+pub(crate) fn trimmed_path(path: &str) -> &str {
+    path.trim_end_matches('/')
+}

@@ -24,6 +24,7 @@ mod fake;
 #[cfg(feature = "reqwest")]
 mod reqwest_client;
 
+pub(crate) use fake::{trimmed_path, FakeScript};
 pub use fake::{FakeClient, ProviderFake};
 #[cfg(feature = "reqwest")]
 pub use reqwest_client::{ReqwestClient, ReqwestClientBuilder, DEFAULT_MAX_RESPONSE_BYTES};

@@ -477,4 +477,10 @@ impl Target for SaveMediaTarget {
                 "resolutions": saved.resolutions,
             })))
     }
+
+    fn fakes(&self) -> Vec<std::sync::Arc<dyn crate::http::ProviderFake>> {
+        vec![std::sync::Arc::new(
+            crate::whatsapp::fake::WhatsAppFake::new(),
+        )]
+    }
 }
