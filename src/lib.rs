@@ -17,7 +17,7 @@
 //!        Target::prepare ──error──▶ Failed (stage prepare)
 //!               │ HttpRequest (a value: this is what a dry run shows)
 //!               ▼
-//!          Store::claim ──done / in flight──▶ Duplicate
+//!       ClaimStore::claim ──done / in flight──▶ Duplicate
 //!               │ acquired
 //!               ▼
 //!        Target::deliver ◀──RetryPolicy (backoff, Retry-After, via the Clock)
@@ -36,7 +36,11 @@
 //! * [`FlowSpec`] and the [`spec`] module: flows as JSON, the [`spec::Registry`] of kinds,
 //!   named connections and secrets.
 //! * Ports the host supplies in a [`Context`]: [`http::HttpClient`] ([`http::ReqwestClient`]
-//!   ships), [`Clock`] ([`TokioClock`], [`ManualClock`]), [`Store`] ([`MemoryStore`]).
+//!   ships), [`Clock`] ([`TokioClock`], [`ManualClock`]), and the [`Store`], one trait per
+//!   concern: [`ClaimStore`] (idempotency claims), [`CursorStore`] (pull cursors with a
+//!   lease per flow), [`StateStore`] (keyed state with a time to live), [`HistoryStore`]
+//!   (run history); [`MemoryStore`] implements all four. Each trait states its rules and the
+//!   SQL that does each operation atomically.
 //! * [`Trigger`]: when the host should run a flow.
 //! * Adapters: [`http_target`] (feature `http`), [`whatsapp`] (WhatsApp Cloud API: send,
 //!   receive signed webhooks), [`timelines`] (TimelinesAI webhooks and sending),
@@ -160,6 +164,9 @@ pub use record::{Cursor, Record};
 pub use retry::{RetryDecision, RetryPolicy};
 pub use source::{Batch, InboundRequest, Source, SourceError, WebhookReply, WebhookSource};
 pub use spec::FlowSpec;
-pub use store::{Claim, MemoryStore, Store, StoreError};
+pub use store::{
+    Claim, ClaimStore, CursorLease, CursorStore, HistoryEntry, HistoryStore, MemoryStore,
+    SavedCursor, StateEntry, StateStore, Store, StoreError, StoreErrorKind,
+};
 pub use target::{DeliveryError, ErrorClass, ProviderError, Receipt, Target, TargetError};
 pub use trigger::Trigger;

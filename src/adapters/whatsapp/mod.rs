@@ -59,4 +59,4 @@ pub(crate) use target::register;
 pub use target::{
     OutsideWindow, WhatsAppConnection, WhatsAppTarget, DEFAULT_API_VERSION, DEFAULT_BASE_URL,
 };
-pub use window::{remember_inbound, SERVICE_WINDOW};
+pub use window::{last_inbound, remember_inbound, SERVICE_WINDOW};

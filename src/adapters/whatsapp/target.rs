@@ -404,10 +404,9 @@ impl Target for WhatsAppTarget {
         let free_form = envelope.kind.as_deref() != Some("template");
         let mut fallback = None;
         if free_form && self.outside_window != OutsideWindow::Send {
-            let last = ctx
-                .store()
-                .last_inbound(self.connection.phone_number_id(), &envelope.to)
-                .await?;
+            let last =
+                super::window::last_inbound(ctx, self.connection.phone_number_id(), &envelope.to)
+                    .await?;
             let open =
                 last.is_some_and(|at| crate::clock::add(at, SERVICE_WINDOW) > ctx.clock().now());
             if !open {
