@@ -40,7 +40,8 @@
 //!   concern: [`ClaimStore`] (idempotency claims), [`CursorStore`] (pull cursors with a
 //!   lease per flow), [`StateStore`] (keyed state with a time to live), [`HistoryStore`]
 //!   (run history); [`MemoryStore`] implements all four. Each trait states its rules and the
-//!   SQL that does each operation atomically.
+//!   SQL that does each operation atomically; `testing::store` (feature `testing`) checks a
+//!   store against them.
 //! * [`Trigger`]: when the host should run a flow.
 //! * Adapters: [`http_target`] (feature `http`), [`whatsapp`] (WhatsApp Cloud API: send,
 //!   receive signed webhooks), [`timelines`] (TimelinesAI webhooks and sending),
@@ -88,6 +89,7 @@
 //! | `timelines` | yes | [`timelines`]: TimelinesAI webhook intake and the `timelines.message` target |
 //! | `fracttal` | yes | [`fracttal`]: the OAuth client, `fracttal.work_orders`, `fracttal.work_order_status`, `fracttal.meter_readings`, `fracttal.work_requests`, `fracttal.event`, `fracttal.work_request` |
 //! | `rm` | yes | [`rm`]: appointment confirmations and reply routing for RM-style ERPs |
+//! | `testing` | no | `hubflow::testing`: the store conformance suite, for a store implementation's tests |
 //!
 //! With `--no-default-features` the core builds alone, without an HTTP client or a runtime.
 //!
@@ -147,6 +149,9 @@ pub use adapters::rm;
 pub use adapters::timelines;
 #[cfg(feature = "whatsapp")]
 pub use adapters::whatsapp;
+
+#[cfg(feature = "testing")]
+pub mod testing;
 
 #[cfg(feature = "reqwest")]
 pub use clock::TokioClock;

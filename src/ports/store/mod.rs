@@ -9,7 +9,8 @@
 //!
 //! Each trait documents its rules and, for each operation, the one SQL statement (or short
 //! transaction) that does it atomically, which is what makes a shared database store safe
-//! across many workers.
+//! across many workers. A store's implementation can be checked against those rules with
+//! the conformance suite in `hubflow::testing::store` (feature `testing`).
 //!
 //! [`Store`] is the bundle of all four, implemented by every type that implements them, so
 //! one value ([`MemoryStore`], or a database store) serves a whole
