@@ -17,7 +17,7 @@
 //!        Target::prepare ──error──▶ Failed (stage prepare)
 //!               │ HttpRequest (a value: this is what a dry run shows)
 //!               ▼
-//!          Store::claim ──done / in flight──▶ Duplicate
+//!       ClaimStore::claim ──done / in flight──▶ Duplicate
 //!               │ acquired
 //!               ▼
 //!        Target::deliver ◀──RetryPolicy (backoff, Retry-After, via the Clock)
@@ -36,7 +36,12 @@
 //! * [`FlowSpec`] and the [`spec`] module: flows as JSON, the [`spec::Registry`] of kinds,
 //!   named connections and secrets.
 //! * Ports the host supplies in a [`Context`]: [`http::HttpClient`] ([`http::ReqwestClient`]
-//!   ships), [`Clock`] ([`TokioClock`], [`ManualClock`]), [`Store`] ([`MemoryStore`]).
+//!   ships), [`Clock`] ([`TokioClock`], [`ManualClock`]), and the [`Store`], one trait per
+//!   concern: [`ClaimStore`] (idempotency claims), [`CursorStore`] (pull cursors with a
+//!   lease per flow), [`StateStore`] (keyed state with a time to live), [`HistoryStore`]
+//!   (run history); [`MemoryStore`] implements all four. Each trait states its rules and the
+//!   SQL that does each operation atomically; `testing::store` (feature `testing`) checks a
+//!   store against them.
 //! * [`Trigger`]: when the host should run a flow.
 //! * Adapters: [`http_target`] (feature `http`), [`whatsapp`] (WhatsApp Cloud API: send,
 //!   receive signed webhooks), [`timelines`] (TimelinesAI webhooks and sending),
@@ -84,6 +89,7 @@
 //! | `timelines` | yes | [`timelines`]: TimelinesAI webhook intake and the `timelines.message` target |
 //! | `fracttal` | yes | [`fracttal`]: the OAuth client, `fracttal.work_orders`, `fracttal.work_order_status`, `fracttal.meter_readings`, `fracttal.work_requests`, `fracttal.event`, `fracttal.work_request` |
 //! | `rm` | yes | [`rm`]: appointment confirmations and reply routing for RM-style ERPs |
+//! | `testing` | no | `hubflow::testing`: the store conformance suite, for a store implementation's tests |
 //!
 //! With `--no-default-features` the core builds alone, without an HTTP client or a runtime.
 //!
@@ -144,6 +150,9 @@ pub use adapters::timelines;
 #[cfg(feature = "whatsapp")]
 pub use adapters::whatsapp;
 
+#[cfg(feature = "testing")]
+pub mod testing;
+
 #[cfg(feature = "reqwest")]
 pub use clock::TokioClock;
 pub use clock::{Clock, ManualClock};
@@ -160,7 +169,10 @@ pub use record::{Cursor, Record};
 pub use retry::{RetryDecision, RetryPolicy};
 pub use source::{Batch, InboundRequest, Source, SourceError, WebhookReply, WebhookSource};
 pub use spec::FlowSpec;
-pub use store::{Claim, MemoryStore, Store, StoreError};
+pub use store::{
+    Claim, ClaimStore, CursorLease, CursorStore, HistoryEntry, HistoryStore, MemoryStore,
+    SavedCursor, StateEntry, StateStore, Store, StoreError, StoreErrorKind,
+};
 pub use target::{
     Action, DeliveryError, DynTarget, ErrorClass, PreparedAction, ProviderError, Receipt, Target,
     TargetError,

@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use common::{
     delivered, duplicate, failed, harness, harness_with_store, mount_catch_all, only_outcome,
-    received, start_instant, url, CountingServer,
+    received, saved_cursor, seed_cursor, start_instant, url, CountingServer,
 };
 use hubflow::http::{HttpError, RecordingClient};
 use hubflow::http_target::HttpTarget;
 use hubflow::{
-    Batch, Clock, Context, Cursor, DeliveryPolicy, ErrorClass, Flow, ManualClock, MemoryStore,
-    OnUnknown, Outcome, Record, RunError, Source, SourceError, Stage, Store,
+    Batch, ClaimStore, Clock, Context, Cursor, DeliveryPolicy, ErrorClass, Flow, ManualClock,
+    MemoryStore, OnUnknown, Outcome, Record, RunError, Source, SourceError, Stage,
 };
 use serde_json::json;
 use wiremock::matchers::{method, path};
@@ -322,18 +322,19 @@ async fn run_polls_from_the_stored_cursor_and_saves_the_next() {
     assert_eq!(keys, ["item:1", "item:2", "item:3"], "source order is kept");
     let after_three = Cursor::new(json!({"after": 3}));
     assert_eq!(
-        h.store.cursor("itest-run").await.expect("cursor"),
+        saved_cursor(&h.store, "itest-run").await,
         Some(after_three.clone())
     );
 
     let second = flow.run(&h.ctx).await.expect("the second run polls");
     assert_eq!(second.counts.received, 0);
     assert_eq!(source.seen(), vec![None, Some(after_three.clone())]);
+    assert_eq!(saved_cursor(&h.store, "itest-run").await, Some(after_three));
     assert_eq!(
-        h.store.cursor("itest-run").await.expect("cursor"),
-        Some(after_three)
+        flow.history(&h.ctx, 10).await.expect("history"),
+        vec![second, first],
+        "both runs are in the history, newest first"
     );
-    assert_eq!(h.store.reports().len(), 2, "both runs are in the history");
 
     assert_eq!(received(&server).await, 3);
     server.verify().await;
@@ -346,10 +347,7 @@ async fn a_failing_source_leaves_the_cursor_where_it_was() {
 
     let h = harness();
     let before = Cursor::new(json!({"after": 7}));
-    h.store
-        .save_cursor("itest-run-fail", &before)
-        .await
-        .expect("save");
+    seed_cursor(&h.store, "itest-run-fail", &before).await;
     let flow = Flow::builder("itest-run-fail")
         .source(Unreachable)
         .target(HttpTarget::new(url(&server, "/items")))
@@ -359,11 +357,11 @@ async fn a_failing_source_leaves_the_cursor_where_it_was() {
     let error = flow.run(&h.ctx).await.expect_err("the poll fails");
     assert!(matches!(error, RunError::Source(_)), "{error:?}");
     assert!(error.to_string().contains("could not connect"), "{error}");
-    assert_eq!(
-        h.store.cursor("itest-run-fail").await.expect("cursor"),
-        Some(before)
+    assert_eq!(saved_cursor(&h.store, "itest-run-fail").await, Some(before));
+    assert!(
+        flow.history(&h.ctx, 10).await.expect("history").is_empty(),
+        "no run happened"
     );
-    assert!(h.store.reports().is_empty(), "no run happened");
 
     // Without a source there is nothing to poll.
     let no_source = Flow::builder("itest-no-source")

@@ -6,12 +6,12 @@ mod common;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use common::{fixture, harness, mount_catch_all, url};
+use common::{fixture, harness, mount_catch_all, saved_cursor, seed_cursor, url};
 use hubflow::fracttal::{EventSource, FracttalClient, TypeDate, WorkOrdersSource};
 use hubflow::http::Method;
 use hubflow::http_target::HttpTarget;
 use hubflow::{
-    Batch, Cursor, ErrorClass, Flow, InboundRequest, Record, RunError, Source, SourceError, Store,
+    Batch, Cursor, ErrorClass, Flow, InboundRequest, Record, RunError, Source, SourceError,
     WebhookSource,
 };
 use secrecy::SecretString;
@@ -188,8 +188,8 @@ async fn pages_and_polls_return_each_row_once_across_boundaries() {
     assert_eq!(cursor.value()["watermark"], "2026-03-02T07:40:00Z");
 
     // The cursor goes through the store as the flow would keep it.
-    h.store.save_cursor("wo", &cursor).await.unwrap();
-    let stored: Cursor = h.store.cursor("wo").await.unwrap().unwrap();
+    seed_cursor(&h.store, "wo", &cursor).await;
+    let stored: Cursor = saved_cursor(&h.store, "wo").await.unwrap();
     let second = source.poll(&h.ctx, Some(&stored)).await.unwrap();
     assert_eq!(
         keys(&second),
@@ -363,7 +363,7 @@ async fn a_lasting_rate_limit_fails_the_run_retryably_and_keeps_the_cursor() {
     }
     // One wait (one retry per page by default), the default minute.
     assert_eq!(h.clock.sleeps(), vec![Duration::from_secs(60)]);
-    assert_eq!(h.store.cursor("wo-poll").await.unwrap(), None);
+    assert_eq!(saved_cursor(&h.store, "wo-poll").await, None);
     server.verify().await;
 }
 
@@ -423,7 +423,7 @@ async fn a_flow_run_delivers_each_row_once_and_saves_the_cursor() {
     assert_eq!(report.counts.delivered, 2, "{report:?}");
     let keys: Vec<_> = report.records.iter().map(|r| r.key.as_str()).collect();
     assert_eq!(keys, ["fracttal:wo:90211:1", "fracttal:wo:90212:1"]);
-    let cursor = h.store.cursor("wo-notify").await.unwrap().expect("saved");
+    let cursor = saved_cursor(&h.store, "wo-notify").await.expect("saved");
     assert_eq!(cursor.value()["watermark"], "2026-03-02T07:55:12.045508Z");
 
     // The same rows again: nothing new, nothing sent.

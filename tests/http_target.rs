@@ -74,7 +74,7 @@ async fn delivers_the_record_data_as_json_with_headers_and_takes_the_receipt_id(
     assert_eq!(report.dead_letters().count(), 0);
     assert!(h.clock.sleeps().is_empty(), "no waiting on a first success");
     assert_eq!(
-        h.store.reports(),
+        flow.history(&h.ctx, 10).await.expect("history"),
         vec![report.clone()],
         "the run is in the history"
     );

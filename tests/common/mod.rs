@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use hubflow::http::ReqwestClient;
-use hubflow::{Context, Failure, ManualClock, MemoryStore, Outcome, Receipt, RunReport};
+use hubflow::{
+    Context, Cursor, CursorStore, Failure, ManualClock, MemoryStore, Outcome, Receipt, RunReport,
+};
 use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -55,6 +57,32 @@ pub fn harness_with_store(store: MemoryStore) -> Harness {
         .expect("the reqwest client builds");
     let ctx = Context::new(http, clock.clone(), store.clone());
     Harness { ctx, clock, store }
+}
+
+/// The cursor `flow` saved last, if any.
+pub async fn saved_cursor(store: &MemoryStore, flow: &str) -> Option<Cursor> {
+    store
+        .saved_cursor(flow)
+        .await
+        .expect("the memory store answers")
+        .map(|saved| saved.cursor)
+}
+
+/// Saves `cursor` for `flow` the way a run does: under a lease, with compare-and-set.
+pub async fn seed_cursor(store: &MemoryStore, flow: &str, cursor: &Cursor) {
+    let lease = store
+        .lease_cursor(flow, "seed", start_instant(), Duration::from_secs(1))
+        .await
+        .expect("the memory store answers")
+        .expect("no one else holds the lease");
+    assert!(store
+        .save_cursor(flow, "seed", lease.version, cursor)
+        .await
+        .expect("the memory store answers"));
+    store
+        .release_cursor(flow, "seed")
+        .await
+        .expect("the memory store answers");
 }
 
 /// Mounts a mock that answers every request no other mock matched with 599, and expects to

@@ -128,7 +128,7 @@ pub(crate) async fn apply(
     };
     let ns = pending.answers_namespace();
     let now = ctx.clock().now();
-    match ctx.store().claim(&ns, &key, now).await? {
+    match ctx.claims().claim(&ns, &key, now).await? {
         Claim::Acquired => {}
         Claim::Done { receipt } => {
             // Already applied: report it without calling the ERP again.
@@ -150,7 +150,7 @@ pub(crate) async fn apply(
             let receipt = Receipt::new(status)
                 .with_id(key.clone())
                 .with_details(details);
-            if let Err(e) = ctx.store().complete(&ns, &key, &receipt).await {
+            if let Err(e) = ctx.claims().complete(&ns, &key, &receipt).await {
                 // The ERP acted; only the memory of it failed. Reported, not retried.
                 let mut receipt = receipt;
                 receipt.details["warning"] = json!(format!(
@@ -162,7 +162,7 @@ pub(crate) async fn apply(
         }
         Err(error) => {
             // Released so that a retry (or a later answer) may apply it.
-            ctx.store().release(&ns, &key).await?;
+            ctx.claims().release(&ns, &key).await?;
             Err(error.into())
         }
     }
@@ -177,14 +177,12 @@ pub(crate) async fn was_applied(
 ) -> Result<bool, DeliveryError> {
     let ns = pending.answers_namespace();
     let key = idempotency_key(action, appointment_id);
-    match ctx.store().claim(&ns, &key, ctx.clock().now()).await? {
-        Claim::Done { .. } => Ok(true),
-        Claim::Acquired => {
-            ctx.store().release(&ns, &key).await?;
-            Ok(false)
-        }
-        _ => Ok(false),
-    }
+    // A read, not a claim: a probe that claimed would make a concurrent apply of the same
+    // key look in flight.
+    Ok(matches!(
+        ctx.claims().peek_claim(&ns, &key).await?,
+        Some(Claim::Done { .. })
+    ))
 }
 
 /// Confirms or cancels an appointment in the ERP: kinds `rm.confirm` and `rm.cancel`.

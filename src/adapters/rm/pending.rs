@@ -1,10 +1,13 @@
 //! Pending confirmations: which appointment each confirmation message asked about, kept in
-//! the host's [`Store`](crate::Store) so that a reply can be matched to it later.
+//! the host's [`StateStore`](crate::StateStore) so that a reply can be matched to it later.
 
-use chrono::{DateTime, Days, NaiveDate, Utc};
+use chrono::{DateTime, Days, NaiveDate, NaiveTime, Utc};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use crate::{Claim, Context, Receipt, StoreError};
+use crate::store::update_state;
+use crate::{Context, StateEntry, StoreError};
 
 /// How many confirmations one phone number may have pending for one day. More than this
 /// are still sent; they are only not found by the phone fallback (which would call them
@@ -134,22 +137,31 @@ pub fn comparable_phone(phone: &str) -> String {
     }
 }
 
-/// The pending confirmations of one scope, in the host's store.
+/// How long entries are kept after their appointment's date: a week, so that a late
+/// answer is reported as *expired* (a reply target looks a week back for a button without a
+/// date) rather than *unmatched*, plus two days for time zones. The store drops them after.
+const KEPT_DAYS_AFTER: u64 = 9;
+
+/// The confirmations sent to one number for one day, oldest first.
+type PhoneDay = Vec<PendingConfirmation>;
+
+/// The pending confirmations of one scope, in the host's [`StateStore`](crate::StateStore).
 ///
-/// The store has claims, not a key-value table, so each entry is a claim completed with a
-/// receipt that carries the entry (`details`), in the store namespace (flow id)
-/// `rm.pending:<scope>`:
+/// Entries live in the state scope `rm.pending:<scope>`:
 ///
-/// | key | entry |
+/// | key | value |
 /// |---|---|
 /// | `msg:<message id>` | the confirmation a message id belongs to (matches `context_id`) |
 /// | `appt:<appointment_id>:<date>` | the confirmation of an appointment (matches button payloads) |
-/// | `phone:<number>:<date>:<n>` | the `n`-th confirmation to a number for a day (phone fallback) |
+/// | `phone:<number>:<date>` | the confirmations sent to a number for a day, oldest first, at most [`MAX_PER_PHONE_AND_DAY`] (phone fallback) |
 ///
-/// Each write is a claim and a completion; each read a claim that is released at once if
-/// nothing was there, all of them single atomic operations on a database store. The scope
-/// (default `rm`) lets several clinics or ERPs share one store; the flow that sends and
-/// the flow that routes replies must use the same one.
+/// Each expires nine days after the appointment's date (00:00 UTC): a late answer within a
+/// week is still reported as *expired* rather than *unmatched*, and the store forgets old
+/// confirmations by itself. A newer send for the same message or
+/// appointment replaces the entry; the per-number list is updated with compare-and-swap, so
+/// two confirmations sent to one number at once are both kept. Reads are plain reads. The
+/// scope (default `rm`) lets several clinics or ERPs share one store; the flow that sends
+/// and the flow that routes replies must use the same one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingConfirmations {
     scope: String,
@@ -178,7 +190,8 @@ impl PendingConfirmations {
         format!("rm.pending:{}", self.scope)
     }
 
-    /// The namespace of the answers applied to appointments (`rm.answers:<scope>`).
+    /// The namespace of the answers applied to appointments (`rm.answers:<scope>`), in the
+    /// claims.
     pub(crate) fn answers_namespace(&self) -> String {
         format!("rm.answers:{}", self.scope)
     }
@@ -190,33 +203,38 @@ impl PendingConfirmations {
         pending: &PendingConfirmation,
     ) -> Result<(), StoreError> {
         let ns = self.namespace();
-        let receipt = to_receipt(pending);
+        let entry = StateEntry::new(to_value(pending)?).expiry(expiry(pending.date));
         if let Some(id) = &pending.message_id {
-            write(ctx, &ns, &format!("msg:{id}"), &receipt).await?;
+            ctx.state()
+                .put_state(&ns, &format!("msg:{id}"), &entry)
+                .await?;
         }
-        write(
-            ctx,
-            &ns,
-            &format!("appt:{}:{}", pending.appointment_id, pending.date),
-            &receipt,
-        )
-        .await?;
-        let phone = comparable_phone(&pending.phone);
-        for slot in 0..MAX_PER_PHONE_AND_DAY {
-            let key = format!("phone:{phone}:{}:{slot}", pending.date);
-            match ctx.store().claim(&ns, &key, ctx.clock().now()).await? {
-                Claim::Acquired => {
-                    return ctx.store().complete(&ns, &key, &receipt).await;
-                }
-                // A resend for the same appointment takes its old slot.
-                Claim::Done { receipt: existing }
-                    if from_receipt(&existing).is_some_and(|p| p.key == pending.key) =>
-                {
-                    return ctx.store().complete(&ns, &key, &receipt).await;
-                }
-                _ => {}
+        ctx.state()
+            .put_state(
+                &ns,
+                &format!("appt:{}:{}", pending.appointment_id, pending.date),
+                &entry,
+            )
+            .await?;
+        let key = phone_key(&pending.phone, pending.date);
+        update_state(ctx.state(), &ns, &key, ctx.clock().now(), |current| {
+            let mut day = match current {
+                Some(current) => from_value::<PhoneDay>(&current.value, &key)?,
+                None => PhoneDay::new(),
+            };
+            // A resend for the same appointment takes its old place.
+            if let Some(old) = day.iter_mut().find(|p| p.key == pending.key) {
+                *old = pending.clone();
+            } else if day.len() < MAX_PER_PHONE_AND_DAY {
+                day.push(pending.clone());
+            } else {
+                return Ok(None);
             }
-        }
+            Ok(Some(
+                StateEntry::new(to_value(&day)?).expiry(expiry(pending.date)),
+            ))
+        })
+        .await?;
         Ok(())
     }
 
@@ -253,15 +271,11 @@ impl PendingConfirmations {
         last: NaiveDate,
     ) -> Result<Vec<PendingConfirmation>, StoreError> {
         let ns = self.namespace();
-        let phone = comparable_phone(phone);
         let mut found = Vec::new();
         let mut day = first;
         while day <= last {
-            for slot in 0..MAX_PER_PHONE_AND_DAY {
-                match read(ctx, &ns, &format!("phone:{phone}:{day}:{slot}")).await? {
-                    Some(pending) => found.push(pending),
-                    None => break,
-                }
+            if let Some(mut sent) = read::<PhoneDay>(ctx, &ns, &phone_key(phone, day)).await? {
+                found.append(&mut sent);
             }
             match day.checked_add_days(Days::new(1)) {
                 Some(next) => day = next,
@@ -272,39 +286,209 @@ impl PendingConfirmations {
     }
 }
 
-fn to_receipt(pending: &PendingConfirmation) -> Receipt {
-    let receipt = Receipt::new(200)
-        .with_details(serde_json::to_value(pending).unwrap_or(serde_json::Value::Null));
-    match &pending.message_id {
-        Some(id) => receipt.with_id(id.clone()),
-        None => receipt,
-    }
+fn phone_key(phone: &str, date: NaiveDate) -> String {
+    format!("phone:{}:{date}", comparable_phone(phone))
 }
 
-fn from_receipt(receipt: &Receipt) -> Option<PendingConfirmation> {
-    serde_json::from_value(receipt.details.clone()).ok()
+/// When the entries of an appointment on `date` expire; never for the last dates chrono
+/// knows, where adding days overflows.
+fn expiry(date: NaiveDate) -> Option<DateTime<Utc>> {
+    date.checked_add_days(Days::new(KEPT_DAYS_AFTER))
+        .map(|day| day.and_time(NaiveTime::MIN).and_utc())
 }
 
-async fn write(ctx: &Context, ns: &str, key: &str, receipt: &Receipt) -> Result<(), StoreError> {
-    // Whatever the claim says (free, in flight, done), the newest send wins: completing
-    // overwrites it.
-    ctx.store().claim(ns, key, ctx.clock().now()).await?;
-    ctx.store().complete(ns, key, receipt).await
+fn to_value<T: Serialize>(value: &T) -> Result<Value, StoreError> {
+    serde_json::to_value(value).map_err(|e| {
+        StoreError::corrupt("a pending confirmation does not serialize").with_source(e)
+    })
 }
 
-async fn read(
+fn from_value<T: DeserializeOwned>(value: &Value, key: &str) -> Result<T, StoreError> {
+    T::deserialize(value).map_err(|e| {
+        StoreError::corrupt(format!("`{key}` is not a pending confirmation")).with_source(e)
+    })
+}
+
+async fn read<T: DeserializeOwned>(
     ctx: &Context,
     ns: &str,
     key: &str,
-) -> Result<Option<PendingConfirmation>, StoreError> {
-    match ctx.store().claim(ns, key, ctx.clock().now()).await? {
-        Claim::Done { receipt } => Ok(from_receipt(&receipt)),
-        Claim::Acquired => {
-            // Nothing was there: give back the claim this probe took.
-            ctx.store().release(ns, key).await?;
-            Ok(None)
+) -> Result<Option<T>, StoreError> {
+    match ctx.state().get_state(ns, key, ctx.clock().now()).await? {
+        Some(entry) => from_value(&entry.value, key).map(Some),
+        None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::RecordingClient;
+    use crate::{ManualClock, MemoryStore, StateStore};
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn setup() -> (Context, ManualClock, MemoryStore) {
+        let clock = ManualClock::new("2026-03-02T12:00:00Z".parse().unwrap());
+        let store = MemoryStore::new();
+        let ctx = Context::new(RecordingClient::new(), clock.clone(), store.clone());
+        (ctx, clock, store)
+    }
+
+    fn sent(id: &str, date: &str, phone: &str, wamid: &str) -> PendingConfirmation {
+        PendingConfirmation::new(
+            id,
+            day(date),
+            phone,
+            "2026-03-02T10:00:00Z".parse().unwrap(),
+        )
+        .message_id(Some(wamid.to_owned()))
+    }
+
+    #[tokio::test]
+    async fn a_confirmation_is_found_by_message_appointment_and_phone() {
+        let (ctx, _, _) = setup();
+        let pending = PendingConfirmations::default();
+        let a = sent("A-1", "2026-03-03", "+55 11 99999-1234", "wamid.1");
+        pending.remember(&ctx, &a).await.unwrap();
+        assert_eq!(
+            pending.by_message(&ctx, "wamid.1").await.unwrap(),
+            Some(a.clone())
+        );
+        assert_eq!(pending.by_message(&ctx, "wamid.2").await.unwrap(), None);
+        assert_eq!(
+            pending
+                .by_appointment(&ctx, "A-1", day("2026-03-03"))
+                .await
+                .unwrap(),
+            Some(a.clone())
+        );
+        assert_eq!(
+            pending
+                .by_appointment(&ctx, "A-1", day("2026-03-04"))
+                .await
+                .unwrap(),
+            None
+        );
+        // WhatsApp's form of the number, without the ninth digit, finds it too.
+        let found = pending
+            .by_phone(&ctx, "551199991234", day("2026-03-01"), day("2026-03-10"))
+            .await
+            .unwrap();
+        assert_eq!(found, vec![a]);
+        // Scopes are separate.
+        let other = PendingConfirmations::new("clinic-2");
+        assert_eq!(other.by_message(&ctx, "wamid.1").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_resend_replaces_its_entry_and_each_day_keeps_at_most_the_maximum() {
+        let (ctx, _, _) = setup();
+        let pending = PendingConfirmations::default();
+        let phone = "5511999991234";
+        for n in 0..MAX_PER_PHONE_AND_DAY + 2 {
+            let p = sent(
+                &format!("A-{n}"),
+                "2026-03-03",
+                phone,
+                &format!("wamid.{n}"),
+            );
+            pending.remember(&ctx, &p).await.unwrap();
         }
-        // A writer is between its claim and its completion: not there yet.
-        _ => Ok(None),
+        let resent = sent("A-0", "2026-03-03", phone, "wamid.again");
+        pending.remember(&ctx, &resent).await.unwrap();
+        pending
+            .remember(&ctx, &sent("B-1", "2026-03-04", phone, "wamid.b"))
+            .await
+            .unwrap();
+        let found = pending
+            .by_phone(&ctx, phone, day("2026-03-03"), day("2026-03-04"))
+            .await
+            .unwrap();
+        let ids: Vec<_> = found.iter().map(|p| p.appointment_id.as_str()).collect();
+        let mut expected: Vec<String> = (0..MAX_PER_PHONE_AND_DAY)
+            .map(|n| format!("A-{n}"))
+            .collect();
+        expected.push("B-1".to_owned());
+        assert_eq!(ids, expected, "oldest first, the resend in its old place");
+        assert_eq!(found[0].message_id.as_deref(), Some("wamid.again"));
+        // Beyond the maximum a confirmation is still found by its message and appointment.
+        let late = format!("A-{}", MAX_PER_PHONE_AND_DAY + 1);
+        assert!(pending
+            .by_appointment(&ctx, &late, day("2026-03-03"))
+            .await
+            .unwrap()
+            .is_some());
+    }
+
+    #[tokio::test]
+    async fn confirmations_sent_at_once_to_one_number_are_all_kept() {
+        let (ctx, _, store) = setup();
+        let ctx = ctx.with_state(crate::store::YieldingState(store));
+        let pending = PendingConfirmations::default();
+        let all: Vec<_> = (0..4)
+            .map(|n| {
+                sent(
+                    &format!("A-{n}"),
+                    "2026-03-03",
+                    "5511999991234",
+                    &format!("w{n}"),
+                )
+            })
+            .collect();
+        let results =
+            futures_util::future::join_all(all.iter().map(|p| pending.remember(&ctx, p))).await;
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        let found = pending
+            .by_phone(&ctx, "5511999991234", day("2026-03-03"), day("2026-03-03"))
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 4, "{found:?}");
+    }
+
+    #[tokio::test]
+    async fn entries_are_forgotten_nine_days_after_the_appointment() {
+        let (ctx, clock, _) = setup();
+        let pending = PendingConfirmations::default();
+        pending
+            .remember(&ctx, &sent("A-1", "2026-03-03", "5511", "wamid.1"))
+            .await
+            .unwrap();
+        clock.set("2026-03-11T23:59:59Z".parse().unwrap());
+        assert!(pending.by_message(&ctx, "wamid.1").await.unwrap().is_some());
+        clock.set("2026-03-12T00:00:00Z".parse().unwrap());
+        assert_eq!(pending.by_message(&ctx, "wamid.1").await.unwrap(), None);
+        assert_eq!(
+            pending
+                .by_appointment(&ctx, "A-1", day("2026-03-03"))
+                .await
+                .unwrap(),
+            None
+        );
+        let found = pending
+            .by_phone(&ctx, "5511", day("2026-03-03"), day("2026-03-03"))
+            .await
+            .unwrap();
+        assert!(found.is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_entry_that_is_no_confirmation_is_reported() {
+        let (ctx, _, store) = setup();
+        store
+            .put_state(
+                "rm.pending:rm",
+                "msg:wamid.x",
+                &StateEntry::new(serde_json::json!(1)),
+            )
+            .await
+            .unwrap();
+        let error = PendingConfirmations::default()
+            .by_message(&ctx, "wamid.x")
+            .await
+            .unwrap_err();
+        assert_eq!(error.kind(), crate::StoreErrorKind::Corrupt);
     }
 }

@@ -62,4 +62,4 @@ pub use target::{
     OutsideWindow, WhatsAppConnection, WhatsAppSend, WhatsAppTarget, WhenClosed, WindowCheck,
     DEFAULT_API_VERSION, DEFAULT_BASE_URL,
 };
-pub use window::{remember_inbound, SERVICE_WINDOW};
+pub use window::{last_inbound, remember_inbound, SERVICE_WINDOW};

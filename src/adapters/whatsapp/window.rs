@@ -1,21 +1,39 @@
 //! The 24-hour customer-service window.
+//!
+//! Each customer's last message is an entry in the host's [`StateStore`](crate::StateStore),
+//! scope `whatsapp.window`, key `<phone_number_id>:<customer number>`, value
+//! `{"at": "<instant>"}`, expiring [`SERVICE_WINDOW`] after the message: once the window is
+//! closed the store has nothing left to say about it.
 
 use std::time::Duration;
 
-use serde_json::Value;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
 
-use crate::{Context, Record, StoreError};
+use crate::store::update_state;
+use crate::{Context, Record, StateEntry, StoreError};
 
 /// How long a customer's message keeps the window for free-form messages open.
 pub const SERVICE_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// When `party` last wrote to the business number `phone_number_id`, if ever.
-pub(crate) async fn last_inbound(
-    ctx: &Context,
-    phone_number_id: &str,
-    party: &str,
-) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError> {
-    ctx.store().last_inbound(phone_number_id, party).await
+/// The state scope of the windows.
+const SCOPE: &str = "whatsapp.window";
+
+fn key(phone_number_id: &str, party: &str) -> String {
+    format!("{phone_number_id}:{party}")
+}
+
+fn instant(value: &Value, key: &str) -> Result<DateTime<Utc>, StoreError> {
+    value
+        .get("at")
+        .and_then(Value::as_str)
+        .and_then(|at| at.parse().ok())
+        .ok_or_else(|| {
+            StoreError::corrupt(format!(
+                "the window `{key}` holds no instant: {}",
+                crate::text::truncate(&value.to_string(), 80)
+            ))
+        })
 }
 
 /// Remembers, for every received `whatsapp.message` record, that its sender wrote at its
@@ -23,19 +41,26 @@ pub(crate) async fn last_inbound(
 /// messages. Call it with the records a [`WhatsAppWebhook`](super::webhook::WhatsAppWebhook)
 /// returned. Returns how many records opened a window.
 ///
+/// Webhooks arrive out of order: an older message never shrinks the window a newer one
+/// opened (the entry is updated with compare-and-swap, so this holds across workers too).
+///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// use hubflow::{Context, ManualClock, MemoryStore, Record, Store};
+/// use hubflow::{Context, ManualClock, MemoryStore, Record};
 /// use hubflow::http::RecordingClient;
+/// use hubflow::whatsapp::{last_inbound, remember_inbound};
 /// use serde_json::json;
 ///
-/// let store = MemoryStore::new();
-/// let ctx = Context::new(RecordingClient::new(), ManualClock::new(chrono::Utc::now()), store.clone());
 /// let at = "2026-03-02T12:00:00Z".parse().unwrap();
+/// let clock = ManualClock::new(at);
+/// let ctx = Context::new(RecordingClient::new(), clock.clone(), MemoryStore::new());
 /// let record = Record::new("wamid.1", "whatsapp.message",
 ///     json!({"phone_number_id": "1065", "from": "5511999991234"})).occurred_at(at);
-/// assert_eq!(hubflow::whatsapp::remember_inbound(&ctx, &[record]).await.unwrap(), 1);
-/// assert_eq!(store.last_inbound("1065", "5511999991234").await.unwrap(), Some(at));
+/// assert_eq!(remember_inbound(&ctx, &[record]).await.unwrap(), 1);
+/// assert_eq!(last_inbound(&ctx, "1065", "5511999991234").await.unwrap(), Some(at));
+/// // A day later the window is closed and forgotten.
+/// clock.advance(std::time::Duration::from_secs(24 * 3600));
+/// assert_eq!(last_inbound(&ctx, "1065", "5511999991234").await.unwrap(), None);
 /// # });
 /// ```
 pub async fn remember_inbound(ctx: &Context, records: &[Record]) -> Result<usize, StoreError> {
@@ -47,9 +72,111 @@ pub async fn remember_inbound(ctx: &Context, records: &[Record]) -> Result<usize
             .and_then(Value::as_str)
             .filter(|from| !from.is_empty());
         if let (Some(channel), Some(party), Some(at)) = (channel, party, record.occurred_at) {
-            ctx.store().note_inbound(channel, party, at).await?;
+            note_inbound(ctx, channel, party, at).await?;
             opened += 1;
         }
     }
     Ok(opened)
+}
+
+async fn note_inbound(
+    ctx: &Context,
+    phone_number_id: &str,
+    party: &str,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let key = key(phone_number_id, party);
+    let entry = StateEntry::new(json!({ "at": at.to_rfc3339() }))
+        .expiring_at(crate::clock::add(at, SERVICE_WINDOW));
+    update_state(ctx.state(), SCOPE, &key, ctx.clock().now(), |current| {
+        if let Some(current) = current {
+            if instant(&current.value, &key)? >= at {
+                return Ok(None);
+            }
+        }
+        Ok(Some(entry.clone()))
+    })
+    .await?;
+    Ok(())
+}
+
+/// When `party` last wrote to the WhatsApp number `phone_number_id`, while that message
+/// still keeps the window open; `None` when the customer has not written in the last
+/// [`SERVICE_WINDOW`].
+pub async fn last_inbound(
+    ctx: &Context,
+    phone_number_id: &str,
+    party: &str,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let key = key(phone_number_id, party);
+    match ctx
+        .state()
+        .get_state(SCOPE, &key, ctx.clock().now())
+        .await?
+    {
+        Some(entry) => instant(&entry.value, &key).map(Some),
+        None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::RecordingClient;
+    use crate::{ManualClock, MemoryStore};
+
+    fn message(from: &str, at: &str) -> Record {
+        Record::new(
+            "wamid",
+            "whatsapp.message",
+            json!({"phone_number_id": "1065", "from": from}),
+        )
+        .occurred_at(at.parse().unwrap())
+    }
+
+    #[tokio::test]
+    async fn an_older_message_never_shrinks_the_window() {
+        let clock = ManualClock::new("2026-03-02T12:00:00Z".parse().unwrap());
+        let ctx = Context::new(RecordingClient::new(), clock.clone(), MemoryStore::new());
+        let newer = message("5511", "2026-03-02T11:00:00Z");
+        let older = message("5511", "2026-03-02T09:00:00Z");
+        assert_eq!(remember_inbound(&ctx, &[newer, older]).await.unwrap(), 2);
+        let last = last_inbound(&ctx, "1065", "5511").await.unwrap();
+        assert_eq!(last, Some("2026-03-02T11:00:00Z".parse().unwrap()));
+        assert_eq!(last_inbound(&ctx, "2000", "5511").await.unwrap(), None);
+        // Open until 24 hours after the newer message, not the older one.
+        clock.set("2026-03-03T10:59:59Z".parse().unwrap());
+        assert!(last_inbound(&ctx, "1065", "5511").await.unwrap().is_some());
+        clock.set("2026-03-03T11:00:00Z".parse().unwrap());
+        assert_eq!(last_inbound(&ctx, "1065", "5511").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn concurrent_webhooks_keep_the_newer_message() {
+        let clock = ManualClock::new("2026-03-02T12:00:00Z".parse().unwrap());
+        let ctx = Context::new(RecordingClient::new(), clock, MemoryStore::new())
+            .with_state(crate::store::YieldingState(MemoryStore::new()));
+        let newer = [message("5511", "2026-03-02T11:00:00Z")];
+        let older = [message("5511", "2026-03-02T09:00:00Z")];
+        // Both read "no window" before either writes; the older one must lose.
+        let (a, b) = futures_util::join!(
+            remember_inbound(&ctx, &newer),
+            remember_inbound(&ctx, &older)
+        );
+        assert_eq!((a.unwrap(), b.unwrap()), (1, 1));
+        let last = last_inbound(&ctx, "1065", "5511").await.unwrap();
+        assert_eq!(last, Some("2026-03-02T11:00:00Z".parse().unwrap()));
+    }
+
+    #[tokio::test]
+    async fn a_window_that_is_not_an_instant_is_reported() {
+        let clock = ManualClock::new("2026-03-02T12:00:00Z".parse().unwrap());
+        let store = MemoryStore::new();
+        let ctx = Context::new(RecordingClient::new(), clock, store.clone());
+        crate::StateStore::put_state(&store, SCOPE, "1065:5511", &StateEntry::new(json!(3)))
+            .await
+            .unwrap();
+        let error = last_inbound(&ctx, "1065", "5511").await.unwrap_err();
+        assert_eq!(error.kind(), crate::StoreErrorKind::Corrupt);
+    }
 }

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -10,8 +11,13 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{Flow, RunReport};
+use crate::context::DryRunMark;
 use crate::http::{FakeClient, HttpRequest};
-use crate::{Claim, Context, Cursor, ManualClock, Receipt, Record, Store, StoreError, Target};
+use crate::{
+    Claim, ClaimStore, Clock, Context, Cursor, CursorLease, CursorStore, HistoryEntry,
+    HistoryStore, ManualClock, MemoryStore, Receipt, Record, SavedCursor, StateEntry, StateStore,
+    StoreError, Target,
+};
 
 /// What [`Flow::dry_run`] did: the report a real run would have made (marked
 /// [`dry_run`](RunReport::dry_run)), and for every record the requests the target sent, in
@@ -100,17 +106,19 @@ impl Flow {
     /// ```
     pub async fn dry_run(&self, ctx: &Context, records: Vec<Record>) -> DryRun {
         let fakes = self.inner.target.fakes();
-        let store = Overlay::over(ctx.store_arc());
+        let store = Overlay::over(ctx);
         let clock = ManualClock::new(ctx.clock().now());
-        let started = clock.now_utc();
+        let mark = DryRunMark::new();
+        let started = clock.now();
         let mut lines = Vec::with_capacity(records.len());
         let mut traces = Vec::with_capacity(records.len());
         for record in records {
             let http = FakeClient::from_fakes(fakes.clone());
-            let run = Context::from_arcs(
+            let run = ctx.for_dry_run(
                 Arc::new(http.clone()),
                 Arc::new(clock.clone()),
                 Arc::new(store.clone()),
+                mark.clone(),
             );
             let line = self.process_one(&run, record).await;
             traces.push(DryRunRecord {
@@ -120,7 +128,7 @@ impl Flow {
             });
             lines.push(line);
         }
-        let mut report = RunReport::new(&self.inner.id, started, clock.now_utc(), lines);
+        let mut report = RunReport::new(&self.inner.id, started, clock.now(), lines);
         report.dry_run = true;
         DryRun {
             report,
@@ -129,39 +137,43 @@ impl Flow {
     }
 }
 
-impl ManualClock {
-    fn now_utc(&self) -> DateTime<Utc> {
-        crate::Clock::now(self)
-    }
-}
-
-/// The dry run's store: reads fall through to the host's store unless the dry run wrote the
-/// same thing first; writes stay here and are listed.
+/// The dry run's store: reads fall through to the host's stores unless the dry run wrote
+/// the same key first; writes stay here and are listed.
 #[derive(Clone)]
 struct Overlay {
-    base: Arc<dyn Store>,
-    state: Arc<Mutex<OverlayState>>,
+    claims: Arc<dyn ClaimStore>,
+    cursors: Arc<dyn CursorStore>,
+    state: Arc<dyn StateStore>,
+    history: Arc<dyn HistoryStore>,
+    /// The dry run's own claims, with the semantics of any claim store.
+    own_claims: MemoryStore,
+    inner: Arc<Mutex<OverlayState>>,
 }
 
 #[derive(Default)]
 struct OverlayState {
-    claims: HashMap<(String, String), Option<Receipt>>,
+    /// State written by the dry run; `None` marks a removed key.
+    state: HashMap<(String, String), Option<StateEntry>>,
     cursors: HashMap<String, Cursor>,
-    inbound: HashMap<(String, String), DateTime<Utc>>,
     writes: Vec<StoreWrite>,
 }
 
 impl Overlay {
-    fn over(base: Arc<dyn Store>) -> Self {
+    fn over(ctx: &Context) -> Self {
+        let (claims, cursors, state, history) = ctx.stores();
         Overlay {
-            base,
-            state: Arc::default(),
+            claims,
+            cursors,
+            state,
+            history,
+            own_claims: MemoryStore::new(),
+            inner: Arc::default(),
         }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, OverlayState> {
         // Every operation leaves the maps whole, so a poisoned lock still guards valid state.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn take_writes(&self) -> Vec<StoreWrite> {
@@ -176,105 +188,203 @@ impl Overlay {
             value,
         });
     }
-}
 
-fn pair(a: &str, b: &str) -> (String, String) {
-    (a.to_owned(), b.to_owned())
+    /// The claim as the dry run sees it: its own, else the host's.
+    async fn visible_claim(&self, scope: &str, key: &str) -> Result<Option<Claim>, StoreError> {
+        match self.own_claims.peek_claim(scope, key).await? {
+            Some(claim) => Ok(Some(claim)),
+            None => self.claims.peek_claim(scope, key).await,
+        }
+    }
+
+    /// The state entry as the dry run sees it.
+    async fn visible_state(
+        &self,
+        scope: &str,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<StateEntry>, StoreError> {
+        let own = self
+            .lock()
+            .state
+            .get(&(scope.to_owned(), key.to_owned()))
+            .cloned();
+        match own {
+            Some(entry) => Ok(entry.filter(|e| e.is_live(now))),
+            None => self.state.get_state(scope, key, now).await,
+        }
+    }
 }
 
 #[async_trait]
-impl Store for Overlay {
-    async fn claim(&self, flow: &str, key: &str, now: DateTime<Utc>) -> Result<Claim, StoreError> {
-        // The host's claims cannot be read without taking them, so a dry run claims in its
-        // overlay alone: every record is new to it.
-        let claim = match self.lock().claims.get(&pair(flow, key)) {
-            Some(Some(receipt)) => Claim::Done {
-                receipt: receipt.clone(),
-            },
-            Some(None) => Claim::InFlight { since: now },
-            None => Claim::Acquired,
-        };
+impl ClaimStore for Overlay {
+    async fn claim(&self, scope: &str, key: &str, now: DateTime<Utc>) -> Result<Claim, StoreError> {
+        // A key the host already delivered or holds shows as such (a dry run of a replay
+        // says "duplicate"); a free one is claimed in the overlay alone.
+        if let Some(claim) = self.visible_claim(scope, key).await? {
+            return Ok(claim);
+        }
+        let claim = self.own_claims.claim(scope, key, now).await?;
         if claim == Claim::Acquired {
-            self.lock().claims.insert(pair(flow, key), None);
-            self.note("claim", flow, key, Value::Null);
+            self.note("claim", scope, key, Value::Null);
         }
         Ok(claim)
     }
 
     async fn reclaim(
         &self,
-        _flow: &str,
-        _key: &str,
-        _since: DateTime<Utc>,
-        _now: DateTime<Utc>,
+        scope: &str,
+        key: &str,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        Ok(false)
-    }
-
-    async fn complete(&self, flow: &str, key: &str, receipt: &Receipt) -> Result<(), StoreError> {
-        self.lock()
-            .claims
-            .insert(pair(flow, key), Some(receipt.clone()));
-        let value = serde_json::to_value(receipt).unwrap_or(Value::Null);
-        self.note("complete", flow, key, value);
-        Ok(())
-    }
-
-    async fn release(&self, flow: &str, key: &str) -> Result<(), StoreError> {
-        let released = {
-            let mut state = self.lock();
-            match state.claims.get(&pair(flow, key)) {
-                Some(None) => state.claims.remove(&pair(flow, key)).is_some(),
+        let taken = match self.own_claims.peek_claim(scope, key).await? {
+            Some(_) => self.own_claims.reclaim(scope, key, since, now).await?,
+            None => match self.claims.peek_claim(scope, key).await? {
+                Some(Claim::InFlight { since: held }) if held == since => {
+                    self.own_claims.claim(scope, key, now).await? == Claim::Acquired
+                }
                 _ => false,
-            }
+            },
         };
-        if released {
-            self.note("release", flow, key, Value::Null);
+        if taken {
+            self.note("reclaim", scope, key, Value::Null);
+        }
+        Ok(taken)
+    }
+
+    async fn complete(&self, scope: &str, key: &str, receipt: &Receipt) -> Result<(), StoreError> {
+        self.own_claims.complete(scope, key, receipt).await?;
+        let value = serde_json::to_value(receipt).unwrap_or(Value::Null);
+        self.note("complete", scope, key, value);
+        Ok(())
+    }
+
+    async fn release(&self, scope: &str, key: &str) -> Result<(), StoreError> {
+        if let Some(Claim::InFlight { .. }) = self.own_claims.peek_claim(scope, key).await? {
+            self.own_claims.release(scope, key).await?;
+            self.note("release", scope, key, Value::Null);
         }
         Ok(())
     }
 
-    async fn cursor(&self, flow: &str) -> Result<Option<Cursor>, StoreError> {
-        if let Some(cursor) = self.lock().cursors.get(flow) {
-            return Ok(Some(cursor.clone()));
-        }
-        self.base.cursor(flow).await
+    async fn peek_claim(&self, scope: &str, key: &str) -> Result<Option<Claim>, StoreError> {
+        self.visible_claim(scope, key).await
+    }
+}
+
+#[async_trait]
+impl CursorStore for Overlay {
+    async fn lease_cursor(
+        &self,
+        flow: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> Result<Option<CursorLease>, StoreError> {
+        // A dry run takes no lease: it reads the cursor a real run would start from.
+        let saved = self.saved_cursor(flow).await?;
+        Ok(Some(CursorLease {
+            holder: holder.to_owned(),
+            version: saved.as_ref().map_or(0, |s| s.version),
+            cursor: saved.map(|s| s.cursor),
+            expires_at: crate::clock::add(now, ttl),
+        }))
     }
 
-    async fn save_cursor(&self, flow: &str, cursor: &Cursor) -> Result<(), StoreError> {
+    async fn save_cursor(
+        &self,
+        flow: &str,
+        _holder: &str,
+        _expected_version: u64,
+        cursor: &Cursor,
+    ) -> Result<bool, StoreError> {
         self.lock().cursors.insert(flow.to_owned(), cursor.clone());
         self.note("save_cursor", flow, "", cursor.value().clone());
+        Ok(true)
+    }
+
+    async fn release_cursor(&self, _flow: &str, _holder: &str) -> Result<(), StoreError> {
         Ok(())
     }
 
-    async fn note_inbound(
+    async fn saved_cursor(&self, flow: &str) -> Result<Option<SavedCursor>, StoreError> {
+        let own = self.lock().cursors.get(flow).cloned();
+        let base = self.cursors.saved_cursor(flow).await?;
+        Ok(match own {
+            Some(cursor) => Some(SavedCursor {
+                cursor,
+                version: base.map_or(0, |b| b.version) + 1,
+            }),
+            None => base,
+        })
+    }
+}
+
+#[async_trait]
+impl StateStore for Overlay {
+    async fn get_state(
         &self,
-        channel: &str,
-        party: &str,
-        at: DateTime<Utc>,
+        scope: &str,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<StateEntry>, StoreError> {
+        self.visible_state(scope, key, now).await
+    }
+
+    async fn put_state(
+        &self,
+        scope: &str,
+        key: &str,
+        entry: &StateEntry,
     ) -> Result<(), StoreError> {
-        self.lock().inbound.insert(pair(channel, party), at);
-        self.note(
-            "note_inbound",
-            channel,
-            party,
-            Value::String(at.to_rfc3339()),
-        );
+        self.lock()
+            .state
+            .insert((scope.to_owned(), key.to_owned()), Some(entry.clone()));
+        self.note("put_state", scope, key, entry.value.clone());
         Ok(())
     }
 
-    async fn last_inbound(
+    async fn swap_state(
         &self,
-        channel: &str,
-        party: &str,
-    ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let noted = self.lock().inbound.get(&pair(channel, party)).copied();
-        let stored = self.base.last_inbound(channel, party).await?;
-        Ok(noted.max(stored))
+        scope: &str,
+        key: &str,
+        expected: Option<&Value>,
+        new: &StateEntry,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let current = self.visible_state(scope, key, now).await?;
+        if current.as_ref().map(|e| &e.value) != expected {
+            return Ok(false);
+        }
+        self.lock()
+            .state
+            .insert((scope.to_owned(), key.to_owned()), Some(new.clone()));
+        self.note("swap_state", scope, key, new.value.clone());
+        Ok(true)
     }
 
-    async fn append_report(&self, _report: &RunReport) -> Result<(), StoreError> {
+    async fn remove_state(&self, scope: &str, key: &str) -> Result<(), StoreError> {
+        self.lock()
+            .state
+            .insert((scope.to_owned(), key.to_owned()), None);
+        self.note("remove_state", scope, key, Value::Null);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl HistoryStore for Overlay {
+    async fn append_history(&self, _entry: &HistoryEntry) -> Result<(), StoreError> {
         // The dry run returns its report; the host's history keeps real runs only.
         Ok(())
+    }
+
+    async fn recent_history(&self, flow: &str, n: usize) -> Result<Vec<HistoryEntry>, StoreError> {
+        self.history.recent_history(flow, n).await
+    }
+
+    async fn prune_history(&self, _flow: &str, _keep_last: usize) -> Result<usize, StoreError> {
+        Ok(0)
     }
 }

@@ -10,8 +10,8 @@ use crate::mapper::Passthrough;
 use crate::retry::jitter;
 use crate::{
     Claim, Condition, Context, DeliveryError, DynTarget, MapError, Mapper, PreparedAction,
-    RateLimiter, Record, RetryDecision, Rule, Source, SourceError, SpecError, SpecErrors, Target,
-    TargetError, Trigger,
+    RateLimiter, Record, RetryDecision, Rule, Source, SourceError, SpecError, SpecErrors,
+    StoreError, Target, TargetError, Trigger,
 };
 
 mod dry_run;
@@ -107,6 +107,10 @@ pub enum RunError {
     /// The source failed; nothing entered the flow and the cursor did not move.
     #[error("polling the source failed: {0}")]
     Source(#[from] SourceError),
+    /// Another poller holds the flow's cursor lease: it is running the flow right now, or
+    /// stopped less than a lease ago. Nothing was polled; try at the next trigger.
+    #[error("flow `{0}` is being run by another poller (its cursor lease is held)")]
+    Busy(String),
 }
 
 impl Flow {
@@ -156,8 +160,15 @@ impl Flow {
 
     /// Delivers records pushed by a webhook or handed over by the host, and reports what
     /// happened to each. Never fails as a whole: every record ends in its own [`Outcome`].
-    /// The report is also appended to the store's history.
+    /// The report is also appended to the run history ([`Context::history`]); read it back
+    /// with [`Flow::history`].
     pub async fn process(&self, ctx: &Context, records: Vec<Record>) -> RunReport {
+        let mut report = self.process_unrecorded(ctx, records).await;
+        record_history(ctx, &mut report).await;
+        report
+    }
+
+    async fn process_unrecorded(&self, ctx: &Context, records: Vec<Record>) -> RunReport {
         let started = ctx.clock().now();
         let mut lines: Vec<(usize, RecordOutcome)> = stream::iter(records.into_iter().enumerate())
             .map(|(index, record)| async move { (index, self.process_one(ctx, record).await) })
@@ -166,39 +177,109 @@ impl Flow {
             .await;
         lines.sort_by_key(|(index, _)| *index);
         let lines = lines.into_iter().map(|(_, line)| line).collect();
-        let mut report = RunReport::new(&self.inner.id, started, ctx.clock().now(), lines);
-        if let Err(e) = ctx.store().append_report(&report).await {
-            report
-                .warnings
-                .push(format!("the run report was not stored: {e}"));
-        }
-        report
+        RunReport::new(&self.inner.id, started, ctx.clock().now(), lines)
     }
 
     /// Polls the source from the stored cursor, processes the batch, then saves the next
     /// cursor. Records that failed are in the report's dead letters; the cursor moves past
     /// them so that one bad record cannot stop the flow.
+    ///
+    /// One poller at a time: the run first leases the flow's cursor
+    /// ([`CursorStore::lease_cursor`](crate::CursorStore::lease_cursor), for the delivery
+    /// policy's `claim_lease`) and fails with [`RunError::Busy`] while another holds it. The
+    /// next cursor is saved with compare-and-set against the version the lease showed; when
+    /// that fails (the lease ran out and another poller took over, or saved first) the report
+    /// says so in a warning and the next run repeats the batch, whose delivered records are
+    /// then duplicates. The lease is released at the end. The report, warnings included, is
+    /// appended to the run history.
     pub async fn run(&self, ctx: &Context) -> Result<RunReport, RunError> {
         let source = self
             .inner
             .source
             .as_ref()
             .ok_or_else(|| RunError::NoSource(self.inner.id.clone()))?;
-        let cursor = ctx
-            .store()
-            .cursor(&self.inner.id)
+        let flow = self.inner.id.as_str();
+        let holder = ctx.next_lease_holder();
+        let lease = ctx
+            .cursors()
+            .lease_cursor(
+                flow,
+                &holder,
+                ctx.clock().now(),
+                self.inner.delivery.claim_lease,
+            )
             .await
-            .map_err(SourceError::from)?;
-        let batch = source.poll(ctx, cursor.as_ref()).await?;
-        let mut report = self.process(ctx, batch.records).await;
+            .map_err(SourceError::from)?
+            .ok_or_else(|| RunError::Busy(self.inner.id.clone()))?;
+        let batch = match source.poll(ctx, lease.cursor.as_ref()).await {
+            Ok(batch) => batch,
+            Err(e) => {
+                // Best effort: a lease left behind only delays the next run until it ends.
+                let _ = ctx.cursors().release_cursor(flow, &holder).await;
+                return Err(e.into());
+            }
+        };
+        let mut report = self.process_unrecorded(ctx, batch.records).await;
         if let Some(next) = batch.next_cursor {
-            if let Err(e) = ctx.store().save_cursor(&self.inner.id, &next).await {
-                report.warnings.push(format!(
+            match ctx
+                .cursors()
+                .save_cursor(flow, &holder, lease.version, &next)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => report.warnings.push(
+                    "the cursor was not saved: the lease ran out and another poller took over \
+                     or saved first; the next run repeats this batch"
+                        .to_owned(),
+                ),
+                Err(e) => report.warnings.push(format!(
                     "the cursor was not saved; the next run repeats this batch: {e}"
-                ));
+                )),
             }
         }
+        if let Err(e) = ctx.cursors().release_cursor(flow, &holder).await {
+            report.warnings.push(format!(
+                "the cursor lease was not released; the next run waits until it ends at {}: {e}",
+                lease.expires_at
+            ));
+        }
+        record_history(ctx, &mut report).await;
         Ok(report)
+    }
+
+    /// The flow's last `n` runs from the run history ([`Context::history`]), newest first.
+    ///
+    /// ```
+    /// use hubflow::{Context, Flow, ManualClock, MemoryStore, Record};
+    /// use hubflow::http::RecordingClient;
+    /// use hubflow::http_target::HttpTarget;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let flow = Flow::builder("notify")
+    ///     .target(HttpTarget::new("https://ops.example.com/hook".parse().unwrap()))
+    ///     .build()
+    ///     .unwrap();
+    /// let ctx = Context::new(RecordingClient::new(), ManualClock::new(chrono::Utc::now()), MemoryStore::new());
+    /// let first = flow.process(&ctx, vec![Record::new("a", "x", serde_json::json!({}))]).await;
+    /// let second = flow.process(&ctx, vec![]).await;
+    /// assert_eq!(flow.history(&ctx, 10).await.unwrap(), vec![second, first]);
+    /// # });
+    /// ```
+    pub async fn history(&self, ctx: &Context, n: usize) -> Result<Vec<RunReport>, StoreError> {
+        ctx.history()
+            .recent_history(&self.inner.id, n)
+            .await?
+            .iter()
+            .map(|entry| {
+                RunReport::from_entry(entry).map_err(|e| {
+                    StoreError::corrupt(format!(
+                        "a run of flow `{}` in the history is not a run report",
+                        self.inner.id
+                    ))
+                    .with_source(e)
+                })
+            })
+            .collect()
     }
 
     async fn process_one(&self, ctx: &Context, record: Record) -> RecordOutcome {
@@ -232,7 +313,7 @@ impl Flow {
         let key = record.key.as_str();
         let flow = self.inner.id.as_str();
         let now = ctx.clock().now();
-        match ctx.store().claim(flow, key, now).await {
+        match ctx.claims().claim(flow, key, now).await {
             Err(e) => {
                 return failed(
                     Failure::from_delivery(Stage::Claim, &DeliveryError::Store(e)),
@@ -260,7 +341,7 @@ impl Flow {
                             0,
                         );
                     }
-                    OnUnknown::Resend => match ctx.store().reclaim(flow, key, since, now).await {
+                    OnUnknown::Resend => match ctx.claims().reclaim(flow, key, since, now).await {
                         Ok(true) => {}
                         Ok(false) => {
                             return Outcome::Duplicate {
@@ -300,7 +381,7 @@ impl Flow {
                 Ok(receipt) => {
                     // If this fails the claim stays in flight and a later run treats the
                     // record as an unknown outcome; the delivery itself did happen.
-                    if let Err(e) = ctx.store().complete(flow, key, &receipt).await {
+                    if let Err(e) = ctx.claims().complete(flow, key, &receipt).await {
                         *warning = Some(format!(
                             "delivered, but the store did not record it; a later run will see an unknown outcome: {e}"
                         ));
@@ -337,7 +418,7 @@ impl Flow {
                 RetryDecision::GiveUp => {
                     // A release that fails leaves the claim in flight: the lease then
                     // decides, as after a crash.
-                    if let Err(e) = ctx.store().release(flow, key).await {
+                    if let Err(e) = ctx.claims().release(flow, key).await {
                         *warning = Some(format!(
                             "the claim could not be released; the record is held until its lease ends: {e}"
                         ));
@@ -351,6 +432,20 @@ impl Flow {
                 }
             }
         }
+    }
+}
+
+/// Appends the report to the run history; a failure to do so is a warning in the report,
+/// not a failed run.
+async fn record_history(ctx: &Context, report: &mut RunReport) {
+    let stored = match report.to_entry() {
+        Ok(entry) => ctx.history().append_history(&entry).await,
+        Err(e) => Err(StoreError::corrupt("the run report does not serialize").with_source(e)),
+    };
+    if let Err(e) = stored {
+        report
+            .warnings
+            .push(format!("the run report was not stored: {e}"));
     }
 }
 

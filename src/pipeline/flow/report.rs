@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{DeliveryError, ErrorClass, MapError, Receipt, Record, TargetError};
+use crate::{DeliveryError, ErrorClass, HistoryEntry, MapError, Receipt, Record, TargetError};
 
 /// How one record ended. Every record that enters a flow ends in exactly one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -232,6 +232,22 @@ impl RunReport {
     /// The line for the record with `key`.
     pub fn get(&self, key: &str) -> Option<&RecordOutcome> {
         self.records.iter().find(|line| line.key == key)
+    }
+
+    /// The report as a run in a [`HistoryStore`](crate::HistoryStore): its flow and times as
+    /// plain fields, the whole report serialized.
+    pub fn to_entry(&self) -> Result<HistoryEntry, serde_json::Error> {
+        Ok(HistoryEntry::new(
+            &self.flow_id,
+            self.started_at,
+            self.finished_at,
+            serde_json::to_value(self)?,
+        ))
+    }
+
+    /// The report a history entry holds, as [`to_entry`](RunReport::to_entry) wrote it.
+    pub fn from_entry(entry: &HistoryEntry) -> Result<RunReport, serde_json::Error> {
+        RunReport::deserialize(&entry.report)
     }
 }
 

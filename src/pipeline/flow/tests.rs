@@ -9,7 +9,9 @@ use serde_json::{json, Value};
 use super::*;
 use crate::http::{HttpClient, HttpError, HttpRequest, HttpResponse, Method, RecordingClient};
 use crate::{
-    Cursor, ErrorClass, ManualClock, MemoryStore, ProviderError, Receipt, Store, StoreError,
+    Batch, ClaimStore, Cursor, CursorLease, CursorStore, ErrorClass, HistoryEntry, HistoryStore,
+    ManualClock, MemoryStore, ProviderError, Receipt, SavedCursor, StateEntry, StateStore, Store,
+    StoreError,
 };
 
 fn now() -> DateTime<Utc> {
@@ -247,10 +249,14 @@ async fn a_released_claim_lets_a_later_run_retry() {
 /// A store whose every operation fails, as a database that is down.
 struct DownStore;
 
+fn down<T>() -> Result<T, StoreError> {
+    Err(StoreError::unavailable("connection refused"))
+}
+
 #[async_trait]
-impl Store for DownStore {
+impl ClaimStore for DownStore {
     async fn claim(&self, _: &str, _: &str, _: DateTime<Utc>) -> Result<crate::Claim, StoreError> {
-        Err(StoreError("connection refused".into()))
+        down()
     }
     async fn reclaim(
         &self,
@@ -259,28 +265,79 @@ impl Store for DownStore {
         _: DateTime<Utc>,
         _: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        Err(StoreError("connection refused".into()))
+        down()
     }
     async fn complete(&self, _: &str, _: &str, _: &Receipt) -> Result<(), StoreError> {
-        Err(StoreError("connection refused".into()))
+        down()
     }
     async fn release(&self, _: &str, _: &str) -> Result<(), StoreError> {
-        Err(StoreError("connection refused".into()))
+        down()
     }
-    async fn cursor(&self, _: &str) -> Result<Option<Cursor>, StoreError> {
-        Err(StoreError("connection refused".into()))
+    async fn peek_claim(&self, _: &str, _: &str) -> Result<Option<crate::Claim>, StoreError> {
+        down()
     }
-    async fn save_cursor(&self, _: &str, _: &Cursor) -> Result<(), StoreError> {
-        Err(StoreError("connection refused".into()))
+}
+
+#[async_trait]
+impl CursorStore for DownStore {
+    async fn lease_cursor(
+        &self,
+        _: &str,
+        _: &str,
+        _: DateTime<Utc>,
+        _: Duration,
+    ) -> Result<Option<CursorLease>, StoreError> {
+        down()
     }
-    async fn note_inbound(&self, _: &str, _: &str, _: DateTime<Utc>) -> Result<(), StoreError> {
-        Err(StoreError("connection refused".into()))
+    async fn save_cursor(&self, _: &str, _: &str, _: u64, _: &Cursor) -> Result<bool, StoreError> {
+        down()
     }
-    async fn last_inbound(&self, _: &str, _: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        Err(StoreError("connection refused".into()))
+    async fn release_cursor(&self, _: &str, _: &str) -> Result<(), StoreError> {
+        down()
     }
-    async fn append_report(&self, _: &RunReport) -> Result<(), StoreError> {
-        Err(StoreError("connection refused".into()))
+    async fn saved_cursor(&self, _: &str) -> Result<Option<SavedCursor>, StoreError> {
+        down()
+    }
+}
+
+#[async_trait]
+impl StateStore for DownStore {
+    async fn get_state(
+        &self,
+        _: &str,
+        _: &str,
+        _: DateTime<Utc>,
+    ) -> Result<Option<StateEntry>, StoreError> {
+        down()
+    }
+    async fn put_state(&self, _: &str, _: &str, _: &StateEntry) -> Result<(), StoreError> {
+        down()
+    }
+    async fn swap_state(
+        &self,
+        _: &str,
+        _: &str,
+        _: Option<&Value>,
+        _: &StateEntry,
+        _: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        down()
+    }
+    async fn remove_state(&self, _: &str, _: &str) -> Result<(), StoreError> {
+        down()
+    }
+}
+
+#[async_trait]
+impl HistoryStore for DownStore {
+    async fn append_history(&self, _: &HistoryEntry) -> Result<(), StoreError> {
+        down()
+    }
+    async fn recent_history(&self, _: &str, _: usize) -> Result<Vec<HistoryEntry>, StoreError> {
+        down()
+    }
+    async fn prune_history(&self, _: &str, _: usize) -> Result<usize, StoreError> {
+        down()
     }
 }
 
@@ -310,12 +367,228 @@ async fn a_store_outage_sends_nothing_and_is_retryable() {
 }
 
 #[tokio::test]
-async fn process_appends_its_report_to_the_store() {
+async fn process_appends_its_report_to_the_history() {
     let flow = flow_with(Scripted::new(vec![]));
     let store = MemoryStore::new();
     let (ctx, _) = ctx_with(RecordingClient::new(), store.clone());
-    let report = flow.process(&ctx, vec![record("a", json!({}))]).await;
-    assert_eq!(store.reports(), vec![report]);
+    let first = flow.process(&ctx, vec![record("a", json!({}))]).await;
+    let second = flow
+        .process(
+            &ctx,
+            vec![record("a", json!({})), record("b", json!({"fail": 1}))],
+        )
+        .await;
+    assert_eq!(
+        flow.history(&ctx, 10).await.unwrap(),
+        vec![second.clone(), first]
+    );
+    assert_eq!(flow.history(&ctx, 1).await.unwrap(), vec![second.clone()]);
+    // The port keeps plain entries: the flow, the times, the report as JSON.
+    let entries = store.recent_history("f", 10).await.unwrap();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(
+        (entries[0].flow.as_str(), entries[0].started_at),
+        ("f", second.started_at)
+    );
+    assert_eq!(entries[0].report["counts"]["failed"], 1);
+    // Another flow's history is its own.
+    assert!(Flow::builder("g")
+        .target(Scripted::new(vec![]))
+        .build()
+        .unwrap()
+        .history(&ctx, 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn a_history_entry_that_is_no_report_is_a_typed_error() {
+    let flow = flow_with(Scripted::new(vec![]));
+    let store = MemoryStore::new();
+    let (ctx, _) = ctx_with(RecordingClient::new(), store.clone());
+    store
+        .append_history(&HistoryEntry::new(
+            "f",
+            now(),
+            now(),
+            json!({"not": "a report"}),
+        ))
+        .await
+        .unwrap();
+    let error = flow.history(&ctx, 1).await.unwrap_err();
+    assert_eq!(error.kind(), crate::StoreErrorKind::Corrupt);
+    assert!(std::error::Error::source(&error).is_some(), "{error:?}");
+}
+
+/// A source that returns the records it is given once, and a cursor counting its polls.
+#[derive(Default)]
+struct Polls {
+    polls: Mutex<Vec<Option<Cursor>>>,
+    fail: bool,
+}
+
+#[async_trait]
+impl Source for Polls {
+    async fn poll(&self, _ctx: &Context, cursor: Option<&Cursor>) -> Result<Batch, SourceError> {
+        if self.fail {
+            return Err(SourceError::Transport(HttpError::Timeout));
+        }
+        let mut polls = self.polls.lock().unwrap();
+        polls.push(cursor.cloned());
+        let n = polls.len();
+        Ok(Batch::new(
+            vec![record(&format!("r{n}"), json!({}))],
+            Some(Cursor::new(json!({ "polls": n }))),
+        ))
+    }
+}
+
+fn polling(source: Arc<Polls>) -> Flow {
+    Flow::builder("f")
+        .source_arc(source)
+        .target(Scripted::new(vec![]))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn run_leases_the_cursor_saves_it_and_lets_go() {
+    let source = Arc::new(Polls::default());
+    let flow = polling(source.clone());
+    let store = MemoryStore::new();
+    let (ctx, _) = ctx_with(RecordingClient::new(), store.clone());
+    let first = flow.run(&ctx).await.unwrap();
+    assert!(first.warnings.is_empty(), "{:?}", first.warnings);
+    let second = flow.run(&ctx).await.unwrap();
+    assert_eq!(
+        *source.polls.lock().unwrap(),
+        vec![None, Some(Cursor::new(json!({"polls": 1})))]
+    );
+    assert_eq!(
+        store.saved_cursor("f").await.unwrap(),
+        Some(SavedCursor {
+            cursor: Cursor::new(json!({"polls": 2})),
+            version: 2
+        })
+    );
+    // The lease was released: another holder gets it at once.
+    assert!(store
+        .lease_cursor("f", "someone", now(), Duration::from_secs(1))
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(flow.history(&ctx, 5).await.unwrap(), vec![second, first]);
+}
+
+#[tokio::test]
+async fn run_is_busy_while_another_poller_holds_the_lease() {
+    let source = Arc::new(Polls::default());
+    let flow = polling(source.clone());
+    let store = MemoryStore::new();
+    let (ctx, clock) = ctx_with(RecordingClient::new(), store.clone());
+    let lease = flow.delivery().claim_lease;
+    store
+        .lease_cursor("f", "other-worker", now(), lease)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(flow.run(&ctx).await, Err(RunError::Busy(id)) if id == "f"));
+    assert!(
+        source.polls.lock().unwrap().is_empty(),
+        "nothing was polled"
+    );
+    assert!(flow.history(&ctx, 1).await.unwrap().is_empty());
+    // Once the other worker's lease ran out, this one runs.
+    clock.advance(lease);
+    assert_eq!(flow.run(&ctx).await.unwrap().counts.delivered, 1);
+}
+
+/// Cursors whose lease is taken over by another poller (which saves first) while the run
+/// is delivering.
+struct TakenOver(MemoryStore);
+
+#[async_trait]
+impl CursorStore for TakenOver {
+    async fn lease_cursor(
+        &self,
+        f: &str,
+        h: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> Result<Option<CursorLease>, StoreError> {
+        let lease = self.0.lease_cursor(f, h, now, ttl).await?;
+        let later = crate::clock::add(now, ttl);
+        let other = self.0.lease_cursor(f, "other", later, ttl).await?.unwrap();
+        self.0
+            .save_cursor(f, "other", other.version, &Cursor::new(json!("theirs")))
+            .await?;
+        Ok(lease)
+    }
+    async fn save_cursor(&self, f: &str, h: &str, v: u64, c: &Cursor) -> Result<bool, StoreError> {
+        self.0.save_cursor(f, h, v, c).await
+    }
+    async fn release_cursor(&self, f: &str, h: &str) -> Result<(), StoreError> {
+        self.0.release_cursor(f, h).await
+    }
+    async fn saved_cursor(&self, f: &str) -> Result<Option<SavedCursor>, StoreError> {
+        self.0.saved_cursor(f).await
+    }
+}
+
+#[tokio::test]
+async fn a_lost_lease_keeps_the_other_pollers_cursor_and_warns() {
+    let flow = polling(Arc::new(Polls::default()));
+    let store = MemoryStore::new();
+    let (ctx, _) = ctx_with(RecordingClient::new(), store.clone());
+    let ctx = ctx.with_cursors(TakenOver(store.clone()));
+    let report = flow.run(&ctx).await.unwrap();
+    assert_eq!(report.counts.delivered, 1);
+    assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
+    assert!(
+        report.warnings[0].contains("another poller"),
+        "{:?}",
+        report.warnings
+    );
+    assert_eq!(
+        store.saved_cursor("f").await.unwrap().map(|s| s.cursor),
+        Some(Cursor::new(json!("theirs")))
+    );
+    // The warning is in the history too.
+    assert_eq!(flow.history(&ctx, 1).await.unwrap(), vec![report]);
+}
+
+#[tokio::test]
+async fn a_failed_poll_releases_the_lease_and_keeps_the_cursor() {
+    let flow = polling(Arc::new(Polls {
+        fail: true,
+        ..Polls::default()
+    }));
+    let store = MemoryStore::new();
+    let (ctx, _) = ctx_with(RecordingClient::new(), store.clone());
+    assert!(matches!(flow.run(&ctx).await, Err(RunError::Source(_))));
+    assert_eq!(store.saved_cursor("f").await.unwrap(), None);
+    assert!(store
+        .lease_cursor("f", "next", now(), Duration::from_secs(1))
+        .await
+        .unwrap()
+        .is_some());
+    assert!(
+        flow.history(&ctx, 1).await.unwrap().is_empty(),
+        "no run happened"
+    );
+}
+
+#[tokio::test]
+async fn a_store_outage_before_polling_fails_the_run() {
+    let source = Arc::new(Polls::default());
+    let flow = polling(source.clone());
+    let (ctx, _) = ctx_with(RecordingClient::new(), DownStore);
+    assert!(matches!(
+        flow.run(&ctx).await,
+        Err(RunError::Source(SourceError::Store(_)))
+    ));
+    assert!(source.polls.lock().unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -374,11 +647,11 @@ async fn the_recording_client_answers_in_order() {
     assert_eq!(http.send(&request).await.unwrap().status, 200);
 }
 
-/// A memory store whose `complete` fails, as a database lost mid-run.
-struct ForgetfulStore(MemoryStore);
+/// Claims in a memory store whose `complete` fails, as a database lost mid-run.
+struct ForgetfulClaims(MemoryStore);
 
 #[async_trait]
-impl Store for ForgetfulStore {
+impl ClaimStore for ForgetfulClaims {
     async fn claim(
         &self,
         f: &str,
@@ -397,32 +670,22 @@ impl Store for ForgetfulStore {
         self.0.reclaim(f, k, since, now).await
     }
     async fn complete(&self, _: &str, _: &str, _: &Receipt) -> Result<(), StoreError> {
-        Err(StoreError("lost".into()))
+        Err(StoreError::unavailable("lost"))
     }
     async fn release(&self, f: &str, k: &str) -> Result<(), StoreError> {
         self.0.release(f, k).await
     }
-    async fn cursor(&self, f: &str) -> Result<Option<Cursor>, StoreError> {
-        self.0.cursor(f).await
-    }
-    async fn save_cursor(&self, f: &str, c: &Cursor) -> Result<(), StoreError> {
-        self.0.save_cursor(f, c).await
-    }
-    async fn note_inbound(&self, c: &str, p: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.0.note_inbound(c, p, at).await
-    }
-    async fn last_inbound(&self, c: &str, p: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        self.0.last_inbound(c, p).await
-    }
-    async fn append_report(&self, r: &RunReport) -> Result<(), StoreError> {
-        self.0.append_report(r).await
+    async fn peek_claim(&self, f: &str, k: &str) -> Result<Option<crate::Claim>, StoreError> {
+        self.0.peek_claim(f, k).await
     }
 }
 
 #[tokio::test]
 async fn a_delivery_the_store_could_not_record_is_delivered_with_a_warning() {
     let flow = flow_with(Scripted::new(vec![]));
-    let (ctx, _) = ctx_with(RecordingClient::new(), ForgetfulStore(MemoryStore::new()));
+    let store = MemoryStore::new();
+    let (ctx, _) = ctx_with(RecordingClient::new(), store.clone());
+    let ctx = ctx.with_claims(ForgetfulClaims(store));
     let report = flow.process(&ctx, vec![record("a", json!({}))]).await;
     let line = &report.records[0];
     assert_eq!(line.outcome.name(), "delivered");

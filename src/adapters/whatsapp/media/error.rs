@@ -144,7 +144,7 @@ impl MediaError {
             error @ (MediaError::Unavailable { .. } | MediaError::Checksum { .. }) => {
                 // The store class is the retryable one for "the host's storage failed";
                 // a corrupted transfer is retried the same way.
-                DeliveryError::Store(StoreError(error.to_string()))
+                DeliveryError::Store(StoreError::unavailable(error.to_string()))
             }
             MediaError::Response { status, message } => {
                 DeliveryError::Provider(Box::new(ProviderError {

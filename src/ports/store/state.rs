@@ -1,0 +1,280 @@
+//! Keyed state with a time to live: what adapters remember between records (a customer's
+//! last message, a pending confirmation).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::StoreError;
+
+/// A value in a [`StateStore`] and when it expires (`None`: never).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct StateEntry {
+    /// The value.
+    pub value: Value,
+    /// The instant from which the entry counts as absent.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl StateEntry {
+    /// An entry that never expires.
+    pub fn new(value: Value) -> Self {
+        StateEntry {
+            value,
+            expires_at: None,
+        }
+    }
+
+    /// Sets the instant from which the entry counts as absent.
+    #[must_use]
+    pub fn expiring_at(mut self, at: DateTime<Utc>) -> Self {
+        self.expires_at = Some(at);
+        self
+    }
+
+    /// Sets the expiry, or none.
+    #[must_use]
+    pub fn expiry(mut self, at: Option<DateTime<Utc>>) -> Self {
+        self.expires_at = at;
+        self
+    }
+
+    /// Whether the entry is live at `now`: it has no expiry or expires after `now`.
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_none_or(|at| at > now)
+    }
+}
+
+/// Keyed state: `(scope, key) → JSON value`, each with an optional expiry.
+///
+/// # Rules
+///
+/// * An entry is *live* at `now` when it has no expiry or its `expires_at` is after `now`.
+///   An entry that is not live is absent to every operation: [`get_state`](StateStore::get_state)
+///   never returns it, and [`swap_state`](StateStore::swap_state) treats it as missing. A
+///   store may purge expired entries lazily (on access, or in a periodic `DELETE … WHERE
+///   expires_at <= now()`), because nothing can observe them.
+/// * [`put_state`](StateStore::put_state) writes unconditionally (insert or replace, value
+///   and expiry together).
+/// * `swap_state(scope, key, expected, new, now)` is a compare-and-swap: with `expected =
+///   None` it applies only when no live entry exists; with `Some(v)` only when the live
+///   entry's value equals `v` (JSON equality). It answers whether it applied; of concurrent
+///   swaps from the same expected value, exactly one applies.
+/// * [`remove_state`](StateStore::remove_state) deletes the entry; removing a missing one
+///   is not an error.
+/// * Scopes separate users of one store (`whatsapp.window`, `rm.pending:<scope>`).
+///
+/// Expiry is judged by the `now` the caller passes, never by the store's clock.
+///
+/// # One statement each
+///
+/// With a table `state(scope, key, value, expires_at, PRIMARY KEY (scope, key))` (`value`
+/// `jsonb` in PostgreSQL, whose `=` is JSON equality; in SQLite the text serde_json writes,
+/// which is canonical for values built by serde_json: object keys sorted):
+///
+/// | operation | statement |
+/// |---|---|
+/// | `get_state` | `SELECT value, expires_at FROM state WHERE scope = $1 AND key = $2 AND (expires_at IS NULL OR expires_at > $3)` |
+/// | `put_state` | `INSERT INTO state VALUES ($1, $2, $3, $4) ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at` |
+/// | `swap_state`, expected absent | `INSERT INTO state VALUES ($1, $2, $3, $4) ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at WHERE state.expires_at <= $5` (one row: `true`) |
+/// | `swap_state`, expected `v` | `UPDATE state SET value = $3, expires_at = $4 WHERE scope = $1 AND key = $2 AND value = $6 AND (expires_at IS NULL OR expires_at > $5)` (one row: `true`) |
+/// | `remove_state` | `DELETE FROM state WHERE scope = $1 AND key = $2` |
+#[async_trait]
+pub trait StateStore: Send + Sync {
+    /// The live entry at `(scope, key)` at `now`; `None` when missing or expired.
+    async fn get_state(
+        &self,
+        scope: &str,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<StateEntry>, StoreError>;
+
+    /// Writes `entry` at `(scope, key)`, replacing whatever was there.
+    async fn put_state(&self, scope: &str, key: &str, entry: &StateEntry)
+        -> Result<(), StoreError>;
+
+    /// Replaces the entry with `new` if the live value at `now` is `expected` (`None`: no
+    /// live entry). `true` when it applied.
+    async fn swap_state(
+        &self,
+        scope: &str,
+        key: &str,
+        expected: Option<&Value>,
+        new: &StateEntry,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Deletes the entry at `(scope, key)`, if any.
+    async fn remove_state(&self, scope: &str, key: &str) -> Result<(), StoreError>;
+}
+
+/// How often [`update_state`] re-reads and retries after losing a compare-and-swap before it
+/// reports a conflict. Losing this often means many writers on one key at once, which no
+/// caller here produces.
+#[cfg_attr(not(any(feature = "whatsapp", feature = "rm")), allow(dead_code))]
+const UPDATE_ATTEMPTS: usize = 16;
+
+/// Read-modify-write through [`StateStore::swap_state`]: reads the live entry, asks `change`
+/// for the new one (`None`: leave it as it is), and swaps; when another writer got there
+/// first, reads again. Answers whether it wrote.
+// Used by the WhatsApp and RM adapters only.
+#[cfg_attr(not(any(feature = "whatsapp", feature = "rm")), allow(dead_code))]
+pub(crate) async fn update_state(
+    store: &dyn StateStore,
+    scope: &str,
+    key: &str,
+    now: DateTime<Utc>,
+    mut change: impl FnMut(Option<&StateEntry>) -> Result<Option<StateEntry>, StoreError> + Send,
+) -> Result<bool, StoreError> {
+    for _ in 0..UPDATE_ATTEMPTS {
+        let current = store.get_state(scope, key, now).await?;
+        let Some(new) = change(current.as_ref())? else {
+            return Ok(false);
+        };
+        let expected = current.as_ref().map(|entry| &entry.value);
+        if store.swap_state(scope, key, expected, &new, now).await? {
+            return Ok(true);
+        }
+    }
+    Err(StoreError::conflict(format!(
+        "`{key}` in `{scope}` changed under {UPDATE_ATTEMPTS} attempts in a row to update it"
+    )))
+}
+
+/// State whose reads yield before answering, so that concurrent writers in one test
+/// interleave between their read and their write, as workers sharing a database do.
+#[cfg(test)]
+pub(crate) struct YieldingState(pub(crate) crate::MemoryStore);
+
+#[cfg(test)]
+#[async_trait]
+impl StateStore for YieldingState {
+    async fn get_state(
+        &self,
+        scope: &str,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<StateEntry>, StoreError> {
+        let found = self.0.get_state(scope, key, now).await;
+        tokio::task::yield_now().await;
+        found
+    }
+    async fn put_state(&self, s: &str, k: &str, e: &StateEntry) -> Result<(), StoreError> {
+        self.0.put_state(s, k, e).await
+    }
+    async fn swap_state(
+        &self,
+        scope: &str,
+        key: &str,
+        expected: Option<&Value>,
+        new: &StateEntry,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.0.swap_state(scope, key, expected, new, now).await
+    }
+    async fn remove_state(&self, scope: &str, key: &str) -> Result<(), StoreError> {
+        self.0.remove_state(scope, key).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MemoryStore;
+    use serde_json::json;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// State where another writer changes the key just before each of the first `losses`
+    /// swaps.
+    struct Contended {
+        inner: MemoryStore,
+        losses: usize,
+        swaps: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl StateStore for Contended {
+        async fn get_state(
+            &self,
+            scope: &str,
+            key: &str,
+            now: DateTime<Utc>,
+        ) -> Result<Option<StateEntry>, StoreError> {
+            self.inner.get_state(scope, key, now).await
+        }
+        async fn put_state(&self, s: &str, k: &str, e: &StateEntry) -> Result<(), StoreError> {
+            self.inner.put_state(s, k, e).await
+        }
+        async fn swap_state(
+            &self,
+            scope: &str,
+            key: &str,
+            expected: Option<&Value>,
+            new: &StateEntry,
+            now: DateTime<Utc>,
+        ) -> Result<bool, StoreError> {
+            let n = self.swaps.fetch_add(1, Ordering::SeqCst);
+            if n < self.losses {
+                let theirs = StateEntry::new(json!({ "other": n }));
+                self.inner.put_state(scope, key, &theirs).await?;
+            }
+            self.inner.swap_state(scope, key, expected, new, now).await
+        }
+        async fn remove_state(&self, scope: &str, key: &str) -> Result<(), StoreError> {
+            self.inner.remove_state(scope, key).await
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        "2026-03-01T12:00:00Z".parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_update_that_loses_reads_again_and_builds_on_the_winner() {
+        let store = Contended {
+            inner: MemoryStore::new(),
+            losses: 2,
+            swaps: AtomicUsize::new(0),
+        };
+        let mut seen = Vec::new();
+        let wrote = update_state(&store, "s", "k", now(), |current| {
+            seen.push(current.map(|e| e.value.clone()));
+            Ok(Some(StateEntry::new(json!("mine"))))
+        })
+        .await
+        .unwrap();
+        assert!(wrote);
+        assert_eq!(
+            seen,
+            [None, Some(json!({"other": 0})), Some(json!({"other": 1}))]
+        );
+        let value = store
+            .get_state("s", "k", now())
+            .await
+            .unwrap()
+            .unwrap()
+            .value;
+        assert_eq!(value, json!("mine"));
+        // Nothing to change: no write.
+        assert!(!update_state(&store, "s", "k", now(), |_| Ok(None))
+            .await
+            .unwrap());
+    }
+
+    #[tokio::test]
+    async fn an_update_that_always_loses_is_a_conflict() {
+        let store = Contended {
+            inner: MemoryStore::new(),
+            losses: usize::MAX,
+            swaps: AtomicUsize::new(0),
+        };
+        let error = update_state(&store, "s", "k", now(), |_| {
+            Ok(Some(StateEntry::new(json!(1))))
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(error.kind(), crate::StoreErrorKind::Conflict);
+        assert_eq!(store.swaps.load(Ordering::SeqCst), UPDATE_ATTEMPTS);
+    }
+}
