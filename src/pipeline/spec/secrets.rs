@@ -119,21 +119,20 @@ pub enum SecretValue {
     Secret(SecretRef),
 }
 
-/// Compares a received token with the expected one without an early exit, so the time
-/// taken does not tell an attacker how many leading bytes were right. The loop always runs
-/// over the expected token's length (a configuration constant), whatever was received; a
-/// length difference is folded into the result instead of returning early. `black_box`
-/// keeps the optimiser from turning the accumulation back into a short-circuit.
-// Only the adapters that check shared secrets use it.
-#[cfg_attr(
-    not(any(feature = "timelines", feature = "fracttal")),
-    allow(dead_code)
-)]
+/// Compares a received token with the expected one in constant time, so the time taken
+/// tells an attacker neither how many leading bytes were right nor how long the expected
+/// token is.
+///
+/// [`subtle`]'s slice comparison returns early when the lengths differ, which would time
+/// the expected length; so the received bytes are first copied into a buffer of the
+/// expected length (zero-padded or cut), compared there, and a length mismatch is folded
+/// into the result with a constant-time integer comparison.
+#[cfg(any(feature = "timelines", feature = "fracttal"))]
 pub(crate) fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
-    let mut diff = u8::from(given.len() != expected.len());
-    for (i, want) in expected.iter().enumerate() {
-        let got = given.get(i).copied().unwrap_or(0);
-        diff |= std::hint::black_box(got ^ want);
-    }
-    std::hint::black_box(diff) == 0
+    use subtle::ConstantTimeEq;
+    let mut same_length = vec![0_u8; expected.len()];
+    let n = given.len().min(expected.len());
+    same_length[..n].copy_from_slice(&given[..n]);
+    let lengths = given.len().ct_eq(&expected.len());
+    bool::from(same_length.as_slice().ct_eq(expected) & lengths)
 }

@@ -13,7 +13,8 @@ const REF_TEXT: &str = include_str!("../../../../tests/fixtures/whatsapp/ref_tex
 const REF_BUTTON_REPLY: &str =
     include_str!("../../../../tests/fixtures/whatsapp/ref_interactive_button_reply.json");
 const REF_BUTTON: &str = include_str!("../../../../tests/fixtures/whatsapp/ref_button.json");
-const REF_UNSUPPORTED: &str = include_str!("../../../../tests/fixtures/whatsapp/ref_unsupported.json");
+const REF_UNSUPPORTED: &str =
+    include_str!("../../../../tests/fixtures/whatsapp/ref_unsupported.json");
 const REF_DELIVERED: &str =
     include_str!("../../../../tests/fixtures/whatsapp/ref_status_delivered_pmp.json");
 const REF_FAILED: &str = include_str!("../../../../tests/fixtures/whatsapp/ref_status_failed.json");
