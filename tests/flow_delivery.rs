@@ -11,7 +11,7 @@ use common::{
     delivered, duplicate, failed, harness, harness_with_store, mount_catch_all, only_outcome,
     received, saved_cursor, seed_cursor, start_instant, url, CountingServer,
 };
-use hubflow::http::{HttpError, RecordingClient};
+use hubflow::http::{ConnectFailure, HttpError, RecordingClient};
 use hubflow::http_target::HttpTarget;
 use hubflow::{
     Batch, ClaimStore, Clock, Context, Cursor, DeliveryPolicy, ErrorClass, Flow, ManualClock,
@@ -295,8 +295,8 @@ struct Unreachable;
 #[async_trait]
 impl Source for Unreachable {
     async fn poll(&self, _ctx: &Context, _cursor: Option<&Cursor>) -> Result<Batch, SourceError> {
-        Err(SourceError::Transport(HttpError::Connect(
-            "connection refused".to_owned(),
+        Err(SourceError::Transport(HttpError::connect(
+            ConnectFailure::Refused,
         )))
     }
 }

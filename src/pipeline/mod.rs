@@ -6,6 +6,7 @@ pub(crate) mod context;
 pub(crate) mod error;
 pub(crate) mod flow;
 pub mod mapper;
+pub(crate) mod phone;
 pub(crate) mod rate;
 pub(crate) mod record;
 pub(crate) mod retry;

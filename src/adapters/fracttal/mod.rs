@@ -207,7 +207,6 @@ use crate::{SpecError, SpecErrors};
 struct ConnectionConfig {
     #[serde(alias = "key")]
     client_id: SecretValue,
-    #[serde(deserialize_with = "secret_only")]
     client_secret: SecretRef,
     #[serde(default)]
     base_url: Option<Url>,
@@ -217,16 +216,6 @@ struct ConnectionConfig {
     requests_per_minute: Option<f64>,
     #[serde(default)]
     timeout_ms: Option<u64>,
-}
-
-/// A secret reference, refusing plain text without quoting it (serde's own message would).
-fn secret_only<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SecretRef, D::Error> {
-    let value = serde_json::Value::deserialize(d)?;
-    SecretRef::deserialize(&value).map_err(|_| {
-        serde::de::Error::custom(
-            "expected a secret reference {\"secret\": \"NAME\"}; the secret itself never goes in a connection",
-        )
-    })
 }
 
 /// The clients built by one registry, weakly held, to share a token cache per connection.
@@ -563,5 +552,11 @@ mod tests {
             .build(&registry(), &connections, &MapSecrets::new())
             .unwrap_err();
         assert!(!errors.to_string().contains("in-the-clear"), "{errors}");
+        assert!(
+            errors.to_string().contains(
+                "at /client_secret: a secret is never written in a spec: use {\"secret\": \"NAME\"}"
+            ),
+            "{errors}"
+        );
     }
 }

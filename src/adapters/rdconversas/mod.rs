@@ -6,15 +6,18 @@ pub mod fake;
 use std::fmt;
 
 use async_trait::async_trait;
+use phonenumber::country;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use url::Url;
 
 use crate::http::{HttpRequest, HttpResponse};
+use crate::pipeline::phone;
 use crate::text::{text_of, truncate};
 use crate::{
-    Action, Context, DeliveryError, ErrorClass, ProviderError, Receipt, Record, Target, TargetError,
+    Action, Context, DeliveryError, ErrorClass, ProviderError, Receipt, Record, SpecError,
+    Target, TargetError,
 };
 
 /// RD Conversas' API base URL.
@@ -33,9 +36,13 @@ pub const PROVIDER: &str = "rdconversas";
 /// ```
 ///
 /// The mapped payload is `{"to", "variables"?, "template_message_id"?, "country_code"?}`:
-/// `to` is the number with country code (any punctuation; 8 to 15 digits), `variables` the
-/// template's values in order (numbers are sent as text). The template id and country code
-/// default to the target's settings. The receipt's id is the answer's `data.id`.
+/// `to` is the number, international (`+56 9 6123 4567`, `0056…`, or the digits the
+/// mapper's `phone(country)` filter gives) or national in the target's default country
+/// (`(11) 99999-8888`; default `BR`, see [`default_country`](Self::default_country)),
+/// normalised to E.164 exactly as that filter does; a number that is not valid is a
+/// [`TargetError`] on `to`. `variables` are the template's values in order (numbers are sent
+/// as text). The template id defaults to the target's; the country code to the target's
+/// when set, else the number's own. The receipt's id is the answer's `data.id`.
 ///
 /// Errors, by RD Conversas' documented answers: 429 and 5xx are retried (with
 /// `Retry-After`); 401 means the *contact is blacklisted* (or the token is wrong) and is not
@@ -55,7 +62,8 @@ pub const PROVIDER: &str = "rdconversas";
 /// let Plan::Send(request) = flow.plan(&record).unwrap() else { unreachable!() };
 /// let shown = request.to_json();
 /// let body = &shown["request"]["body"];
-/// assert_eq!(body["recipient_number"], "+11999998888");
+/// assert_eq!(body["recipient_number"], "+5511999998888");
+/// assert_eq!(body["country_code"], "55");
 /// assert_eq!(body["variables"], json!(["Ana", "3"]));
 /// assert!(!serde_json::to_string(&request).unwrap().contains("rd-t0k3n"));
 /// ```
@@ -64,21 +72,23 @@ pub struct RdConversasTarget {
     base_url: Url,
     token: SecretString,
     template_message_id: Option<String>,
-    country_code: String,
+    default_country: country::Id,
+    country_code: Option<String>,
     sent_by: String,
     operator_id: Option<String>,
 }
 
 impl RdConversasTarget {
-    /// A target on the default base URL with this API token, sending as `bot` with
-    /// country code `55`.
+    /// A target on the default base URL with this API token, sending as `bot`, reading
+    /// national numbers as Brazilian ones.
     pub fn new(token: SecretString) -> Self {
         RdConversasTarget {
             // Invariant: a constant URL that parses (checked by a unit test).
             base_url: Url::parse(DEFAULT_BASE_URL).expect("the default RD Conversas URL is valid"),
             token,
             template_message_id: None,
-            country_code: "55".to_owned(),
+            default_country: country::Id::BR,
+            country_code: None,
             sent_by: "bot".to_owned(),
             operator_id: None,
         }
@@ -98,10 +108,34 @@ impl RdConversasTarget {
         self
     }
 
-    /// The country code sent beside the number (default `55`).
+    /// The country whose national numbers `to` may hold, as an ISO 3166 alpha-2 code
+    /// (default `BR`); an unknown code is an error at `/default_country`.
+    ///
+    /// ```
+    /// use hubflow::rm::RdConversasTarget;
+    /// use secrecy::SecretString;
+    ///
+    /// let target = RdConversasTarget::new(SecretString::from("t"));
+    /// assert!(target.clone().default_country("cl").is_ok());
+    /// let error = target.default_country("XX").unwrap_err();
+    /// assert_eq!(error.path, "/default_country");
+    /// ```
+    pub fn default_country(mut self, code: &str) -> Result<Self, SpecError> {
+        self.default_country = phone::region(code).ok_or_else(|| {
+            SpecError::new(
+                "/default_country",
+                format!("unknown country {:?}", truncate(code, 16)),
+            )
+            .with_hint("an ISO 3166 alpha-2 code, such as \"BR\", \"CL\" or \"ES\"")
+        })?;
+        Ok(self)
+    }
+
+    /// The country code sent beside the number, whatever the number's own (by default the
+    /// number's: `55` for `+55 11 …`).
     #[must_use]
     pub fn country_code(mut self, code: impl Into<String>) -> Self {
-        self.country_code = code.into();
+        self.country_code = Some(code.into());
         self
     }
 
@@ -130,6 +164,7 @@ impl fmt::Debug for RdConversasTarget {
             .field("base_url", &self.base_url.as_str())
             .field("token", &crate::http::REDACTED)
             .field("template_message_id", &self.template_message_id)
+            .field("default_country", &self.default_country.as_ref())
             .field("country_code", &self.country_code)
             .field("sent_by", &self.sent_by)
             .finish_non_exhaustive()
@@ -175,16 +210,17 @@ impl Target for RdConversasTarget {
             .get("to")
             .map(text_of)
             .ok_or_else(|| TargetError::field("to", "missing: the number with country code"))?;
-        let number: String = to.chars().filter(char::is_ascii_digit).collect();
-        if !(8..=15).contains(&number.len()) {
-            return Err(TargetError::field(
+        // The number itself is not quoted: it is personal data, and reports keep messages.
+        let number = phone::e164(&to, self.default_country).map_err(|reason| {
+            TargetError::field(
                 "to",
                 format!(
-                    "{} digits; a number with country code has 8 to 15",
-                    number.len()
+                    "not a valid phone number ({reason}); write it with its country code \
+                     (+55 11 …) or as a national number of {}",
+                    self.default_country.as_ref()
                 ),
-            ));
-        }
+            )
+        })?;
         let variables = match fields.get("variables") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(items)) => items
@@ -219,9 +255,13 @@ impl Target for RdConversasTarget {
         let country = fields
             .get("country_code")
             .map(text_of)
-            .unwrap_or_else(|| self.country_code.clone());
+            .or_else(|| self.country_code.clone())
+            .unwrap_or_else(|| number.country_code.to_string());
         let mut body = Map::new();
-        body.insert("recipient_number".into(), json!(format!("+{number}")));
+        body.insert(
+            "recipient_number".into(),
+            json!(format!("+{}", number.digits)),
+        );
         body.insert("country_code".into(), json!(country));
         body.insert("template_message_id".into(), json!(template));
         body.insert("sent_by".into(), json!(self.sent_by));
@@ -235,7 +275,7 @@ impl Target for RdConversasTarget {
             .map_err(|e| TargetError::InvalidPayload(e.to_string()))?;
         Ok(TemplateSend {
             request,
-            recipient: number,
+            recipient: number.digits,
         })
     }
 

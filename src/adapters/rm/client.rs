@@ -326,14 +326,7 @@ impl RmClient {
     async fn authorization(&self, ctx: &Context) -> Result<(Option<SecretString>, u64), RmError> {
         match &self.inner.auth {
             RmAuth::Basic { username, password } => {
-                let pair = format!("{username}:{}", password.expose_secret());
-                Ok((
-                    Some(SecretString::from(format!(
-                        "Basic {}",
-                        base64(pair.as_bytes())
-                    ))),
-                    0,
-                ))
+                Ok((Some(basic_authorization(username, password)), 0))
             }
             RmAuth::Bearer(token) => Ok((Some(bearer(token)), 0)),
             RmAuth::Jwt(jwt) => {
@@ -531,25 +524,12 @@ impl fmt::Debug for RmClient {
     }
 }
 
-/// Standard base64 with padding (RFC 4648 §4), for the Basic header. Written out to avoid
-/// a dependency for twenty lines.
-pub(crate) fn base64(input: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        // `chunks(3)` never yields an empty chunk, so index 0 exists.
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        // Each index is masked to six bits, so it is always inside the 64-entry alphabet.
-        let sextet = |shift: u32| char::from(ALPHABET[((n >> shift) & 0x3f) as usize]);
-        out.push(sextet(18));
-        out.push(sextet(12));
-        out.push(if chunk.len() > 1 { sextet(6) } else { '=' });
-        out.push(if chunk.len() > 2 { sextet(0) } else { '=' });
-    }
-    out
+/// `Basic base64(username:password)` (RFC 7617), in base64's standard alphabet with padding.
+pub(crate) fn basic_authorization(username: &str, password: &SecretString) -> SecretString {
+    use base64::Engine as _;
+    let pair = format!("{username}:{}", password.expose_secret());
+    SecretString::from(format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    ))
 }

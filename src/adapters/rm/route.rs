@@ -267,8 +267,16 @@ fn fill_json(value: &Value, values: &BTreeMap<String, Value>) -> Result<Value, R
     })
 }
 
-/// Percent-encodes a value for one path segment: everything but RFC 3986's unreserved
-/// characters, so an id cannot add segments (`/`), a query (`?`) or climb (`..`).
+/// What is percent-encoded in a path segment: everything but RFC 3986's unreserved
+/// characters (letters, digits, `-`, `.`, `_`, `~`).
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Percent-encodes a value for one path segment, so an id cannot add segments (`/`), a
+/// query (`?`) or climb (`..`).
 fn encode_segment(value: &str) -> Result<String, RmError> {
     // `.` and `..` are path operations once joined, even percent-encoded (URL parsers
     // read `%2E%2E` as `..`): no appointment id looks like that, so they are refused.
@@ -281,15 +289,7 @@ fn encode_segment(value: &str) -> Result<String, RmError> {
             "a route value may not be `{value}`: it would change the route"
         )));
     }
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    Ok(out)
+    Ok(percent_encoding::utf8_percent_encode(value, SEGMENT).to_string())
 }
 
 #[cfg(test)]
@@ -299,11 +299,30 @@ mod tests {
 
     #[test]
     fn dot_segments_are_refused() {
-        assert!(encode_segment("..").is_err());
-        assert!(encode_segment(".").is_err());
-        assert!(encode_segment("%2e%2E").is_err());
+        for dots in ["..", ".", "%2e%2E", "%2E", "%2e"] {
+            assert!(encode_segment(dots).is_err(), "{dots}");
+        }
         assert_eq!(encode_segment("a.b").unwrap(), "a.b");
+        assert_eq!(encode_segment("...").unwrap(), "...");
         assert_eq!(encode_segment("a/b").unwrap(), "a%2Fb");
+    }
+
+    #[test]
+    fn only_unreserved_characters_stay_as_they_are() {
+        let unreserved = "AZaz09-._~";
+        assert_eq!(encode_segment(unreserved).unwrap(), unreserved);
+        for (value, encoded) in [
+            ("a b", "a%20b"),
+            ("?#[]@", "%3F%23%5B%5D%40"),
+            ("!$&'()*+,;=", "%21%24%26%27%28%29%2A%2B%2C%3B%3D"),
+            ("%", "%25"),
+            ("%2e%2e/x", "%252e%252e%2Fx"),
+            ("\\", "%5C"),
+            ("ação", "a%C3%A7%C3%A3o"),
+            ("\u{0}\n", "%00%0A"),
+        ] {
+            assert_eq!(encode_segment(value).unwrap(), encoded, "{value:?}");
+        }
     }
     use secrecy::SecretString;
     use serde_json::json;

@@ -223,12 +223,23 @@ struct ConfirmationSpec {
     via: BTreeMap<String, Value>,
 }
 
+/// An RD Conversas connection:
+///
+/// ```json
+/// "rdconversas": {"token": {"secret": "RDCONVERSAS_TOKEN"},
+///                 "base_url": "https://api.tallos.com.br", "default_country": "BR"}
+/// ```
+///
+/// `default_country` (ISO 3166 alpha-2, default `BR`) is the country of the numbers written
+/// without a country code.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RdConnectionSpec {
     #[serde(default)]
     base_url: Option<Url>,
     token: SecretRef,
+    #[serde(default)]
+    default_country: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -258,6 +269,18 @@ fn rd_target(cx: &BuildContext<'_>, config: &Value) -> Result<RdConversasTarget,
     let mut target = RdConversasTarget::new(token);
     if let Some(url) = connection.base_url {
         target = target.base_url(url);
+    }
+    if let Some(code) = &connection.default_country {
+        target = target.default_country(code).map_err(|e| {
+            SpecErrors::from(SpecError {
+                path: "/connection".to_owned(),
+                message: format!(
+                    "connection \"{}\" at {}: {}",
+                    spec.connection, e.path, e.message
+                ),
+                ..e
+            })
+        })?;
     }
     if let Some(id) = spec.template_message_id {
         target = target.template_message_id(id);

@@ -14,7 +14,6 @@ use crate::condition::parse_instant;
 use chrono_tz::Tz;
 use minijinja::value::{Rest, ValueKind};
 use minijinja::{Environment, Error, ErrorKind, Value};
-use phonenumber::country;
 
 /// The filters hubflow adds or replaces, for hints and suggestions.
 pub(super) const HUBFLOW_FILTERS: &[&str] =
@@ -167,14 +166,9 @@ pub(super) fn default(value: Value, args: Rest<Value>) -> Result<Value, Error> {
     }
 }
 
-/// A phone-number region from an ISO 3166 alpha-2 code, only if the metadata knows it
-/// (the parser assumes metadata exists for the default region it is given).
-pub(super) fn region(code: &str) -> Option<country::Id> {
-    let id: country::Id = code.trim().to_ascii_uppercase().parse().ok()?;
-    phonenumber::metadata::DATABASE
-        .by_id(id.as_ref())
-        .map(|_| id)
-}
+/// A phone-number region from an ISO 3166 alpha-2 code (shared with the targets that
+/// normalise numbers themselves).
+pub(super) use crate::pipeline::phone::region;
 
 /// `phone(country)`: E.164 digits without `+`, as the WhatsApp Cloud API wants them.
 pub(super) fn phone(value: Value, country: Value) -> Result<String, Error> {
@@ -204,52 +198,9 @@ pub(super) fn phone(value: Value, country: Value) -> Result<String, Error> {
         },
         _ => return Err(invalid("expected a string or a number").into()),
     };
-    let text = normalize_phone(&raw).map_err(|reason| invalid(&reason))?;
-    // The parser indexes and unwraps internally; `normalize_phone` only lets ASCII digits
-    // with an optional leading `+` through and bounds their count, which keeps it off those
-    // paths. Catching an unwind is a second line of defence so a record can never take the
-    // flow down.
-    let parsed = std::panic::catch_unwind(|| {
-        let number = phonenumber::parse(Some(id), &text).map_err(|e| e.to_string())?;
-        if !phonenumber::is_valid(&number) {
-            return Err("not a valid number for its country".to_owned());
-        }
-        Ok(number.format().mode(phonenumber::Mode::E164).to_string())
-    })
-    .unwrap_or_else(|_| Err("the phone number library could not read it".to_owned()));
-    match parsed {
-        Ok(e164) => Ok(e164.trim_start_matches('+').to_owned()),
-        Err(reason) => Err(invalid(&reason).into()),
-    }
-}
-
-/// Keeps the digits and a leading `+` (or `00`, turned into `+`); spaces, dashes, dots,
-/// slashes and parentheses are separators; anything else is refused.
-fn normalize_phone(raw: &str) -> Result<String, String> {
-    let mut digits = String::with_capacity(raw.len());
-    let mut plus = false;
-    for c in raw.trim().chars() {
-        match c {
-            '0'..='9' => digits.push(c),
-            ' ' | '-' | '.' | '/' | '(' | ')' | '\u{a0}' | '\t' => {}
-            '+' if digits.is_empty() && !plus => plus = true,
-            _ => return Err(format!("unexpected character {c:?}")),
-        }
-    }
-    if !plus {
-        if let Some(rest) = digits.strip_prefix("00") {
-            digits = rest.to_owned();
-            plus = true;
-        }
-    }
-    // E.164 allows 15 digits; a national trunk or carrier prefix can add two.
-    match digits.len() {
-        0 => Err("no digits".to_owned()),
-        1..=3 => Err("too short".to_owned()),
-        18.. => Err("too long".to_owned()),
-        _ if plus => Ok(format!("+{digits}")),
-        _ => Ok(digits),
-    }
+    crate::pipeline::phone::e164(&raw, id)
+        .map(|number| number.digits)
+        .map_err(|reason| invalid(&reason).into())
 }
 
 /// The items of a chrono strftime string, or why it is invalid. Formatting with an
@@ -381,27 +332,6 @@ mod tests {
         ] {
             assert_eq!(parse_instant(bad), None, "{bad}");
         }
-    }
-
-    #[test]
-    fn normalize_phone_keeps_digits_and_international_prefix() {
-        assert_eq!(
-            normalize_phone("(11) 99999-1234").as_deref(),
-            Ok("11999991234")
-        );
-        assert_eq!(
-            normalize_phone(" +55 11 99999.1234").as_deref(),
-            Ok("+5511999991234")
-        );
-        assert_eq!(
-            normalize_phone("0055 11 99999 1234").as_deref(),
-            Ok("+5511999991234")
-        );
-        assert!(normalize_phone("11 9999x1234").is_err());
-        assert!(normalize_phone("1+1234567").is_err());
-        assert!(normalize_phone("+12").is_err());
-        assert!(normalize_phone("123456789012345678").is_err());
-        assert!(normalize_phone("١٢٣٤٥٦٧").is_err());
     }
 
     #[test]

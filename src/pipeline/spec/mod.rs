@@ -34,10 +34,7 @@ mod registry;
 mod secrets;
 
 pub use registry::{BuildContext, Connections, Registry, SourceFactory, TargetFactory};
-#[cfg_attr(
-    not(any(feature = "timelines", feature = "fracttal")),
-    allow(unused_imports)
-)]
+#[cfg(any(feature = "timelines", feature = "fracttal"))]
 pub(crate) use secrets::constant_time_eq;
 pub use secrets::{EnvSecrets, MapSecrets, SecretRef, SecretResolver, SecretValue};
 

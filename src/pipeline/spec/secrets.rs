@@ -4,7 +4,8 @@ use std::collections::HashMap;
 use std::fmt;
 
 use secrecy::SecretString;
-use serde::{Deserialize, Serialize};
+use serde::de::{self, EnumAccess, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// Resolves secret names (`WHATSAPP_TOKEN`) to values, when a flow is built.
 ///
@@ -101,16 +102,168 @@ impl SecretResolver for MapSecrets {
 }
 
 /// A reference to a secret in a spec: `{"secret": "WHATSAPP_TOKEN"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+///
+/// Every secret field of every connection and adapter config is a `SecretRef`, and it
+/// accepts nothing else. A value written in its place (a token pasted as text, a number) is
+/// refused with a message that never quotes it, so it stays out of the spec error's
+/// `Display`, `Debug` and serialized forms, and out of the logs they end up in:
+///
+/// ```
+/// use hubflow::spec::SecretRef;
+///
+/// let reference: SecretRef = serde_json::from_str(r#"{"secret": "WHATSAPP_TOKEN"}"#).unwrap();
+/// assert_eq!(reference.secret, "WHATSAPP_TOKEN");
+///
+/// let pasted = serde_json::from_str::<SecretRef>(r#""EAAG-pasted-token""#).unwrap_err();
+/// assert!(pasted.to_string().starts_with("a secret is never written in a spec"));
+/// assert!(!pasted.to_string().contains("EAAG"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SecretRef {
     /// The secret's name, as the host's [`SecretResolver`] knows it.
     pub secret: String,
 }
 
+/// What a spec is told when a value stands where a secret's name belongs.
+const WRITTEN_SECRET: &str =
+    "a secret is never written in a spec: use {\"secret\": \"NAME\"} and give the value to the host's secret store";
+
+impl<'de> Deserialize<'de> for SecretRef {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // `deserialize_any`, so that every other kind of value reaches the visitor, which
+        // refuses it without quoting; asking for a map would let the format's own
+        // "invalid type: string \"…\"" message through.
+        deserializer.deserialize_any(SecretRefVisitor)
+    }
+}
+
+/// Reads `{"secret": "NAME"}` and refuses anything else without quoting it.
+struct SecretRefVisitor;
+
+/// Refuses a value of any kind but a map, without saying what it was.
+macro_rules! refuse_values {
+    ($message:expr; $($method:ident($($arg:ty)?)),* $(,)?) => {
+        $(
+            fn $method<E: de::Error>(self $(, _: $arg)?) -> Result<Self::Value, E> {
+                Err(E::custom($message))
+            }
+        )*
+    };
+}
+
+impl<'de> Visitor<'de> for SecretRefVisitor {
+    type Value = SecretRef;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a secret reference {\"secret\": \"NAME\"}")
+    }
+
+    refuse_values!(WRITTEN_SECRET;
+        visit_bool(bool), visit_i64(i64), visit_i128(i128), visit_u64(u64), visit_u128(u128),
+        visit_f64(f64), visit_char(char), visit_str(&str), visit_bytes(&[u8]), visit_none(),
+        visit_unit(),
+    );
+
+    fn visit_some<D: Deserializer<'de>>(self, _: D) -> Result<Self::Value, D::Error> {
+        Err(de::Error::custom(WRITTEN_SECRET))
+    }
+
+    fn visit_newtype_struct<D: Deserializer<'de>>(self, _: D) -> Result<Self::Value, D::Error> {
+        Err(de::Error::custom(WRITTEN_SECRET))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+        Err(de::Error::custom(WRITTEN_SECRET))
+    }
+
+    fn visit_enum<A: EnumAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+        Err(de::Error::custom(WRITTEN_SECRET))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut name = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if key != "secret" {
+                // The key is a field name, quoted as serde always does; its value is not.
+                return Err(de::Error::unknown_field(&key, &["secret"]));
+            }
+            if name.is_some() {
+                return Err(de::Error::duplicate_field("secret"));
+            }
+            name = Some(map.next_value::<SecretName>()?.0);
+        }
+        name.map(|secret| SecretRef { secret })
+            .ok_or_else(|| de::Error::missing_field("secret"))
+    }
+}
+
+/// The name in a secret reference: non-empty text. Anything else is refused without being
+/// quoted, since whatever was written there may be the secret itself.
+struct SecretName(String);
+
+impl<'de> Deserialize<'de> for SecretName {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NameVisitor;
+
+        const NOT_A_NAME: &str =
+            "the secret's name must be text, e.g. {\"secret\": \"WHATSAPP_TOKEN\"}";
+
+        impl<'de> Visitor<'de> for NameVisitor {
+            type Value = SecretName;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("the name of a secret")
+            }
+
+            refuse_values!(NOT_A_NAME;
+                visit_bool(bool), visit_i64(i64), visit_i128(i128), visit_u64(u64),
+                visit_u128(u128), visit_f64(f64), visit_bytes(&[u8]), visit_none(),
+                visit_unit(),
+            );
+
+            fn visit_str<E: de::Error>(self, name: &str) -> Result<Self::Value, E> {
+                if name.trim().is_empty() {
+                    return Err(E::custom("the secret's name is empty"));
+                }
+                Ok(SecretName(name.to_owned()))
+            }
+
+            fn visit_some<D: Deserializer<'de>>(self, _: D) -> Result<Self::Value, D::Error> {
+                Err(de::Error::custom(NOT_A_NAME))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+                Err(de::Error::custom(NOT_A_NAME))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+                Err(de::Error::custom(NOT_A_NAME))
+            }
+
+            fn visit_enum<A: EnumAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+                Err(de::Error::custom(NOT_A_NAME))
+            }
+        }
+
+        deserializer.deserialize_any(NameVisitor)
+    }
+}
+
 /// A spec value that is either plain text or a secret reference, e.g. a header:
 /// `"X-Source": "hubflow"` or `"Authorization": {"secret": "OPS_TOKEN"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Plain text is allowed on purpose (most headers are not credentials). A value that is
+/// neither is refused without being quoted, as a [`SecretRef`] refuses it.
+///
+/// ```
+/// use hubflow::spec::SecretValue;
+///
+/// let plain: SecretValue = serde_json::from_str(r#""hubflow""#).unwrap();
+/// assert_eq!(plain, SecretValue::Plain("hubflow".into()));
+/// let wrong = serde_json::from_str::<SecretValue>(r#"["Bearer abc123"]"#).unwrap_err();
+/// assert!(!wrong.to_string().contains("abc123"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum SecretValue {
     /// Plain text.
@@ -119,21 +272,207 @@ pub enum SecretValue {
     Secret(SecretRef),
 }
 
-/// Compares a received token with the expected one without an early exit, so the time
-/// taken does not tell an attacker how many leading bytes were right. The loop always runs
-/// over the expected token's length (a configuration constant), whatever was received; a
-/// length difference is folded into the result instead of returning early. `black_box`
-/// keeps the optimiser from turning the accumulation back into a short-circuit.
-// Only the adapters that check shared secrets use it.
-#[cfg_attr(
-    not(any(feature = "timelines", feature = "fracttal")),
-    allow(dead_code)
-)]
-pub(crate) fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
-    let mut diff = u8::from(given.len() != expected.len());
-    for (i, want) in expected.iter().enumerate() {
-        let got = given.get(i).copied().unwrap_or(0);
-        diff |= std::hint::black_box(got ^ want);
+impl<'de> Deserialize<'de> for SecretValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ValueVisitor;
+
+        const NEITHER: &str = "must be text or a secret reference {\"secret\": \"NAME\"}";
+
+        impl<'de> Visitor<'de> for ValueVisitor {
+            type Value = SecretValue;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("text or a secret reference {\"secret\": \"NAME\"}")
+            }
+
+            refuse_values!(NEITHER;
+                visit_bool(bool), visit_i64(i64), visit_i128(i128), visit_u64(u64),
+                visit_u128(u128), visit_f64(f64), visit_bytes(&[u8]), visit_none(),
+                visit_unit(),
+            );
+
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+                Ok(SecretValue::Plain(text.to_owned()))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                SecretRefVisitor.visit_map(map).map(SecretValue::Secret)
+            }
+
+            fn visit_some<D: Deserializer<'de>>(self, _: D) -> Result<Self::Value, D::Error> {
+                Err(de::Error::custom(NEITHER))
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+                Err(de::Error::custom(NEITHER))
+            }
+
+            fn visit_enum<A: EnumAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+                Err(de::Error::custom(NEITHER))
+            }
+        }
+
+        deserializer.deserialize_any(ValueVisitor)
     }
-    std::hint::black_box(diff) == 0
+}
+
+/// Compares a received token with the expected one in constant time, so the time taken
+/// tells an attacker neither how many leading bytes were right nor how long the expected
+/// token is.
+///
+/// [`subtle`]'s slice comparison returns early when the lengths differ, which would time
+/// the expected length; so the received bytes are first copied into a buffer of the
+/// expected length (zero-padded or cut), compared there, and a length mismatch is folded
+/// into the result with a constant-time integer comparison.
+#[cfg(any(feature = "timelines", feature = "fracttal"))]
+pub(crate) fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    let mut same_length = vec![0_u8; expected.len()];
+    let n = given.len().min(expected.len());
+    same_length[..n].copy_from_slice(&given[..n]);
+    let lengths = given.len().ct_eq(&expected.len());
+    bool::from(same_length.as_slice().ct_eq(expected) & lengths)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::deserialize_at;
+    use serde_json::json;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Config {
+        #[allow(dead_code)]
+        token: SecretRef,
+        #[serde(default)]
+        #[allow(dead_code)]
+        optional: Option<SecretRef>,
+        #[serde(default)]
+        #[allow(dead_code)]
+        header: Option<SecretValue>,
+    }
+
+    const LEAK: &str = "EAAG-LEAK-4242";
+
+    /// The error for `config`, checked not to show `LEAK` in any form.
+    fn refused(config: serde_json::Value) -> crate::SpecError {
+        let error = deserialize_at::<Config>(&config).unwrap_err();
+        for shown in [
+            error.to_string(),
+            format!("{error:?}"),
+            serde_json::to_string(&error).unwrap(),
+        ] {
+            assert!(!shown.contains(LEAK) && !shown.contains("4242"), "{shown}");
+        }
+        error
+    }
+
+    #[test]
+    fn a_written_secret_is_refused_at_its_field_without_being_quoted() {
+        for value in [
+            json!(LEAK),
+            json!(4242),
+            json!(-4242),
+            json!(42.42),
+            json!(true),
+            json!([LEAK]),
+        ] {
+            let error = refused(json!({"token": value.clone()}));
+            assert_eq!(error.path, "/token", "{value}");
+            assert_eq!(error.message, WRITTEN_SECRET, "{value}");
+            let error = refused(json!({"token": {"secret": "T"}, "optional": value.clone()}));
+            assert_eq!(error.path, "/optional", "{value}");
+            assert_eq!(error.message, WRITTEN_SECRET, "{value}");
+        }
+        let error = refused(json!({"token": null}));
+        assert_eq!(error.path, "/token");
+    }
+
+    #[test]
+    fn a_reference_is_exactly_one_named_secret() {
+        for (value, path, message) in [
+            (
+                json!({"secret": 4242}),
+                "/token/secret",
+                "the secret's name must be text",
+            ),
+            (
+                json!({"secret": [LEAK]}),
+                "/token/secret",
+                "the secret's name must be text",
+            ),
+            (
+                json!({"secret": {"value": LEAK}}),
+                "/token/secret",
+                "the secret's name must be text",
+            ),
+            (
+                json!({"secret": " "}),
+                "/token/secret",
+                "the secret's name is empty",
+            ),
+            (
+                json!({"secret": "T", "value": LEAK}),
+                "/token/value",
+                "unknown field `value`",
+            ),
+            (json!({}), "/token", "missing field `secret`"),
+        ] {
+            let error = refused(json!({"token": value.clone()}));
+            assert_eq!(error.path, path, "{value}");
+            assert!(error.message.starts_with(message), "{value}: {error}");
+        }
+        let config: Config = deserialize_at(&json!({"token": {"secret": "WA"}})).unwrap();
+        assert_eq!(config.token.secret, "WA");
+        assert!(config.optional.is_none());
+        let config: Config =
+            deserialize_at(&json!({"token": {"secret": "WA"}, "optional": null})).unwrap();
+        assert!(config.optional.is_none());
+    }
+
+    #[test]
+    fn a_value_is_plain_text_or_a_reference_and_never_quoted_otherwise() {
+        let value: SecretValue = serde_json::from_value(json!("hubflow")).unwrap();
+        assert_eq!(value, SecretValue::Plain("hubflow".into()));
+        let value: SecretValue = serde_json::from_value(json!({"secret": "OPS"})).unwrap();
+        assert_eq!(
+            value,
+            SecretValue::Secret(SecretRef {
+                secret: "OPS".into()
+            })
+        );
+        for value in [
+            json!([LEAK]),
+            json!(4242),
+            json!({"value": LEAK}),
+            json!({"secret": 4242}),
+        ] {
+            let error = refused(json!({"token": {"secret": "T"}, "header": value.clone()}));
+            assert!(error.path.starts_with("/header"), "{value}: {error}");
+        }
+        // Both still serialize to the forms they are read from.
+        assert_eq!(
+            serde_json::to_value(SecretValue::Plain("x".into())).unwrap(),
+            json!("x")
+        );
+        assert_eq!(
+            serde_json::to_value(SecretValue::Secret(SecretRef { secret: "N".into() })).unwrap(),
+            json!({"secret": "N"})
+        );
+    }
+
+    #[cfg(any(feature = "timelines", feature = "fracttal"))]
+    #[test]
+    fn constant_time_eq_is_byte_equality_of_the_whole_token() {
+        assert!(constant_time_eq(b"", b""));
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secreT", b"secret"));
+        assert!(!constant_time_eq(b"secret\0", b"secret"));
+        assert!(!constant_time_eq(b"secre", b"secret"));
+        assert!(!constant_time_eq(b"", b"secret"));
+        assert!(!constant_time_eq(b"secret", b""));
+        // A prefix padded with the zeros the comparison pads with is still not equal.
+        assert!(!constant_time_eq(b"ab", b"ab\0\0"));
+    }
 }

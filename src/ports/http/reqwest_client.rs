@@ -4,7 +4,9 @@ use async_trait::async_trait;
 
 use bytes::Bytes;
 
-use super::{HttpClient, HttpError, HttpRequest, HttpResponse, Method, StreamedResponse};
+use super::{
+    ConnectFailure, HttpClient, HttpError, HttpRequest, HttpResponse, Method, StreamedResponse,
+};
 
 /// [`HttpClient`] on top of [`reqwest`], with the settings an integration wants.
 ///
@@ -100,7 +102,7 @@ impl ReqwestClientBuilder {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(self.user_agent)
             .build()
-            .map_err(|e| HttpError::Other(e.to_string()))?;
+            .map_err(|e| HttpError::other("the HTTP client could not be built").with_source(e))?;
         Ok(ReqwestClient {
             client,
             max_response: self.max_response,
@@ -118,21 +120,69 @@ fn method(method: Method) -> reqwest::Method {
     }
 }
 
-/// Turns a reqwest error into hubflow's. reqwest's messages name the URL but never headers,
-/// so no credential can reach the text; the URL is stripped anyway because a webhook URL may
-/// carry a token in its query.
-fn error(e: reqwest::Error) -> HttpError {
+/// Turns a reqwest error into hubflow's, keeping it as the source.
+///
+/// The URL is stripped first ([`reqwest::Error::without_url`]): a configured URL may carry a
+/// token in its query, and reqwest would show it in `Display` and `Debug`. Below it the
+/// chain is hyper's and the operating system's errors, which name neither URLs nor headers.
+/// hubflow's own message says only which kind of failure it was.
+pub(super) fn error(e: reqwest::Error) -> HttpError {
+    let e = e.without_url();
     let (timeout, connect, builder) = (e.is_timeout(), e.is_connect(), e.is_builder());
-    let message = e.without_url().to_string();
-    if timeout {
-        HttpError::Timeout
-    } else if connect {
-        HttpError::Connect(message)
+    let failure = if connect {
+        HttpError::connect(if timeout {
+            ConnectFailure::TimedOut
+        } else {
+            connect_failure(&e)
+        })
+    } else if timeout {
+        return HttpError::Timeout;
     } else if builder {
-        HttpError::InvalidRequest(message)
+        return HttpError::InvalidRequest(e.to_string());
+    } else if e.is_body() || e.is_decode() {
+        HttpError::other("the request or response body could not be transferred")
     } else {
-        HttpError::Other(message)
+        HttpError::other("the request could not be sent (the connection closed or was reset)")
+    };
+    failure.with_source(e)
+}
+
+/// Which step of connecting failed, read from the error chain: the operating system's
+/// `io::Error` kinds tell a refused, timed-out or unreachable connection; hyper-util's
+/// resolver failure says `dns error` (its type is private, so its message is all there is);
+/// the TLS layer (rustls through tokio-rustls) reports every handshake failure as an
+/// `io::Error` of kind `InvalidData`, a kind that neither resolving nor a TCP connect
+/// produces.
+pub(super) fn connect_failure(error: &(dyn std::error::Error + 'static)) -> ConnectFailure {
+    use std::io::ErrorKind;
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                ErrorKind::ConnectionRefused => return ConnectFailure::Refused,
+                ErrorKind::TimedOut => return ConnectFailure::TimedOut,
+                ErrorKind::NetworkUnreachable | ErrorKind::HostUnreachable => {
+                    return ConnectFailure::Unreachable
+                }
+                ErrorKind::InvalidData => return ConnectFailure::Tls,
+                _ => {}
+            }
+        }
+        if e.to_string() == "dns error" {
+            return ConnectFailure::Dns;
+        }
+        // An `io::Error` wrapping another error returns that error's source, skipping the
+        // wrapped error itself (often another `io::Error`, e.g. the TLS layer's): descend
+        // into it instead.
+        next = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
     }
+    ConnectFailure::Other
 }
 
 impl ReqwestClient {

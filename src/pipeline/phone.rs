@@ -1,0 +1,111 @@
+//! Phone numbers to E.164, with a default country for numbers written without one: the
+//! one normalisation behind the mapper's `phone(country)` filter and the targets that take
+//! numbers as people type them.
+
+use phonenumber::country;
+
+/// A phone-number region from an ISO 3166 alpha-2 code (any case), only if the metadata
+/// knows it (the parser assumes metadata exists for the default region it is given).
+pub(crate) fn region(code: &str) -> Option<country::Id> {
+    let id: country::Id = code.trim().to_ascii_uppercase().parse().ok()?;
+    phonenumber::metadata::DATABASE
+        .by_id(id.as_ref())
+        .map(|_| id)
+}
+
+/// A valid number in E.164.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct E164 {
+    /// The digits, country code first, without `+` (as the WhatsApp Cloud API wants them).
+    pub(crate) digits: String,
+    /// The country calling code (`55` for Brazil).
+    pub(crate) country_code: u16,
+}
+
+/// Parses `raw` (`(11) 99999-1234`, `+55 11 99999-1234`, `0055…`) as a number of `region`
+/// unless it says its own country, and checks it against the phone-number metadata of
+/// libphonenumber. The error says why, without quoting the number.
+pub(crate) fn e164(raw: &str, region: country::Id) -> Result<E164, String> {
+    let text = clean(raw)?;
+    // The parser indexes and unwraps internally; `clean` only lets ASCII digits with an
+    // optional leading `+` through and bounds their count, which keeps it off those paths.
+    // Catching an unwind is a second line of defence so a record can never take the flow
+    // down.
+    std::panic::catch_unwind(|| {
+        let number = phonenumber::parse(Some(region), &text).map_err(|e| e.to_string())?;
+        if !phonenumber::is_valid(&number) {
+            return Err("not a valid number for its country".to_owned());
+        }
+        let formatted = number.format().mode(phonenumber::Mode::E164).to_string();
+        Ok(E164 {
+            digits: formatted.trim_start_matches('+').to_owned(),
+            country_code: number.code().value(),
+        })
+    })
+    .unwrap_or_else(|_| Err("the phone number library could not read it".to_owned()))
+}
+
+/// Keeps the digits and a leading `+` (or `00`, turned into `+`); spaces, dashes, dots,
+/// slashes and parentheses are separators; anything else is refused.
+fn clean(raw: &str) -> Result<String, String> {
+    let mut digits = String::with_capacity(raw.len());
+    let mut plus = false;
+    for c in raw.trim().chars() {
+        match c {
+            '0'..='9' => digits.push(c),
+            ' ' | '-' | '.' | '/' | '(' | ')' | '\u{a0}' | '\t' => {}
+            '+' if digits.is_empty() && !plus => plus = true,
+            _ => return Err(format!("unexpected character {c:?}")),
+        }
+    }
+    if !plus {
+        if let Some(rest) = digits.strip_prefix("00") {
+            digits = rest.to_owned();
+            plus = true;
+        }
+    }
+    // E.164 allows 15 digits; a national trunk or carrier prefix can add two.
+    match digits.len() {
+        0 => Err("no digits".to_owned()),
+        1..=3 => Err("too short".to_owned()),
+        18.. => Err("too long".to_owned()),
+        _ if plus => Ok(format!("+{digits}")),
+        _ => Ok(digits),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_keeps_digits_and_international_prefix() {
+        assert_eq!(clean("(11) 99999-1234").as_deref(), Ok("11999991234"));
+        assert_eq!(clean(" +55 11 99999.1234").as_deref(), Ok("+5511999991234"));
+        assert_eq!(clean("0055 11 99999 1234").as_deref(), Ok("+5511999991234"));
+        assert!(clean("11 9999x1234").is_err());
+        assert!(clean("1+1234567").is_err());
+        assert!(clean("+12").is_err());
+        assert!(clean("123456789012345678").is_err());
+        assert!(clean("١٢٣٤٥٦٧").is_err());
+    }
+
+    #[test]
+    fn numbers_take_the_default_country_unless_they_name_their_own() {
+        let br = region("br").unwrap();
+        let national = e164("(11) 99999-8888", br).unwrap();
+        assert_eq!(national.digits, "5511999998888");
+        assert_eq!(national.country_code, 55);
+        let international = e164("+56 9 6123 4567", br).unwrap();
+        assert_eq!(
+            (international.digits.as_str(), international.country_code),
+            ("56961234567", 56)
+        );
+        // The mapper's `phone` filter gives digits without `+`: read again, they stay the
+        // same number.
+        assert_eq!(e164("5511999998888", br).unwrap(), national);
+        assert!(e164("123", br).is_err());
+        assert!(region("XX").is_none());
+        assert!(region("").is_none());
+    }
+}

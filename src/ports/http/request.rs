@@ -1,0 +1,174 @@
+//! Methods and requests as data.
+
+use std::fmt;
+use std::time::Duration;
+
+use bytes::Bytes;
+use secrecy::SecretString;
+use serde::ser::SerializeStruct;
+use serde::{Serialize, Serializer};
+use url::Url;
+
+use super::headers::{Headers, REDACTED};
+
+/// An HTTP method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+#[non_exhaustive]
+pub enum Method {
+    /// `GET`
+    Get,
+    /// `POST`
+    Post,
+    /// `PUT`
+    Put,
+    /// `PATCH`
+    Patch,
+    /// `DELETE`
+    Delete,
+}
+
+impl Method {
+    /// The method's name as sent on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A request as data: what a target wants sent.
+///
+/// ```
+/// use hubflow::http::{HttpRequest, Method};
+/// use serde_json::json;
+///
+/// let request = HttpRequest::post_json("https://example.com/hook".parse().unwrap(), &json!({"a": 1}))
+///     .unwrap()
+///     .header("X-Source", "hubflow");
+/// assert_eq!(request.method, Method::Post);
+/// assert_eq!(request.headers.get("content-type"), Some("application/json"));
+/// assert_eq!(request.json_body().unwrap(), json!({"a": 1}));
+/// ```
+#[derive(Clone, PartialEq)]
+#[non_exhaustive]
+pub struct HttpRequest {
+    /// The method.
+    pub method: Method,
+    /// The full URL, query included.
+    pub url: Url,
+    /// Request headers.
+    pub headers: Headers,
+    /// The body bytes (cheap to clone, so retries do not copy it).
+    pub body: Bytes,
+    /// A per-request timeout; `None` leaves it to the client's default.
+    pub timeout: Option<Duration>,
+    /// Whether the body carries credentials (a login's password, a refresh token): it is then
+    /// shown as `[redacted]` by `Debug` and serialization, like a secret header.
+    pub secret_body: bool,
+}
+
+impl fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let body: &dyn fmt::Debug = if self.secret_body {
+            &REDACTED
+        } else {
+            &String::from_utf8_lossy(&self.body)
+        };
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("url", &self.url.as_str())
+            .field("headers", &self.headers)
+            .field("body", body)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl HttpRequest {
+    /// A request without headers or body.
+    pub fn new(method: Method, url: Url) -> Self {
+        HttpRequest {
+            method,
+            url,
+            headers: Headers::new(),
+            body: Bytes::new(),
+            timeout: None,
+            secret_body: false,
+        }
+    }
+
+    /// A `POST` with `body` serialized as JSON and `Content-Type: application/json`.
+    pub fn post_json<T: Serialize + ?Sized>(url: Url, body: &T) -> Result<Self, serde_json::Error> {
+        HttpRequest::new(Method::Post, url).json(body)
+    }
+
+    /// Sets the body to `body` as JSON, with its content type.
+    pub fn json<T: Serialize + ?Sized>(mut self, body: &T) -> Result<Self, serde_json::Error> {
+        self.body = Bytes::from(serde_json::to_vec(body)?);
+        self.headers.insert("Content-Type", "application/json");
+        Ok(self)
+    }
+
+    /// Adds a plain header.
+    #[must_use]
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.insert(name, value);
+        self
+    }
+
+    /// Adds a credential header, redacted wherever the request is shown.
+    #[must_use]
+    pub fn secret_header(mut self, name: impl Into<String>, value: SecretString) -> Self {
+        self.headers.insert_secret(name, value);
+        self
+    }
+
+    /// Sets the per-request timeout.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Marks the body as carrying credentials, so it is redacted wherever the request is
+    /// shown (see [`HttpRequest::secret_body`](HttpRequest#structfield.secret_body)).
+    #[must_use]
+    pub fn with_secret_body(mut self) -> Self {
+        self.secret_body = true;
+        self
+    }
+
+    /// The body parsed as JSON.
+    pub fn json_body(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::from_slice(&self.body)
+    }
+}
+
+/// Serializes for display: secret headers redacted; a JSON body inline, any other body as
+/// its length, so a dry run can print a request as it is.
+impl Serialize for HttpRequest {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("HttpRequest", 4)?;
+        s.serialize_field("method", &self.method)?;
+        s.serialize_field("url", self.url.as_str())?;
+        s.serialize_field("headers", &self.headers)?;
+        match self.json_body() {
+            _ if self.secret_body => s.serialize_field("body", REDACTED)?,
+            Ok(json) => s.serialize_field("body", &json)?,
+            Err(_) if self.body.is_empty() => s.serialize_field("body", &())?,
+            Err(_) => s.serialize_field("body", &format!("<{} bytes>", self.body.len()))?,
+        }
+        s.end()
+    }
+}
