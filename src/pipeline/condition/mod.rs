@@ -70,11 +70,50 @@
 //!   are numbers, not instants.
 //! * **Regular expressions** use the `regex` crate's syntax, run in linear time, are
 //!   unanchored (write `^…$` to match the whole text), and are compiled once when the rule
-//!   is built: an invalid pattern is a [`SpecError`], never a failure at run time.
+//!   is built: an invalid pattern is a [`SpecError`](crate::SpecError), never a failure
+//!   at run time.
 //!
 //! Evaluation never panics, whatever the record holds.
 
 mod compare;
+mod instant;
+mod parse;
+mod rule;
+#[cfg(test)]
+mod tests;
 
-pub(crate) use compare::parse_instant;
-pub use compare::{Comparison, Condition, FieldRule, Op, Rule};
+pub use compare::{Comparison, Op};
+pub(crate) use instant::parse_instant;
+pub use rule::{FieldRule, Rule};
+
+use crate::Record;
+
+/// Decides whether a flow acts on a record. Pure: no I/O, no clock, no panics on any input.
+///
+/// Closures implement it, so a host can filter in code:
+///
+/// ```
+/// use hubflow::{Condition, Record};
+/// let urgent = |r: &Record| r.get("priority").and_then(|p| p.as_u64()) >= Some(3);
+/// assert!(urgent.evaluate(&Record::new("k", "t", serde_json::json!({"priority": 4}))));
+/// ```
+pub trait Condition: Send + Sync {
+    /// `true` when the flow should act on `record`.
+    fn evaluate(&self, record: &Record) -> bool;
+
+    /// Why `record` does not pass, in words for a run report, when the condition can say;
+    /// `None` when it passes or cannot tell. The flow falls back to a description of the
+    /// whole condition.
+    fn explain(&self, _record: &Record) -> Option<String> {
+        None
+    }
+}
+
+impl<F> Condition for F
+where
+    F: Fn(&Record) -> bool + Send + Sync,
+{
+    fn evaluate(&self, record: &Record) -> bool {
+        self(record)
+    }
+}
