@@ -93,10 +93,16 @@
 //! template runs), and constant arguments hubflow can check: the `date` format and time
 //! zone and the `phone` country.
 
+mod env;
+mod error;
 mod field_map;
 mod filters;
+mod scan;
+#[cfg(test)]
+mod tests;
 
-pub use field_map::{FieldMap, MapError};
+pub use error::MapError;
+pub use field_map::FieldMap;
 
 use serde_json::Value;
 
