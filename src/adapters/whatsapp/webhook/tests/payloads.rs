@@ -9,14 +9,16 @@ use serde_json::{json, Value};
 
 use super::*;
 
-const REF_TEXT: &str = include_str!("../../../../tests/fixtures/whatsapp/ref_text.json");
+const REF_TEXT: &str = include_str!("../../../../../tests/fixtures/whatsapp/ref_text.json");
 const REF_BUTTON_REPLY: &str =
-    include_str!("../../../../tests/fixtures/whatsapp/ref_interactive_button_reply.json");
-const REF_BUTTON: &str = include_str!("../../../../tests/fixtures/whatsapp/ref_button.json");
-const REF_UNSUPPORTED: &str = include_str!("../../../../tests/fixtures/whatsapp/ref_unsupported.json");
+    include_str!("../../../../../tests/fixtures/whatsapp/ref_interactive_button_reply.json");
+const REF_BUTTON: &str = include_str!("../../../../../tests/fixtures/whatsapp/ref_button.json");
+const REF_UNSUPPORTED: &str =
+    include_str!("../../../../../tests/fixtures/whatsapp/ref_unsupported.json");
 const REF_DELIVERED: &str =
-    include_str!("../../../../tests/fixtures/whatsapp/ref_status_delivered_pmp.json");
-const REF_FAILED: &str = include_str!("../../../../tests/fixtures/whatsapp/ref_status_failed.json");
+    include_str!("../../../../../tests/fixtures/whatsapp/ref_status_delivered_pmp.json");
+const REF_FAILED: &str =
+    include_str!("../../../../../tests/fixtures/whatsapp/ref_status_failed.json");
 
 const APP_SECRET: &str = "app-secret-5f1c9e";
 const VERIFY_TOKEN: &str = "verify-token-77aa";
