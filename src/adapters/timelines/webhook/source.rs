@@ -1,0 +1,106 @@
+//! [`TimelinesWebhook`]: the token check and the size limit around [`parse`](super::parse),
+//! and the HTTP answer.
+
+use std::fmt;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::{parse, WebhookError, DEFAULT_MAX_BODY_BYTES};
+use crate::spec::constant_time_eq;
+use crate::{InboundRequest, Record, WebhookReply, WebhookSource};
+
+/// Receives TimelinesAI webhooks (v1 and v2) at a secret URL: `https://your.host/hooks/timelines?token=<secret>`.
+///
+/// TimelinesAI signs nothing and sends no custom header, so the URL is the only secret: use
+/// a random token of at least 128 bits (e.g. 32 hex digits) and HTTPS.
+///
+/// Replies, and why:
+///
+/// | status | when |
+/// |---|---|
+/// | 200 | the body parsed: the records are in the reply, for the host to process *after* answering |
+/// | 401 | the `token` query parameter is missing or wrong — and only then |
+/// | 413 | the body is over the size limit ([`DEFAULT_MAX_BODY_BYTES`] by default) |
+/// | 400 | the body is not a TimelinesAI payload (the reply body says what and where) |
+///
+/// TimelinesAI v1 disables the integration after more than 10 consecutive answers other
+/// than 200, and v2 wants a 2xx within 5 seconds (then retries twice and e-mails the
+/// workspace owner). So the answer must never wait for the flow or depend on the ERP being
+/// up: answer with the reply at once, then hand `reply.records` to
+/// [`Flow::process`](crate::Flow::process) (or to the host's own queue). Duplicates from
+/// TimelinesAI's retries are skipped by the flow's idempotency claims on the record keys.
+///
+/// ```
+/// use hubflow::{InboundRequest, WebhookSource};
+/// use hubflow::http::Method;
+/// use hubflow::timelines::TimelinesWebhook;
+/// use secrecy::SecretString;
+///
+/// let webhook = TimelinesWebhook::new(SecretString::from("0f4c9e1a7b2d4e8f9a6b3c5d7e9f1a2b"));
+/// let body = r#"{"chat": {"chat_id": "1"}, "message": {"direction": "received", "text": "hi",
+///                "timestamp": "2021-02-24T16:25:29+0000"}}"#;
+/// let ok = webhook.handle(&InboundRequest::new(
+///     Method::Post, "/hooks/timelines?token=0f4c9e1a7b2d4e8f9a6b3c5d7e9f1a2b", body));
+/// assert_eq!((ok.status, ok.records.len()), (200, 1));
+/// let forged = webhook.handle(&InboundRequest::new(Method::Post, "/hooks/timelines?token=guess", body));
+/// assert_eq!((forged.status, forged.records.len()), (401, 0));
+/// ```
+#[derive(Clone)]
+pub struct TimelinesWebhook {
+    token: SecretString,
+    max_body_bytes: usize,
+}
+
+impl TimelinesWebhook {
+    /// A webhook that accepts requests whose `token` query parameter is `token`. An empty
+    /// token accepts nothing (every request gets 401), so a missing configuration cannot
+    /// open the endpoint.
+    pub fn new(token: SecretString) -> Self {
+        TimelinesWebhook {
+            token,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+
+    /// Sets the largest body accepted, in bytes.
+    #[must_use]
+    pub fn max_body_bytes(mut self, limit: usize) -> Self {
+        self.max_body_bytes = limit;
+        self
+    }
+
+    /// Checks the token and the size, then parses: the records, or the error
+    /// [`handle`](WebhookSource::handle) answers with (for the host's logs).
+    pub fn check(&self, request: &InboundRequest) -> Result<Vec<Record>, WebhookError> {
+        let expected = self.token.expose_secret().as_bytes();
+        let given = request.query("token").unwrap_or_default();
+        if expected.is_empty() || !constant_time_eq(given.as_bytes(), expected) {
+            return Err(WebhookError::Unauthorized);
+        }
+        if request.body.len() > self.max_body_bytes {
+            return Err(WebhookError::BodyTooLarge {
+                size: request.body.len(),
+                limit: self.max_body_bytes,
+            });
+        }
+        parse(&request.body)
+    }
+}
+
+impl WebhookSource for TimelinesWebhook {
+    fn handle(&self, request: &InboundRequest) -> WebhookReply {
+        match self.check(request) {
+            Ok(records) => WebhookReply::accepted(records),
+            Err(error) => WebhookReply::status(error.http_status(), error.to_string()),
+        }
+    }
+}
+
+impl fmt::Debug for TimelinesWebhook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TimelinesWebhook")
+            .field("token", &crate::http::REDACTED)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish()
+    }
+}
