@@ -23,8 +23,21 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// Runs `record` through `flow` twice, dry and for real against `server`, and asserts that
 /// the requests match. Returns the dry run's requests.
-async fn assert_dry_run_matches(flow: &Flow, server: &MockServer, record: Record) -> Vec<HttpRequest> {
-    let h = harness();
+async fn assert_dry_run_matches(
+    flow: &Flow,
+    server: &MockServer,
+    record: Record,
+) -> Vec<HttpRequest> {
+    assert_dry_run_matches_in(&harness(), flow, server, record).await
+}
+
+/// As [`assert_dry_run_matches`], over the store and clock of `h`.
+async fn assert_dry_run_matches_in(
+    h: &common::Harness,
+    flow: &Flow,
+    server: &MockServer,
+    record: Record,
+) -> Vec<HttpRequest> {
     let dry = flow.dry_run(&h.ctx, vec![record.clone()]).await;
     assert!(dry.report.dry_run);
     let dry_outcome = &dry.report.records[0].outcome;
@@ -33,7 +46,11 @@ async fn assert_dry_run_matches(flow: &Flow, server: &MockServer, record: Record
         "the dry run delivers: {dry_outcome:?}"
     );
     assert!(
-        server.received_requests().await.unwrap_or_default().is_empty(),
+        server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty(),
         "a dry run sends nothing"
     );
 
@@ -50,7 +67,11 @@ async fn assert_dry_run_matches(flow: &Flow, server: &MockServer, record: Record
         received.iter().map(|r| r.url.path()).collect::<Vec<_>>()
     );
     for (i, (dry, real)) in sent.iter().zip(&received).enumerate() {
-        assert_eq!(dry.method.as_str(), real.method.as_str(), "request {i}: method");
+        assert_eq!(
+            dry.method.as_str(),
+            real.method.as_str(),
+            "request {i}: method"
+        );
         assert_eq!(dry.url.path(), real.url.path(), "request {i}: path");
         assert_eq!(dry.url.query(), real.url.query(), "request {i}: query");
         match serde_json::from_slice::<Value>(&dry.body) {
@@ -87,7 +108,13 @@ async fn answer(server: &MockServer, verb: &str, at: &str, body: Value) {
 #[tokio::test]
 async fn http_post() {
     let server = MockServer::start().await;
-    answer(&server, "POST", "/hooks/tickets", json!({"ticket": {"id": "T-9"}})).await;
+    answer(
+        &server,
+        "POST",
+        "/hooks/tickets",
+        json!({"ticket": {"id": "T-9"}}),
+    )
+    .await;
     let target = HttpTarget::new(url(&server, "/hooks/tickets"))
         .secret_header("Authorization", SecretString::from("Bearer hook-secret"))
         .idempotency_header("Idempotency-Key")
@@ -114,9 +141,18 @@ fn wamid() -> Value {
 #[tokio::test]
 async fn whatsapp_template() {
     let server = MockServer::start().await;
-    answer(&server, "POST", &format!("/v23.0/{PHONE}/messages"), wamid()).await;
+    answer(
+        &server,
+        "POST",
+        &format!("/v23.0/{PHONE}/messages"),
+        wamid(),
+    )
+    .await;
     let flow = Flow::builder("wo")
-        .target(WhatsAppTarget::new(MessageKind::Template, connection(&server)))
+        .target(WhatsAppTarget::new(
+            MessageKind::Template,
+            connection(&server),
+        ))
         .build()
         .unwrap();
     let payload = json!({"to": "5511999991234", "template": "wo_assigned", "language": "pt_BR",
@@ -127,7 +163,13 @@ async fn whatsapp_template() {
 #[tokio::test]
 async fn whatsapp_text_outside_the_window_sends_the_fallback_template() {
     let server = MockServer::start().await;
-    answer(&server, "POST", &format!("/v23.0/{PHONE}/messages"), wamid()).await;
+    answer(
+        &server,
+        "POST",
+        &format!("/v23.0/{PHONE}/messages"),
+        wamid(),
+    )
+    .await;
     let target = WhatsAppTarget::new(MessageKind::Text, connection(&server)).outside_window(
         OutsideWindow::Template {
             name: "follow_up".into(),
@@ -142,15 +184,30 @@ async fn whatsapp_text_outside_the_window_sends_the_fallback_template() {
     )
     .await;
     // The customer never wrote: the store decided, and the dry run shows the template.
-    assert_eq!(sent[0].json_body().unwrap()["template"]["name"], "follow_up");
+    assert_eq!(
+        sent[0].json_body().unwrap()["template"]["name"],
+        "follow_up"
+    );
 }
 
 #[tokio::test]
 async fn whatsapp_document_uploads_first() {
     let server = MockServer::start().await;
     // The stand-in hands out the id the fake would, so the messages can be compared.
-    answer(&server, "POST", &format!("/v23.0/{PHONE}/media"), json!({"id": "fake-media-1"})).await;
-    answer(&server, "POST", &format!("/v23.0/{PHONE}/messages"), wamid()).await;
+    answer(
+        &server,
+        "POST",
+        &format!("/v23.0/{PHONE}/media"),
+        json!({"id": "fake-media-1"}),
+    )
+    .await;
+    answer(
+        &server,
+        "POST",
+        &format!("/v23.0/{PHONE}/messages"),
+        wamid(),
+    )
+    .await;
     let files = MemoryMedia::new();
     files.insert(
         "reports/OT-1021.pdf",
@@ -167,7 +224,10 @@ async fn whatsapp_document_uploads_first() {
     )
     .await;
     assert!(sent[0].url.path().ends_with("/media"));
-    assert_eq!(sent[1].json_body().unwrap()["document"]["id"], "fake-media-1");
+    assert_eq!(
+        sent[1].json_body().unwrap()["document"]["id"],
+        "fake-media-1"
+    );
 }
 
 #[tokio::test]
@@ -233,8 +293,20 @@ fn tempdir() -> std::path::PathBuf {
 async fn timelines_message_with_an_attachment() {
     use hubflow::timelines::{TimelinesConnection, TimelinesTarget};
     let server = MockServer::start().await;
-    answer(&server, "POST", "/files", json!({"status": "ok", "data": {"uid": "fake-file-1"}})).await;
-    answer(&server, "POST", "/messages", json!({"status": "ok", "data": {"message_uid": "m-1"}})).await;
+    answer(
+        &server,
+        "POST",
+        "/files",
+        json!({"status": "ok", "data": {"uid": "fake-file-1"}}),
+    )
+    .await;
+    answer(
+        &server,
+        "POST",
+        "/messages",
+        json!({"status": "ok", "data": {"message_uid": "m-1"}}),
+    )
+    .await;
     let connection =
         TimelinesConnection::new(SecretString::from("tl-token")).base_url(url(&server, "/"));
     let flow = Flow::builder("tl")
@@ -294,7 +366,13 @@ async fn fracttal_work_request_fetches_its_token_first() {
 async fn rdconversas_template() {
     use hubflow::rm::RdConversasTarget;
     let server = MockServer::start().await;
-    answer(&server, "POST", "/v3/messages/template/send", json!({"data": {"id": "rd-1"}})).await;
+    answer(
+        &server,
+        "POST",
+        "/v3/messages/template/send",
+        json!({"data": {"id": "rd-1"}}),
+    )
+    .await;
     let target = RdConversasTarget::new(SecretString::from("rd-token"))
         .base_url(url(&server, "/"))
         .template_message_id("tpl-1");
@@ -319,7 +397,13 @@ async fn rm_cancel_with_a_jwt() {
                "expires_in": 300, "token_type": "Bearer"}),
     )
     .await;
-    answer(&server, "POST", "/api/healthcare/v1/appointments/A-17/cancel", json!({})).await;
+    answer(
+        &server,
+        "POST",
+        "/api/healthcare/v1/appointments/A-17/cancel",
+        json!({}),
+    )
+    .await;
     let client = RmClient::new(
         url(&server, "/"),
         RmAuth::Jwt(JwtAuth::new("mestre", SecretString::from("rm-password"))),
@@ -330,15 +414,30 @@ async fn rm_cancel_with_a_jwt() {
         .unwrap();
     let sent =
         assert_dry_run_matches(&flow, &server, record(json!({"appointment_id": "A-17"}))).await;
-    assert_eq!(sent[1].headers.get("idempotency-key"), Some("rm:cancel:A-17"));
+    assert_eq!(
+        sent[1].headers.get("idempotency-key"),
+        Some("rm:cancel:A-17")
+    );
 }
 
 #[tokio::test]
 async fn rm_confirmation_through_whatsapp_remembers_only_for_real() {
     use hubflow::rm::ConfirmationTarget;
     let server = MockServer::start().await;
-    answer(&server, "POST", &format!("/v23.0/{PHONE}/messages"), wamid()).await;
+    answer(
+        &server,
+        "POST",
+        &format!("/v23.0/{PHONE}/messages"),
+        wamid(),
+    )
+    .await;
     let flow = Flow::builder("confirm")
+        .map(
+            hubflow::FieldMap::new(
+                json!({"to": "{{ to }}", "template": "consulta", "language": "pt_BR"}),
+            )
+            .unwrap(),
+        )
         .target(ConfirmationTarget::new(WhatsAppTarget::new(
             MessageKind::Template,
             connection(&server),
@@ -348,16 +447,83 @@ async fn rm_confirmation_through_whatsapp_remembers_only_for_real() {
     let appointment = Record::new(
         "rm:appt:A1:2026-03-03",
         "rm.appointment",
-        json!({"appointment_id": "A1", "date": "2026-03-03", "to": "5511999991234",
-               "template": "consulta", "language": "pt_BR"}),
+        json!({"appointment_id": "A1", "date": "2026-03-03", "to": "5511999991234"}),
     );
     let h = harness();
     let dry = flow.dry_run(&h.ctx, vec![appointment.clone()]).await;
     // The dry run says what it would remember, and remembers nothing.
     assert!(
-        dry.records[0].writes.iter().any(|w| w.operation == "complete"),
+        dry.records[0]
+            .writes
+            .iter()
+            .any(|w| w.operation == "complete"),
         "{:?}",
         dry.records[0].writes
     );
     assert_dry_run_matches(&flow, &server, appointment).await;
+}
+
+#[tokio::test]
+async fn rm_reply_reads_the_pending_confirmation_and_cancels() {
+    use hubflow::rm::{ConfirmationTarget, ReplyTarget, RmAuth, RmClient};
+    let whatsapp = MockServer::start().await;
+    answer(
+        &whatsapp,
+        "POST",
+        &format!("/v23.0/{PHONE}/messages"),
+        wamid(),
+    )
+    .await;
+    let erp = MockServer::start().await;
+    answer(
+        &erp,
+        "POST",
+        "/api/healthcare/v1/appointments/A1/cancel",
+        json!({}),
+    )
+    .await;
+    let h = harness();
+    // A real confirmation leaves a pending confirmation in the store.
+    let confirm = Flow::builder("confirm")
+        .map(
+            hubflow::FieldMap::new(
+                json!({"to": "{{ to }}", "template": "consulta", "language": "pt_BR"}),
+            )
+            .unwrap(),
+        )
+        .target(ConfirmationTarget::new(WhatsAppTarget::new(
+            MessageKind::Template,
+            connection(&whatsapp),
+        )))
+        .build()
+        .unwrap();
+    let appointment = Record::new(
+        "rm:appt:A1:2026-03-03",
+        "rm.appointment",
+        json!({"appointment_id": "A1", "date": "2026-03-03", "to": "5511999991234"}),
+    );
+    delivered(only_outcome(
+        &confirm.process(&h.ctx, vec![appointment]).await,
+    ));
+
+    let client = RmClient::new(
+        url(&erp, "/"),
+        RmAuth::Bearer(SecretString::from("rm-token")),
+    );
+    let replies = Flow::builder("replies")
+        .target(ReplyTarget::new(client))
+        .build()
+        .unwrap();
+    let answer = Record::new(
+        "wamid.R1",
+        "whatsapp.message",
+        json!({"from": "5511999991234", "type": "button", "reply_id": "cancel:A1:2026-03-03",
+               "text": "Cancelar", "context_id": null}),
+    );
+    // The dry run found the confirmation through the host's store and shows the ERP call.
+    let sent = assert_dry_run_matches_in(&h, &replies, &erp, answer).await;
+    assert_eq!(
+        sent[0].url.path(),
+        "/api/healthcare/v1/appointments/A1/cancel"
+    );
 }

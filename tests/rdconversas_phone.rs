@@ -19,7 +19,7 @@ fn record() -> Record {
 /// The body the target would send for `to`.
 fn body(target: &RdConversasTarget, to: Value) -> Result<Value, TargetError> {
     let request = target.prepare(&record(), &json!({"to": to, "variables": ["Ana"]}))?;
-    Ok(request.json_body().expect("a JSON body"))
+    Ok(request.request.json_body().expect("a JSON body"))
 }
 
 fn sent(target: &RdConversasTarget, to: Value) -> (String, String) {
@@ -145,7 +145,7 @@ fn the_connection_sets_the_default_country_and_it_is_checked_at_build_time() {
     let plan = |flow: &hubflow::Flow, to: &str| {
         let record = Record::new("k", "a", json!({"to": to, "variables": []}));
         match flow.plan(&record).expect("a plan") {
-            Plan::Send(request) => request.json_body().expect("JSON")["recipient_number"].clone(),
+            Plan::Send(action) => action.to_json()["request"]["body"]["recipient_number"].clone(),
             Plan::Skip(why) => panic!("skipped: {why}"),
         }
     };

@@ -519,7 +519,8 @@ fn plain_or_secret_values_take_text_and_never_quote_anything_else() {
 fn the_fracttal_event_source_refuses_written_secrets_without_quoting_them() {
     let connections = Connections::new();
     let secrets = secrets();
-    let cx = BuildContext::new(&connections, &secrets);
+    let registry = Registry::default();
+    let cx = BuildContext::new(&registry, &connections, &secrets);
     let valid = json!({"header_secret": {"secret": "S_KEY"}, "url_token": {"secret": "S_SECRET"}});
     assert!(hubflow::fracttal::EventSource::from_spec(&cx, &valid).is_ok());
     for field in ["/header_secret", "/url_token"] {

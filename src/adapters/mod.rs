@@ -9,6 +9,8 @@ pub mod http;
 pub mod rdconversas;
 #[cfg(feature = "rm")]
 pub mod rm;
+#[cfg(any(feature = "fracttal", feature = "rm"))]
+pub(crate) mod shared;
 #[cfg(feature = "timelines")]
 pub mod timelines;
 #[cfg(feature = "whatsapp")]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::Clock;
+use crate::{Clock, Context};
 
 /// Spaces requests evenly, per key: each caller takes the next free slot `interval` after
 /// the previous one for the same key, and waits for it through the [`Clock`] (a GCRA
@@ -61,6 +61,15 @@ impl RateLimiter {
     /// The spacing between two acquisitions for one key.
     pub fn interval(&self) -> Duration {
         self.interval
+    }
+
+    /// Waits, through the context's clock, until the caller may go for `key`. In a dry run
+    /// ([`Context::is_dry_run`]) it returns at once and takes no slot: the dry run's
+    /// requests go to fakes, and the slots belong to the real sends that come after it.
+    pub async fn acquire_in(&self, ctx: &Context, key: &str) {
+        if !ctx.is_dry_run() {
+            self.acquire(ctx.clock(), key).await;
+        }
     }
 
     /// Waits until the caller may go for `key`.

@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use futures_util::lock::Mutex;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde_json::Value;
 use url::Url;
 
 use super::error::{error_text, rate_limit_wait, FracttalError, UNAUTHORIZED_ENDPOINT};
+use crate::adapters::shared::token::{TokenCache, TokenSlot};
 use crate::http::{HttpRequest, HttpResponse, Method};
 use crate::text::truncate;
 use crate::{Context, RateLimiter};
@@ -78,15 +78,7 @@ pub(crate) struct Inner {
     client_secret: SecretString,
     limiter: Arc<RateLimiter>,
     timeout: Option<Duration>,
-    token: Mutex<TokenSlot>,
-}
-
-#[derive(Default)]
-struct TokenSlot {
-    current: Option<CachedToken>,
-    /// Counts the tokens fetched; lets a caller whose token was refused tell whether someone
-    /// else already replaced it.
-    generation: u64,
+    token: TokenCache<CachedToken>,
 }
 
 #[derive(Clone)]
@@ -160,7 +152,7 @@ impl FracttalClientBuilder {
                 client_secret: self.client_secret,
                 limiter,
                 timeout: self.timeout,
-                token: Mutex::new(TokenSlot::default()),
+                token: TokenCache::default(),
             }),
         }
     }
@@ -324,7 +316,7 @@ impl FracttalClient {
 
     /// Forgets the cached token, so the next request fetches a new one.
     pub async fn invalidate_token(&self) {
-        self.inner.token.lock().await.current = None;
+        self.inner.token.invalidate().await;
     }
 
     async fn send_with(
@@ -344,14 +336,14 @@ impl FracttalClient {
         if request.timeout.is_none() {
             request.timeout = self.inner.timeout;
         }
-        self.inner.limiter.acquire(ctx.clock(), "").await;
+        self.inner.limiter.acquire_in(ctx, "").await;
         Ok(ctx.http().send(&request).await?)
     }
 
     /// The cached token if it is not due for refresh; else one refresh, which concurrent
     /// callers wait for (the lock is held across the fetch on purpose).
     async fn current_token(&self, ctx: &Context) -> Result<CachedToken, FracttalError> {
-        let mut slot = self.inner.token.lock().await;
+        let mut slot = self.inner.token.lock(ctx).await;
         let now = ctx.clock().now();
         if let Some(token) = slot.current.as_ref().filter(|t| now < t.refresh_at) {
             return Ok(token.clone());
@@ -365,7 +357,7 @@ impl FracttalClient {
         ctx: &Context,
         generation: u64,
     ) -> Result<CachedToken, FracttalError> {
-        let mut slot = self.inner.token.lock().await;
+        let mut slot = self.inner.token.lock(ctx).await;
         if let Some(token) = slot.current.as_ref().filter(|t| t.generation != generation) {
             return Ok(token.clone());
         }
@@ -377,7 +369,7 @@ impl FracttalClient {
     async fn refill(
         &self,
         ctx: &Context,
-        slot: &mut TokenSlot,
+        slot: &mut TokenSlot<CachedToken>,
     ) -> Result<CachedToken, FracttalError> {
         match self.fetch_token(ctx).await {
             Ok((access, lifetime)) => {

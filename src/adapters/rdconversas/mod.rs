@@ -16,8 +16,8 @@ use crate::http::{HttpRequest, HttpResponse};
 use crate::pipeline::phone;
 use crate::text::{text_of, truncate};
 use crate::{
-    Action, Context, DeliveryError, ErrorClass, ProviderError, Receipt, Record, SpecError,
-    Target, TargetError,
+    Action, Context, DeliveryError, ErrorClass, ProviderError, Receipt, Record, SpecError, Target,
+    TargetError,
 };
 
 /// RD Conversas' API base URL.

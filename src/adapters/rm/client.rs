@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures_util::lock::Mutex;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 use url::Url;
 
 use super::error::{api_error, error_text, RmError};
+use crate::adapters::shared::token::{TokenCache, TokenSlot};
 use crate::http::{HttpRequest, HttpResponse, Method};
 use crate::Context;
 
@@ -149,17 +149,10 @@ struct Inner {
     base_url: Url,
     auth: RmAuth,
     timeout: Option<Duration>,
-    token: Mutex<TokenSlot>,
+    token: TokenCache<CachedToken>,
 }
 
 #[derive(Default)]
-struct TokenSlot {
-    current: Option<CachedToken>,
-    /// Counts the tokens fetched, so a caller whose token was refused can tell whether
-    /// another caller already replaced it.
-    generation: u64,
-}
-
 #[derive(Clone)]
 struct CachedToken {
     access: SecretString,
@@ -183,7 +176,7 @@ impl RmClient {
                 base_url,
                 auth,
                 timeout: None,
-                token: Mutex::new(TokenSlot::default()),
+                token: TokenCache::default(),
             }),
         }
     }
@@ -196,7 +189,7 @@ impl RmClient {
                 base_url: self.inner.base_url.clone(),
                 auth: self.inner.auth.clone(),
                 timeout: Some(timeout),
-                token: Mutex::new(TokenSlot::default()),
+                token: TokenCache::default(),
             }),
         }
     }
@@ -298,7 +291,7 @@ impl RmClient {
 
     /// Forgets the cached JWT, so the next request fetches a new one.
     pub async fn invalidate_token(&self) {
-        self.inner.token.lock().await.current = None;
+        self.inner.token.invalidate().await;
     }
 
     async fn send_with(
@@ -339,7 +332,7 @@ impl RmClient {
     /// The cached token if it is not due for refresh; else one refresh that concurrent
     /// callers wait for (the lock is held across the fetch on purpose: single flight).
     async fn current_token(&self, ctx: &Context, jwt: &JwtAuth) -> Result<CachedToken, RmError> {
-        let mut slot = self.inner.token.lock().await;
+        let mut slot = self.inner.token.lock(ctx).await;
         let now = ctx.clock().now();
         if let Some(token) = slot.current.as_ref().filter(|t| now < t.refresh_at) {
             return Ok(token.clone());
@@ -359,7 +352,7 @@ impl RmClient {
                 message: "static credentials cannot be refreshed".to_owned(),
             });
         };
-        let mut slot = self.inner.token.lock().await;
+        let mut slot = self.inner.token.lock(ctx).await;
         if let Some(token) = slot.current.as_ref().filter(|t| t.generation != generation) {
             return Ok(token.clone());
         }
@@ -375,7 +368,7 @@ impl RmClient {
         &self,
         ctx: &Context,
         jwt: &JwtAuth,
-        slot: &mut TokenSlot,
+        slot: &mut TokenSlot<CachedToken>,
     ) -> Result<CachedToken, RmError> {
         let now = ctx.clock().now();
         let refresh = slot

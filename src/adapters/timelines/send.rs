@@ -199,7 +199,7 @@ impl TimelinesTarget {
     /// Uploads the file at `url` and returns its `file_uid`.
     /// Sends the prepared file upload and returns the file's uid.
     async fn upload(&self, ctx: &Context, request: &HttpRequest) -> Result<String, DeliveryError> {
-        self.limiter.acquire(ctx.clock(), "").await;
+        self.limiter.acquire_in(ctx, "").await;
         let response = ctx.http().send(request).await?;
         let data = answer_data(&response, ctx.clock().now())?;
         match data.get("uid").and_then(Value::as_str) {
@@ -326,7 +326,7 @@ impl Target for TimelinesTarget {
             }
             None => &action.message,
         };
-        self.limiter.acquire(ctx.clock(), "").await;
+        self.limiter.acquire_in(ctx, "").await;
         let response = ctx.http().send(request).await?;
         let data = answer_data(&response, ctx.clock().now())?;
         let Some(uid) = data.get("message_uid").and_then(Value::as_str) else {

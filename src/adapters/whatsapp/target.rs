@@ -512,11 +512,8 @@ impl Target for WhatsAppTarget {
                 &with_media
             }
         };
-        self.limits.per_number.acquire(ctx.clock(), "").await;
-        self.limits
-            .per_recipient
-            .acquire(ctx.clock(), &send.to)
-            .await;
+        self.limits.per_number.acquire_in(ctx, "").await;
+        self.limits.per_recipient.acquire_in(ctx, &send.to).await;
         let response = ctx.http().send(request).await?;
         if !response.is_success() {
             return Err(provider_error(&response, ctx.clock().now()).into());

@@ -76,7 +76,7 @@ impl Flow {
     /// Records are taken one at a time, so each one's requests are its own.
     ///
     /// ```
-    /// use hubflow::{Context, Flow, ManualClock, MemoryStore, Outcome, Record};
+    /// use hubflow::{ClaimStore, Context, Flow, ManualClock, MemoryStore, Outcome, Record};
     /// use hubflow::http::RecordingClient;
     /// use hubflow::whatsapp::{MessageKind, WhatsAppConnection, WhatsAppTarget};
     /// use secrecy::SecretString;
@@ -101,7 +101,8 @@ impl Flow {
     /// assert_eq!(dry.records[0].requests[0].url.path(), "/v23.0/106540352242922/messages");
     /// // Nothing was sent through the host's client, nothing written to its store.
     /// assert!(http.requests().is_empty());
-    /// assert!(store.reports().is_empty());
+    /// assert!(flow.history(&ctx, 10).await.unwrap().is_empty());
+    /// assert_eq!(store.peek_claim("notify", "wo:1").await.unwrap(), None);
     /// # });
     /// ```
     pub async fn dry_run(&self, ctx: &Context, records: Vec<Record>) -> DryRun {

@@ -375,7 +375,7 @@ impl Flow {
         let mut attempt = 1;
         loop {
             if let Some(pacer) = &self.inner.pacer {
-                pacer.acquire(ctx.clock(), "").await;
+                pacer.acquire_in(ctx, "").await;
             }
             let error = match self.inner.target.deliver(ctx, record, action).await {
                 Ok(receipt) => {
