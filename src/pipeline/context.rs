@@ -54,8 +54,10 @@ pub(crate) type StoreArcs = (
 
 /// Identifies one dry run, so state an adapter keeps for it is not mistaken for another's.
 #[derive(Clone, Debug)]
+#[cfg_attr(not(any(feature = "fracttal", feature = "rm")), allow(dead_code))]
 pub(crate) struct DryRunMark(Arc<()>);
 
+#[cfg_attr(not(any(feature = "fracttal", feature = "rm")), allow(dead_code))]
 impl DryRunMark {
     pub(crate) fn new() -> Self {
         DryRunMark(Arc::new(()))
@@ -183,6 +185,7 @@ impl Context {
     }
 
     /// The dry run this context belongs to, if it is one.
+    #[cfg_attr(not(any(feature = "fracttal", feature = "rm")), allow(dead_code))]
     pub(crate) fn dry_run_mark(&self) -> Option<&DryRunMark> {
         self.dry_run.as_ref()
     }

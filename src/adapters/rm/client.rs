@@ -152,8 +152,7 @@ struct Inner {
     token: TokenCache<CachedToken>,
 }
 
-#[derive(Default)]
-#[derive(Clone)]
+#[derive(Default, Clone)]
 struct CachedToken {
     access: SecretString,
     refresh: Option<(SecretString, DateTime<Utc>)>,

@@ -138,6 +138,17 @@ impl HttpClient for FakeClient {
 /// The state every provider fake keeps: a counter for the ids it hands out, and the
 /// failures queued with `fail_next`, served one per request, first queued first.
 #[derive(Debug, Default)]
+#[cfg_attr(
+    not(any(
+        feature = "http",
+        feature = "fracttal",
+        feature = "timelines",
+        feature = "rdconversas",
+        feature = "rm",
+        feature = "whatsapp"
+    )),
+    allow(dead_code)
+)]
 pub(crate) struct FakeScript {
     state: Mutex<ScriptState>,
 }
@@ -148,6 +159,17 @@ struct ScriptState {
     failures: std::collections::VecDeque<HttpResponse>,
 }
 
+#[cfg_attr(
+    not(any(
+        feature = "http",
+        feature = "fracttal",
+        feature = "timelines",
+        feature = "rdconversas",
+        feature = "rm",
+        feature = "whatsapp"
+    )),
+    allow(dead_code)
+)]
 impl FakeScript {
     fn lock(&self) -> std::sync::MutexGuard<'_, ScriptState> {
         // Each update writes whole values, so a poisoned lock still guards valid state.
@@ -172,6 +194,16 @@ impl FakeScript {
     }
 }
 
+#[cfg_attr(
+    not(any(
+        feature = "http",
+        feature = "fracttal",
+        feature = "timelines",
+        feature = "rdconversas",
+        feature = "rm"
+    )),
+    allow(dead_code)
+)]
 /// The path of `url` without a trailing `/`, for matching a request against a configured
 /// base URL's path.
 pub(crate) fn trimmed_path(path: &str) -> &str {

@@ -26,7 +26,30 @@ mod response;
 
 pub use client::HttpClient;
 pub use error::{ConnectFailure, ErrorSource, HttpError};
-pub(crate) use fake::{trimmed_path, FakeScript};
+// The provider fakes of the adapters use these; a build without adapters does not.
+#[cfg_attr(
+    not(any(
+        feature = "http",
+        feature = "fracttal",
+        feature = "timelines",
+        feature = "rdconversas",
+        feature = "rm"
+    )),
+    allow(unused_imports)
+)]
+pub(crate) use fake::trimmed_path;
+#[cfg_attr(
+    not(any(
+        feature = "http",
+        feature = "fracttal",
+        feature = "timelines",
+        feature = "rdconversas",
+        feature = "rm",
+        feature = "whatsapp"
+    )),
+    allow(unused_imports)
+)]
+pub(crate) use fake::FakeScript;
 pub use fake::{FakeClient, ProviderFake};
 pub use headers::{HeaderValue, Headers, REDACTED};
 pub use recording::RecordingClient;
