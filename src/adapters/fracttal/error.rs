@@ -235,6 +235,7 @@ impl FracttalError {
             message: self.to_string(),
             class: self.class(),
             details: Value::Null,
+            source: None,
         })
     }
 }
@@ -255,7 +256,7 @@ impl From<FracttalError> for DeliveryError {
                 }
             }
             other => match other.to_provider_error() {
-                Some(provider) => DeliveryError::from(provider),
+                Some(provider) => DeliveryError::from(provider.with_source(other)),
                 // Every remaining variant has a status; this arm only keeps the match total.
                 None => DeliveryError::Precondition(other.to_string()),
             },
@@ -294,6 +295,7 @@ impl From<FracttalError> for ProviderError {
             message: error.to_string(),
             class: error.class(),
             details: Value::Null,
+            source: None,
         })
     }
 }

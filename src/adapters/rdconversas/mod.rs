@@ -343,6 +343,7 @@ pub fn rd_error(response: &HttpResponse, now: chrono::DateTime<chrono::Utc>) -> 
         message,
         class,
         details: Value::Null,
+        source: None,
     }
 }
 

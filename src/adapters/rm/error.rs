@@ -98,6 +98,7 @@ impl RmError {
                 message: other.to_string(),
                 class: other.class(),
                 details: Value::Null,
+                source: None,
             },
         }
     }
@@ -114,7 +115,10 @@ impl From<RmError> for DeliveryError {
             RmError::InvalidRequest(message) => {
                 DeliveryError::Prepare(crate::TargetError::InvalidPayload(message))
             }
-            other => DeliveryError::Provider(Box::new(other.to_provider_error())),
+            other => {
+                let provider = other.to_provider_error();
+                DeliveryError::Provider(Box::new(provider.with_source(other)))
+            }
         }
     }
 }

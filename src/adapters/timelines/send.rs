@@ -393,6 +393,7 @@ fn permanent(response: &HttpResponse, message: &str) -> ProviderError {
         message: message.to_owned(),
         class: ErrorClass::Permanent,
         details: Value::Null,
+        source: None,
     }
 }
 

@@ -239,6 +239,7 @@ impl GraphError {
             } else {
                 Value::Object(details)
             },
+            source: None,
         }
     }
 }
@@ -270,7 +271,10 @@ pub fn provider_error(response: &HttpResponse, now: DateTime<Utc>) -> ProviderEr
         error.message = redact_tokens(&error.message);
         return error;
     };
-    let mut error = graph.into_provider_error(response.status, response.retry_after(now));
+    let source = graph.redacted();
+    let mut error = graph
+        .into_provider_error(response.status, response.retry_after(now))
+        .with_source(source);
     for (header, key) in [
         ("x-fb-trace-id", "x_fb_trace_id"),
         ("x-fb-request-id", "x_fb_request_id"),
@@ -381,6 +385,36 @@ impl<'de> Deserialize<'de> for GraphError {
             .ok_or_else(|| serde::de::Error::custom("a Graph error must be a JSON object"))?;
         GraphError::from_object(object)
             .ok_or_else(|| serde::de::Error::custom("a Graph error needs an integer `code`"))
+    }
+}
+
+impl std::fmt::Display for GraphError {
+    /// `Graph error <code>: <message>`, with anything that looks like an access token
+    /// redacted, as in [`into_provider_error`](GraphError::into_provider_error).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Graph error {}: {}",
+            self.code,
+            redact_tokens(&self.message)
+        )
+    }
+}
+
+impl std::error::Error for GraphError {}
+
+impl GraphError {
+    /// The same error with every text Meta wrote passed through the token redaction, so it
+    /// can travel as a source of errors that are logged and shown.
+    fn redacted(&self) -> GraphError {
+        let redact = |text: &Option<String>| text.as_deref().map(redact_tokens);
+        GraphError {
+            message: redact_tokens(&self.message),
+            details: redact(&self.details),
+            error_user_title: redact(&self.error_user_title),
+            error_user_msg: redact(&self.error_user_msg),
+            ..self.clone()
+        }
     }
 }
 

@@ -316,7 +316,7 @@ impl Flow {
         match ctx.claims().claim(flow, key, now).await {
             Err(e) => {
                 return failed(
-                    Failure::from_delivery(Stage::Claim, &DeliveryError::Store(e)),
+                    Failure::from_delivery(Stage::Claim, DeliveryError::Store(e)),
                     0,
                 )
             }
@@ -337,7 +337,7 @@ impl Flow {
                 match self.inner.delivery.on_unknown {
                     OnUnknown::Hold => {
                         return failed(
-                            Failure::from_delivery(Stage::Claim, &DeliveryError::Unknown { since }),
+                            Failure::from_delivery(Stage::Claim, DeliveryError::Unknown { since }),
                             0,
                         );
                     }
@@ -351,7 +351,7 @@ impl Flow {
                         }
                         Err(e) => {
                             return failed(
-                                Failure::from_delivery(Stage::Claim, &DeliveryError::Store(e)),
+                                Failure::from_delivery(Stage::Claim, DeliveryError::Store(e)),
                                 0,
                             )
                         }
@@ -410,7 +410,7 @@ impl Flow {
                     // took; the claim stays in flight and its lease makes it an unknown
                     // outcome for the flow's `OnUnknown` policy, like a crash would.
                     return Outcome::Failed {
-                        failure: Failure::from_delivery(Stage::Deliver, &error),
+                        failure: Failure::from_delivery(Stage::Deliver, error),
                         retryable: false,
                         attempts: attempt,
                     };
@@ -425,7 +425,7 @@ impl Flow {
                     }
                     let retryable = error.class().is_retryable();
                     return Outcome::Failed {
-                        failure: Failure::from_delivery(Stage::Deliver, &error),
+                        failure: Failure::from_delivery(Stage::Deliver, error),
                         retryable,
                         attempts: attempt,
                     };

@@ -1,5 +1,7 @@
 //! What happened to every record: outcomes and run reports.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -68,9 +70,44 @@ pub enum Stage {
     Deliver,
 }
 
-/// A failure as it is kept in a report: typed errors flattened into serializable fields.
-/// Never holds a secret: it is built from errors whose messages carry none.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A failure as it is kept in a report: typed errors flattened into serializable fields,
+/// and, in the process that ran the flow, the typed error itself ([`Failure::error`],
+/// [`Failure::cause`]). Never holds a secret: it is built from errors whose messages carry
+/// none.
+///
+/// ```
+/// use hubflow::{DeliveryError, Failure, Flow, Outcome, ProviderError, Record};
+/// # use hubflow::{Context, ManualClock, MemoryStore, Receipt, Target, TargetError};
+/// # use hubflow::http::{HttpRequest, RecordingClient};
+/// # use serde_json::Value;
+/// #[derive(Debug, thiserror::Error)]
+/// #[error("the ERP refused ticket {0}")]
+/// struct Refused(u32);
+///
+/// struct Erp;
+/// #[async_trait::async_trait]
+/// impl Target for Erp {
+///     type Action = HttpRequest;
+///     fn prepare(&self, _: &Record, payload: &Value) -> Result<HttpRequest, TargetError> {
+///         Ok(HttpRequest::post_json("https://erp.example.com/t".parse().unwrap(), payload).unwrap())
+///     }
+///     async fn deliver(&self, _: &Context, _: &Record, _: &HttpRequest) -> Result<Receipt, DeliveryError> {
+///         let error = ProviderError::new("erp", 409, "conflict").with_source(Refused(7));
+///         Err(error.into())
+///     }
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// # let ctx = Context::new(RecordingClient::new(), ManualClock::new(chrono::Utc::now()), MemoryStore::new());
+/// let flow = Flow::builder("tickets").target(Erp).build().unwrap();
+/// let report = flow.process(&ctx, vec![Record::new("k", "t", serde_json::json!({}))]).await;
+/// let Outcome::Failed { failure, .. } = &report.records[0].outcome else { panic!() };
+/// // The adapter's own error is still there, typed.
+/// assert_eq!(failure.cause::<Refused>().map(|r| r.0), Some(7));
+/// assert_eq!(failure.cause::<ProviderError>().map(|p| p.status), Some(409));
+/// # });
+/// ```
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Failure {
     /// Where it failed.
@@ -85,9 +122,63 @@ pub struct Failure {
     /// The provider's error code, when it gave one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
+    /// The typed error, in the process that ran the flow (not serialized).
+    #[serde(skip)]
+    error: Option<Arc<DeliveryError>>,
+}
+
+impl PartialEq for Failure {
+    /// Failures are equal when their reported fields are: the typed error is not compared
+    /// (a report read back from the history has none).
+    fn eq(&self, other: &Self) -> bool {
+        (
+            self.stage,
+            &self.message,
+            self.class,
+            self.status,
+            &self.code,
+        ) == (
+            other.stage,
+            &other.message,
+            other.class,
+            other.status,
+            &other.code,
+        )
+    }
 }
 
 impl Failure {
+    /// The delivery error this failure was made from, when it failed in this process. A
+    /// failure read back from a stored report has only its fields.
+    pub fn error(&self) -> Option<&DeliveryError> {
+        self.error.as_deref()
+    }
+
+    /// The first error of type `E` among the delivery error, the provider's error it
+    /// carries, and their causes (`source()` chain): an adapter's own error type
+    /// (`FracttalError`, `RmError`, `GraphError`), an [`HttpError`](crate::http::HttpError),
+    /// a [`StoreError`](crate::StoreError).
+    pub fn cause<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        let error = self.error.as_deref()?;
+        let mut roots: Vec<&(dyn std::error::Error + 'static)> = vec![error];
+        // Transparent variants' source chains skip the wrapped error itself.
+        match error {
+            DeliveryError::Provider(provider) => roots.push(provider.as_ref()),
+            DeliveryError::Transport(transport) => roots.push(transport),
+            _ => {}
+        }
+        roots.into_iter().find_map(|root| {
+            let mut next = Some(root);
+            while let Some(current) = next {
+                if let Some(found) = current.downcast_ref::<E>() {
+                    return Some(found);
+                }
+                next = current.source();
+            }
+            None
+        })
+    }
+
     pub(crate) fn from_map(error: &MapError) -> Self {
         Failure::permanent(Stage::Map, error.to_string())
     }
@@ -96,13 +187,14 @@ impl Failure {
         Failure::permanent(Stage::Prepare, error.to_string())
     }
 
-    pub(crate) fn from_delivery(stage: Stage, error: &DeliveryError) -> Self {
+    pub(crate) fn from_delivery(stage: Stage, error: DeliveryError) -> Self {
         Failure {
             stage,
             message: error.to_string(),
             class: error.class(),
             status: error.status(),
             code: error.code().map(str::to_owned),
+            error: Some(Arc::new(error)),
         }
     }
 
@@ -113,6 +205,7 @@ impl Failure {
             class: ErrorClass::Permanent,
             status: None,
             code: None,
+            error: None,
         }
     }
 }

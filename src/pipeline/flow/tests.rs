@@ -80,6 +80,7 @@ fn provider(class: ErrorClass) -> DeliveryError {
         message: "token expired".into(),
         class,
         details: Value::Null,
+        source: None,
     })
 }
 

@@ -1,6 +1,7 @@
 //! How a target refuses a payload and how a delivery fails, with the retry class of each.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -80,7 +81,7 @@ impl ErrorClass {
 /// Adapters fill `code` with the provider's own error code (`131047`, `UNAUTHORIZED_ENDPOINT`)
 /// and `class` from the provider's documentation. `message` is the provider's text, which
 /// never contains the credentials hubflow sent.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ProviderError {
     /// Which provider answered (`whatsapp`, `fracttal`, `http`).
@@ -97,9 +98,55 @@ pub struct ProviderError {
     /// Structured details from the answer (sub-codes, trace ids), never credentials.
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub details: Value,
+    /// The adapter's own error behind this answer (`FracttalError`, `GraphError`), reachable
+    /// through [`source`](std::error::Error::source); not serialized.
+    #[serde(skip)]
+    pub(crate) source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl PartialEq for ProviderError {
+    /// Provider errors are equal when their reported fields are; the source is not compared.
+    fn eq(&self, other: &Self) -> bool {
+        (
+            &self.provider,
+            self.status,
+            &self.code,
+            &self.message,
+            self.class,
+            &self.details,
+        ) == (
+            &other.provider,
+            other.status,
+            &other.code,
+            &other.message,
+            other.class,
+            &other.details,
+        )
+    }
 }
 
 impl ProviderError {
+    /// An error from `provider` with this HTTP status and message, classified by the status.
+    pub fn new(provider: &str, status: u16, message: impl Into<String>) -> Self {
+        ProviderError {
+            provider: provider.to_owned(),
+            status,
+            code: None,
+            message: message.into(),
+            class: ErrorClass::from_status(status, None),
+            details: Value::Null,
+            source: None,
+        }
+    }
+
+    /// Keeps the adapter's own error as this error's source, so a host can match it
+    /// ([`Failure::cause`](crate::Failure::cause)). Its message must carry no secret.
+    #[must_use]
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(source));
+        self
+    }
+
     /// An error classified by its HTTP status alone, with the start of the body as message.
     pub fn from_response(
         provider: &str,
@@ -113,6 +160,7 @@ impl ProviderError {
             message: response.body_excerpt(300),
             class: ErrorClass::from_status(response.status, response.retry_after(now)),
             details: Value::Null,
+            source: None,
         }
     }
 }
@@ -130,7 +178,13 @@ impl fmt::Display for ProviderError {
     }
 }
 
-impl std::error::Error for ProviderError {}
+impl std::error::Error for ProviderError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 /// Why a delivery failed. Each error knows its [`ErrorClass`].
 #[derive(Debug, thiserror::Error)]

@@ -154,6 +154,7 @@ impl MediaError {
                     message: format!("unreadable answer: {message}"),
                     class: ErrorClass::Permanent,
                     details: serde_json::Value::Null,
+                    source: None,
                 }))
             }
             MediaError::OverCap { .. } => DeliveryError::Precondition(self.to_string()),
