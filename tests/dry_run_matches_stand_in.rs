@@ -364,7 +364,7 @@ async fn fracttal_work_request_fetches_its_token_first() {
 
 #[tokio::test]
 async fn rdconversas_template() {
-    use hubflow::rm::RdConversasTarget;
+    use hubflow::rdconversas::RdConversasTarget;
     let server = MockServer::start().await;
     answer(
         &server,

@@ -2,7 +2,7 @@
 //! connection's default country, as the mapper's `phone(country)` filter does.
 #![cfg(feature = "rm")]
 
-use hubflow::rm::RdConversasTarget;
+use hubflow::rdconversas::RdConversasTarget;
 use hubflow::spec::{Connections, MapSecrets, Registry};
 use hubflow::{FieldMap, FlowSpec, Mapper, Plan, Record, Target, TargetError};
 use secrecy::SecretString;

@@ -5,7 +5,8 @@ mod common;
 use std::time::Duration;
 
 use common::{delivered, failed, fixture, harness, mount_catch_all, only_outcome, url};
-use hubflow::rm::{ConfirmationTarget, PendingConfirmations, RdConversasTarget};
+use hubflow::rdconversas::RdConversasTarget;
+use hubflow::rm::{ConfirmationTarget, PendingConfirmations};
 use hubflow::{DeliveryPolicy, Flow, Record, RetryPolicy};
 use secrecy::SecretString;
 use serde_json::{json, Value};

@@ -26,6 +26,8 @@ pub(crate) fn register_builtin(#[allow(unused_variables)] registry: &mut crate::
     whatsapp::register(registry);
     #[cfg(feature = "timelines")]
     timelines::register(registry);
+    #[cfg(feature = "rdconversas")]
+    rdconversas::register(registry);
     #[cfg(feature = "rm")]
     rm::register(registry);
 }

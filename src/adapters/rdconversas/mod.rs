@@ -2,6 +2,7 @@
 //! installations use today.
 
 pub mod fake;
+mod spec;
 
 use std::fmt;
 
@@ -26,6 +27,10 @@ pub const DEFAULT_BASE_URL: &str = "https://api.tallos.com.br";
 pub const TEMPLATE_SEND_PATH: &str = "/v3/messages/template/send";
 /// The provider name in errors and reports.
 pub const PROVIDER: &str = "rdconversas";
+/// The kind name of the template-send target in flow specs.
+pub const KIND: &str = "rdconversas.template";
+
+pub(crate) use spec::register;
 
 /// Sends an approved WhatsApp template through RD Conversas:
 /// `POST {base}/v3/messages/template/send` with `Authorization: Bearer <token>` and
@@ -51,7 +56,7 @@ pub const PROVIDER: &str = "rdconversas";
 /// are permanent, with the reason in the message.
 ///
 /// ```
-/// use hubflow::rm::RdConversasTarget;
+/// use hubflow::rdconversas::RdConversasTarget;
 /// use hubflow::{Flow, Plan, Record};
 /// use secrecy::SecretString;
 /// use serde_json::json;
@@ -112,7 +117,7 @@ impl RdConversasTarget {
     /// (default `BR`); an unknown code is an error at `/default_country`.
     ///
     /// ```
-    /// use hubflow::rm::RdConversasTarget;
+    /// use hubflow::rdconversas::RdConversasTarget;
     /// use secrecy::SecretString;
     ///
     /// let target = RdConversasTarget::new(SecretString::from("t"));
@@ -350,6 +355,28 @@ pub fn rd_error(response: &HttpResponse, now: chrono::DateTime<chrono::Utc>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_hides_the_token() {
+        let target = RdConversasTarget::new(SecretString::from("rd-secret-token"));
+        assert!(!format!("{target:?}").contains("secret"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn untrusted_payloads_never_panic(text in ".{0,40}", n in proptest::num::i64::ANY) {
+            let target = RdConversasTarget::new("t".to_owned().into()).template_message_id("x");
+            let record = Record::new("k", "x", Value::Null);
+            for payload in [
+                json!({"to": text, "variables": [n, text]}),
+                json!({"to": n}),
+                json!({"to": [text]}),
+                json!(text),
+            ] {
+                let _ = target.prepare(&record, &payload);
+            }
+        }
+    }
 
     #[test]
     fn the_default_url_parses() {

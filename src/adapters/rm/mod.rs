@@ -21,12 +21,14 @@
 //!
 //! * [`AppointmentsSource`] (`rm.appointments`): the ERP query for the day D+N in the
 //!   clinic's time zone, paged `hasNext` style, rows mapped to `rm.appointment` records.
-//! * [`ConfirmationTarget`] (`rm.confirmation`): sends through a WhatsApp or RD Conversas
-//!   template target and stores the send as a [`PendingConfirmation`].
+//! * [`ConfirmationTarget`] (`rm.confirmation`): sends through any registered sending kind
+//!   (a WhatsApp or RD Conversas template, found by kind in the registry) and stores the send
+//!   as a [`PendingConfirmation`].
 //! * [`ReplyTarget`] (`rm.reply`): matches an answer to its pending confirmation and
 //!   applies it; unmatched, ambiguous and expired answers are reported, never guessed.
 //! * [`ActionTarget`] (`rm.confirm`, `rm.cancel`): the ERP calls, once per appointment.
-//! * [`RdConversasTarget`] (`rdconversas.template`): RD Conversas' template send.
+//! * RD Conversas' template send is its own adapter, [`rdconversas`](crate::rdconversas)
+//!   (`rdconversas.template`, feature `rdconversas`).
 //! * [`RmClient`]: JWT (refreshed ahead of expiry, 401 → refresh once), Basic or a static
 //!   bearer token; every route a [`Route`] template, because RM installations differ.
 //!
@@ -63,7 +65,6 @@ mod tests;
 
 use serde_json::{json, Value};
 
-pub use crate::adapters::rdconversas::{rd_error, RdConversasTarget};
 pub use action::{defaults, Action, ActionTarget, ACTION_PLACEHOLDERS, IDEMPOTENCY_HEADER};
 pub use appointments::{
     AppointmentsSource, FieldNames, Paging, APPOINTMENT_KIND, MAX_PAGES, QUERY_PLACEHOLDERS,
@@ -83,11 +84,6 @@ pub use reply::{
 };
 pub use route::Route;
 
-/// RD Conversas' constants.
-pub mod rdconversas_api {
-    pub use crate::adapters::rdconversas::{DEFAULT_BASE_URL, PROVIDER, TEMPLATE_SEND_PATH};
-}
-
 /// Source kind: the appointments due in N days.
 pub const APPOINTMENTS_KIND: &str = "rm.appointments";
 /// Target kind: send a confirmation and remember it as pending.
@@ -98,8 +94,6 @@ pub const REPLY_KIND: &str = "rm.reply";
 pub const CONFIRM_KIND: &str = "rm.confirm";
 /// Target kind: cancel an appointment.
 pub const CANCEL_KIND: &str = "rm.cancel";
-/// Target kind: an RD Conversas template send.
-pub const RDCONVERSAS_TEMPLATE_KIND: &str = "rdconversas.template";
 
 /// What [`confirmation_condition`] requires, as shown in skip reasons:
 /// `condition not met: <this>`.
@@ -187,7 +181,7 @@ pub fn whatsapp_confirmation_shape(template: &str, language: &str) -> Value {
 }
 
 /// Registers the RM kinds: sources `rm.appointments`; targets `rm.confirmation`,
-/// `rm.reply`, `rm.confirm`, `rm.cancel` and `rdconversas.template`.
+/// `rm.reply`, `rm.confirm` and `rm.cancel`.
 pub(crate) fn register(registry: &mut crate::spec::Registry) {
     spec::register(registry);
 }

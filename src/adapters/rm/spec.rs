@@ -17,7 +17,6 @@ use super::pending::PendingConfirmations;
 use super::reply::{IntentWords, ReplyTarget};
 use super::route::Route;
 use super::ACTION_PLACEHOLDERS;
-use crate::adapters::rdconversas::RdConversasTarget;
 use crate::spec::{BuildContext, Registry, SecretRef};
 use crate::{DynTarget, Source, SpecError, SpecErrors};
 
@@ -223,83 +222,12 @@ struct ConfirmationSpec {
     via: BTreeMap<String, Value>,
 }
 
-/// An RD Conversas connection:
-///
-/// ```json
-/// "rdconversas": {"token": {"secret": "RDCONVERSAS_TOKEN"},
-///                 "base_url": "https://api.tallos.com.br", "default_country": "BR"}
-/// ```
-///
-/// `default_country` (ISO 3166 alpha-2, default `BR`) is the country of the numbers written
-/// without a country code.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RdConnectionSpec {
-    #[serde(default)]
-    base_url: Option<Url>,
-    token: SecretRef,
-    #[serde(default)]
-    default_country: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RdTemplateSpec {
-    connection: String,
-    #[serde(default)]
-    template_message_id: Option<String>,
-    #[serde(default)]
-    country_code: Option<String>,
-    #[serde(default)]
-    operator_id: Option<String>,
-}
-
-fn rd_target(cx: &BuildContext<'_>, config: &Value) -> Result<RdConversasTarget, SpecErrors> {
-    let spec: RdTemplateSpec = cx.deserialize(config)?;
-    let connection: RdConnectionSpec = cx
-        .connection(&spec.connection)
-        .map_err(|e| SpecErrors::from(e).prefixed("/connection"))?;
-    let token = cx.secret(&connection.token).map_err(|e| {
-        SpecErrors::from(SpecError {
-            message: format!("connection \"{}\": {}", spec.connection, e.message),
-            ..e
-        })
-        .prefixed("/connection")
-    })?;
-    let mut target = RdConversasTarget::new(token);
-    if let Some(url) = connection.base_url {
-        target = target.base_url(url);
-    }
-    if let Some(code) = &connection.default_country {
-        target = target.default_country(code).map_err(|e| {
-            SpecErrors::from(SpecError {
-                path: "/connection".to_owned(),
-                message: format!(
-                    "connection \"{}\" at {}: {}",
-                    spec.connection, e.path, e.message
-                ),
-                ..e
-            })
-        })?;
-    }
-    if let Some(id) = spec.template_message_id {
-        target = target.template_message_id(id);
-    }
-    if let Some(code) = spec.country_code {
-        target = target.country_code(code);
-    }
-    if let Some(operator) = spec.operator_id {
-        target = target.operator(operator);
-    }
-    Ok(target)
-}
-
 fn scope(name: Option<String>) -> PendingConfirmations {
     name.map(PendingConfirmations::new).unwrap_or_default()
 }
 
-/// Registers `rm.appointments`, `rm.confirm`, `rm.cancel`, `rm.reply`, `rm.confirmation`
-/// and `rdconversas.template`.
+/// Registers `rm.appointments`, `rm.confirm`, `rm.cancel`, `rm.reply` and
+/// `rm.confirmation`.
 pub(crate) fn register(registry: &mut Registry) {
     let cache = Arc::new(ClientCache::default());
 
@@ -398,9 +326,5 @@ pub(crate) fn register(registry: &mut Registry) {
         Ok(DynTarget::new(
             ConfirmationTarget::new(inner).pending(scope(spec.scope)),
         ))
-    });
-
-    registry.register_target(super::RDCONVERSAS_TEMPLATE_KIND, |cx, config| {
-        Ok(DynTarget::new(rd_target(cx, config)?))
     });
 }

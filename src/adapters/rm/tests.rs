@@ -38,8 +38,8 @@ fn appointment() -> Record {
     )
 }
 
-// The example specs send through `whatsapp.template`.
-#[cfg(feature = "whatsapp")]
+// The example specs send through `whatsapp.template` and `rdconversas.template`.
+#[cfg(all(feature = "whatsapp", feature = "rdconversas"))]
 #[test]
 fn the_example_specs_build_and_plan_without_showing_secrets() {
     let connections = Connections::from_json(&example("rm-connections.json")).unwrap();
@@ -180,12 +180,10 @@ fn debug_forms_hide_credentials() {
             password: secrecy::SecretString::from("hunter2-secret"),
         },
     );
-    let rd = RdConversasTarget::new(secrecy::SecretString::from("rd-secret-token"));
     for shown in [
         format!("{client:?}"),
         format!("{:?}", ReplyTarget::new(client.clone())),
         format!("{:?}", ActionTarget::new(client.clone(), Action::Cancel)),
-        format!("{rd:?}"),
     ] {
         assert!(!shown.contains("secret"), "{shown}");
     }
@@ -261,7 +259,6 @@ proptest! {
         let reply = Record::new("wamid.X", "whatsapp.message", value.clone());
         let _ = ReplyTarget::new(client.clone()).prepare(&reply, &value);
         let _ = ActionTarget::new(client, Action::Confirm).prepare(&reply, &value);
-        let _ = RdConversasTarget::new("t".to_owned().into()).template_message_id("x").prepare(&reply, &value);
     }
 }
 
