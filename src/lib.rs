@@ -89,7 +89,7 @@
 //! | `timelines` | yes | [`timelines`]: TimelinesAI webhook intake and the `timelines.message` target |
 //! | `fracttal` | yes | [`fracttal`]: the OAuth client, `fracttal.work_orders`, `fracttal.work_order_status`, `fracttal.meter_readings`, `fracttal.work_requests`, `fracttal.event`, `fracttal.work_request` |
 //! | `rm` | yes | [`rm`]: appointment confirmations and reply routing for RM-style ERPs |
-//! | `testing` | no | `hubflow::testing`: the store conformance suite, for a store implementation's tests |
+//! | `testing` | no | `hubflow::testing`: the store conformance suite and the provider fakes in one place, for tests |
 //!
 //! With `--no-default-features` the core builds alone, without an HTTP client or a runtime.
 //!

@@ -27,7 +27,7 @@
 //! * [`ReplyTarget`] (`rm.reply`): matches an answer to its pending confirmation and
 //!   applies it; unmatched, ambiguous and expired answers are reported, never guessed.
 //! * [`ActionTarget`] (`rm.confirm`, `rm.cancel`): the ERP calls, once per appointment.
-//! * RD Conversas' template send is its own adapter, [`rdconversas`](crate::rdconversas)
+//! * RD Conversas' template send is its own adapter, `hubflow::rdconversas`
 //!   (`rdconversas.template`, feature `rdconversas`).
 //! * [`RmClient`]: JWT (refreshed ahead of expiry, 401 → refresh once), Basic or a static
 //!   bearer token; every route a [`Route`] template, because RM installations differ.

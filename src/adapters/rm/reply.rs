@@ -177,7 +177,7 @@ impl crate::Action for ReadReply {
 /// Routes a patient's answer to the confirmation it answers, and applies it: kind
 /// `rm.reply`. One record in, one outcome out.
 ///
-/// **Input**: a `whatsapp.message` record (from [`crate::whatsapp::webhook`]) of type
+/// **Input**: a `whatsapp.message` record (from `hubflow::whatsapp::webhook`) of type
 /// `button` (a template quick reply) or `interactive` (a reply button), or any record whose
 /// payload has the same fields: `from` (the patient's number), `reply_id` (the button's
 /// payload or id), `text`, `context_id` (the message answered). Without a mapper the record's
