@@ -11,7 +11,7 @@
 //! * `HUBFLOW_WEBHOOK_URL`: the base URL of your endpoint (the spec adds `hooks/work-orders`);
 //! * `HUBFLOW_WEBHOOK_TOKEN`: the `Authorization` header value (never printed).
 
-use hubflow::http::{HttpClient, RecordingClient, ReqwestClient};
+use hubflow::http::ReqwestClient;
 use hubflow::spec::{Connections, EnvSecrets, MapSecrets, Registry, SecretResolver};
 use hubflow::{Context, FlowSpec, MemoryStore, Plan, Record, TokioClock};
 use serde_json::json;
@@ -52,20 +52,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
-    let http: Box<dyn HttpClient> = match live_url {
-        Some(_) => Box::new(ReqwestClient::new()?),
-        None => Box::new(RecordingClient::new()),
-    };
-    let ctx = Context::new(http, TokioClock, MemoryStore::new());
-    let report = flow.process(&ctx, records).await;
-    println!(
-        "== report{}",
-        if live_url.is_some() {
-            ""
-        } else {
-            " (dry run: nothing left this machine)"
+    let ctx = Context::new(ReqwestClient::new()?, TokioClock, MemoryStore::new());
+    if live_url.is_none() {
+        // A dry run executes the flow against a fake of the endpoint: the requests it shows
+        // are the ones a real run sends, in order, and nothing leaves this machine.
+        let dry = flow.dry_run(&ctx, records).await;
+        println!("== dry run: requests per record (nothing left this machine)");
+        for record in &dry.records {
+            println!(
+                "{}: {}",
+                record.key,
+                serde_json::to_string_pretty(&record.requests)?
+            );
         }
-    );
+        println!("== report");
+        println!("{}", serde_json::to_string_pretty(&dry.report)?);
+        return Ok(());
+    }
+    let report = flow.process(&ctx, records).await;
+    println!("== report");
     println!("{}", serde_json::to_string_pretty(&report)?);
     Ok(())
 }
