@@ -40,6 +40,14 @@ async fn assert_dry_run_matches_in(
 ) -> Vec<HttpRequest> {
     let dry = flow.dry_run(&h.ctx, vec![record.clone()]).await;
     assert!(dry.report.dry_run);
+    // What a dry run shows may be logged or put on a screen: no credential in any form.
+    let shown = format!("{} {dry:?}", serde_json::to_string(&dry).unwrap());
+    for secret in SECRETS {
+        assert!(
+            !shown.contains(secret),
+            "the dry run shows `{secret}`: {shown}"
+        );
+    }
     let dry_outcome = &dry.report.records[0].outcome;
     assert!(
         matches!(dry_outcome, Outcome::Delivered { .. }),
@@ -90,6 +98,20 @@ async fn assert_dry_run_matches_in(
     }
     sent.clone()
 }
+
+/// Every credential the targets below are given, and the tokens the fakes and stand-ins
+/// hand out.
+const SECRETS: [&str; 9] = [
+    "hook-secret",
+    "EAAG-wa-token",
+    "tl-token",
+    "rd-token",
+    "rm-password",
+    "rm-token",
+    "fake-token-1",
+    "fake-rm-token-1",
+    "c2VjcmV0", // base64 of "secret", Fracttal's client secret in a Basic header
+];
 
 fn record(data: Value) -> Record {
     Record::new("k-1021", "work_order", data)
