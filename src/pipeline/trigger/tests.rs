@@ -1,0 +1,104 @@
+//! Unit tests of `trigger`.
+
+use super::*;
+
+fn utc(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+#[test]
+fn event_and_manual_are_never_due() {
+    let event = Trigger::Event {
+        module: "m".into(),
+        submodule: "s".into(),
+        event: "e".into(),
+    };
+    assert_eq!(event.next_due(utc("2026-01-01T00:00:00Z")), None);
+    assert_eq!(Trigger::Manual.next_due(utc("2026-01-01T00:00:00Z")), None);
+}
+
+#[test]
+fn every_is_aligned_and_strictly_after_now() {
+    let every = Trigger::Every { seconds: 900 };
+    assert_eq!(
+        every.next_due(utc("2026-01-01T10:07:00Z")),
+        Some(utc("2026-01-01T10:15:00Z"))
+    );
+    assert_eq!(
+        every.next_due(utc("2026-01-01T10:15:00Z")),
+        Some(utc("2026-01-01T10:30:00Z"))
+    );
+    assert_eq!(
+        Trigger::Every { seconds: 0 }.next_due(utc("2026-01-01T10:15:00Z")),
+        None
+    );
+    assert_eq!(
+        Trigger::Every { seconds: u64::MAX }.next_due(utc("2026-01-01T10:15:00Z")),
+        None
+    );
+}
+
+#[test]
+fn daily_uses_the_time_zone() {
+    let daily = Trigger::Daily {
+        at: "08:00:00".parse().unwrap(),
+        time_zone: chrono_tz::America::Sao_Paulo,
+    };
+    assert_eq!(
+        daily.next_due(utc("2026-03-01T10:59:59Z")),
+        Some(utc("2026-03-01T11:00:00Z"))
+    );
+    assert_eq!(
+        daily.next_due(utc("2026-03-01T11:00:00Z")),
+        Some(utc("2026-03-02T11:00:00Z"))
+    );
+    // Late evening in São Paulo is already tomorrow in UTC.
+    assert_eq!(
+        daily.next_due(utc("2026-03-02T02:30:00Z")),
+        Some(utc("2026-03-02T11:00:00Z"))
+    );
+}
+
+#[test]
+fn daily_handles_daylight_saving_gaps_and_overlaps() {
+    let berlin = chrono_tz::Europe::Berlin;
+    // 2026-03-29 02:30 does not exist in Berlin: clocks go 02:00 → 03:00 (01:00 UTC).
+    let gap = Trigger::Daily {
+        at: "02:30:00".parse().unwrap(),
+        time_zone: berlin,
+    };
+    assert_eq!(
+        gap.next_due(utc("2026-03-28T23:00:00Z")),
+        Some(utc("2026-03-29T01:00:00Z"))
+    );
+    // 2026-10-25 02:30 exists twice; the first is 00:30 UTC.
+    let overlap = Trigger::Daily {
+        at: "02:30:00".parse().unwrap(),
+        time_zone: berlin,
+    };
+    assert_eq!(
+        overlap.next_due(utc("2026-10-24T23:00:00Z")),
+        Some(utc("2026-10-25T00:30:00Z"))
+    );
+}
+
+#[test]
+fn triggers_have_a_json_form() {
+    let t: Trigger =
+        serde_json::from_str(r#"{"daily": {"at": "07:30:00", "time_zone": "America/Sao_Paulo"}}"#)
+            .unwrap();
+    assert!(matches!(t, Trigger::Daily { .. }));
+    let t: Trigger = serde_json::from_str(
+        r#"{"event": {"module": "work_management", "submodule": "work_orders", "event": "new_wo"}}"#,
+    )
+    .unwrap();
+    assert!(matches!(t, Trigger::Event { .. }));
+    assert_eq!(
+        serde_json::from_str::<Trigger>(r#""manual""#).unwrap(),
+        Trigger::Manual
+    );
+    assert!(serde_json::from_str::<Trigger>(
+        r#"{"daily": {"at": "07:30:00", "time_zone": "Mars/Base"}}"#
+    )
+    .is_err());
+}
