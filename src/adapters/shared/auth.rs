@@ -31,6 +31,7 @@ use crate::http::HttpError;
 use crate::Context;
 
 pub use super::base_url::{BaseUrl, BaseUrlError};
+#[cfg(any(feature = "fracttal", feature = "rm"))]
 pub use super::jwt::PasswordJwt;
 #[cfg(any(feature = "fracttal", feature = "rm"))]
 pub use super::oauth::ClientCredentials;

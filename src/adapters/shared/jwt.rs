@@ -8,7 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use url::Url;
 
-use super::auth::{AuthError, Authorization, Credentials};
+use super::auth::AuthError;
 use super::lease::{parse_token_answer, Issued, Issuer, Leases, Renewal};
 use crate::http::{HttpRequest, Method};
 use crate::Context;
@@ -139,24 +139,7 @@ impl Issuer for PasswordJwt {
     }
 }
 
-#[async_trait]
-impl Credentials for PasswordJwt {
-    async fn authorization(&self, ctx: &Context) -> Result<Authorization, AuthError> {
-        self.leases.authorization(ctx, self).await
-    }
-
-    async fn refresh(
-        &self,
-        ctx: &Context,
-        rejected: &Authorization,
-    ) -> Result<Option<Authorization>, AuthError> {
-        self.leases.refresh(ctx, self, rejected).await.map(Some)
-    }
-
-    async fn forget(&self) {
-        self.leases.forget().await;
-    }
-}
+super::lease::leased_credentials!(PasswordJwt);
 
 impl fmt::Debug for PasswordJwt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -185,6 +185,43 @@ impl Leases {
     }
 }
 
+/// `Credentials` for a type that is its own [`Issuer`] and keeps its tokens in a
+/// `leases: Leases` field.
+#[cfg(any(feature = "fracttal", feature = "rm"))]
+macro_rules! leased_credentials {
+    ($type:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::adapters::shared::auth::Credentials for $type {
+            async fn authorization(
+                &self,
+                ctx: &$crate::Context,
+            ) -> Result<
+                $crate::adapters::shared::auth::Authorization,
+                $crate::adapters::shared::auth::AuthError,
+            > {
+                self.leases.authorization(ctx, self).await
+            }
+
+            async fn refresh(
+                &self,
+                ctx: &$crate::Context,
+                rejected: &$crate::adapters::shared::auth::Authorization,
+            ) -> Result<
+                Option<$crate::adapters::shared::auth::Authorization>,
+                $crate::adapters::shared::auth::AuthError,
+            > {
+                self.leases.refresh(ctx, self, rejected).await.map(Some)
+            }
+
+            async fn forget(&self) {
+                self.leases.forget().await;
+            }
+        }
+    };
+}
+#[cfg(any(feature = "fracttal", feature = "rm"))]
+pub(crate) use leased_credentials;
+
 /// Reads an OAuth-style token answer (`access_token`, `token_type`, `expires_in`,
 /// `refresh_token`). Its body is never quoted in errors: it may hold a token.
 /// A missing or unusable `expires_in` gives `fallback`.

@@ -12,9 +12,23 @@
 //!
 //! [`Credentials`]: auth::Credentials
 
+// Each adapter uses part of this layer (OAuth only Fracttal, the rejection hook only
+// Fracttal and WhatsApp, …): a build with some adapters leaves the rest unused.
+#![cfg_attr(
+    not(all(
+        feature = "fracttal",
+        feature = "rm",
+        feature = "rdconversas",
+        feature = "timelines",
+        feature = "whatsapp"
+    )),
+    allow(dead_code)
+)]
+
 pub mod auth;
 pub(crate) mod base_url;
 pub(crate) mod client;
+#[cfg(any(feature = "fracttal", feature = "rm"))]
 pub(crate) mod jwt;
 pub(crate) mod lease;
 #[cfg(any(feature = "fracttal", feature = "rm"))]

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
-use super::auth::{AuthError, Authorization, Credentials};
+use super::auth::{AuthError, Authorization};
 use super::lease::{parse_token_answer, Issued, Issuer, Leases, Renewal};
 use crate::http::{HttpRequest, HttpResponse, Method};
 use crate::Context;
@@ -151,24 +151,7 @@ impl Issuer for ClientCredentials {
     }
 }
 
-#[async_trait]
-impl Credentials for ClientCredentials {
-    async fn authorization(&self, ctx: &Context) -> Result<Authorization, AuthError> {
-        self.leases.authorization(ctx, self).await
-    }
-
-    async fn refresh(
-        &self,
-        ctx: &Context,
-        rejected: &Authorization,
-    ) -> Result<Option<Authorization>, AuthError> {
-        self.leases.refresh(ctx, self, rejected).await.map(Some)
-    }
-
-    async fn forget(&self) {
-        self.leases.forget().await;
-    }
-}
+super::lease::leased_credentials!(ClientCredentials);
 
 impl fmt::Debug for ClientCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
