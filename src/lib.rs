@@ -145,6 +145,14 @@ pub use adapters::http as http_target;
 pub use adapters::rdconversas;
 #[cfg(feature = "rm")]
 pub use adapters::rm;
+#[cfg(any(
+    feature = "fracttal",
+    feature = "rm",
+    feature = "rdconversas",
+    feature = "timelines",
+    feature = "whatsapp"
+))]
+pub use adapters::shared::auth;
 #[cfg(feature = "timelines")]
 pub use adapters::timelines;
 #[cfg(feature = "whatsapp")]

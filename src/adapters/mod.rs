@@ -9,7 +9,13 @@ pub mod http;
 pub mod rdconversas;
 #[cfg(feature = "rm")]
 pub mod rm;
-#[cfg(any(feature = "fracttal", feature = "rm"))]
+#[cfg(any(
+    feature = "fracttal",
+    feature = "rm",
+    feature = "rdconversas",
+    feature = "timelines",
+    feature = "whatsapp"
+))]
 pub(crate) mod shared;
 #[cfg(feature = "timelines")]
 pub mod timelines;

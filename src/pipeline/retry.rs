@@ -7,7 +7,6 @@ use crate::{DeliveryError, ErrorClass};
 /// When to try a failed delivery again, decided without side effects.
 ///
 /// * a permanent error is never retried;
-/// * "refresh credentials" is retried once, at once, after the first attempt;
 /// * a retryable error waits the provider's `Retry-After` when it gave one (and gives up
 ///   when that is longer than `max_retry_after`, leaving the record to a later run),
 ///   otherwise an exponential backoff with full jitter:
@@ -93,10 +92,6 @@ impl RetryPolicy {
         }
         match class {
             ErrorClass::Permanent => RetryDecision::GiveUp,
-            ErrorClass::RefreshCredentials if attempt == 1 => RetryDecision::Retry {
-                after: Duration::ZERO,
-            },
-            ErrorClass::RefreshCredentials => RetryDecision::GiveUp,
             ErrorClass::Retryable { after: Some(after) } if after > self.max_retry_after => {
                 RetryDecision::GiveUp
             }
@@ -224,18 +219,12 @@ mod tests {
     }
 
     #[test]
-    fn refresh_is_retried_once_at_once() {
+    fn a_401_is_permanent_for_the_flow() {
+        // The clients refresh and resend once themselves; what reaches the flow is final.
         let p = RetryPolicy::default();
-        assert_eq!(
-            p.decide_class(1, ErrorClass::RefreshCredentials, 0.7),
-            RetryDecision::Retry {
-                after: Duration::ZERO
-            }
-        );
-        assert_eq!(
-            p.decide_class(2, ErrorClass::RefreshCredentials, 0.7),
-            RetryDecision::GiveUp
-        );
+        let class = ErrorClass::from_status(401, Some(Duration::from_secs(5)));
+        assert_eq!(class, ErrorClass::Permanent);
+        assert_eq!(p.decide_class(1, class, 0.7), RetryDecision::GiveUp);
     }
 
     #[test]

@@ -5,15 +5,15 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Serialize;
 use serde_json::Value;
 use url::Url;
 
 use super::error::{error_text, rate_limit_wait, FracttalError, UNAUTHORIZED_ENDPOINT};
-use crate::adapters::shared::token::{TokenCache, TokenSlot};
+use crate::adapters::shared::auth::{AuthError, ClientCredentials, Credentials as _};
+use crate::adapters::shared::client::{ApiClient, SendError};
 use crate::http::{HttpRequest, HttpResponse, Method};
 use crate::text::truncate;
 use crate::{Context, RateLimiter};
@@ -72,21 +72,12 @@ pub struct FracttalClient {
 }
 
 pub(crate) struct Inner {
-    base_url: Url,
-    token_url: Url,
-    client_id: SecretString,
-    client_secret: SecretString,
+    /// The base URL, the shared send path and the credentials (whose token cache clones
+    /// share).
+    api: ApiClient,
+    oauth: Arc<ClientCredentials>,
     limiter: Arc<RateLimiter>,
     timeout: Option<Duration>,
-    token: TokenCache<CachedToken>,
-}
-
-#[derive(Clone)]
-struct CachedToken {
-    access: SecretString,
-    refresh_at: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
-    generation: u64,
 }
 
 /// Builds a [`FracttalClient`].
@@ -135,24 +126,31 @@ impl FracttalClientBuilder {
     }
 
     /// The client.
+    ///
+    /// A base URL that is not an absolute `http(s)` URL with a host (and no user info, query
+    /// or fragment) makes every request fail with [`FracttalError::InvalidRequest`] saying
+    /// why; flow specs refuse it when they are built.
     pub fn build(self) -> FracttalClient {
-        let mut base_url = self.base_url;
-        if !base_url.path().ends_with('/') {
-            let path = format!("{}/", base_url.path());
-            base_url.set_path(&path);
-        }
         let limiter = self
             .limiter
             .unwrap_or_else(|| Arc::new(RateLimiter::per_second(self.requests_per_minute / 60.0)));
+        let oauth = Arc::new(
+            ClientCredentials::new(self.token_url, self.client_id, self.client_secret)
+                .timeout(self.timeout)
+                .fallback_lifetime(FALLBACK_TOKEN_LIFETIME)
+                .renew_ahead(REFRESH_AHEAD, 10)
+                .refusal_wait(token_refusal_wait),
+        );
+        let api = ApiClient::new(self.base_url, oauth.clone())
+            .rejects(token_rejected)
+            .timeout(self.timeout)
+            .accept_json();
         FracttalClient {
             inner: Arc::new(Inner {
-                base_url,
-                token_url: self.token_url,
-                client_id: self.client_id,
-                client_secret: self.client_secret,
+                api,
+                oauth,
                 limiter,
                 timeout: self.timeout,
-                token: TokenCache::default(),
             }),
         }
     }
@@ -184,12 +182,12 @@ impl FracttalClient {
 
     /// The API base URL, ending in `/`.
     pub fn base_url(&self) -> &Url {
-        &self.inner.base_url
+        self.inner.api.url()
     }
 
     /// The OAuth token URL.
     pub fn token_url(&self) -> &Url {
-        &self.inner.token_url
+        self.inner.oauth.token_url()
     }
 
     /// The limiter every API request waits on.
@@ -222,15 +220,10 @@ impl FracttalClient {
         timeout: Option<Duration>,
     ) -> bool {
         let inner = &self.inner;
-        let mut expected_base = base_url.clone();
-        if !expected_base.path().ends_with('/') {
-            let path = format!("{}/", expected_base.path());
-            expected_base.set_path(&path);
-        }
-        inner.base_url == expected_base
-            && &inner.token_url == token_url
-            && inner.client_id.expose_secret() == client_id.expose_secret()
-            && inner.client_secret.expose_secret() == client_secret.expose_secret()
+        inner.api.url() == &crate::adapters::shared::base_url::with_trailing_slash(base_url.clone())
+            && inner
+                .oauth
+                .same_settings(token_url, client_id, client_secret, timeout)
             && inner.limiter.interval()
                 == RateLimiter::per_second(requests_per_minute / 60.0).interval()
             && inner.timeout == timeout
@@ -239,24 +232,7 @@ impl FracttalClient {
     /// The URL of `path` below the base URL. Paths that would leave the base URL (absolute
     /// URLs, `..`) are refused: the access token must only go to the configured API.
     pub fn url(&self, path: &str) -> Result<Url, FracttalError> {
-        let url = self
-            .inner
-            .base_url
-            .join(path.trim_start_matches('/'))
-            .map_err(|e| FracttalError::InvalidRequest(format!("bad path `{path}`: {e}")))?;
-        self.check_url(&url)?;
-        Ok(url)
-    }
-
-    fn check_url(&self, url: &Url) -> Result<(), FracttalError> {
-        if url.as_str().starts_with(self.inner.base_url.as_str()) {
-            Ok(())
-        } else {
-            Err(FracttalError::InvalidRequest(format!(
-                "{url} is outside the configured base URL {}",
-                self.inner.base_url
-            )))
-        }
+        Ok(self.inner.api.join(path)?)
     }
 
     /// A `GET` of `path` with query parameters, read as an envelope.
@@ -286,184 +262,71 @@ impl FracttalClient {
     }
 
     /// Sends a request (built without credentials, e.g. by a target's `prepare`) with the
-    /// cached bearer token, refreshing the token once and repeating the request on a 401,
-    /// and reads the answer's envelope.
+    /// cached bearer token through the shared send path (which refreshes the token once
+    /// and repeats the request on a 401), and reads the answer's envelope.
     pub async fn send(
         &self,
         ctx: &Context,
         request: &HttpRequest,
     ) -> Result<Envelope, FracttalError> {
-        self.check_url(&request.url)?;
-        let token = self.current_token(ctx).await?;
-        let response = self.send_with(ctx, request, &token.access).await?;
-        if response.status != 401 || is_unauthorized_endpoint(&response) {
-            return read_answer(&response, ctx.clock().now());
-        }
-        let fresh = self.refresh_after_rejection(ctx, token.generation).await?;
-        let response = self.send_with(ctx, request, &fresh.access).await?;
-        if response.status == 401 && !is_unauthorized_endpoint(&response) {
-            return Err(FracttalError::Unauthorized {
-                message: error_text(&response),
-            });
-        }
+        let response = self
+            .inner
+            .api
+            .send(ctx, request, Some(&self.inner.limiter))
+            .await?;
         read_answer(&response, ctx.clock().now())
-    }
-
-    /// The current access token, fetched or refreshed as needed.
-    pub async fn access_token(&self, ctx: &Context) -> Result<SecretString, FracttalError> {
-        Ok(self.current_token(ctx).await?.access)
     }
 
     /// Forgets the cached token, so the next request fetches a new one.
     pub async fn invalidate_token(&self) {
-        self.inner.token.invalidate().await;
-    }
-
-    async fn send_with(
-        &self,
-        ctx: &Context,
-        request: &HttpRequest,
-        access: &SecretString,
-    ) -> Result<HttpResponse, FracttalError> {
-        let mut request = request.clone();
-        request.headers.insert_secret(
-            "Authorization",
-            SecretString::from(format!("Bearer {}", access.expose_secret())),
-        );
-        if request.headers.get("accept").is_none() {
-            request.headers.insert("Accept", "application/json");
-        }
-        if request.timeout.is_none() {
-            request.timeout = self.inner.timeout;
-        }
-        self.inner.limiter.acquire_in(ctx, "").await;
-        Ok(ctx.http().send(&request).await?)
-    }
-
-    /// The cached token if it is not due for refresh; else one refresh, which concurrent
-    /// callers wait for (the lock is held across the fetch on purpose).
-    async fn current_token(&self, ctx: &Context) -> Result<CachedToken, FracttalError> {
-        let mut slot = self.inner.token.lock(ctx).await;
-        let now = ctx.clock().now();
-        if let Some(token) = slot.current.as_ref().filter(|t| now < t.refresh_at) {
-            return Ok(token.clone());
-        }
-        self.refill(ctx, &mut slot).await
-    }
-
-    /// After a 401 with token `generation`: refreshes, unless another caller already did.
-    async fn refresh_after_rejection(
-        &self,
-        ctx: &Context,
-        generation: u64,
-    ) -> Result<CachedToken, FracttalError> {
-        let mut slot = self.inner.token.lock(ctx).await;
-        if let Some(token) = slot.current.as_ref().filter(|t| t.generation != generation) {
-            return Ok(token.clone());
-        }
-        // The refused token must not be reused, even though it has not expired.
-        slot.current = None;
-        self.refill(ctx, &mut slot).await
-    }
-
-    async fn refill(
-        &self,
-        ctx: &Context,
-        slot: &mut TokenSlot<CachedToken>,
-    ) -> Result<CachedToken, FracttalError> {
-        match self.fetch_token(ctx).await {
-            Ok((access, lifetime)) => {
-                let obtained = ctx.clock().now();
-                slot.generation += 1;
-                let margin = REFRESH_AHEAD.min(lifetime / 10);
-                let token = CachedToken {
-                    access,
-                    refresh_at: crate::clock::add(obtained, lifetime.saturating_sub(margin)),
-                    expires_at: crate::clock::add(obtained, lifetime),
-                    generation: slot.generation,
-                };
-                slot.current = Some(token.clone());
-                Ok(token)
-            }
-            Err(error) => {
-                // A refresh ahead of expiry that fails leaves a token that still works.
-                let now = ctx.clock().now();
-                match slot.current.as_ref().filter(|t| now < t.expires_at) {
-                    Some(token) => Ok(token.clone()),
-                    None => Err(error),
-                }
-            }
-        }
-    }
-
-    async fn fetch_token(&self, ctx: &Context) -> Result<(SecretString, Duration), FracttalError> {
-        let mut request = HttpRequest::new(Method::Post, self.inner.token_url.clone())
-            .secret_header(
-                "Authorization",
-                basic_authorization(&self.inner.client_id, &self.inner.client_secret),
-            )
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .header("Accept", "application/json");
-        request.body = Bytes::from_static(b"grant_type=client_credentials");
-        request.timeout = self.inner.timeout;
-        let response = ctx.http().send(&request).await?;
-        let now = ctx.clock().now();
-        if !response.is_success() {
-            if matches!(response.status, 406 | 429) {
-                return Err(FracttalError::RateLimited {
-                    status: response.status,
-                    retry_after: rate_limit_wait(&response, now),
-                });
-            }
-            return Err(FracttalError::TokenRejected {
-                status: response.status,
-                message: crate::http::token_refusal_reason(&response),
-                retry_after: response.retry_after(now),
-            });
-        }
-        parse_token(&response)
+        self.inner.oauth.forget().await;
     }
 }
 
-/// Reads a token answer. Its body is never quoted in errors: it may hold a token.
-fn parse_token(response: &HttpResponse) -> Result<(SecretString, Duration), FracttalError> {
-    let unreadable = |message: String| FracttalError::TokenUnreadable {
-        status: response.status,
-        message,
-    };
-    let body: Value = serde_json::from_slice(&response.body).map_err(|e| {
-        unreadable(format!(
-            "not JSON (error at line {}, column {})",
-            e.line(),
-            e.column()
-        ))
-    })?;
-    let Value::Object(map) = body else {
-        return Err(unreadable("not a JSON object".to_owned()));
-    };
-    let access = match map.get("access_token") {
-        Some(Value::String(token)) if !token.trim().is_empty() => {
-            SecretString::from(token.trim().to_owned())
-        }
-        _ => return Err(unreadable("no `access_token` in the answer".to_owned())),
-    };
-    if let Some(Value::String(kind)) = map.get("token_type") {
-        if !kind.eq_ignore_ascii_case("bearer") {
-            return Err(unreadable(format!(
-                "token type `{}` is not a bearer token",
-                truncate(kind, 40)
-            )));
+/// A 401 means a refused token, except `UNAUTHORIZED_ENDPOINT`, a permission problem a new
+/// token does not fix.
+fn token_rejected(response: &HttpResponse) -> bool {
+    response.status == 401 && !is_unauthorized_endpoint(response)
+}
+
+/// The wait of a refused token request: a rate limit's, from Fracttal's headers.
+fn token_refusal_wait(response: &HttpResponse, now: DateTime<Utc>) -> Option<Duration> {
+    if matches!(response.status, 406 | 429) {
+        Some(rate_limit_wait(response, now))
+    } else {
+        response.retry_after(now)
+    }
+}
+
+impl From<SendError> for FracttalError {
+    fn from(error: SendError) -> Self {
+        match error {
+            SendError::Transport(e) | SendError::Auth(AuthError::Transport(e)) => {
+                FracttalError::Transport(e)
+            }
+            SendError::Auth(AuthError::Refused {
+                status: status @ (406 | 429),
+                retry_after,
+                ..
+            }) => FracttalError::RateLimited {
+                status,
+                retry_after: retry_after.unwrap_or_default(),
+            },
+            SendError::Auth(AuthError::Refused {
+                status,
+                message,
+                retry_after,
+            }) => FracttalError::TokenRejected {
+                status,
+                message,
+                retry_after,
+            },
+            SendError::Auth(AuthError::Unreadable { status, message }) => {
+                FracttalError::TokenUnreadable { status, message }
+            }
+            other => FracttalError::InvalidRequest(other.to_string()),
         }
     }
-    let lifetime = match map.get("expires_in") {
-        Some(Value::Number(n)) => n.as_f64(),
-        Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
-        _ => None,
-    }
-    .filter(|s| s.is_finite() && *s > 0.0)
-    .and_then(|s| Duration::try_from_secs_f64(s).ok())
-    .unwrap_or(FALLBACK_TOKEN_LIFETIME);
-    Ok((access, lifetime))
 }
 
 fn is_unauthorized_endpoint(response: &HttpResponse) -> bool {
@@ -474,10 +337,8 @@ fn is_unauthorized_endpoint(response: &HttpResponse) -> bool {
 impl fmt::Debug for FracttalClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FracttalClient")
-            .field("base_url", &self.inner.base_url.as_str())
-            .field("token_url", &self.inner.token_url.as_str())
-            .field("client_id", &crate::http::REDACTED)
-            .field("client_secret", &crate::http::REDACTED)
+            .field("base_url", &self.inner.api.url().as_str())
+            .field("credentials", &self.inner.oauth)
             .field("limiter", &self.inner.limiter)
             .finish_non_exhaustive()
     }
@@ -660,41 +521,9 @@ fn status_error(
     }
 }
 
-/// `Basic base64(key:secret)` (RFC 7617, as OAuth client authentication asks), in
-/// base64's standard alphabet with padding.
-fn basic_authorization(client_id: &SecretString, client_secret: &SecretString) -> SecretString {
-    use base64::Engine as _;
-    let pair = format!(
-        "{}:{}",
-        client_id.expose_secret(),
-        client_secret.expose_secret()
-    );
-    SecretString::from(format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(pair)
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_basic_header_is_base64_of_key_colon_secret() {
-        // Computed independently.
-        for (key, secret, header) in [
-            ("key", "secret", "Basic a2V5OnNlY3JldA=="),
-            (
-                "fr-key-42",
-                "fr-secret-XYZ",
-                "Basic ZnIta2V5LTQyOmZyLXNlY3JldC1YWVo=",
-            ),
-            ("", "", "Basic Og=="),
-        ] {
-            let value = basic_authorization(&key.into(), &secret.into());
-            assert_eq!(value.expose_secret(), header);
-        }
-    }
 
     #[test]
     fn default_urls_parse() {
@@ -714,25 +543,6 @@ mod tests {
         for bad in ["https://evil.example/x", "../admin", "./../../x"] {
             assert!(client.url(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn token_answers_are_read_tolerantly_and_never_quoted() {
-        let ok = HttpResponse::new(
-            200,
-            r#"{"access_token":"abc","token_type":"Bearer","expires_in":"3600"}"#,
-        );
-        let (token, lifetime) = parse_token(&ok).unwrap();
-        assert_eq!(token.expose_secret(), "abc");
-        assert_eq!(lifetime, Duration::from_secs(3600));
-        let (_, lifetime) =
-            parse_token(&HttpResponse::new(200, r#"{"access_token":"abc"}"#)).unwrap();
-        assert_eq!(lifetime, FALLBACK_TOKEN_LIFETIME);
-        let odd = HttpResponse::new(200, r#"{"token":"very-secret-value"}"#);
-        let e = parse_token(&odd).unwrap_err();
-        assert!(!e.to_string().contains("very-secret-value"), "{e}");
-        let e = parse_token(&HttpResponse::new(200, "<html>")).unwrap_err();
-        assert!(e.to_string().contains("line 1, column 1"), "{e}");
     }
 
     #[test]

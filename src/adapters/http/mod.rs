@@ -33,8 +33,8 @@ use url::Url;
 use crate::http::{Headers, HttpRequest, Method};
 use crate::spec::{BuildContext, SecretValue};
 use crate::{
-    Context, DeliveryError, DynTarget, ErrorClass, ProviderError, Receipt, Record, SpecError,
-    SpecErrors, Target, TargetError,
+    Context, DeliveryError, DynTarget, ProviderError, Receipt, Record, SpecError, SpecErrors,
+    Target, TargetError,
 };
 
 /// The kind name of this target in flow specs.
@@ -312,11 +312,8 @@ impl Target for HttpTarget {
     ) -> Result<Receipt, DeliveryError> {
         let response = ctx.http().send(request).await?;
         if !response.is_success() {
-            let mut error = ProviderError::from_response("http", &response, ctx.clock().now());
-            // A static header cannot be refreshed: a 401 here is a configuration problem.
-            if error.class == ErrorClass::RefreshCredentials {
-                error.class = ErrorClass::Permanent;
-            }
+            // A 401 is permanent: static headers cannot be refreshed.
+            let error = ProviderError::from_response("http", &response, ctx.clock().now());
             return Err(error.into());
         }
         let mut receipt = Receipt::new(response.status);

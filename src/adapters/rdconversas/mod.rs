@@ -5,14 +5,17 @@ pub mod fake;
 mod spec;
 
 use std::fmt;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use phonenumber::country;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use url::Url;
 
+use crate::adapters::shared::auth::{Credentials, StaticToken};
+use crate::adapters::shared::client::ApiClient;
 use crate::http::{HttpRequest, HttpResponse};
 use crate::pipeline::phone;
 use crate::text::{text_of, truncate};
@@ -74,8 +77,9 @@ pub(crate) use spec::register;
 /// ```
 #[derive(Clone)]
 pub struct RdConversasTarget {
-    base_url: Url,
-    token: SecretString,
+    /// The base URL and the token, through the shared send path. The token is static, so a
+    /// 401 is final.
+    api: ApiClient,
     template_message_id: Option<String>,
     default_country: country::Id,
     country_code: Option<String>,
@@ -87,10 +91,15 @@ impl RdConversasTarget {
     /// A target on the default base URL with this API token, sending as `bot`, reading
     /// national numbers as Brazilian ones.
     pub fn new(token: SecretString) -> Self {
+        RdConversasTarget::with_credentials(Arc::new(StaticToken::bearer(&token)))
+    }
+
+    /// A target whose requests `credentials` authorize, otherwise as [`new`](Self::new).
+    pub fn with_credentials(credentials: Arc<dyn Credentials>) -> Self {
+        // Invariant: a constant URL that parses (checked by a unit test).
+        let base = Url::parse(DEFAULT_BASE_URL).expect("the default RD Conversas URL is valid");
         RdConversasTarget {
-            // Invariant: a constant URL that parses (checked by a unit test).
-            base_url: Url::parse(DEFAULT_BASE_URL).expect("the default RD Conversas URL is valid"),
-            token,
+            api: ApiClient::new(base, credentials),
             template_message_id: None,
             default_country: country::Id::BR,
             country_code: None,
@@ -99,10 +108,13 @@ impl RdConversasTarget {
         }
     }
 
-    /// Another base URL (a legacy host, a test server).
+    /// Another base URL (a legacy host, a test server). It must be an absolute `https` (or
+    /// `http`) URL with a host and no user info, query or fragment
+    /// ([`BaseUrl`](crate::auth::BaseUrl)); otherwise `prepare` refuses every payload,
+    /// saying why.
     #[must_use]
     pub fn base_url(mut self, url: Url) -> Self {
-        self.base_url = url;
+        self.api = self.api.with_base(url);
         self
     }
 
@@ -153,21 +165,17 @@ impl RdConversasTarget {
     }
 
     fn url(&self) -> Result<Url, TargetError> {
-        let mut base = self.base_url.clone();
-        if !base.path().ends_with('/') {
-            let path = format!("{}/", base.path());
-            base.set_path(&path);
-        }
-        base.join(TEMPLATE_SEND_PATH.trim_start_matches('/'))
-            .map_err(|e| TargetError::InvalidPayload(format!("bad base URL: {e}")))
+        self.api
+            .join(TEMPLATE_SEND_PATH)
+            .map_err(|e| TargetError::InvalidPayload(e.to_string()))
     }
 }
 
 impl fmt::Debug for RdConversasTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RdConversasTarget")
-            .field("base_url", &self.base_url.as_str())
-            .field("token", &crate::http::REDACTED)
+            .field("base_url", &self.api.url().as_str())
+            .field("credentials", self.api.credentials())
             .field("template_message_id", &self.template_message_id)
             .field("default_country", &self.default_country.as_ref())
             .field("country_code", &self.country_code)
@@ -274,9 +282,8 @@ impl Target for RdConversasTarget {
             body.insert("operator_id".into(), json!(operator));
         }
         body.insert("variables".into(), Value::Array(variables));
-        let authorization = SecretString::from(format!("Bearer {}", self.token.expose_secret()));
+        // Without credentials: the send path adds them.
         let request = HttpRequest::post_json(self.url()?, &Value::Object(body))
-            .map(|r| r.secret_header("Authorization", authorization))
             .map_err(|e| TargetError::InvalidPayload(e.to_string()))?;
         Ok(TemplateSend {
             request,
@@ -290,7 +297,11 @@ impl Target for RdConversasTarget {
         _record: &Record,
         action: &TemplateSend,
     ) -> Result<Receipt, DeliveryError> {
-        let response = ctx.http().send(&action.request).await?;
+        let response = self
+            .api
+            .send(ctx, &action.request, None)
+            .await
+            .map_err(|e| e.into_delivery(PROVIDER))?;
         if !response.is_success() {
             return Err(rd_error(&response, ctx.clock().now()).into());
         }

@@ -5,14 +5,14 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use secrecy::{ExposeSecret, SecretString};
-use serde_json::{json, Value};
+use secrecy::SecretString;
+use serde_json::Value;
 use url::Url;
 
 use super::error::{api_error, error_text, RmError};
-use crate::adapters::shared::token::{TokenCache, TokenSlot};
-use crate::http::{HttpRequest, HttpResponse, Method};
+use crate::adapters::shared::auth::{AuthError, Credentials, PasswordJwt, StaticToken, Unusable};
+use crate::adapters::shared::client::{ApiClient, SendError};
+use crate::http::{HttpRequest, HttpResponse};
 use crate::Context;
 
 /// RM's documented token route (`POST /api/connect/token/`).
@@ -146,36 +146,52 @@ pub struct RmClient {
 }
 
 struct Inner {
-    base_url: Url,
+    /// The base URL, the shared send path and the credentials (whose token cache clones
+    /// share).
+    api: ApiClient,
     auth: RmAuth,
     timeout: Option<Duration>,
-    token: TokenCache<CachedToken>,
-}
-
-#[derive(Default, Clone)]
-struct CachedToken {
-    access: SecretString,
-    refresh: Option<(SecretString, DateTime<Utc>)>,
-    refresh_at: DateTime<Utc>,
-    expires_at: DateTime<Utc>,
-    generation: u64,
 }
 
 impl RmClient {
     /// A client for the ERP at `base_url` (the host and port, e.g.
     /// `https://tenant.rm.cloudtotvs.com.br:8051`; a path prefix is kept).
+    ///
+    /// A base URL that is not an absolute `http(s)` URL with a host (and no user info, query
+    /// or fragment) makes every request fail with [`RmError::InvalidRequest`] saying why;
+    /// flow specs refuse it when they are built.
     pub fn new(base_url: Url, auth: RmAuth) -> Self {
-        let mut base_url = base_url;
-        if !base_url.path().ends_with('/') {
-            let path = format!("{}/", base_url.path());
-            base_url.set_path(&path);
-        }
+        RmClient::build(base_url, auth, None)
+    }
+
+    fn build(base_url: Url, auth: RmAuth, timeout: Option<Duration>) -> Self {
+        let api = ApiClient::new(
+            base_url,
+            Arc::new(StaticToken::header(SecretString::from(""))),
+        )
+        .timeout(timeout)
+        .accept_json();
+        let credentials: Arc<dyn Credentials> = match &auth {
+            RmAuth::Basic { username, password } => {
+                Arc::new(StaticToken::basic(username, password))
+            }
+            RmAuth::Bearer(token) => Arc::new(StaticToken::bearer(token)),
+            RmAuth::Jwt(jwt) => match api.join(&jwt.token_path) {
+                Ok(token_url) => Arc::new(
+                    PasswordJwt::new(token_url, jwt.username.clone(), jwt.password.clone())
+                        .refresh_token_lifetime(jwt.refresh_token_lifetime)
+                        .fallback_lifetime(FALLBACK_TOKEN_LIFETIME)
+                        .renew_ahead(REFRESH_AHEAD, 5)
+                        .timeout(timeout),
+                ),
+                Err(e) => Arc::new(Unusable::new(format!("the token path: {e}"))),
+            },
+        };
         RmClient {
             inner: Arc::new(Inner {
-                base_url,
+                api: api.with_credentials(credentials),
                 auth,
-                timeout: None,
-                token: TokenCache::default(),
+                timeout,
             }),
         }
     }
@@ -183,19 +199,16 @@ impl RmClient {
     /// The same client with a timeout for every request (a new token cache).
     #[must_use]
     pub fn with_timeout(self, timeout: Duration) -> Self {
-        RmClient {
-            inner: Arc::new(Inner {
-                base_url: self.inner.base_url.clone(),
-                auth: self.inner.auth.clone(),
-                timeout: Some(timeout),
-                token: TokenCache::default(),
-            }),
-        }
+        RmClient::build(
+            self.inner.api.url().clone(),
+            self.inner.auth.clone(),
+            Some(timeout),
+        )
     }
 
     /// The base URL, ending in `/`.
     pub fn base_url(&self) -> &Url {
-        &self.inner.base_url
+        self.inner.api.url()
     }
 
     /// How the client authenticates.
@@ -211,24 +224,7 @@ impl RmClient {
     /// The URL of a path (with an optional query) below the base URL. A leading `/` is
     /// relative to the base URL too; absolute URLs and `..` that leave it are refused.
     pub fn url(&self, path: &str) -> Result<Url, RmError> {
-        let url = self
-            .inner
-            .base_url
-            .join(path.trim_start_matches('/'))
-            .map_err(|e| RmError::InvalidRequest(format!("bad path `{path}`: {e}")))?;
-        self.check_url(&url)?;
-        Ok(url)
-    }
-
-    fn check_url(&self, url: &Url) -> Result<(), RmError> {
-        if url.as_str().starts_with(self.inner.base_url.as_str()) {
-            Ok(())
-        } else {
-            Err(RmError::InvalidRequest(format!(
-                "{url} is outside the configured base URL {}",
-                self.inner.base_url
-            )))
-        }
+        Ok(self.inner.api.join(path)?)
     }
 
     /// Sends a request built without credentials, with the configured authorization, and
@@ -239,21 +235,7 @@ impl RmClient {
         ctx: &Context,
         request: &HttpRequest,
     ) -> Result<HttpResponse, RmError> {
-        self.check_url(&request.url)?;
-        let (authorization, generation) = self.authorization(ctx).await?;
-        let response = self.send_with(ctx, request, authorization).await?;
-        if response.status != 401 {
-            return Ok(response);
-        }
-        if !matches!(self.inner.auth, RmAuth::Jwt(_)) {
-            return Err(RmError::Unauthorized {
-                message: error_text(&response),
-            });
-        }
-        let fresh = self.refresh_after_rejection(ctx, generation).await?;
-        let response = self
-            .send_with(ctx, request, Some(bearer(&fresh.access)))
-            .await?;
+        let response = self.inner.api.send(ctx, request, None).await?;
         if response.status == 401 {
             return Err(RmError::Unauthorized {
                 message: error_text(&response),
@@ -290,238 +272,33 @@ impl RmClient {
 
     /// Forgets the cached JWT, so the next request fetches a new one.
     pub async fn invalidate_token(&self) {
-        self.inner.token.invalidate().await;
-    }
-
-    async fn send_with(
-        &self,
-        ctx: &Context,
-        request: &HttpRequest,
-        authorization: Option<SecretString>,
-    ) -> Result<HttpResponse, RmError> {
-        let mut request = request.clone();
-        if let Some(authorization) = authorization {
-            request
-                .headers
-                .insert_secret("Authorization", authorization);
-        }
-        if request.headers.get("accept").is_none() {
-            request.headers.insert("Accept", "application/json");
-        }
-        if request.timeout.is_none() {
-            request.timeout = self.inner.timeout;
-        }
-        Ok(ctx.http().send(&request).await?)
-    }
-
-    /// The `Authorization` value, and the generation of the JWT it holds (0 otherwise).
-    async fn authorization(&self, ctx: &Context) -> Result<(Option<SecretString>, u64), RmError> {
-        match &self.inner.auth {
-            RmAuth::Basic { username, password } => {
-                Ok((Some(basic_authorization(username, password)), 0))
-            }
-            RmAuth::Bearer(token) => Ok((Some(bearer(token)), 0)),
-            RmAuth::Jwt(jwt) => {
-                let token = self.current_token(ctx, jwt).await?;
-                Ok((Some(bearer(&token.access)), token.generation))
-            }
-        }
-    }
-
-    /// The cached token if it is not due for refresh; else one refresh that concurrent
-    /// callers wait for (the lock is held across the fetch on purpose: single flight).
-    async fn current_token(&self, ctx: &Context, jwt: &JwtAuth) -> Result<CachedToken, RmError> {
-        let mut slot = self.inner.token.lock(ctx).await;
-        let now = ctx.clock().now();
-        if let Some(token) = slot.current.as_ref().filter(|t| now < t.refresh_at) {
-            return Ok(token.clone());
-        }
-        self.refill(ctx, jwt, &mut slot).await
-    }
-
-    /// After a 401 with token `generation`: a new token, unless another caller already
-    /// replaced the refused one.
-    async fn refresh_after_rejection(
-        &self,
-        ctx: &Context,
-        generation: u64,
-    ) -> Result<CachedToken, RmError> {
-        let RmAuth::Jwt(jwt) = &self.inner.auth else {
-            return Err(RmError::Unauthorized {
-                message: "static credentials cannot be refreshed".to_owned(),
-            });
-        };
-        let mut slot = self.inner.token.lock(ctx).await;
-        if let Some(token) = slot.current.as_ref().filter(|t| t.generation != generation) {
-            return Ok(token.clone());
-        }
-        // The refused access token must not be reused; its refresh token may still work.
-        if let Some(current) = slot.current.as_mut() {
-            current.expires_at = ctx.clock().now();
-            current.refresh_at = current.expires_at;
-        }
-        self.refill(ctx, jwt, &mut slot).await
-    }
-
-    async fn refill(
-        &self,
-        ctx: &Context,
-        jwt: &JwtAuth,
-        slot: &mut TokenSlot<CachedToken>,
-    ) -> Result<CachedToken, RmError> {
-        let now = ctx.clock().now();
-        let refresh = slot
-            .current
-            .as_ref()
-            .and_then(|t| t.refresh.as_ref())
-            .filter(|(_, until)| now < *until)
-            .map(|(token, _)| token.clone());
-        let fetched = match refresh {
-            // A refresh token the server no longer takes is not fatal: log in again.
-            Some(refresh) => match self.fetch_token(ctx, jwt, Some(&refresh)).await {
-                Ok(answer) => Ok(answer),
-                Err(RmError::Transport(e)) => Err(RmError::Transport(e)),
-                Err(_) => self.fetch_token(ctx, jwt, None).await,
-            },
-            None => self.fetch_token(ctx, jwt, None).await,
-        };
-        match fetched {
-            Ok(answer) => {
-                let obtained = ctx.clock().now();
-                slot.generation += 1;
-                let margin = REFRESH_AHEAD.min(answer.lifetime / 5);
-                let refresh = answer.refresh.map(|token| {
-                    (
-                        token,
-                        crate::clock::add(obtained, jwt.refresh_token_lifetime),
-                    )
-                });
-                let token = CachedToken {
-                    access: answer.access,
-                    refresh,
-                    refresh_at: crate::clock::add(obtained, answer.lifetime.saturating_sub(margin)),
-                    expires_at: crate::clock::add(obtained, answer.lifetime),
-                    generation: slot.generation,
-                };
-                slot.current = Some(token.clone());
-                Ok(token)
-            }
-            Err(error) => {
-                // A refresh ahead of expiry that fails leaves a token that still works.
-                let now = ctx.clock().now();
-                match slot.current.as_ref().filter(|t| now < t.expires_at) {
-                    Some(token) => Ok(token.clone()),
-                    None => Err(error),
-                }
-            }
-        }
-    }
-
-    async fn fetch_token(
-        &self,
-        ctx: &Context,
-        jwt: &JwtAuth,
-        refresh: Option<&SecretString>,
-    ) -> Result<TokenAnswer, RmError> {
-        let url = self.url(&jwt.token_path)?;
-        let body = match refresh {
-            Some(token) => {
-                json!({"grant_type": "refresh_token", "refresh_token": token.expose_secret()})
-            }
-            None => json!({
-                "username": jwt.username,
-                "password": jwt.password.expose_secret(),
-                "grant_type": "password",
-            }),
-        };
-        // The body holds the password or a refresh token: marked secret, it shows as
-        // `[redacted]` in Debug and in a recording client's dry-run output.
-        let mut request = HttpRequest::new(Method::Post, url)
-            .header("Content-Type", "application/json")
-            .header("Accept", "application/json")
-            .with_secret_body();
-        request.body = bytes::Bytes::from(body.to_string());
-        request.timeout = self.inner.timeout;
-        let response = ctx.http().send(&request).await?;
-        if !response.is_success() {
-            return Err(RmError::TokenRejected {
-                status: response.status,
-                message: crate::http::token_refusal_reason(&response),
-            });
-        }
-        parse_token(&response)
+        self.inner.api.credentials().forget().await;
     }
 }
 
-struct TokenAnswer {
-    access: SecretString,
-    refresh: Option<SecretString>,
-    lifetime: Duration,
-}
-
-fn bearer(token: &SecretString) -> SecretString {
-    SecretString::from(format!("Bearer {}", token.expose_secret()))
-}
-
-/// Reads a token answer. Its body is never quoted in errors: it may hold a token.
-fn parse_token(response: &HttpResponse) -> Result<TokenAnswer, RmError> {
-    let unreadable = |message: &str| RmError::TokenUnreadable {
-        status: response.status,
-        message: message.to_owned(),
-    };
-    let body: Value =
-        serde_json::from_slice(&response.body).map_err(|_| unreadable("the answer is not JSON"))?;
-    let Value::Object(map) = body else {
-        return Err(unreadable("the answer is not a JSON object"));
-    };
-    let access = match map.get("access_token") {
-        Some(Value::String(token)) if !token.trim().is_empty() => {
-            SecretString::from(token.trim().to_owned())
-        }
-        _ => return Err(unreadable("no `access_token` in the answer")),
-    };
-    if let Some(Value::String(kind)) = map.get("token_type") {
-        if !kind.eq_ignore_ascii_case("bearer") {
-            return Err(unreadable("`token_type` is not Bearer"));
+impl From<SendError> for RmError {
+    fn from(error: SendError) -> Self {
+        match error {
+            SendError::Transport(e) | SendError::Auth(AuthError::Transport(e)) => {
+                RmError::Transport(e)
+            }
+            SendError::Auth(AuthError::Refused {
+                status, message, ..
+            }) => RmError::TokenRejected { status, message },
+            SendError::Auth(AuthError::Unreadable { status, message }) => {
+                RmError::TokenUnreadable { status, message }
+            }
+            other => RmError::InvalidRequest(other.to_string()),
         }
     }
-    let refresh = match map.get("refresh_token") {
-        Some(Value::String(token)) if !token.trim().is_empty() => {
-            Some(SecretString::from(token.trim().to_owned()))
-        }
-        _ => None,
-    };
-    let lifetime = match map.get("expires_in") {
-        Some(Value::Number(n)) => n.as_f64(),
-        Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
-        _ => None,
-    }
-    .filter(|s| s.is_finite() && *s > 0.0)
-    .and_then(|s| Duration::try_from_secs_f64(s).ok())
-    .unwrap_or(FALLBACK_TOKEN_LIFETIME);
-    Ok(TokenAnswer {
-        access,
-        refresh,
-        lifetime,
-    })
 }
 
 impl fmt::Debug for RmClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RmClient")
-            .field("base_url", &self.inner.base_url.as_str())
+            .field("base_url", &self.inner.api.url().as_str())
             .field("auth", &self.inner.auth)
             .field("timeout", &self.inner.timeout)
             .finish_non_exhaustive()
     }
-}
-
-/// `Basic base64(username:password)` (RFC 7617), in base64's standard alphabet with padding.
-pub(crate) fn basic_authorization(username: &str, password: &SecretString) -> SecretString {
-    use base64::Engine as _;
-    let pair = format!("{username}:{}", password.expose_secret());
-    SecretString::from(format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(pair)
-    ))
 }

@@ -206,8 +206,8 @@ fn the_basic_header_is_base64_of_user_colon_password() {
         ),
         ("key", "secret", "Basic a2V5OnNlY3JldA=="),
     ] {
-        let value = client::basic_authorization(username, &SecretString::from(password));
-        assert_eq!(value.expose_secret(), header);
+        let value = crate::auth::Authorization::basic(username, &SecretString::from(password));
+        assert_eq!(value.value().expose_secret(), header);
     }
 }
 

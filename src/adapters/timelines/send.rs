@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use url::Url;
 
+use crate::adapters::shared::auth::{BaseUrl, Credentials, StaticToken};
+use crate::adapters::shared::client::ApiClient;
 use crate::http::{HttpRequest, HttpResponse};
 use crate::spec::{BuildContext, Registry, SecretRef};
 use crate::{
@@ -42,52 +44,71 @@ const PROVIDER: &str = "timelines";
 /// );
 /// assert!(!format!("{connection:?}").contains("4d2d0239"));
 /// ```
+///
+/// Requests go through hubflow's shared send path: only below the base URL, with the
+/// token added when they are sent. The token is static, so a 401 is final (the token is
+/// wrong, or was regenerated in TimelinesAI).
 #[derive(Clone)]
 pub struct TimelinesConnection {
-    base_url: Url,
-    /// `Bearer <token>`, built once: every request carries it.
-    authorization: SecretString,
+    api: ApiClient,
 }
 
 impl TimelinesConnection {
     /// The workspace whose API token is `api_token`, on the public API's base URL.
     pub fn new(api_token: SecretString) -> Self {
+        TimelinesConnection::with_credentials(Arc::new(StaticToken::bearer(&api_token)))
+    }
+
+    /// The workspace whose requests `credentials` authorize.
+    pub fn with_credentials(credentials: Arc<dyn Credentials>) -> Self {
+        // The constant is a valid absolute URL; parsing it cannot fail.
+        let base = Url::parse(DEFAULT_BASE_URL).unwrap_or_else(|_| unreachable!());
         TimelinesConnection {
-            // The constant is a valid absolute URL; parsing it cannot fail.
-            base_url: Url::parse(DEFAULT_BASE_URL).unwrap_or_else(|_| unreachable!()),
-            authorization: SecretString::from(format!("Bearer {}", api_token.expose_secret())),
+            api: ApiClient::new(base, credentials),
         }
     }
 
-    /// Sends to another base URL (a proxy, or a local stand-in in tests).
+    /// Sends to another base URL (a proxy, or a local stand-in in tests). It must be an
+    /// absolute `https` (or `http`) URL with a host and no user info, query or fragment
+    /// (see [`BaseUrl`]); otherwise every request fails, before anything is sent, saying
+    /// why. Flow specs refuse such a URL when they are built.
     #[must_use]
     pub fn base_url(mut self, base_url: Url) -> Self {
-        self.base_url = base_url;
+        self.api = self.api.with_base(base_url);
         self
     }
 
     /// The base URL followed by `segments`, each percent-encoded as one path segment and
     /// without a trailing slash (the API answers 404 to a trailing slash).
     pub fn endpoint(&self, segments: &[&str]) -> Url {
-        let mut url = self.base_url.clone();
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().extend(segments);
-        }
-        url
+        self.api.segments(segments)
     }
 
+    /// A JSON `POST`, without credentials: the send path adds them.
     fn post(&self, segments: &[&str], body: &Value) -> Result<HttpRequest, TargetError> {
         HttpRequest::post_json(self.endpoint(segments), body)
-            .map(|request| request.secret_header("Authorization", self.authorization.clone()))
             .map_err(|e| TargetError::InvalidPayload(e.to_string()))
+    }
+
+    /// Sends `request` paced by `limiter`.
+    async fn send(
+        &self,
+        ctx: &Context,
+        request: &HttpRequest,
+        limiter: &RateLimiter,
+    ) -> Result<HttpResponse, DeliveryError> {
+        self.api
+            .send(ctx, request, Some(limiter))
+            .await
+            .map_err(|e| e.into_delivery(PROVIDER))
     }
 }
 
 impl fmt::Debug for TimelinesConnection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TimelinesConnection")
-            .field("base_url", &self.base_url.as_str())
-            .field("api_token", &crate::http::REDACTED)
+            .field("base_url", &self.api.url().as_str())
+            .field("credentials", self.api.credentials())
             .finish()
     }
 }
@@ -121,7 +142,8 @@ impl fmt::Debug for TimelinesConnection {
 /// The API allows 50 requests a minute: every request (uploads included) waits for its slot
 /// on a [`RateLimiter`] shared by the target's clones, through the flow's clock. 429 and
 /// 5xx answers are retryable (with their `Retry-After`); other 4xx are permanent, 401
-/// included, because a static API token cannot be refreshed by retrying. TimelinesAI takes
+/// included: the send path resends once only when the credentials give a new value, which a
+/// static API token never does. TimelinesAI takes
 /// no idempotency key, so the flow's claim on the record key is what keeps a message from
 /// being sent twice.
 ///
@@ -199,8 +221,7 @@ impl TimelinesTarget {
     /// Uploads the file at `url` and returns its `file_uid`.
     /// Sends the prepared file upload and returns the file's uid.
     async fn upload(&self, ctx: &Context, request: &HttpRequest) -> Result<String, DeliveryError> {
-        self.limiter.acquire_in(ctx, "").await;
-        let response = ctx.http().send(request).await?;
+        let response = self.connection.send(ctx, request, &self.limiter).await?;
         let data = answer_data(&response, ctx.clock().now())?;
         match data.get("uid").and_then(Value::as_str) {
             Some(uid) if !uid.is_empty() => Ok(uid.to_owned()),
@@ -326,8 +347,7 @@ impl Target for TimelinesTarget {
             }
             None => &action.message,
         };
-        self.limiter.acquire_in(ctx, "").await;
-        let response = ctx.http().send(request).await?;
+        let response = self.connection.send(ctx, request, &self.limiter).await?;
         let data = answer_data(&response, ctx.clock().now())?;
         let Some(uid) = data.get("message_uid").and_then(Value::as_str) else {
             // The API accepted something; sending again could message the person twice.
@@ -375,11 +395,6 @@ fn provider_error(response: &HttpResponse, now: DateTime<Utc>) -> ProviderError 
             .map(str::to_owned)
     }) {
         error.message = message;
-    }
-    // The API token is static: retrying a 401 at once would fail the same way. It means
-    // the token is wrong or was regenerated in TimelinesAI.
-    if error.class == ErrorClass::RefreshCredentials {
-        error.class = ErrorClass::Permanent;
     }
     error
 }
@@ -614,16 +629,12 @@ fn build(
     let mut errors = SpecErrors::new();
     let mut timelines = TimelinesConnection::new(token);
     if let Some(base) = connection.base_url {
-        if matches!(base.scheme(), "http" | "https") {
-            timelines = timelines.base_url(base);
-        } else {
-            errors.push(SpecError::new(
+        match BaseUrl::new(base.clone()) {
+            Ok(_) => timelines = timelines.base_url(base),
+            Err(e) => errors.push(SpecError::new(
                 "/connection",
-                format!(
-                    "connection \"{name}\" at /base_url: unsupported scheme `{}`; use https",
-                    base.scheme()
-                ),
-            ));
+                format!("connection \"{name}\" at /base_url: {e}"),
+            )),
         }
     }
     let rate = connection
@@ -643,7 +654,7 @@ fn build(
         // Each entry is written whole, so a panic elsewhere cannot leave the map
         // inconsistent; a poisoned lock still guards valid limiters.
         let mut pool = pool.lock().unwrap_or_else(PoisonError::into_inner);
-        let key = (name, target.connection.base_url.to_string(), rate);
+        let key = (name, target.connection.api.url().to_string(), rate);
         let shared = pool.entry(key).or_insert_with(|| target.limiter.clone());
         target = target.shared_limiter(shared.clone());
     }

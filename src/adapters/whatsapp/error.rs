@@ -23,7 +23,24 @@ use crate::http::{HttpResponse, REDACTED};
 use crate::{ErrorClass, ProviderError};
 
 /// The provider name WhatsApp errors carry.
-const PROVIDER: &str = "whatsapp";
+pub(crate) const PROVIDER: &str = "whatsapp";
+
+/// Graph's codes for a token it does not take: 190 (expired or invalid) and 0
+/// (`AuthException`).
+const TOKEN_CODES: [i64; 2] = [190, 0];
+
+/// Whether Graph rejected the access token: error 190 (or 0) in a 400 or 401 answer, or a
+/// 401 without a Graph error. The shared send path then refreshes the credentials and
+/// sends once more.
+pub(crate) fn rejects_token(response: &HttpResponse) -> bool {
+    match response.status {
+        400 | 401 => match GraphError::from_body(&response.body) {
+            Some(graph) => TOKEN_CODES.contains(&graph.code),
+            None => response.status == 401,
+        },
+        _ => false,
+    }
+}
 
 /// The least wait after a pair-rate-limit error (131056): Meta lets a business send about
 /// one message every 6 seconds to the same user.
@@ -129,7 +146,9 @@ impl GraphError {
     ///   throughput), 4 (app rate limit), 80007 (WABA rate limit), 1, 2, 131000, 131016;
     /// * 131056 (pair rate limit: too many messages to one user): retryable after at least
     ///   6 seconds, or the longer `Retry-After`;
-    /// * 190 and 0 (token expired or invalid): refresh the credentials;
+    /// * 190 and 0 (token expired or invalid): permanent. The connection's send path has
+    ///   already told its credentials and sent once more with what they gave back, so an
+    ///   error that reaches a delivery outlived that refresh (or the token is static);
     /// * the documented permanent codes (131047 outside the 24-hour window, 131026
     ///   undeliverable, 100 invalid parameter, 132001 template missing in that language,
     ///   3, 10 and 200–299 permissions, …): permanent;
@@ -149,7 +168,7 @@ impl GraphError {
     /// assert_eq!(error.class(400, None), ErrorClass::Retryable { after: Some(Duration::from_secs(6)) });
     ///
     /// let body = br#"{"error":{"message":"Error validating access token","type":"OAuthException","code":190,"error_subcode":463}}"#;
-    /// assert_eq!(GraphError::from_body(body).unwrap().class(401, None), ErrorClass::RefreshCredentials);
+    /// assert_eq!(GraphError::from_body(body).unwrap().class(401, None), ErrorClass::Permanent);
     ///
     /// let body = br#"{"error":{"message":"(#131047) Re-engagement message","type":"OAuthException","code":131047}}"#;
     /// assert_eq!(GraphError::from_body(body).unwrap().class(400, None), ErrorClass::Permanent);
@@ -161,9 +180,10 @@ impl GraphError {
         } else if code == 131056 {
             let after = retry_after.map_or(PAIR_RATE_WAIT, |after| after.max(PAIR_RATE_WAIT));
             ErrorClass::Retryable { after: Some(after) }
-        } else if code == 190 || code == 0 {
-            ErrorClass::RefreshCredentials
-        } else if PERMANENT_CODES.contains(&code) || (200..=299).contains(&code) {
+        } else if TOKEN_CODES.contains(&code)
+            || PERMANENT_CODES.contains(&code)
+            || (200..=299).contains(&code)
+        {
             ErrorClass::Permanent
         } else if self.is_transient == Some(true) || (500..=599).contains(&http_status) {
             ErrorClass::Retryable { after: retry_after }
@@ -440,7 +460,6 @@ mod tests {
 
     const RETRYABLE: &str = "retryable";
     const PERMANENT: &str = "permanent";
-    const REFRESH: &str = "refresh";
 
     /// Every code of the reference table with its class.
     const TABLE: &[(i64, &str)] = &[
@@ -451,8 +470,8 @@ mod tests {
         (2, RETRYABLE),
         (131000, RETRYABLE),
         (131016, RETRYABLE),
-        (190, REFRESH),
-        (0, REFRESH),
+        (190, PERMANENT),
+        (0, PERMANENT),
         (131047, PERMANENT),
         (131048, PERMANENT),
         (131049, PERMANENT),
@@ -501,7 +520,6 @@ mod tests {
                 let class = error.class(status, after);
                 let expected_class = match expected {
                     RETRYABLE => ErrorClass::Retryable { after },
-                    REFRESH => ErrorClass::RefreshCredentials,
                     _ => ErrorClass::Permanent,
                 };
                 assert_eq!(
@@ -562,7 +580,7 @@ mod tests {
         let body = br#"{"error":{"message":"Error validating access token: Session has expired on Friday, 02-Feb-24 08:00:00 PST.","type":"OAuthException","code":190,"error_subcode":463,"fbtrace_id":"AJ9OQVXbcjmmDdC9-N1o1bJ"}}"#;
         let error = GraphError::from_body(body).unwrap();
         assert_eq!((error.code, error.error_subcode), (190, Some(463)));
-        assert_eq!(error.class(401, None), ErrorClass::RefreshCredentials);
+        assert_eq!(error.class(401, None), ErrorClass::Permanent);
 
         // The documented general shape, with error_data.details.
         let body = json!({"error": {"message": "(#131047) Re-engagement message", "type": "OAuthException",
@@ -663,7 +681,7 @@ mod tests {
         );
         assert!(!shown.contains("EAAGm0"), "{shown}");
         assert!(shown.contains(REDACTED));
-        assert_eq!(error.class, ErrorClass::RefreshCredentials);
+        assert_eq!(error.class, ErrorClass::Permanent);
         assert_eq!(error.details["x_fb_trace_id"], "TR4CE");
 
         let response = HttpResponse::new(502, format!("upstream said {token}"));
@@ -699,7 +717,7 @@ mod tests {
             }
         );
         let error = provider_error(&HttpResponse::new(401, ""), now);
-        assert_eq!(error.class, ErrorClass::RefreshCredentials);
+        assert_eq!(error.class, ErrorClass::Permanent);
         let error = provider_error(&HttpResponse::new(400, "oops"), now);
         assert_eq!(error.class, ErrorClass::Permanent);
     }

@@ -37,7 +37,8 @@
 //! let body = send.message().json_body().unwrap();
 //! assert_eq!(body["to"], "5511999991234");
 //! assert_eq!(body["biz_opaque_callback_data"], "fracttal:wo:5001:1");
-//! assert_eq!(send.message().headers.get_value("authorization").unwrap().shown(), "[redacted]");
+//! // The credentials are added when the message is sent, never kept in the plan.
+//! assert!(send.message().headers.get("authorization").is_none());
 //! ```
 //!
 //! The guide `docs/whatsapp.md` covers the setup on Meta's side and every error code.

@@ -5,13 +5,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use url::Url;
 
 use super::media::{pending_uploads, upload_pending, MediaProvider, PendingUpload};
 use super::{provider_error, MessageKind, OutgoingMessage, SendReceipt, SERVICE_WINDOW};
+use crate::adapters::shared::auth::{BaseUrl, Credentials, StaticToken};
+use crate::adapters::shared::client::ApiClient;
 use crate::http::HttpRequest;
 use crate::spec::{BuildContext, Registry, SecretRef};
 use crate::{
@@ -25,7 +27,15 @@ pub const DEFAULT_BASE_URL: &str = "https://graph.facebook.com";
 pub const DEFAULT_API_VERSION: &str = "v23.0";
 
 /// A WhatsApp Business phone number to send from: Graph API base URL and version, the
-/// phone-number id, and the access token.
+/// phone-number id, and the [`Credentials`] its requests carry (a system-user access token).
+///
+/// Every request (messages, media uploads, media URLs) goes through hubflow's shared send
+/// path: only below the base URL, with the credentials' `Authorization` value, and when
+/// Graph rejects the token (error 190, or a bare 401) the credentials are told so and the
+/// request is sent once more with what they give back. A static token
+/// ([`new`](Self::new)) has nothing new to give, so its rejection is final; a token the
+/// host reloads ([`with_credentials`](Self::with_credentials) with a
+/// [`ReloadingToken`](crate::auth::ReloadingToken)) follows a rotation.
 ///
 /// ```
 /// use hubflow::whatsapp::WhatsAppConnection;
@@ -40,30 +50,43 @@ pub const DEFAULT_API_VERSION: &str = "v23.0";
 /// ```
 #[derive(Clone)]
 pub struct WhatsAppConnection {
-    base_url: Url,
+    api: ApiClient,
     api_version: String,
     phone_number_id: String,
-    /// `Bearer <token>`, built once: every request carries it.
-    authorization: SecretString,
 }
 
 impl WhatsAppConnection {
     /// The phone number `phone_number_id` (from the WhatsApp Manager), with a system-user
     /// access token, on the default base URL and API version.
     pub fn new(phone_number_id: impl Into<String>, access_token: SecretString) -> Self {
+        WhatsAppConnection::with_credentials(
+            phone_number_id,
+            Arc::new(StaticToken::bearer(&access_token)),
+        )
+    }
+
+    /// The phone number `phone_number_id`, its requests authorized by `credentials` (e.g. a
+    /// [`ReloadingToken`](crate::auth::ReloadingToken) that reads a rotated token).
+    pub fn with_credentials(
+        phone_number_id: impl Into<String>,
+        credentials: Arc<dyn Credentials>,
+    ) -> Self {
+        // The constant is a valid absolute URL; parsing it cannot fail.
+        let base = Url::parse(DEFAULT_BASE_URL).unwrap_or_else(|_| unreachable!());
         WhatsAppConnection {
-            // The constant is a valid absolute URL; parsing it cannot fail.
-            base_url: Url::parse(DEFAULT_BASE_URL).unwrap_or_else(|_| unreachable!()),
+            api: ApiClient::new(base, credentials).rejects(super::error::rejects_token),
             api_version: DEFAULT_API_VERSION.to_owned(),
             phone_number_id: phone_number_id.into(),
-            authorization: bearer(&access_token),
         }
     }
 
-    /// Sends to another base URL (a proxy, or a local stand-in in tests).
+    /// Sends to another base URL (a proxy, or a local stand-in in tests). It must be an
+    /// absolute `https` (or `http`) URL with a host and no user info, query or fragment
+    /// (see [`BaseUrl`]); otherwise every request fails, before anything is sent, saying
+    /// why. Flow specs refuse such a URL when they are built.
     #[must_use]
     pub fn base_url(mut self, base_url: Url) -> Self {
-        self.base_url = base_url;
+        self.api = self.api.with_base(base_url);
         self
     }
 
@@ -86,30 +109,25 @@ impl WhatsAppConnection {
 
     /// `{base}/{version}/` followed by `segments`, each percent-encoded as one path segment.
     pub(crate) fn endpoint(&self, segments: &[&str]) -> Url {
-        let mut url = self.base_url.clone();
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().push(&self.api_version).extend(segments);
-        }
-        url
+        let mut all = Vec::with_capacity(segments.len() + 1);
+        all.push(self.api_version.as_str());
+        all.extend_from_slice(segments);
+        self.api.segments(&all)
     }
 
-    /// The `Authorization` header value.
-    pub(crate) fn authorization(&self) -> SecretString {
-        self.authorization.clone()
+    /// The shared send path with this connection's base URL and credentials.
+    pub(crate) fn api(&self) -> &ApiClient {
+        &self.api
     }
-}
-
-fn bearer(token: &SecretString) -> SecretString {
-    SecretString::from(format!("Bearer {}", token.expose_secret()))
 }
 
 impl fmt::Debug for WhatsAppConnection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WhatsAppConnection")
-            .field("base_url", &self.base_url.as_str())
+            .field("base_url", &self.api.url().as_str())
             .field("api_version", &self.api_version)
             .field("phone_number_id", &self.phone_number_id)
-            .field("access_token", &crate::http::REDACTED)
+            .field("credentials", self.api.credentials())
             .finish()
     }
 }
@@ -255,9 +273,9 @@ impl WhatsAppTarget {
         self.kind
     }
 
+    /// The message request, without credentials: the send path adds them.
     fn request(&self, body: &Value) -> Result<HttpRequest, TargetError> {
         HttpRequest::post_json(self.connection.messages_url(), body)
-            .map(|request| request.secret_header("Authorization", self.connection.authorization()))
             .map_err(|e| TargetError::InvalidPayload(e.to_string()))
     }
 
@@ -308,7 +326,8 @@ impl WhatsAppTarget {
 /// assert_eq!(shown["window"]["customer"], "5511999991234");
 /// let fallback = &shown["window"]["when_closed"]["template"]["request"]["body"]["template"];
 /// assert_eq!(fallback["name"], "follow_up");
-/// assert_eq!(shown["message"]["headers"]["Authorization"], "[redacted]");
+/// // The credentials are added when the message is sent, not kept in the action.
+/// assert!(shown["message"]["headers"].get("Authorization").is_none());
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
@@ -512,9 +531,13 @@ impl Target for WhatsAppTarget {
                 &with_media
             }
         };
-        self.limits.per_number.acquire_in(ctx, "").await;
         self.limits.per_recipient.acquire_in(ctx, &send.to).await;
-        let response = ctx.http().send(request).await?;
+        let response = self
+            .connection
+            .api()
+            .send(ctx, request, Some(&self.limits.per_number))
+            .await
+            .map_err(|e| e.into_delivery(super::error::PROVIDER))?;
         if !response.is_success() {
             return Err(provider_error(&response, ctx.clock().now()).into());
         }
@@ -627,10 +650,16 @@ impl WhatsAppTarget {
         if let Some(version) = connection.api_version {
             wa = wa.api_version(version);
         }
+        let mut errors = SpecErrors::new();
         if let Some(base) = connection.base_url {
+            if let Err(e) = BaseUrl::new(base.clone()) {
+                errors.push(SpecError::new(
+                    "/connection",
+                    format!("connection \"{}\" at /base_url: {e}", spec.connection),
+                ));
+            }
             wa = wa.base_url(base);
         }
-        let mut errors = SpecErrors::new();
         let outside_window = match spec.outside_window {
             None => OutsideWindow::Refuse,
             Some(OutsideWindowSpec::Word(word)) if word == "refuse" => OutsideWindow::Refuse,

@@ -189,24 +189,14 @@ async fn every_record_ends_in_one_outcome_in_input_order() {
 }
 
 #[tokio::test]
-async fn refresh_credentials_is_retried_once() {
+async fn a_rejection_of_the_credentials_is_not_retried_by_the_flow() {
+    // The client already refreshed and resent once; what reaches the flow is final.
     let target = Scripted::new(vec![
-        Err(provider(ErrorClass::RefreshCredentials)),
+        Err(provider(ErrorClass::Permanent)),
         Ok(Receipt::new(200).with_id("m1")),
     ]);
     let flow = flow_with(target);
     let (ctx, clock) = ctx_with(RecordingClient::new(), MemoryStore::new());
-    let report = flow.process(&ctx, vec![record("a", json!({}))]).await;
-    assert!(
-        matches!(&report.records[0].outcome, Outcome::Delivered { attempts: 2, receipt } if receipt.id.as_deref() == Some("m1"))
-    );
-    assert!(clock.sleeps().is_empty(), "a refresh retry does not wait");
-
-    let twice = Scripted::new(vec![
-        Err(provider(ErrorClass::RefreshCredentials)),
-        Err(provider(ErrorClass::RefreshCredentials)),
-    ]);
-    let flow = flow_with(twice);
     let report = flow.process(&ctx, vec![record("b", json!({}))]).await;
     match &report.records[0].outcome {
         Outcome::Failed {
@@ -214,12 +204,13 @@ async fn refresh_credentials_is_retried_once() {
             attempts,
             retryable,
         } => {
-            assert_eq!((*attempts, *retryable), (2, true));
+            assert_eq!((*attempts, *retryable), (1, false));
             assert_eq!(failure.code.as_deref(), Some("190"));
             assert_eq!(failure.status, Some(401));
         }
         other => panic!("expected a failure, got {other:?}"),
     }
+    assert!(clock.sleeps().is_empty());
 }
 
 #[tokio::test]

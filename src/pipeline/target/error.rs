@@ -54,9 +54,6 @@ pub enum ErrorClass {
         )]
         after: Option<Duration>,
     },
-    /// The credentials expired: the target drops its cached token, and the flow retries once
-    /// at once.
-    RefreshCredentials,
 }
 
 impl ErrorClass {
@@ -66,10 +63,11 @@ impl ErrorClass {
     }
 
     /// The usual class of an HTTP status: 408, 425, 429 and 5xx are retryable (with the
-    /// response's `Retry-After`), 401 asks for fresh credentials, everything else is permanent.
+    /// response's `Retry-After`), everything else is permanent, 401 included: the clients
+    /// refresh rejected credentials and resend once themselves, so a 401 that reaches a
+    /// delivery survived that refresh (or the credentials cannot be refreshed).
     pub fn from_status(status: u16, retry_after: Option<Duration>) -> Self {
         match status {
-            401 => ErrorClass::RefreshCredentials,
             408 | 425 | 429 | 500..=599 => ErrorClass::Retryable { after: retry_after },
             _ => ErrorClass::Permanent,
         }

@@ -16,11 +16,7 @@ fn status_classes() {
         ErrorClass::from_status(503, None),
         ErrorClass::Retryable { after: None }
     );
-    assert_eq!(
-        ErrorClass::from_status(401, None),
-        ErrorClass::RefreshCredentials
-    );
-    for status in [400, 403, 404, 409, 422, 301] {
+    for status in [401, 400, 403, 404, 409, 422, 301] {
         assert_eq!(
             ErrorClass::from_status(status, after),
             ErrorClass::Permanent,

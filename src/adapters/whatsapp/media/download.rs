@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use url::Url;
 
+use super::upload::media_error;
 use super::MediaError;
 use crate::http::{HttpRequest, Method, StreamedResponse};
 use crate::whatsapp::{provider_error, WhatsAppConnection};
@@ -45,12 +46,13 @@ impl fmt::Debug for MediaInfo {
 }
 
 /// The request that resolves `media_id`: `GET /{version}/{media-id}?phone_number_id=…`
-/// (the number makes Meta check that the media belongs to it), with the token.
+/// (the number makes Meta check that the media belongs to it). It carries no credentials: the
+/// connection's send path adds them.
 pub fn resolve_request(connection: &WhatsAppConnection, media_id: &str) -> HttpRequest {
     let mut url = connection.endpoint(&[media_id]);
     url.query_pairs_mut()
         .append_pair("phone_number_id", connection.phone_number_id());
-    HttpRequest::new(Method::Get, url).secret_header("Authorization", connection.authorization())
+    HttpRequest::new(Method::Get, url)
 }
 
 /// Resolves `media_id` into its short-lived URL, MIME type, sha256 and size.
@@ -68,10 +70,11 @@ pub async fn resolve(
             "`{media_id}` is not a media id"
         )));
     }
-    let response = ctx
-        .http()
-        .send(&resolve_request(connection, media_id))
-        .await?;
+    let response = connection
+        .api()
+        .send(ctx, &resolve_request(connection, media_id), None)
+        .await
+        .map_err(media_error)?;
     if !response.is_success() {
         return Err(provider_error(&response, ctx.clock().now()).into());
     }
@@ -195,8 +198,18 @@ async fn fetch(
     if media.file_size.is_some_and(|size| size > max_bytes) {
         return Err(MediaError::OverCap { limit: max_bytes });
     }
-    let request = HttpRequest::new(Method::Get, media.url.clone())
-        .secret_header("Authorization", connection.authorization());
+    // The media URL is on Meta's CDN, outside the base URL, and Meta asks for the token
+    // there too: it was handed out in an authenticated answer and must be https (above).
+    let authorization = connection
+        .api()
+        .credentials()
+        .authorization(ctx)
+        .await
+        .map_err(|e| media_error(e.into()))?;
+    let request = connection.api().authorized(
+        &HttpRequest::new(Method::Get, media.url.clone()),
+        &authorization,
+    );
     let mut hashing = Hashing {
         inner: sink,
         hasher: Sha256::new(),

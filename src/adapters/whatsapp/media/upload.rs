@@ -13,7 +13,8 @@ use serde_json::{json, Map, Value};
 use super::limits::{base_name, check_mime, TEMPLATE_DOCUMENT_MIME};
 use super::multipart::{form, FilePart};
 use super::{check_media, MediaError, MediaType};
-use crate::http::{HttpRequest, Method};
+use crate::adapters::shared::client::{Failure, SendError};
+use crate::http::{HttpError, HttpRequest, Method};
 use crate::whatsapp::{provider_error, WhatsAppConnection};
 use crate::Context;
 
@@ -179,8 +180,7 @@ pub fn upload_request(
         Method::Post,
         connection.endpoint(&[connection.phone_number_id(), "media"]),
     )
-    .header("Content-Type", form.content_type)
-    .secret_header("Authorization", connection.authorization());
+    .header("Content-Type", form.content_type);
     request.body = Bytes::from(form.body);
     Ok(request)
 }
@@ -195,7 +195,11 @@ pub async fn upload(
     file: &MediaFile,
 ) -> Result<String, MediaError> {
     let request = upload_request(connection, media_type, file)?;
-    let response = ctx.http().send(&request).await?;
+    let response = connection
+        .api()
+        .send(ctx, &request, None)
+        .await
+        .map_err(media_error)?;
     if !response.is_success() {
         return Err(provider_error(&response, ctx.clock().now()).into());
     }
@@ -213,6 +217,15 @@ pub async fn upload(
 }
 
 /// The key of a pending upload inside a media object of a prepared send body.
+/// A failed send of a media request, as a [`MediaError`].
+pub(crate) fn media_error(error: SendError) -> MediaError {
+    match error.into_failure(crate::whatsapp::error::PROVIDER) {
+        Failure::Transport(e) => MediaError::Transport(e),
+        Failure::Provider(e) => e.into(),
+        Failure::Config(message) => MediaError::Transport(HttpError::InvalidRequest(message)),
+    }
+}
+
 pub(crate) const UPLOAD_KEY: &str = "upload";
 
 /// A media object in a prepared send body that names a host file instead of an `id`.
