@@ -101,13 +101,16 @@ impl SendError {
                     }
                     _ => 0,
                 };
+                let class = auth_class(&error);
+                let message = error.to_string();
                 Failure::Provider(ProviderError {
                     provider: provider.to_owned(),
                     status,
                     code: None,
-                    message: error.to_string(),
-                    class: auth_class(&error),
+                    message,
+                    class,
                     details: Value::Null,
+                    source: Some(std::sync::Arc::new(error)),
                 })
             }
             other @ (SendError::BaseUrl { .. } | SendError::Outside { .. }) => {
