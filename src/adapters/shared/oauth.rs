@@ -118,9 +118,16 @@ impl ClientCredentials {
         client_secret: &SecretString,
         timeout: Option<Duration>,
     ) -> bool {
+        // The secrets are compared in constant time, like every credential comparison.
+        let same = |a: &SecretString, b: &SecretString| {
+            crate::spec::constant_time_eq(
+                a.expose_secret().as_bytes(),
+                b.expose_secret().as_bytes(),
+            )
+        };
         &self.token_url == token_url
-            && self.client_id.expose_secret() == client_id.expose_secret()
-            && self.client_secret.expose_secret() == client_secret.expose_secret()
+            && same(&self.client_id, client_id)
+            && same(&self.client_secret, client_secret)
             && self.timeout == timeout
     }
 }

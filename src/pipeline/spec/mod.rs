@@ -34,7 +34,7 @@ mod registry;
 mod secrets;
 
 pub use registry::{BuildContext, Connections, Registry, SourceFactory, TargetFactory};
-#[cfg(any(feature = "timelines", feature = "fracttal"))]
+#[cfg(any(feature = "timelines", feature = "fracttal", feature = "rm"))]
 pub(crate) use secrets::constant_time_eq;
 pub use secrets::{EnvSecrets, MapSecrets, SecretRef, SecretResolver, SecretValue};
 

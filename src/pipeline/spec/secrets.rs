@@ -324,7 +324,7 @@ impl<'de> Deserialize<'de> for SecretValue {
 /// the expected length; so the received bytes are first copied into a buffer of the
 /// expected length (zero-padded or cut), compared there, and a length mismatch is folded
 /// into the result with a constant-time integer comparison.
-#[cfg(any(feature = "timelines", feature = "fracttal"))]
+#[cfg(any(feature = "timelines", feature = "fracttal", feature = "rm"))]
 pub(crate) fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
     use subtle::ConstantTimeEq;
     let mut same_length = vec![0_u8; expected.len()];
