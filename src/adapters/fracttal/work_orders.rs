@@ -4,11 +4,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::rows::{row_date, work_order_key, work_order_record, TypeDate};
-use super::scan::{self, paging_setters, Query, Window};
+use super::scan::{self, paging_setters, spec_config, Windowed};
 use super::FracttalClient;
 use crate::{Batch, Context, Cursor, Source, SourceError};
 
@@ -70,16 +69,8 @@ pub const MAX_PAGE_SIZE: u32 = 100;
 /// ```
 #[derive(Debug, Clone)]
 pub struct WorkOrdersSource {
-    client: FracttalClient,
-    path: String,
-    filters: Vec<(&'static str, String)>,
-    since: Option<DateTime<Utc>>,
-    until: Option<DateTime<Utc>>,
+    window: Windowed,
     type_date: TypeDate,
-    limit: u32,
-    max_pages: u32,
-    lookback: Duration,
-    rate_limit_retries: u32,
 }
 
 impl WorkOrdersSource {
@@ -87,24 +78,15 @@ impl WorkOrdersSource {
     /// most 50 pages per poll, lookback 60 s, one wait per rate-limited page.
     pub fn new(client: FracttalClient) -> Self {
         WorkOrdersSource {
-            client,
-            path: "work_orders/".to_owned(),
-            filters: Vec::new(),
-            since: None,
-            until: None,
+            window: Windowed::new(client, "work_orders/", Duration::from_secs(60)),
             type_date: TypeDate::CreationDate,
-            limit: MAX_PAGE_SIZE,
-            max_pages: 50,
-            lookback: Duration::from_secs(60),
-            rate_limit_retries: 1,
         }
     }
 
-    paging_setters!();
+    paging_setters!(window);
 
     fn filter(mut self, name: &'static str, value: String) -> Self {
-        self.filters.retain(|(n, _)| *n != name);
-        self.filters.push((name, value));
+        self.window.filter(name, value);
         self
     }
 
@@ -143,7 +125,7 @@ impl WorkOrdersSource {
     /// The endpoint path below the base URL (default `work_orders/`).
     #[must_use]
     pub fn path(mut self, path: impl Into<String>) -> Self {
-        self.path = path.into();
+        self.window.path = path.into();
         self
     }
 }
@@ -151,20 +133,6 @@ impl WorkOrdersSource {
 #[async_trait]
 impl Source for WorkOrdersSource {
     async fn poll(&self, ctx: &Context, cursor: Option<&Cursor>) -> Result<Batch, SourceError> {
-        let query = Query {
-            client: &self.client,
-            path: &self.path,
-            filters: &self.filters,
-            type_date: Some(self.type_date.as_str()),
-            limit: self.limit,
-            rate_limit_retries: self.rate_limit_retries,
-        };
-        let window = Window {
-            since: self.since,
-            until: self.until,
-            lookback: self.lookback,
-            max_pages: self.max_pages,
-        };
         let type_date = self.type_date;
         let date_of = move |row: &Map<String, Value>| row_date(row, type_date);
         let rows_of = scan::Rows {
@@ -173,44 +141,30 @@ impl Source for WorkOrdersSource {
             date_of: &date_of,
             key_of: &work_order_key,
         };
-        let (rows, next) = scan::scan(ctx, cursor, &query, &window, &rows_of).await?;
-        let records = rows
-            .into_iter()
-            .map(|new| work_order_record(new.row, type_date))
-            .collect();
-        Ok(Batch::new(records, Some(next)))
+        let record = |row| work_order_record(row, type_date);
+        let type_date = Some(type_date.as_str());
+        self.window
+            .poll(ctx, cursor, type_date, &rows_of, record)
+            .await
     }
 }
 
-/// The source's spec config (see the module docs).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct WorkOrdersConfig {
-    pub connection: String,
-    #[serde(default)]
-    pub status: Option<u8>,
-    #[serde(default)]
-    pub since: Option<String>,
-    #[serde(default)]
-    pub until: Option<String>,
-    #[serde(default)]
-    pub type_date: Option<TypeDate>,
-    #[serde(default)]
-    pub code_asset: Option<String>,
-    #[serde(default)]
-    pub code_location: Option<String>,
-    #[serde(default)]
-    pub folio: Option<String>,
-    #[serde(default)]
-    pub limit: Option<u32>,
-    #[serde(default)]
-    pub max_pages: Option<u32>,
-    #[serde(default)]
-    pub lookback_secs: Option<u64>,
-    #[serde(default)]
-    pub rate_limit_retries: Option<u32>,
-    #[serde(default)]
-    pub path: Option<String>,
+spec_config! {
+    /// The source's spec config (see the module docs).
+    WorkOrdersConfig {
+        status: u8,
+        since,
+        until,
+        type_date: TypeDate,
+        code_asset: String,
+        code_location: String,
+        folio: String,
+        limit,
+        max_pages,
+        lookback_secs,
+        rate_limit_retries,
+        path,
+    }
 }
 
 impl WorkOrdersConfig {
@@ -229,55 +183,27 @@ impl WorkOrdersConfig {
             }
             source = source.status(status);
         }
-        for (field, value) in [("since", &self.since), ("until", &self.until)] {
-            let Some(text) = value else { continue };
-            match super::parse_date(text) {
-                Some(at) if field == "since" => source = source.since(at),
-                Some(at) => source = source.until(at),
-                None => errors.push(
-                    crate::SpecError::new(format!("/{field}"), format!("not a date: `{text}`"))
-                        .with_hint("e.g. 2026-03-01T00:00:00Z or 2026-03-01T00:00:00-03"),
-                ),
+        let window = &mut source.window;
+        window.spec_dates(&mut errors, self.since.as_deref(), self.until.as_deref());
+        for (name, value) in [
+            ("code_asset", self.code_asset),
+            ("code_location", self.code_location),
+            ("folio", self.folio),
+        ] {
+            if let Some(value) = value {
+                window.filter(name, value);
             }
         }
+        window.spec_paging(
+            &mut errors,
+            self.limit,
+            self.max_pages,
+            self.lookback_secs,
+            self.rate_limit_retries,
+        );
+        window.spec_path(&mut errors, self.path);
         if let Some(type_date) = self.type_date {
             source = source.type_date(type_date);
-        }
-        if let Some(code) = self.code_asset {
-            source = source.code_asset(code);
-        }
-        if let Some(code) = self.code_location {
-            source = source.code_location(code);
-        }
-        if let Some(folio) = self.folio {
-            source = source.folio(folio);
-        }
-        if let Some(limit) = self.limit {
-            if !(1..=MAX_PAGE_SIZE).contains(&limit) {
-                errors.push(
-                    crate::SpecError::new("/limit", format!("{limit} rows per page"))
-                        .with_hint("Fracttal pages hold 1 to 100 rows"),
-                );
-            }
-            source = source.page_size(limit);
-        }
-        if let Some(pages) = self.max_pages {
-            if pages == 0 {
-                errors.push(crate::SpecError::new("/max_pages", "must be at least 1"));
-            }
-            source = source.max_pages(pages);
-        }
-        if let Some(secs) = self.lookback_secs {
-            source = source.lookback(Duration::from_secs(secs));
-        }
-        if let Some(retries) = self.rate_limit_retries {
-            source = source.rate_limit_retries(retries);
-        }
-        if let Some(path) = self.path {
-            if let Err(e) = source.client.url(&path) {
-                errors.push(crate::SpecError::new("/path", e.to_string()));
-            }
-            source = source.path(path);
         }
         errors.into_result(source)
     }
