@@ -333,16 +333,19 @@ impl MeterReadingsSource {
     }
 }
 
+/// What the reading rows are: dated by their `date`, with no `type_date` to ask for.
+const ROWS: scan::Rows<()> = scan::Rows {
+    kind: KIND,
+    what: "meter reading",
+    type_date: |()| None,
+    date_of: |row, ()| reading_date(row),
+    key_of: reading_key,
+};
+
 #[async_trait]
 impl Source for MeterReadingsSource {
     async fn poll(&self, ctx: &Context, cursor: Option<&Cursor>) -> Result<Batch, SourceError> {
-        let rows_of = scan::Rows {
-            kind: KIND,
-            what: "meter reading",
-            date_of: &reading_date,
-            key_of: &reading_key,
-        };
-        let (rows, next) = self.window.scan(ctx, cursor, None, &rows_of).await?;
+        let (rows, next) = self.window.scan(ctx, cursor, &ROWS, ()).await?;
         if rows.is_empty() {
             return Ok(Batch::new(Vec::new(), Some(next)));
         }

@@ -191,21 +191,21 @@ impl WorkRequestsSource {
     }
 }
 
+/// What the work-request rows are: dated by the source's [`RequestDate`].
+const ROWS: scan::Rows<RequestDate> = scan::Rows {
+    kind: KIND,
+    what: "work-request row",
+    type_date: |type_date| Some(type_date.as_str()),
+    date_of: request_date,
+    key_of: work_request_key,
+};
+
 #[async_trait]
 impl Source for WorkRequestsSource {
     async fn poll(&self, ctx: &Context, cursor: Option<&Cursor>) -> Result<Batch, SourceError> {
-        let type_date = self.type_date;
-        let date_of = move |row: &Map<String, Value>| request_date(row, type_date);
-        let rows_of = scan::Rows {
-            kind: KIND,
-            what: "work-request row",
-            date_of: &date_of,
-            key_of: &work_request_key,
-        };
-        let record = |row| work_request_record(row, type_date);
-        let type_date = Some(type_date.as_str());
+        let (rows, date) = (&ROWS, self.type_date);
         self.window
-            .poll(ctx, cursor, type_date, &rows_of, record)
+            .poll(ctx, cursor, rows, date, work_request_record)
             .await
     }
 }

@@ -230,19 +230,19 @@ pub(crate) fn write_cursor<T: Serialize>(state: &T) -> Result<Cursor, SourceErro
         })
 }
 
-/// Reads a row's date.
-pub(crate) type DateOf = dyn Fn(&Map<String, Value>) -> Option<DateTime<Utc>> + Sync;
-/// Makes a row's key.
-pub(crate) type KeyOf = dyn Fn(&Map<String, Value>) -> String + Sync;
-
-/// What the rows of a scan are.
-pub(crate) struct Rows<'a> {
+/// What the rows of a windowed source are. `D` is the source's choice of row date (its
+/// `type_date`; `()` for a source without one).
+pub(crate) struct Rows<D> {
     /// The source kind, for cursor errors.
-    pub kind: &'a str,
+    pub kind: &'static str,
     /// A row's name in errors.
-    pub what: &'a str,
-    pub date_of: &'a DateOf,
-    pub key_of: &'a KeyOf,
+    pub what: &'static str,
+    /// The `type_date` sent beside `since`/`until`; `None` sends none.
+    pub type_date: fn(D) -> Option<&'static str>,
+    /// A row's date.
+    pub date_of: fn(&Map<String, Value>, D) -> Option<DateTime<Utc>>,
+    /// A row's key.
+    pub key_of: fn(&Map<String, Value>) -> String,
 }
 
 /// Where a windowed source reads, with which fixed filters, over which dates and how it
@@ -316,36 +316,40 @@ impl Windowed {
         }
     }
 
-    /// One poll of a source whose new rows become records one by one: [`scan`](Self::scan),
-    /// then `record` of each row, oldest first.
-    pub async fn poll(
+    /// One poll of a source whose new rows become records one by one: [`scan`](Self::scan)
+    /// with the row date `dated_by`, then `record` of each row, oldest first.
+    pub async fn poll<D: Copy + Sync>(
         &self,
         ctx: &Context,
         cursor: Option<&Cursor>,
-        type_date: Option<&str>,
-        rows_of: &Rows<'_>,
-        record: impl Fn(Map<String, Value>) -> Record,
+        rows_of: &Rows<D>,
+        dated_by: D,
+        record: fn(Map<String, Value>, D) -> Record,
     ) -> Result<Batch, SourceError> {
-        let (rows, next) = self.scan(ctx, cursor, type_date, rows_of).await?;
-        let records = rows.into_iter().map(|new| record(new.row)).collect();
+        let (rows, next) = self.scan(ctx, cursor, rows_of, dated_by).await?;
+        let records = rows
+            .into_iter()
+            .map(|new| record(new.row, dated_by))
+            .collect();
         Ok(Batch::new(records, Some(next)))
     }
 
     /// Walks the pages of the source's query from the cursor's horizon and returns the rows
     /// not returned before, oldest first, with the next cursor.
-    pub async fn scan(
+    pub async fn scan<D: Copy + Sync>(
         &self,
         ctx: &Context,
         cursor: Option<&Cursor>,
-        type_date: Option<&str>,
-        rows_of: &Rows<'_>,
+        rows_of: &Rows<D>,
+        dated_by: D,
     ) -> Result<(Vec<NewRow>, Cursor), SourceError> {
         let Rows {
             kind,
             what,
+            type_date,
             date_of,
             key_of,
-        } = rows_of;
+        } = *rows_of;
         let now = ctx.clock().now();
         let mut state: State = read_cursor(cursor, kind)?;
         let (horizon, first_start, mut latest) = match &state.resume {
@@ -375,9 +379,9 @@ impl Windowed {
         let until = self.until;
         let seen = &mut state.seen;
         let walked = self
-            .query(type_date)
+            .query(type_date(dated_by))
             .walk(ctx, &pages, |row| {
-                let date = date_of(row);
+                let date = date_of(row, dated_by);
                 if let Some(date) = date {
                     // The API may ignore the window; history must not flow in.
                     if horizon.is_some_and(|h| date < h) || until.is_some_and(|u| date > u) {

@@ -2,14 +2,12 @@
 
 use std::time::Duration;
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
-
 use super::rows::{row_date, work_order_key, work_order_record, TypeDate};
 use super::scan::{self, paging_setters, spec_config, Windowed};
 use super::FracttalClient;
 use crate::{Batch, Context, Cursor, Source, SourceError};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 /// The kind name of this source in flow specs.
 pub const KIND: &str = "fracttal.work_orders";
@@ -130,21 +128,21 @@ impl WorkOrdersSource {
     }
 }
 
+/// What the work-order rows are: dated by the source's [`TypeDate`].
+const ROWS: scan::Rows<TypeDate> = scan::Rows {
+    kind: KIND,
+    what: "work-order row",
+    type_date: |type_date| Some(type_date.as_str()),
+    date_of: row_date,
+    key_of: work_order_key,
+};
+
 #[async_trait]
 impl Source for WorkOrdersSource {
     async fn poll(&self, ctx: &Context, cursor: Option<&Cursor>) -> Result<Batch, SourceError> {
-        let type_date = self.type_date;
-        let date_of = move |row: &Map<String, Value>| row_date(row, type_date);
-        let rows_of = scan::Rows {
-            kind: KIND,
-            what: "work-order row",
-            date_of: &date_of,
-            key_of: &work_order_key,
-        };
-        let record = |row| work_order_record(row, type_date);
-        let type_date = Some(type_date.as_str());
+        let (rows, date) = (&ROWS, self.type_date);
         self.window
-            .poll(ctx, cursor, type_date, &rows_of, record)
+            .poll(ctx, cursor, rows, date, work_order_record)
             .await
     }
 }
@@ -214,7 +212,7 @@ mod tests {
     use super::*;
     use crate::http::{HttpResponse, RecordingClient};
     use crate::{ManualClock, MemoryStore};
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn row(id: u32, status: u32, at: &str) -> Value {
         json!({"id_work_orders_tasks": id, "id_status_work_order": status, "creation_date": at})
