@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 
 use super::rows::{apply_aliases, id_text, parse_date, row_date, TypeDate};
 use super::scan::{self, paging_setters, spec_config, Pages, Windowed};
+use super::work_orders::{spec_filters, work_order_filters};
 use super::FracttalClient;
 use crate::{Batch, Context, Cursor, Record, Source, SourceError};
 
@@ -292,23 +293,7 @@ impl WorkOrderStatusSource {
         self
     }
 
-    /// Only this asset (`code_asset`).
-    #[must_use]
-    pub fn code_asset(self, code: impl Into<String>) -> Self {
-        self.filter("code_asset", code.into())
-    }
-
-    /// Only this location (`code_location`).
-    #[must_use]
-    pub fn code_location(self, code: impl Into<String>) -> Self {
-        self.filter("code_location", code.into())
-    }
-
-    /// Only this work order (`folio`).
-    #[must_use]
-    pub fn folio(self, folio: impl Into<String>) -> Self {
-        self.filter("folio", folio.into())
-    }
+    work_order_filters!();
 
     /// Never work orders dated before this instant, whatever the window.
     #[must_use]
@@ -455,15 +440,8 @@ impl StatusConfig {
     ) -> Result<WorkOrderStatusSource, crate::SpecErrors> {
         let mut errors = crate::SpecErrors::new();
         let mut source = WorkOrderStatusSource::new(client);
-        for (name, value) in [
-            ("code_asset", self.code_asset),
-            ("code_location", self.code_location),
-            ("folio", self.folio),
-        ] {
-            if let Some(value) = value {
-                source.window.filter(name, value);
-            }
-        }
+        let filters = [self.code_asset, self.code_location, self.folio];
+        spec_filters(&mut source.window, filters);
         source
             .window
             .spec_dates(&mut errors, self.since.as_deref(), None);

@@ -15,6 +15,44 @@ pub const KIND: &str = "fracttal.work_orders";
 /// The most rows Fracttal returns per page.
 pub const MAX_PAGE_SIZE: u32 = 100;
 
+/// The filter setters of "Query tasks in WOs" that both work-order sources take, written
+/// once. Expands inside the source's `impl` block, which has a `filter(self, name, value)`.
+macro_rules! work_order_filters {
+    () => {
+        /// Only this asset (`code_asset`).
+        #[must_use]
+        pub fn code_asset(self, code: impl Into<String>) -> Self {
+            self.filter("code_asset", code.into())
+        }
+
+        /// Only this location (`code_location`).
+        #[must_use]
+        pub fn code_location(self, code: impl Into<String>) -> Self {
+            self.filter("code_location", code.into())
+        }
+
+        /// Only this work order (`folio`).
+        #[must_use]
+        pub fn folio(self, folio: impl Into<String>) -> Self {
+            self.filter("folio", folio.into())
+        }
+    };
+}
+pub(crate) use work_order_filters;
+
+/// The spec fields of the work-order filters, in the order the sources set them.
+const FILTER_FIELDS: [&str; 3] = ["code_asset", "code_location", "folio"];
+
+/// Sets the work-order filters a spec config gives (`code_asset`, `code_location`,
+/// `folio`, in that order).
+pub(crate) fn spec_filters(window: &mut Windowed, values: [Option<String>; 3]) {
+    for (name, value) in FILTER_FIELDS.into_iter().zip(values) {
+        if let Some(value) = value {
+            window.filter(name, value);
+        }
+    }
+}
+
 /// Polls "Query tasks in WOs" (`GET work_orders/`): one [`Record`](crate::Record) per task
 /// row, key `fracttal:wo:<id_work_orders_tasks>:<id_status_work_order>`, kind
 /// `fracttal.work_order`, `occurred_at` the row's [`TypeDate`] field, the Hub
@@ -95,23 +133,7 @@ impl WorkOrdersSource {
         self.filter("ot_status", status.to_string())
     }
 
-    /// Only this asset (`code_asset`).
-    #[must_use]
-    pub fn code_asset(self, code: impl Into<String>) -> Self {
-        self.filter("code_asset", code.into())
-    }
-
-    /// Only this location (`code_location`).
-    #[must_use]
-    pub fn code_location(self, code: impl Into<String>) -> Self {
-        self.filter("code_location", code.into())
-    }
-
-    /// Only this work order (`folio`).
-    #[must_use]
-    pub fn folio(self, folio: impl Into<String>) -> Self {
-        self.filter("folio", folio.into())
-    }
+    work_order_filters!();
 
     /// Which date the window and the watermark use (`type_date`; default `creation_date`).
     #[must_use]
@@ -183,15 +205,7 @@ impl WorkOrdersConfig {
         }
         let window = &mut source.window;
         window.spec_dates(&mut errors, self.since.as_deref(), self.until.as_deref());
-        for (name, value) in [
-            ("code_asset", self.code_asset),
-            ("code_location", self.code_location),
-            ("folio", self.folio),
-        ] {
-            if let Some(value) = value {
-                window.filter(name, value);
-            }
-        }
+        spec_filters(window, [self.code_asset, self.code_location, self.folio]);
         window.spec_paging(
             &mut errors,
             self.limit,
