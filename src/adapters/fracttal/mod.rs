@@ -324,8 +324,10 @@ trait AdapterConfig: serde::de::DeserializeOwned {
     fn apply(self, client: FracttalClient) -> Result<Self::Built, SpecErrors>;
 }
 
+/// Implements [`AdapterConfig`] for each config and gives the adapter it builds its public
+/// `from_spec`, with a client of its own.
 macro_rules! adapter_configs {
-    ($($config:ty => $built:ty),* $(,)?) => {$(
+    ($($config:ty => $built:ident, a $what:literal;)*) => {$(
         impl AdapterConfig for $config {
             type Built = $built;
             fn connection(&self) -> &str {
@@ -335,15 +337,30 @@ macro_rules! adapter_configs {
                 <$config>::apply(self, client)
             }
         }
+
+        impl $built {
+            #[doc = concat!(
+                " Builds the ", $what,
+                " from its spec config (see the module docs), with a client of its"
+            )]
+            /// own. Flows built through the [`Registry`](crate::spec::Registry) share clients per
+            /// connection instead.
+            pub fn from_spec(
+                cx: &BuildContext<'_>,
+                config: &serde_json::Value,
+            ) -> Result<Self, SpecErrors> {
+                build::<$config>(&ClientCache::default(), cx, config)
+            }
+        }
     )*};
 }
 
 adapter_configs! {
-    work_orders::WorkOrdersConfig => WorkOrdersSource,
-    status::StatusConfig => WorkOrderStatusSource,
-    readings::ReadingsConfig => MeterReadingsSource,
-    requests::RequestsConfig => WorkRequestsSource,
-    work_request::WorkRequestConfig => WorkRequestTarget,
+    work_orders::WorkOrdersConfig => WorkOrdersSource, a "source";
+    status::StatusConfig => WorkOrderStatusSource, a "source";
+    readings::ReadingsConfig => MeterReadingsSource, a "source";
+    requests::RequestsConfig => WorkRequestsSource, a "source";
+    work_request::WorkRequestConfig => WorkRequestTarget, a "target";
 }
 
 fn build<C: AdapterConfig>(
@@ -354,66 +371,6 @@ fn build<C: AdapterConfig>(
     let config: C = cx.deserialize(config)?;
     let client = cache.client(cx, config.connection())?;
     config.apply(client)
-}
-
-impl WorkOrdersSource {
-    /// Builds the source from its spec config (see the module docs), with a client of its
-    /// own. Flows built through the [`Registry`](crate::spec::Registry) share clients per
-    /// connection instead.
-    pub fn from_spec(
-        cx: &BuildContext<'_>,
-        config: &serde_json::Value,
-    ) -> Result<Self, SpecErrors> {
-        build::<work_orders::WorkOrdersConfig>(&ClientCache::default(), cx, config)
-    }
-}
-
-impl WorkOrderStatusSource {
-    /// Builds the source from its spec config (see the module docs), with a client of its
-    /// own. Flows built through the [`Registry`](crate::spec::Registry) share clients per
-    /// connection instead.
-    pub fn from_spec(
-        cx: &BuildContext<'_>,
-        config: &serde_json::Value,
-    ) -> Result<Self, SpecErrors> {
-        build::<status::StatusConfig>(&ClientCache::default(), cx, config)
-    }
-}
-
-impl MeterReadingsSource {
-    /// Builds the source from its spec config (see the module docs), with a client of its
-    /// own. Flows built through the [`Registry`](crate::spec::Registry) share clients per
-    /// connection instead.
-    pub fn from_spec(
-        cx: &BuildContext<'_>,
-        config: &serde_json::Value,
-    ) -> Result<Self, SpecErrors> {
-        build::<readings::ReadingsConfig>(&ClientCache::default(), cx, config)
-    }
-}
-
-impl WorkRequestsSource {
-    /// Builds the source from its spec config (see the module docs), with a client of its
-    /// own. Flows built through the [`Registry`](crate::spec::Registry) share clients per
-    /// connection instead.
-    pub fn from_spec(
-        cx: &BuildContext<'_>,
-        config: &serde_json::Value,
-    ) -> Result<Self, SpecErrors> {
-        build::<requests::RequestsConfig>(&ClientCache::default(), cx, config)
-    }
-}
-
-impl WorkRequestTarget {
-    /// Builds the target from its spec config (see the module docs), with a client of its
-    /// own. Flows built through the [`Registry`](crate::spec::Registry) share clients per
-    /// connection instead.
-    pub fn from_spec(
-        cx: &BuildContext<'_>,
-        config: &serde_json::Value,
-    ) -> Result<Self, SpecErrors> {
-        build::<work_request::WorkRequestConfig>(&ClientCache::default(), cx, config)
-    }
 }
 
 /// Registers the sources `fracttal.work_orders`, `fracttal.work_order_status`,

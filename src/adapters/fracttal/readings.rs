@@ -6,12 +6,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::rows::{id_text, parse_date};
-use super::scan::{self, number, number_value, paging_setters, Query, Window};
-use super::work_orders::MAX_PAGE_SIZE;
+use super::scan::{self, number, number_value, paging_setters, spec_config, Query, Windowed};
 use super::FracttalClient;
 use crate::{Batch, Context, Cursor, Record, Source, SourceError};
 
@@ -287,17 +285,9 @@ pub fn reading_record(reading: Map<String, Value>, meter: Option<&Map<String, Va
 /// ```
 #[derive(Debug, Clone)]
 pub struct MeterReadingsSource {
-    client: FracttalClient,
-    path: String,
+    window: Windowed,
     meters_path: String,
-    filters: Vec<(&'static str, String)>,
-    since: Option<DateTime<Utc>>,
-    until: Option<DateTime<Utc>>,
-    lookback: Duration,
-    limit: u32,
-    max_pages: u32,
     max_meter_pages: u32,
-    rate_limit_retries: u32,
 }
 
 impl MeterReadingsSource {
@@ -306,27 +296,18 @@ impl MeterReadingsSource {
     /// one wait per rate-limited page.
     pub fn new(client: FracttalClient) -> Self {
         MeterReadingsSource {
-            client,
-            path: "meters_reading_list".to_owned(),
+            window: Windowed::new(client, "meters_reading_list", Duration::from_secs(600)),
             meters_path: "meters_list".to_owned(),
-            filters: Vec::new(),
-            since: None,
-            until: None,
-            lookback: Duration::from_secs(600),
-            limit: MAX_PAGE_SIZE,
-            max_pages: 50,
             max_meter_pages: 50,
-            rate_limit_retries: 1,
         }
     }
 
-    paging_setters!();
+    paging_setters!(window);
 
     /// Only readings from this origin (`source`: `API`, `WORK_ORDER` or `MANUAL`).
     #[must_use]
     pub fn reading_source(mut self, origin: impl Into<String>) -> Self {
-        self.filters.retain(|(n, _)| *n != "source");
-        self.filters.push(("source", origin.into()));
+        self.window.filter("source", origin.into());
         self
     }
 
@@ -340,7 +321,7 @@ impl MeterReadingsSource {
     /// The readings path below the base URL (default `meters_reading_list`).
     #[must_use]
     pub fn path(mut self, path: impl Into<String>) -> Self {
-        self.path = path.into();
+        self.window.path = path.into();
         self
     }
 
@@ -352,41 +333,27 @@ impl MeterReadingsSource {
     }
 }
 
+/// What the reading rows are: dated by their `date`, with no `type_date` to ask for.
+const ROWS: scan::Rows<()> = scan::Rows {
+    kind: KIND,
+    what: "meter reading",
+    type_date: |()| None,
+    date_of: |row, ()| reading_date(row),
+    key_of: reading_key,
+};
+
 #[async_trait]
 impl Source for MeterReadingsSource {
     async fn poll(&self, ctx: &Context, cursor: Option<&Cursor>) -> Result<Batch, SourceError> {
-        let readings = Query {
-            client: &self.client,
-            path: &self.path,
-            filters: &self.filters,
-            type_date: None,
-            limit: self.limit,
-            rate_limit_retries: self.rate_limit_retries,
-        };
-        let window = Window {
-            since: self.since,
-            until: self.until,
-            lookback: self.lookback,
-            max_pages: self.max_pages,
-        };
-        let rows_of = scan::Rows {
-            kind: KIND,
-            what: "meter reading",
-            date_of: &reading_date,
-            key_of: &reading_key,
-        };
-        let (rows, next) = scan::scan(ctx, cursor, &readings, &window, &rows_of).await?;
+        let (rows, next) = self.window.scan(ctx, cursor, &ROWS, ()).await?;
         if rows.is_empty() {
             return Ok(Batch::new(Vec::new(), Some(next)));
         }
         // Once per poll, and only when there is something to judge.
         let meters = Query {
-            client: &self.client,
             path: &self.meters_path,
             filters: &[],
-            type_date: None,
-            limit: self.limit,
-            rate_limit_retries: self.rate_limit_retries,
+            ..self.window.query(None)
         }
         .all_rows(ctx, self.max_meter_pages, "meter")
         .await?;
@@ -405,31 +372,20 @@ impl Source for MeterReadingsSource {
     }
 }
 
-/// The source's spec config (see the module docs).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ReadingsConfig {
-    pub connection: String,
-    #[serde(default)]
-    pub source: Option<String>,
-    #[serde(default)]
-    pub since: Option<String>,
-    #[serde(default)]
-    pub until: Option<String>,
-    #[serde(default)]
-    pub lookback_secs: Option<u64>,
-    #[serde(default)]
-    pub limit: Option<u32>,
-    #[serde(default)]
-    pub max_pages: Option<u32>,
-    #[serde(default)]
-    pub max_meter_pages: Option<u32>,
-    #[serde(default)]
-    pub rate_limit_retries: Option<u32>,
-    #[serde(default)]
-    pub path: Option<String>,
-    #[serde(default)]
-    pub meters_path: Option<String>,
+spec_config! {
+    /// The source's spec config (see the module docs).
+    ReadingsConfig {
+        source: String,
+        since,
+        until,
+        lookback_secs,
+        limit,
+        max_pages,
+        max_meter_pages: u32,
+        rate_limit_retries,
+        path,
+        meters_path: String,
+    }
 }
 
 impl ReadingsConfig {
@@ -448,27 +404,15 @@ impl ReadingsConfig {
             }
             source = source.reading_source(origin);
         }
-        for (field, value) in [("since", &self.since), ("until", &self.until)] {
-            let Some(text) = value else { continue };
-            match parse_date(text) {
-                Some(at) if field == "since" => source = source.since(at),
-                Some(at) => source = source.until(at),
-                None => errors.push(
-                    crate::SpecError::new(format!("/{field}"), format!("not a date: `{text}`"))
-                        .with_hint("e.g. 2026-03-01T00:00:00Z or 2026-03-01T00:00:00-03"),
-                ),
-            }
-        }
-        if let Some(secs) = self.lookback_secs {
-            source = source.lookback(Duration::from_secs(secs));
-        }
-        scan::check_paging(&mut errors, self.limit, self.max_pages);
-        if let Some(limit) = self.limit {
-            source = source.page_size(limit);
-        }
-        if let Some(pages) = self.max_pages {
-            source = source.max_pages(pages);
-        }
+        let window = &mut source.window;
+        window.spec_dates(&mut errors, self.since.as_deref(), self.until.as_deref());
+        window.spec_paging(
+            &mut errors,
+            self.limit,
+            self.max_pages,
+            self.lookback_secs,
+            self.rate_limit_retries,
+        );
         if let Some(pages) = self.max_meter_pages {
             if pages == 0 {
                 errors.push(crate::SpecError::new(
@@ -478,19 +422,9 @@ impl ReadingsConfig {
             }
             source = source.max_meter_pages(pages);
         }
-        if let Some(retries) = self.rate_limit_retries {
-            source = source.rate_limit_retries(retries);
-        }
-        for (field, value) in [("path", &self.path), ("meters_path", &self.meters_path)] {
-            let Some(path) = value else { continue };
-            if let Err(e) = source.client.url(path) {
-                errors.push(crate::SpecError::new(format!("/{field}"), e.to_string()));
-            }
-        }
-        if let Some(path) = self.path {
-            source = source.path(path);
-        }
+        source.window.spec_path(&mut errors, self.path);
         if let Some(path) = self.meters_path {
+            source.window.check_path(&mut errors, "meters_path", &path);
             source = source.meters_path(path);
         }
         errors.into_result(source)

@@ -8,8 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::rows::{id_text, parse_date, WorkRequest};
-use super::scan::{self, paging_setters, Query, Window};
-use super::work_orders::MAX_PAGE_SIZE;
+use super::scan::{self, paging_setters, spec_config, Windowed};
 use super::FracttalClient;
 use crate::{Batch, Context, Cursor, Record, Source, SourceError};
 
@@ -144,16 +143,8 @@ fn request_date(row: &Map<String, Value>, field: RequestDate) -> Option<DateTime
 /// ```
 #[derive(Debug, Clone)]
 pub struct WorkRequestsSource {
-    client: FracttalClient,
-    path: String,
-    filters: Vec<(&'static str, String)>,
-    since: Option<DateTime<Utc>>,
-    until: Option<DateTime<Utc>>,
+    window: Windowed,
     type_date: RequestDate,
-    lookback: Duration,
-    limit: u32,
-    max_pages: u32,
-    rate_limit_retries: u32,
 }
 
 impl WorkRequestsSource {
@@ -161,24 +152,15 @@ impl WorkRequestsSource {
     /// rows per page, at most 50 pages per poll, one wait per rate-limited page.
     pub fn new(client: FracttalClient) -> Self {
         WorkRequestsSource {
-            client,
-            path: "work_requests".to_owned(),
-            filters: Vec::new(),
-            since: None,
-            until: None,
+            window: Windowed::new(client, "work_requests", Duration::from_secs(60)),
             type_date: RequestDate::Date,
-            lookback: Duration::from_secs(60),
-            limit: MAX_PAGE_SIZE,
-            max_pages: 50,
-            rate_limit_retries: 1,
         }
     }
 
-    paging_setters!();
+    paging_setters!(window);
 
     fn filter(mut self, name: &'static str, value: String) -> Self {
-        self.filters.retain(|(n, _)| *n != name);
-        self.filters.push((name, value));
+        self.window.filter(name, value);
         self
     }
 
@@ -204,70 +186,44 @@ impl WorkRequestsSource {
     /// The endpoint path below the base URL (default `work_requests`).
     #[must_use]
     pub fn path(mut self, path: impl Into<String>) -> Self {
-        self.path = path.into();
+        self.window.path = path.into();
         self
     }
 }
 
+/// What the work-request rows are: dated by the source's [`RequestDate`].
+const ROWS: scan::Rows<RequestDate> = scan::Rows {
+    kind: KIND,
+    what: "work-request row",
+    type_date: |type_date| Some(type_date.as_str()),
+    date_of: request_date,
+    key_of: work_request_key,
+};
+
 #[async_trait]
 impl Source for WorkRequestsSource {
     async fn poll(&self, ctx: &Context, cursor: Option<&Cursor>) -> Result<Batch, SourceError> {
-        let query = Query {
-            client: &self.client,
-            path: &self.path,
-            filters: &self.filters,
-            type_date: Some(self.type_date.as_str()),
-            limit: self.limit,
-            rate_limit_retries: self.rate_limit_retries,
-        };
-        let window = Window {
-            since: self.since,
-            until: self.until,
-            lookback: self.lookback,
-            max_pages: self.max_pages,
-        };
-        let type_date = self.type_date;
-        let date_of = move |row: &Map<String, Value>| request_date(row, type_date);
-        let rows_of = scan::Rows {
-            kind: KIND,
-            what: "work-request row",
-            date_of: &date_of,
-            key_of: &work_request_key,
-        };
-        let (rows, next) = scan::scan(ctx, cursor, &query, &window, &rows_of).await?;
-        let records = rows
-            .into_iter()
-            .map(|new| work_request_record(new.row, type_date))
-            .collect();
-        Ok(Batch::new(records, Some(next)))
+        let (rows, date) = (&ROWS, self.type_date);
+        self.window
+            .poll(ctx, cursor, rows, date, work_request_record)
+            .await
     }
 }
 
-/// The source's spec config (see the module docs).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RequestsConfig {
-    pub connection: String,
-    #[serde(default)]
-    pub status: Option<u8>,
-    #[serde(default)]
-    pub identifier: Option<String>,
-    #[serde(default)]
-    pub since: Option<String>,
-    #[serde(default)]
-    pub until: Option<String>,
-    #[serde(default)]
-    pub type_date: Option<RequestDate>,
-    #[serde(default)]
-    pub lookback_secs: Option<u64>,
-    #[serde(default)]
-    pub limit: Option<u32>,
-    #[serde(default)]
-    pub max_pages: Option<u32>,
-    #[serde(default)]
-    pub rate_limit_retries: Option<u32>,
-    #[serde(default)]
-    pub path: Option<String>,
+spec_config! {
+    /// The source's spec config (see the module docs).
+    RequestsConfig {
+        status: u8,
+        identifier: String,
+        since,
+        until,
+        type_date: RequestDate,
+        lookback_secs,
+        limit,
+        max_pages,
+        rate_limit_retries,
+        path,
+    }
 }
 
 impl RequestsConfig {
@@ -289,39 +245,19 @@ impl RequestsConfig {
         if let Some(identifier) = self.identifier {
             source = source.identifier(identifier);
         }
-        for (field, value) in [("since", &self.since), ("until", &self.until)] {
-            let Some(text) = value else { continue };
-            match parse_date(text) {
-                Some(at) if field == "since" => source = source.since(at),
-                Some(at) => source = source.until(at),
-                None => errors.push(
-                    crate::SpecError::new(format!("/{field}"), format!("not a date: `{text}`"))
-                        .with_hint("e.g. 2026-03-01T00:00:00Z or 2026-03-01T00:00:00-03"),
-                ),
-            }
-        }
         if let Some(type_date) = self.type_date {
             source = source.type_date(type_date);
         }
-        if let Some(secs) = self.lookback_secs {
-            source = source.lookback(Duration::from_secs(secs));
-        }
-        scan::check_paging(&mut errors, self.limit, self.max_pages);
-        if let Some(limit) = self.limit {
-            source = source.page_size(limit);
-        }
-        if let Some(pages) = self.max_pages {
-            source = source.max_pages(pages);
-        }
-        if let Some(retries) = self.rate_limit_retries {
-            source = source.rate_limit_retries(retries);
-        }
-        if let Some(path) = self.path {
-            if let Err(e) = source.client.url(&path) {
-                errors.push(crate::SpecError::new("/path", e.to_string()));
-            }
-            source = source.path(path);
-        }
+        let window = &mut source.window;
+        window.spec_dates(&mut errors, self.since.as_deref(), self.until.as_deref());
+        window.spec_paging(
+            &mut errors,
+            self.limit,
+            self.max_pages,
+            self.lookback_secs,
+            self.rate_limit_retries,
+        );
+        window.spec_path(&mut errors, self.path);
         errors.into_result(source)
     }
 }

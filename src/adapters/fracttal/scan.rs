@@ -14,9 +14,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::error::{FracttalError, PROVIDER};
-use super::rows::format_date;
+use super::rows::{format_date, parse_date};
+use super::work_orders::MAX_PAGE_SIZE;
 use super::{Envelope, FracttalClient};
-use crate::{Context, Cursor, SourceError};
+use crate::{Batch, Context, Cursor, Record, SourceError, SpecError, SpecErrors};
 
 /// More seen keys than this are not kept in a cursor; the oldest go first.
 pub(crate) const MAX_SEEN: usize = 20_000;
@@ -86,18 +87,16 @@ impl Query<'_> {
         what: &str,
     ) -> Result<Vec<Map<String, Value>>, SourceError> {
         let mut rows = Vec::new();
-        let mut start = 0u64;
-        for _ in 0..max_pages {
-            let envelope = self.page(ctx, None, None, start).await?;
-            let page = envelope.rows();
-            for (index, row) in page.iter().enumerate() {
-                rows.push(object(row, index, start, what)?.clone());
-            }
-            start += page.len() as u64;
-            let total_reached = envelope.total.is_some_and(|total| start >= total);
-            if page.len() < self.limit as usize || total_reached {
-                return Ok(rows);
-            }
+        let pages = Pages {
+            since: None,
+            until: None,
+            start: 0,
+            max_pages,
+            what,
+        };
+        let walked = self.walk(ctx, &pages, |row| rows.push(row.clone())).await?;
+        if walked.complete {
+            return Ok(rows);
         }
         Err(SourceError::Response {
             provider: PROVIDER.to_owned(),
@@ -108,6 +107,56 @@ impl Query<'_> {
             ),
         })
     }
+
+    /// Reads the pages of `pages` in order and hands every row object to `each`. The walk
+    /// ends at the list's end (a short page, or the `total` reached) or after
+    /// `pages.max_pages` pages; a row that is not an object fails it with its position.
+    pub async fn walk(
+        &self,
+        ctx: &Context,
+        pages: &Pages<'_>,
+        mut each: impl FnMut(&Map<String, Value>),
+    ) -> Result<Walked, SourceError> {
+        let mut start = pages.start;
+        for _ in 0..pages.max_pages {
+            let envelope = self.page(ctx, pages.since, pages.until, start).await?;
+            let page = envelope.rows();
+            for (index, row) in page.iter().enumerate() {
+                each(object(row, index, start, pages.what)?);
+            }
+            start += page.len() as u64;
+            let total_reached = envelope.total.is_some_and(|total| start >= total);
+            if page.len() < self.limit as usize || total_reached {
+                return Ok(Walked {
+                    next: start,
+                    complete: true,
+                });
+            }
+        }
+        Ok(Walked {
+            next: start,
+            complete: false,
+        })
+    }
+}
+
+/// Which pages a [`Query::walk`] reads.
+pub(crate) struct Pages<'a> {
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    /// The offset of the first row.
+    pub start: u64,
+    pub max_pages: u32,
+    /// A row's name in errors.
+    pub what: &'a str,
+}
+
+/// Where a [`Query::walk`] stopped.
+pub(crate) struct Walked {
+    /// The offset after the last row read.
+    pub next: u64,
+    /// Whether the list was read to its end.
+    pub complete: bool,
 }
 
 /// A row as an object, or the poll's error naming its position.
@@ -124,14 +173,6 @@ pub(crate) fn object<'v>(
             message: format!("data[{index}] of the page at start={start} is not a {what} object"),
         }),
     }
-}
-
-/// The date window of a scan.
-pub(crate) struct Window {
-    pub since: Option<DateTime<Utc>>,
-    pub until: Option<DateTime<Utc>>,
-    pub lookback: Duration,
-    pub max_pages: u32,
 }
 
 /// A new row of a scan with its date.
@@ -189,127 +230,271 @@ pub(crate) fn write_cursor<T: Serialize>(state: &T) -> Result<Cursor, SourceErro
         })
 }
 
-/// Reads a row's date.
-pub(crate) type DateOf = dyn Fn(&Map<String, Value>) -> Option<DateTime<Utc>> + Sync;
-/// Makes a row's key.
-pub(crate) type KeyOf = dyn Fn(&Map<String, Value>) -> String + Sync;
-
-/// What the rows of a scan are.
-pub(crate) struct Rows<'a> {
+/// What the rows of a windowed source are. `D` is the source's choice of row date (its
+/// `type_date`; `()` for a source without one).
+pub(crate) struct Rows<D> {
     /// The source kind, for cursor errors.
-    pub kind: &'a str,
+    pub kind: &'static str,
     /// A row's name in errors.
-    pub what: &'a str,
-    pub date_of: &'a DateOf,
-    pub key_of: &'a KeyOf,
+    pub what: &'static str,
+    /// The `type_date` sent beside `since`/`until`; `None` sends none.
+    pub type_date: fn(D) -> Option<&'static str>,
+    /// A row's date.
+    pub date_of: fn(&Map<String, Value>, D) -> Option<DateTime<Utc>>,
+    /// A row's key.
+    pub key_of: fn(&Map<String, Value>) -> String,
 }
 
-/// Walks the pages of `query` from the cursor's horizon and returns the rows not returned
-/// before, oldest first, with the next cursor.
-pub(crate) async fn scan(
-    ctx: &Context,
-    cursor: Option<&Cursor>,
-    query: &Query<'_>,
-    window: &Window,
-    rows_of: &Rows<'_>,
-) -> Result<(Vec<NewRow>, Cursor), SourceError> {
-    let Rows {
-        kind,
-        what,
-        date_of,
-        key_of,
-    } = rows_of;
-    let now = ctx.clock().now();
-    let mut state: State = read_cursor(cursor, kind)?;
-    let (horizon, first_start, mut latest) = match &state.resume {
-        Some(resume) => (resume.since, resume.start, resume.latest),
-        None => {
-            let horizon = match state.watermark {
-                Some(watermark) => minus(watermark, window.lookback),
-                None => window.since.unwrap_or_else(|| minus(now, window.lookback)),
-            };
-            (Some(horizon), 0, None)
-        }
-    };
-    // A configured `since` is a hard floor, also under a cursor.
-    let horizon = match (horizon, window.since) {
-        (Some(h), Some(s)) => Some(h.max(s)),
-        (h, s) => h.or(s),
-    };
+/// Where a windowed source reads, with which fixed filters, over which dates and how it
+/// pages: the settings the windowed sources share. Each source embeds one as `window`, sets
+/// it through [`paging_setters`] and, from a spec config, through
+/// [`spec_dates`](Self::spec_dates), [`spec_paging`](Self::spec_paging) and
+/// [`spec_path`](Self::spec_path).
+#[derive(Debug, Clone)]
+pub(crate) struct Windowed {
+    pub client: FracttalClient,
+    /// The endpoint path below the base URL.
+    pub path: String,
+    /// Fixed query filters, one value per name.
+    pub filters: Vec<(&'static str, String)>,
+    /// Never rows dated before this instant; also where the first poll starts.
+    pub since: Option<DateTime<Utc>>,
+    /// Never rows dated after this instant.
+    pub until: Option<DateTime<Utc>>,
+    /// How far before the watermark each poll looks again.
+    pub lookback: Duration,
+    /// Rows per page.
+    pub limit: u32,
+    /// The most pages one poll reads.
+    pub max_pages: u32,
+    /// How often one page is asked again after a 406/429.
+    pub rate_limit_retries: u32,
+}
 
-    let mut rows: Vec<NewRow> = Vec::new();
-    let mut start = first_start;
-    let mut complete = false;
-    for _ in 0..window.max_pages {
-        let envelope = query.page(ctx, horizon, window.until, start).await?;
-        let page = envelope.rows();
-        for (index, row) in page.iter().enumerate() {
-            let row = object(row, index, start, what)?;
-            let date = date_of(row);
-            if let Some(date) = date {
-                // The API may ignore the window; history must not flow in.
-                if horizon.is_some_and(|h| date < h) || window.until.is_some_and(|u| date > u) {
-                    continue;
+impl Windowed {
+    /// Settings over `client` and `path` looking `lookback` back: no filters, no dates, 100
+    /// rows per page, at most 50 pages per poll, one wait per rate-limited page.
+    pub fn new(client: FracttalClient, path: &str, lookback: Duration) -> Self {
+        Windowed {
+            client,
+            path: path.to_owned(),
+            filters: Vec::new(),
+            since: None,
+            until: None,
+            lookback,
+            limit: MAX_PAGE_SIZE,
+            max_pages: 50,
+            rate_limit_retries: 1,
+        }
+    }
+
+    /// Sets the filter `name`, replacing its earlier value.
+    pub fn filter(&mut self, name: &'static str, value: String) {
+        self.filters.retain(|(n, _)| *n != name);
+        self.filters.push((name, value));
+    }
+
+    /// Rows per page, clamped to 1 to 100.
+    pub fn set_page_size(&mut self, limit: u32) {
+        self.limit = limit.clamp(1, MAX_PAGE_SIZE);
+    }
+
+    /// Pages per poll, at least 1.
+    pub fn set_max_pages(&mut self, pages: u32) {
+        self.max_pages = pages.max(1);
+    }
+
+    /// The paged query of the source's path and filters, with `type_date` beside the dates.
+    pub fn query<'a>(&'a self, type_date: Option<&'a str>) -> Query<'a> {
+        Query {
+            client: &self.client,
+            path: &self.path,
+            filters: &self.filters,
+            type_date,
+            limit: self.limit,
+            rate_limit_retries: self.rate_limit_retries,
+        }
+    }
+
+    /// One poll of a source whose new rows become records one by one: [`scan`](Self::scan)
+    /// with the row date `dated_by`, then `record` of each row, oldest first.
+    pub async fn poll<D: Copy + Sync>(
+        &self,
+        ctx: &Context,
+        cursor: Option<&Cursor>,
+        rows_of: &Rows<D>,
+        dated_by: D,
+        record: fn(Map<String, Value>, D) -> Record,
+    ) -> Result<Batch, SourceError> {
+        let (rows, next) = self.scan(ctx, cursor, rows_of, dated_by).await?;
+        let records = rows
+            .into_iter()
+            .map(|new| record(new.row, dated_by))
+            .collect();
+        Ok(Batch::new(records, Some(next)))
+    }
+
+    /// Walks the pages of the source's query from the cursor's horizon and returns the rows
+    /// not returned before, oldest first, with the next cursor.
+    pub async fn scan<D: Copy + Sync>(
+        &self,
+        ctx: &Context,
+        cursor: Option<&Cursor>,
+        rows_of: &Rows<D>,
+        dated_by: D,
+    ) -> Result<(Vec<NewRow>, Cursor), SourceError> {
+        let Rows {
+            kind,
+            what,
+            type_date,
+            date_of,
+            key_of,
+        } = *rows_of;
+        let now = ctx.clock().now();
+        let mut state: State = read_cursor(cursor, kind)?;
+        let (horizon, first_start, mut latest) = match &state.resume {
+            Some(resume) => (resume.since, resume.start, resume.latest),
+            None => {
+                let horizon = match state.watermark {
+                    Some(watermark) => minus(watermark, self.lookback),
+                    None => self.since.unwrap_or_else(|| minus(now, self.lookback)),
+                };
+                (Some(horizon), 0, None)
+            }
+        };
+        // A configured `since` is a hard floor, also under a cursor.
+        let horizon = match (horizon, self.since) {
+            (Some(h), Some(s)) => Some(h.max(s)),
+            (h, s) => h.or(s),
+        };
+
+        let mut rows: Vec<NewRow> = Vec::new();
+        let pages = Pages {
+            since: horizon,
+            until: self.until,
+            start: first_start,
+            max_pages: self.max_pages,
+            what,
+        };
+        let until = self.until;
+        let seen = &mut state.seen;
+        let walked = self
+            .query(type_date(dated_by))
+            .walk(ctx, &pages, |row| {
+                let date = date_of(row, dated_by);
+                if let Some(date) = date {
+                    // The API may ignore the window; history must not flow in.
+                    if horizon.is_some_and(|h| date < h) || until.is_some_and(|u| date > u) {
+                        return;
+                    }
+                    latest = latest.max(Some(date));
                 }
-                latest = latest.max(Some(date));
+                let key = key_of(row);
+                // `seen` also holds the keys taken earlier in this poll, so a row repeated
+                // when pages shift is dropped too.
+                if seen.contains_key(&key) {
+                    return;
+                }
+                seen.insert(key.clone(), date.unwrap_or(now));
+                rows.push(NewRow {
+                    row: row.clone(),
+                    date,
+                    key,
+                });
+            })
+            .await?;
+
+        if walked.complete {
+            state.resume = None;
+            state.watermark = state.watermark.max(latest);
+            if let Some(watermark) = state.watermark {
+                let keep_from = minus(watermark, self.lookback);
+                // Undated rows were stored at the poll's instant; they age out the same way.
+                state.seen.retain(|_, at| *at >= keep_from);
             }
-            let key = key_of(row);
-            // `seen` also holds the keys taken earlier in this poll, so a row repeated when
-            // pages shift is dropped too.
-            if state.seen.contains_key(&key) {
-                continue;
-            }
-            state.seen.insert(key.clone(), date.unwrap_or(now));
-            rows.push(NewRow {
-                row: row.clone(),
-                date,
-                key,
+        } else {
+            // Rows still unread may be older than those read: the watermark waits.
+            state.resume = Some(Resume {
+                since: horizon,
+                start: walked.next,
+                latest,
             });
         }
-        start += page.len() as u64;
-        let total_reached = envelope.total.is_some_and(|total| start >= total);
-        if page.len() < query.limit as usize || total_reached {
-            complete = true;
-            break;
+        cap_by_date(&mut state.seen, MAX_SEEN, |at| *at);
+        // Oldest first; rows of one instant in key order, whatever order the pages had.
+        rows.sort_by(|a, b| (a.date.unwrap_or(now), &a.key).cmp(&(b.date.unwrap_or(now), &b.key)));
+        Ok((rows, write_cursor(&state)?))
+    }
+
+    /// Sets `since` and `until` from a spec config; a text that is not a date is an error
+    /// at its field.
+    pub fn spec_dates(
+        &mut self,
+        errors: &mut SpecErrors,
+        since: Option<&str>,
+        until: Option<&str>,
+    ) {
+        for (field, value) in [("since", since), ("until", until)] {
+            let Some(text) = value else { continue };
+            match parse_date(text) {
+                Some(at) if field == "since" => self.since = Some(at),
+                Some(at) => self.until = Some(at),
+                None => errors.push(
+                    SpecError::new(format!("/{field}"), format!("not a date: `{text}`"))
+                        .with_hint("e.g. 2026-03-01T00:00:00Z or 2026-03-01T00:00:00-03"),
+                ),
+            }
         }
     }
 
-    if complete {
-        state.resume = None;
-        state.watermark = state.watermark.max(latest);
-        if let Some(watermark) = state.watermark {
-            let keep_from = minus(watermark, window.lookback);
-            // Undated rows were stored at the poll's instant; they age out the same way.
-            state.seen.retain(|_, at| *at >= keep_from);
+    /// Sets the paging fields of a spec config: `limit` (1 to 100 rows per page),
+    /// `max_pages` (at least 1), `lookback_secs` and `rate_limit_retries`; a value out of
+    /// range is an error at its field (and still set, clamped).
+    pub fn spec_paging(
+        &mut self,
+        errors: &mut SpecErrors,
+        limit: Option<u32>,
+        max_pages: Option<u32>,
+        lookback_secs: Option<u64>,
+        rate_limit_retries: Option<u32>,
+    ) {
+        if let Some(limit) = limit {
+            if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+                errors.push(
+                    SpecError::new("/limit", format!("{limit} rows per page"))
+                        .with_hint("Fracttal pages hold 1 to 100 rows"),
+                );
+            }
+            self.set_page_size(limit);
         }
-    } else {
-        // Rows still unread may be older than those read: the watermark waits.
-        state.resume = Some(Resume {
-            since: horizon,
-            start,
-            latest,
-        });
+        if let Some(pages) = max_pages {
+            if pages == 0 {
+                errors.push(SpecError::new("/max_pages", "must be at least 1"));
+            }
+            self.set_max_pages(pages);
+        }
+        if let Some(secs) = lookback_secs {
+            self.lookback = Duration::from_secs(secs);
+        }
+        if let Some(retries) = rate_limit_retries {
+            self.rate_limit_retries = retries;
+        }
     }
-    cap_by_date(&mut state.seen, MAX_SEEN, |at| *at);
-    // Oldest first; rows of one instant in key order, whatever order the pages had.
-    rows.sort_by(|a, b| (a.date.unwrap_or(now), &a.key).cmp(&(b.date.unwrap_or(now), &b.key)));
-    Ok((rows, write_cursor(&state)?))
-}
 
-/// Checks the paging options of a source's spec config.
-pub(crate) fn check_paging(
-    errors: &mut crate::SpecErrors,
-    limit: Option<u32>,
-    max_pages: Option<u32>,
-) {
-    if let Some(limit) = limit.filter(|l| !(1..=super::MAX_PAGE_SIZE).contains(l)) {
-        errors.push(
-            crate::SpecError::new("/limit", format!("{limit} rows per page"))
-                .with_hint("Fracttal pages hold 1 to 100 rows"),
-        );
+    /// Sets the `path` of a spec config; one the client cannot join to its base URL is an
+    /// error at `/path`.
+    pub fn spec_path(&mut self, errors: &mut SpecErrors, path: Option<String>) {
+        if let Some(path) = path {
+            self.check_path(errors, "path", &path);
+            self.path = path;
+        }
     }
-    if max_pages == Some(0) {
-        errors.push(crate::SpecError::new("/max_pages", "must be at least 1"));
+
+    /// Says at `/<field>` when the client cannot join `path` to its base URL.
+    pub fn check_path(&self, errors: &mut SpecErrors, field: &str, path: &str) {
+        if let Err(e) = self.client.url(path) {
+            errors.push(SpecError::new(format!("/{field}"), e.to_string()));
+        }
     }
 }
 
@@ -363,65 +548,101 @@ pub(crate) fn number_value(n: f64) -> Value {
     }
 }
 
-/// The paging setters every windowed Fracttal source has, written once. Expands inside
-/// the source's `impl` block; the source has the fields `since`, `until`, `limit`,
-/// `max_pages`, `lookback`, `rate_limit_retries` and `client`.
+/// The setters every windowed Fracttal source has, written once. Expands inside the
+/// source's `impl` block; the source has its [`Windowed`] settings in the field `window`.
+/// `paging_setters!(window)` adds `since`, `until` and `lookback` to the paging setters of
+/// `paging_setters!()`.
 macro_rules! paging_setters {
-    () => {
+    (window) => {
         /// Never rows dated before this instant; also where the first poll starts.
         #[must_use]
         pub fn since(mut self, at: DateTime<Utc>) -> Self {
-            self.since = Some(at);
+            self.window.since = Some(at);
             self
         }
 
         /// Never rows dated after this instant (`until`).
         #[must_use]
         pub fn until(mut self, at: DateTime<Utc>) -> Self {
-            self.until = Some(at);
-            self
-        }
-
-        /// Rows per page, 1 to 100 (clamped).
-        #[must_use]
-        pub fn page_size(mut self, limit: u32) -> Self {
-            self.limit = limit.clamp(1, MAX_PAGE_SIZE);
-            self
-        }
-
-        /// The most pages one poll reads (at least 1); the rest waits for the next poll.
-        #[must_use]
-        pub fn max_pages(mut self, pages: u32) -> Self {
-            self.max_pages = pages.max(1);
+            self.window.until = Some(at);
             self
         }
 
         /// How far before the watermark each poll looks again, for rows that arrive late.
         #[must_use]
         pub fn lookback(mut self, lookback: Duration) -> Self {
-            self.lookback = lookback;
+            self.window.lookback = lookback;
+            self
+        }
+
+        paging_setters!();
+    };
+    () => {
+        /// Rows per page, 1 to 100 (clamped).
+        #[must_use]
+        pub fn page_size(mut self, limit: u32) -> Self {
+            self.window.set_page_size(limit);
+            self
+        }
+
+        /// The most pages one poll reads (at least 1); the rest waits for the next poll.
+        #[must_use]
+        pub fn max_pages(mut self, pages: u32) -> Self {
+            self.window.set_max_pages(pages);
             self
         }
 
         /// How often one page is asked again after a 406/429 (0: fail the poll at once).
         #[must_use]
         pub fn rate_limit_retries(mut self, retries: u32) -> Self {
-            self.rate_limit_retries = retries;
+            self.window.rate_limit_retries = retries;
             self
         }
 
         /// The client.
         pub fn client(&self) -> &FracttalClient {
-            &self.client
+            &self.window.client
         }
 
         /// Rows per page.
         pub fn limit(&self) -> u32 {
-            self.limit
+            self.window.limit
         }
     };
 }
 pub(crate) use paging_setters;
+
+/// Declares a windowed source's spec config: `connection`, then every field named, in the
+/// order given (the order serde's "expected one of" lists when it refuses an unknown
+/// field), each optional. A field named bare is one the windowed sources share, typed here:
+/// `since`, `until` and `path` (text), `lookback_secs`, `limit`, `max_pages`,
+/// `rate_limit_retries`; the others carry their type (`status: u8`).
+///
+/// A macro because serde's `flatten` would share the fields but does not go with
+/// `deny_unknown_fields`, and would lose the error paths and hints of the flattened ones.
+macro_rules! spec_config {
+    (@type since) => { String };
+    (@type until) => { String };
+    (@type path) => { String };
+    (@type lookback_secs) => { u64 };
+    (@type limit) => { u32 };
+    (@type max_pages) => { u32 };
+    (@type rate_limit_retries) => { u32 };
+    (@type $field:ident $ty:ty) => { $ty };
+    ($(#[$meta:meta])* $name:ident { $($field:ident $(: $ty:ty)?),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub(crate) struct $name {
+            pub connection: String,
+            $(
+                #[serde(default)]
+                pub $field: Option<spec_config!(@type $field $($ty)?)>,
+            )*
+        }
+    };
+}
+pub(crate) use spec_config;
 
 #[cfg(test)]
 mod tests {

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::rows::{apply_aliases, id_text, parse_date, row_date, TypeDate};
-use super::scan::{self, Query};
-use super::work_orders::MAX_PAGE_SIZE;
+use super::scan::{self, paging_setters, spec_config, Pages, Windowed};
+use super::work_orders::{spec_filters, work_order_filters};
 use super::FracttalClient;
 use crate::{Batch, Context, Cursor, Record, Source, SourceError};
 
@@ -265,16 +265,12 @@ fn labels(status: Option<WorkOrderStatus>) -> Value {
 /// ```
 #[derive(Debug, Clone)]
 pub struct WorkOrderStatusSource {
-    client: FracttalClient,
-    path: String,
-    filters: Vec<(&'static str, String)>,
-    since: Option<DateTime<Utc>>,
+    /// The paging settings; `until` and `lookback` stay unset: the track window bounds
+    /// the scan instead.
+    window: Windowed,
     type_date: TypeDate,
-    window: Duration,
+    track_window: Duration,
     first_sightings: bool,
-    limit: u32,
-    max_pages: u32,
-    rate_limit_retries: u32,
 }
 
 impl WorkOrderStatusSource {
@@ -283,47 +279,26 @@ impl WorkOrderStatusSource {
     /// rate-limited page.
     pub fn new(client: FracttalClient) -> Self {
         WorkOrderStatusSource {
-            client,
-            path: "work_orders/".to_owned(),
-            filters: Vec::new(),
-            since: None,
+            window: Windowed::new(client, "work_orders/", Duration::ZERO),
             type_date: TypeDate::CreationDate,
-            window: DEFAULT_TRACK_WINDOW,
+            track_window: DEFAULT_TRACK_WINDOW,
             first_sightings: false,
-            limit: MAX_PAGE_SIZE,
-            max_pages: 50,
-            rate_limit_retries: 1,
         }
     }
 
+    paging_setters!();
+
     fn filter(mut self, name: &'static str, value: String) -> Self {
-        self.filters.retain(|(n, _)| *n != name);
-        self.filters.push((name, value));
+        self.window.filter(name, value);
         self
     }
 
-    /// Only this asset (`code_asset`).
-    #[must_use]
-    pub fn code_asset(self, code: impl Into<String>) -> Self {
-        self.filter("code_asset", code.into())
-    }
-
-    /// Only this location (`code_location`).
-    #[must_use]
-    pub fn code_location(self, code: impl Into<String>) -> Self {
-        self.filter("code_location", code.into())
-    }
-
-    /// Only this work order (`folio`).
-    #[must_use]
-    pub fn folio(self, folio: impl Into<String>) -> Self {
-        self.filter("folio", folio.into())
-    }
+    work_order_filters!();
 
     /// Never work orders dated before this instant, whatever the window.
     #[must_use]
     pub fn since(mut self, at: DateTime<Utc>) -> Self {
-        self.since = Some(at);
+        self.window.since = Some(at);
         self
     }
 
@@ -337,7 +312,7 @@ impl WorkOrderStatusSource {
     /// How far back work orders are followed (default [`DEFAULT_TRACK_WINDOW`]).
     #[must_use]
     pub fn track_window(mut self, window: Duration) -> Self {
-        self.window = window;
+        self.track_window = window;
         self
     }
 
@@ -349,42 +324,11 @@ impl WorkOrderStatusSource {
         self
     }
 
-    /// Rows per page, 1 to 100 (clamped).
-    #[must_use]
-    pub fn page_size(mut self, limit: u32) -> Self {
-        self.limit = limit.clamp(1, MAX_PAGE_SIZE);
-        self
-    }
-
-    /// The most pages one poll reads (at least 1); the rest waits for the next poll.
-    #[must_use]
-    pub fn max_pages(mut self, pages: u32) -> Self {
-        self.max_pages = pages.max(1);
-        self
-    }
-
-    /// How often one page is asked again after a 406/429 (0: fail the poll at once).
-    #[must_use]
-    pub fn rate_limit_retries(mut self, retries: u32) -> Self {
-        self.rate_limit_retries = retries;
-        self
-    }
-
     /// The endpoint path below the base URL (default `work_orders/`).
     #[must_use]
     pub fn path(mut self, path: impl Into<String>) -> Self {
-        self.path = path.into();
+        self.window.path = path.into();
         self
-    }
-
-    /// The client.
-    pub fn client(&self) -> &FracttalClient {
-        &self.client
-    }
-
-    /// Rows per page.
-    pub fn limit(&self) -> u32 {
-        self.limit
     }
 }
 
@@ -414,67 +358,57 @@ impl Source for WorkOrderStatusSource {
     async fn poll(&self, ctx: &Context, cursor: Option<&Cursor>) -> Result<Batch, SourceError> {
         let now = ctx.clock().now();
         let mut state: State = scan::read_cursor(cursor, KIND)?;
-        let (horizon, mut start) = match &state.resume {
+        let (horizon, start) = match &state.resume {
             Some(resume) => (resume.since, resume.start),
             None => {
-                let horizon = scan::minus(now, self.window);
-                (self.since.map_or(horizon, |s| horizon.max(s)), 0)
+                let horizon = scan::minus(now, self.track_window);
+                (self.window.since.map_or(horizon, |s| horizon.max(s)), 0)
             }
-        };
-        let query = Query {
-            client: &self.client,
-            path: &self.path,
-            filters: &self.filters,
-            type_date: Some(self.type_date.as_str()),
-            limit: self.limit,
-            rate_limit_retries: self.rate_limit_retries,
         };
         let report_new = state.primed && self.first_sightings;
         let mut records = Vec::new();
-        let mut complete = false;
-        for _ in 0..self.max_pages {
-            let envelope = query.page(ctx, Some(horizon), None, start).await?;
-            let page = envelope.rows();
-            for (index, row) in page.iter().enumerate() {
-                let row = scan::object(row, index, start, "work-order row")?;
+        let pages = Pages {
+            since: Some(horizon),
+            until: None,
+            start,
+            max_pages: self.window.max_pages,
+            what: "work-order row",
+        };
+        let tasks = &mut state.tasks;
+        let walked = self
+            .window
+            .query(Some(self.type_date.as_str()))
+            .walk(ctx, &pages, |row| {
                 let date = row_date(row, self.type_date);
                 if date.is_some_and(|d| d < horizon) {
-                    continue;
+                    return;
                 }
                 let (Some(task), Some(status)) = (
                     row.get("id_work_orders_tasks").and_then(id_text),
                     row.get("id_status_work_order").and_then(id_text),
                 ) else {
-                    continue;
+                    return;
                 };
-                let previous = state
-                    .tasks
-                    .insert(task, (status.clone(), date.unwrap_or(now)));
+                let previous = tasks.insert(task, (status.clone(), date.unwrap_or(now)));
                 let from = match &previous {
-                    Some((before, _)) if *before == status => continue,
+                    Some((before, _)) if *before == status => return,
                     Some((before, _)) => Some(before.as_str()),
                     None if report_new => None,
-                    None => continue,
+                    None => return,
                 };
                 if let Some(record) = status_change_record(row.clone(), from) {
                     records.push(record);
                 }
-            }
-            start += page.len() as u64;
-            let total_reached = envelope.total.is_some_and(|total| start >= total);
-            if page.len() < self.limit as usize || total_reached {
-                complete = true;
-                break;
-            }
-        }
-        if complete {
+            })
+            .await?;
+        if walked.complete {
             state.resume = None;
             state.primed = true;
             state.tasks.retain(|_, (_, at)| *at >= horizon);
         } else {
             state.resume = Some(Resume {
                 since: horizon,
-                start,
+                start: walked.next,
             });
         }
         scan::cap_by_date(&mut state.tasks, MAX_TRACKED_TASKS, |(_, at)| *at);
@@ -482,33 +416,21 @@ impl Source for WorkOrderStatusSource {
     }
 }
 
-/// The source's spec config (see the module docs).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct StatusConfig {
-    pub connection: String,
-    #[serde(default)]
-    pub code_asset: Option<String>,
-    #[serde(default)]
-    pub code_location: Option<String>,
-    #[serde(default)]
-    pub folio: Option<String>,
-    #[serde(default)]
-    pub since: Option<String>,
-    #[serde(default)]
-    pub type_date: Option<TypeDate>,
-    #[serde(default)]
-    pub track_days: Option<u32>,
-    #[serde(default)]
-    pub first_sightings: Option<bool>,
-    #[serde(default)]
-    pub limit: Option<u32>,
-    #[serde(default)]
-    pub max_pages: Option<u32>,
-    #[serde(default)]
-    pub rate_limit_retries: Option<u32>,
-    #[serde(default)]
-    pub path: Option<String>,
+spec_config! {
+    /// The source's spec config (see the module docs).
+    StatusConfig {
+        code_asset: String,
+        code_location: String,
+        folio: String,
+        since,
+        type_date: TypeDate,
+        track_days: u32,
+        first_sightings: bool,
+        limit,
+        max_pages,
+        rate_limit_retries,
+        path,
+    }
 }
 
 impl StatusConfig {
@@ -518,27 +440,11 @@ impl StatusConfig {
     ) -> Result<WorkOrderStatusSource, crate::SpecErrors> {
         let mut errors = crate::SpecErrors::new();
         let mut source = WorkOrderStatusSource::new(client);
-        if let Some(code) = self.code_asset {
-            source = source.code_asset(code);
-        }
-        if let Some(code) = self.code_location {
-            source = source.code_location(code);
-        }
-        if let Some(folio) = self.folio {
-            source = source.folio(folio);
-        }
-        if let Some(text) = &self.since {
-            match parse_date(text) {
-                Some(at) => source = source.since(at),
-                None => errors.push(
-                    crate::SpecError::new("/since", format!("not a date: `{text}`"))
-                        .with_hint("e.g. 2026-03-01T00:00:00Z or 2026-03-01T00:00:00-03"),
-                ),
-            }
-        }
-        if let Some(type_date) = self.type_date {
-            source = source.type_date(type_date);
-        }
+        let filters = [self.code_asset, self.code_location, self.folio];
+        spec_filters(&mut source.window, filters);
+        source
+            .window
+            .spec_dates(&mut errors, self.since.as_deref(), None);
         if let Some(days) = self.track_days {
             if !(1..=366).contains(&days) {
                 errors.push(
@@ -549,24 +455,20 @@ impl StatusConfig {
             }
             source = source.track_window(Duration::from_secs(u64::from(days) * 24 * 3600));
         }
+        let window = &mut source.window;
+        window.spec_paging(
+            &mut errors,
+            self.limit,
+            self.max_pages,
+            None,
+            self.rate_limit_retries,
+        );
+        window.spec_path(&mut errors, self.path);
+        if let Some(type_date) = self.type_date {
+            source = source.type_date(type_date);
+        }
         if let Some(on) = self.first_sightings {
             source = source.first_sightings(on);
-        }
-        scan::check_paging(&mut errors, self.limit, self.max_pages);
-        if let Some(limit) = self.limit {
-            source = source.page_size(limit);
-        }
-        if let Some(pages) = self.max_pages {
-            source = source.max_pages(pages);
-        }
-        if let Some(retries) = self.rate_limit_retries {
-            source = source.rate_limit_retries(retries);
-        }
-        if let Some(path) = self.path {
-            if let Err(e) = source.client.url(&path) {
-                errors.push(crate::SpecError::new("/path", e.to_string()));
-            }
-            source = source.path(path);
         }
         errors.into_result(source)
     }

@@ -2,21 +2,56 @@
 
 use std::time::Duration;
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use serde_json::{Map, Value};
-
 use super::rows::{row_date, work_order_key, work_order_record, TypeDate};
-use super::scan::{self, paging_setters, Query, Window};
+use super::scan::{self, paging_setters, spec_config, Windowed};
 use super::FracttalClient;
 use crate::{Batch, Context, Cursor, Source, SourceError};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 /// The kind name of this source in flow specs.
 pub const KIND: &str = "fracttal.work_orders";
 
 /// The most rows Fracttal returns per page.
 pub const MAX_PAGE_SIZE: u32 = 100;
+
+/// The filter setters of "Query tasks in WOs" that both work-order sources take, written
+/// once. Expands inside the source's `impl` block, which has a `filter(self, name, value)`.
+macro_rules! work_order_filters {
+    () => {
+        /// Only this asset (`code_asset`).
+        #[must_use]
+        pub fn code_asset(self, code: impl Into<String>) -> Self {
+            self.filter("code_asset", code.into())
+        }
+
+        /// Only this location (`code_location`).
+        #[must_use]
+        pub fn code_location(self, code: impl Into<String>) -> Self {
+            self.filter("code_location", code.into())
+        }
+
+        /// Only this work order (`folio`).
+        #[must_use]
+        pub fn folio(self, folio: impl Into<String>) -> Self {
+            self.filter("folio", folio.into())
+        }
+    };
+}
+pub(crate) use work_order_filters;
+
+/// The spec fields of the work-order filters, in the order the sources set them.
+const FILTER_FIELDS: [&str; 3] = ["code_asset", "code_location", "folio"];
+
+/// Sets the work-order filters a spec config gives (`code_asset`, `code_location`,
+/// `folio`, in that order).
+pub(crate) fn spec_filters(window: &mut Windowed, values: [Option<String>; 3]) {
+    for (name, value) in FILTER_FIELDS.into_iter().zip(values) {
+        if let Some(value) = value {
+            window.filter(name, value);
+        }
+    }
+}
 
 /// Polls "Query tasks in WOs" (`GET work_orders/`): one [`Record`](crate::Record) per task
 /// row, key `fracttal:wo:<id_work_orders_tasks>:<id_status_work_order>`, kind
@@ -70,16 +105,8 @@ pub const MAX_PAGE_SIZE: u32 = 100;
 /// ```
 #[derive(Debug, Clone)]
 pub struct WorkOrdersSource {
-    client: FracttalClient,
-    path: String,
-    filters: Vec<(&'static str, String)>,
-    since: Option<DateTime<Utc>>,
-    until: Option<DateTime<Utc>>,
+    window: Windowed,
     type_date: TypeDate,
-    limit: u32,
-    max_pages: u32,
-    lookback: Duration,
-    rate_limit_retries: u32,
 }
 
 impl WorkOrdersSource {
@@ -87,24 +114,15 @@ impl WorkOrdersSource {
     /// most 50 pages per poll, lookback 60 s, one wait per rate-limited page.
     pub fn new(client: FracttalClient) -> Self {
         WorkOrdersSource {
-            client,
-            path: "work_orders/".to_owned(),
-            filters: Vec::new(),
-            since: None,
-            until: None,
+            window: Windowed::new(client, "work_orders/", Duration::from_secs(60)),
             type_date: TypeDate::CreationDate,
-            limit: MAX_PAGE_SIZE,
-            max_pages: 50,
-            lookback: Duration::from_secs(60),
-            rate_limit_retries: 1,
         }
     }
 
-    paging_setters!();
+    paging_setters!(window);
 
     fn filter(mut self, name: &'static str, value: String) -> Self {
-        self.filters.retain(|(n, _)| *n != name);
-        self.filters.push((name, value));
+        self.window.filter(name, value);
         self
     }
 
@@ -115,23 +133,7 @@ impl WorkOrdersSource {
         self.filter("ot_status", status.to_string())
     }
 
-    /// Only this asset (`code_asset`).
-    #[must_use]
-    pub fn code_asset(self, code: impl Into<String>) -> Self {
-        self.filter("code_asset", code.into())
-    }
-
-    /// Only this location (`code_location`).
-    #[must_use]
-    pub fn code_location(self, code: impl Into<String>) -> Self {
-        self.filter("code_location", code.into())
-    }
-
-    /// Only this work order (`folio`).
-    #[must_use]
-    pub fn folio(self, folio: impl Into<String>) -> Self {
-        self.filter("folio", folio.into())
-    }
+    work_order_filters!();
 
     /// Which date the window and the watermark use (`type_date`; default `creation_date`).
     #[must_use]
@@ -143,74 +145,46 @@ impl WorkOrdersSource {
     /// The endpoint path below the base URL (default `work_orders/`).
     #[must_use]
     pub fn path(mut self, path: impl Into<String>) -> Self {
-        self.path = path.into();
+        self.window.path = path.into();
         self
     }
 }
 
+/// What the work-order rows are: dated by the source's [`TypeDate`].
+const ROWS: scan::Rows<TypeDate> = scan::Rows {
+    kind: KIND,
+    what: "work-order row",
+    type_date: |type_date| Some(type_date.as_str()),
+    date_of: row_date,
+    key_of: work_order_key,
+};
+
 #[async_trait]
 impl Source for WorkOrdersSource {
     async fn poll(&self, ctx: &Context, cursor: Option<&Cursor>) -> Result<Batch, SourceError> {
-        let query = Query {
-            client: &self.client,
-            path: &self.path,
-            filters: &self.filters,
-            type_date: Some(self.type_date.as_str()),
-            limit: self.limit,
-            rate_limit_retries: self.rate_limit_retries,
-        };
-        let window = Window {
-            since: self.since,
-            until: self.until,
-            lookback: self.lookback,
-            max_pages: self.max_pages,
-        };
-        let type_date = self.type_date;
-        let date_of = move |row: &Map<String, Value>| row_date(row, type_date);
-        let rows_of = scan::Rows {
-            kind: KIND,
-            what: "work-order row",
-            date_of: &date_of,
-            key_of: &work_order_key,
-        };
-        let (rows, next) = scan::scan(ctx, cursor, &query, &window, &rows_of).await?;
-        let records = rows
-            .into_iter()
-            .map(|new| work_order_record(new.row, type_date))
-            .collect();
-        Ok(Batch::new(records, Some(next)))
+        let (rows, date) = (&ROWS, self.type_date);
+        self.window
+            .poll(ctx, cursor, rows, date, work_order_record)
+            .await
     }
 }
 
-/// The source's spec config (see the module docs).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct WorkOrdersConfig {
-    pub connection: String,
-    #[serde(default)]
-    pub status: Option<u8>,
-    #[serde(default)]
-    pub since: Option<String>,
-    #[serde(default)]
-    pub until: Option<String>,
-    #[serde(default)]
-    pub type_date: Option<TypeDate>,
-    #[serde(default)]
-    pub code_asset: Option<String>,
-    #[serde(default)]
-    pub code_location: Option<String>,
-    #[serde(default)]
-    pub folio: Option<String>,
-    #[serde(default)]
-    pub limit: Option<u32>,
-    #[serde(default)]
-    pub max_pages: Option<u32>,
-    #[serde(default)]
-    pub lookback_secs: Option<u64>,
-    #[serde(default)]
-    pub rate_limit_retries: Option<u32>,
-    #[serde(default)]
-    pub path: Option<String>,
+spec_config! {
+    /// The source's spec config (see the module docs).
+    WorkOrdersConfig {
+        status: u8,
+        since,
+        until,
+        type_date: TypeDate,
+        code_asset: String,
+        code_location: String,
+        folio: String,
+        limit,
+        max_pages,
+        lookback_secs,
+        rate_limit_retries,
+        path,
+    }
 }
 
 impl WorkOrdersConfig {
@@ -229,55 +203,19 @@ impl WorkOrdersConfig {
             }
             source = source.status(status);
         }
-        for (field, value) in [("since", &self.since), ("until", &self.until)] {
-            let Some(text) = value else { continue };
-            match super::parse_date(text) {
-                Some(at) if field == "since" => source = source.since(at),
-                Some(at) => source = source.until(at),
-                None => errors.push(
-                    crate::SpecError::new(format!("/{field}"), format!("not a date: `{text}`"))
-                        .with_hint("e.g. 2026-03-01T00:00:00Z or 2026-03-01T00:00:00-03"),
-                ),
-            }
-        }
+        let window = &mut source.window;
+        window.spec_dates(&mut errors, self.since.as_deref(), self.until.as_deref());
+        spec_filters(window, [self.code_asset, self.code_location, self.folio]);
+        window.spec_paging(
+            &mut errors,
+            self.limit,
+            self.max_pages,
+            self.lookback_secs,
+            self.rate_limit_retries,
+        );
+        window.spec_path(&mut errors, self.path);
         if let Some(type_date) = self.type_date {
             source = source.type_date(type_date);
-        }
-        if let Some(code) = self.code_asset {
-            source = source.code_asset(code);
-        }
-        if let Some(code) = self.code_location {
-            source = source.code_location(code);
-        }
-        if let Some(folio) = self.folio {
-            source = source.folio(folio);
-        }
-        if let Some(limit) = self.limit {
-            if !(1..=MAX_PAGE_SIZE).contains(&limit) {
-                errors.push(
-                    crate::SpecError::new("/limit", format!("{limit} rows per page"))
-                        .with_hint("Fracttal pages hold 1 to 100 rows"),
-                );
-            }
-            source = source.page_size(limit);
-        }
-        if let Some(pages) = self.max_pages {
-            if pages == 0 {
-                errors.push(crate::SpecError::new("/max_pages", "must be at least 1"));
-            }
-            source = source.max_pages(pages);
-        }
-        if let Some(secs) = self.lookback_secs {
-            source = source.lookback(Duration::from_secs(secs));
-        }
-        if let Some(retries) = self.rate_limit_retries {
-            source = source.rate_limit_retries(retries);
-        }
-        if let Some(path) = self.path {
-            if let Err(e) = source.client.url(&path) {
-                errors.push(crate::SpecError::new("/path", e.to_string()));
-            }
-            source = source.path(path);
         }
         errors.into_result(source)
     }
@@ -288,7 +226,7 @@ mod tests {
     use super::*;
     use crate::http::{HttpResponse, RecordingClient};
     use crate::{ManualClock, MemoryStore};
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn row(id: u32, status: u32, at: &str) -> Value {
         json!({"id_work_orders_tasks": id, "id_status_work_order": status, "creation_date": at})
