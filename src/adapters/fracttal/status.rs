@@ -475,44 +475,4 @@ impl StatusConfig {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn statuses_round_trip_and_unknown_ones_stay_text() {
-        for status in WorkOrderStatus::ALL {
-            assert_eq!(WorkOrderStatus::from_id(status.id()), Some(status));
-            for language in ["en", "es", "pt"] {
-                assert!(status.label(language).is_some());
-            }
-        }
-        assert_eq!(WorkOrderStatus::InProcess.label("fr"), None);
-        let row = json!({"id_work_orders_tasks": "9", "id_status_work_order": "X7"});
-        let record = status_change_record(row.as_object().unwrap().clone(), Some("1")).unwrap();
-        assert_eq!(record.key, "fracttal:wo-status:9:1->X7");
-        assert_eq!(record.data["status_to"], "X7");
-        assert_eq!(record.data["status_to_name"], Value::Null);
-        assert_eq!(record.data["status_from_name"], "in_process");
-        assert_eq!(record.occurred_at, None);
-        let no_task = json!({"id_status_work_order": 1});
-        assert!(status_change_record(no_task.as_object().unwrap().clone(), None).is_none());
-    }
-
-    #[test]
-    fn the_spec_config_is_checked() {
-        let client = FracttalClient::new("k".into(), "s".into());
-        let config: StatusConfig = serde_json::from_value(json!({
-            "connection": "f", "since": "later", "track_days": 0, "limit": 0, "max_pages": 0
-        }))
-        .unwrap();
-        let errors = config.apply(client).unwrap_err();
-        let paths: Vec<_> = errors.iter().map(|e| e.path.as_str()).collect();
-        assert_eq!(paths, ["/since", "/track_days", "/limit", "/max_pages"]);
-        let status =
-            serde_json::from_value::<StatusConfig>(json!({"connection": "f", "status": 3}));
-        assert!(
-            status.is_err(),
-            "a status filter would hide the transitions"
-        );
-    }
-}
+mod tests;
