@@ -257,19 +257,20 @@ impl ClientCache {
                     .with_hint("a number of requests per minute, e.g. 200; 0 turns the limit off"),
             ));
         }
-        for (field, url) in [
-            ("base_url", &config.base_url),
-            ("token_url", &config.token_url),
-        ] {
-            if let Some(url) = url
-                .as_ref()
-                .filter(|u| !matches!(u.scheme(), "http" | "https"))
-            {
-                errors.push(at_field(
-                    field,
-                    SpecError::new("", format!("unsupported scheme `{}`", url.scheme())),
-                ));
-            }
+        // The base URL is checked as every client's is (scheme, host, no credentials, query
+        // or fragment), at build time so the error points at the field.
+        if let Some(Err(e)) = config.base_url.clone().map(crate::auth::BaseUrl::new) {
+            errors.push(at_field("base_url", SpecError::new("", e.to_string())));
+        }
+        if let Some(url) = config
+            .token_url
+            .as_ref()
+            .filter(|u| !matches!(u.scheme(), "http" | "https"))
+        {
+            errors.push(at_field(
+                "token_url",
+                SpecError::new("", format!("unsupported scheme `{}`", url.scheme())),
+            ));
         }
         let (Some(client_id), Some(client_secret)) = (client_id, client_secret) else {
             return Err(errors);

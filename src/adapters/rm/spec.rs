@@ -107,6 +107,13 @@ impl ClientCache {
         let spec: ConnectionSpec = cx
             .connection(name)
             .map_err(|e| SpecErrors::from(e).prefixed("/connection"))?;
+        // Checked as every client checks its base URL, at build time so the error is located.
+        if let Err(e) = crate::auth::BaseUrl::new(spec.base_url.clone()) {
+            return Err(at_connection(SpecError::new(
+                "",
+                format!("at /base_url: {e}"),
+            )));
+        }
         let auth = match spec.auth {
             AuthSpec::Jwt {
                 username,
