@@ -15,7 +15,7 @@
 //!               │ payload
 //!               ▼
 //!        Target::prepare ──error──▶ Failed (stage prepare)
-//!               │ HttpRequest (a value: this is what a dry run shows)
+//!               │ Action: the exact requests, typed (Flow::plan shows it; no I/O)
 //!               ▼
 //!       ClaimStore::claim ──done / in flight──▶ Duplicate
 //!               │ acquired
@@ -31,8 +31,11 @@
 //! * [`Record`], [`Cursor`]: the data that moves.
 //! * [`Condition`] and the serializable [`Rule`] language ([`condition`]).
 //! * [`Mapper`] and the template-based [`FieldMap`] with its filters ([`mapper`]).
-//! * [`Target`], [`Source`], [`WebhookSource`]: the adapter traits.
-//! * [`Flow`], [`FlowBuilder`], [`DeliveryPolicy`], [`RetryPolicy`], [`RunReport`]: running.
+//! * [`Target`] and its typed [`Action`] ([`DynTarget`] and [`PreparedAction`] erase them),
+//!   [`Source`], [`WebhookSource`]: the adapter traits.
+//! * [`Flow`], [`FlowBuilder`], [`DeliveryPolicy`], [`RetryPolicy`], [`RunReport`]: running;
+//!   [`Flow::plan`] shows a record's action without I/O, [`Flow::dry_run`] executes a flow
+//!   against provider fakes and lists every request a real run would send.
 //! * [`FlowSpec`] and the [`spec`] module: flows as JSON, the [`spec::Registry`] of kinds,
 //!   named connections and secrets.
 //! * Ports the host supplies in a [`Context`]: [`http::HttpClient`] ([`http::ReqwestClient`]
@@ -47,7 +50,11 @@
 //!   receive signed webhooks), [`timelines`] (TimelinesAI webhooks and sending),
 //!   [`fracttal`] (Fracttal One: OAuth client, work-order, status-change, meter-reading and
 //!   work-request sources, events, work requests),
-//!   [`rm`] (RM-style ERP appointment confirmations, answered back into the ERP; RD Conversas).
+//!   [`rm`] (RM-style ERP appointment confirmations, answered back into the ERP),
+//!   [`rdconversas`] (RD Conversas template sends). They share one client layer:
+//!   [`auth`] holds the credentials (static, OAuth client credentials, RM's JWT, a host's
+//!   rotating token) and base URLs; a rejected credential is refreshed and resent once.
+//! * `testing` (feature `testing`): the store conformance suite and every provider fake.
 //!
 //! # Quick start
 //!
@@ -88,7 +95,8 @@
 //! | `whatsapp` | yes | [`whatsapp`]: the WhatsApp Cloud API target and webhook (brings hmac, sha2, hex) |
 //! | `timelines` | yes | [`timelines`]: TimelinesAI webhook intake and the `timelines.message` target |
 //! | `fracttal` | yes | [`fracttal`]: the OAuth client, `fracttal.work_orders`, `fracttal.work_order_status`, `fracttal.meter_readings`, `fracttal.work_requests`, `fracttal.event`, `fracttal.work_request` |
-//! | `rm` | yes | [`rm`]: appointment confirmations and reply routing for RM-style ERPs |
+//! | `rdconversas` | yes | [`rdconversas`]: RD Conversas template sends, kind `rdconversas.template` |
+//! | `rm` | yes | [`rm`]: appointment confirmations and reply routing for RM-style ERPs (senders found by kind, e.g. `whatsapp.template` or `rdconversas.template`) |
 //! | `testing` | no | `hubflow::testing`: the store conformance suite and the provider fakes in one place, for tests |
 //!
 //! With `--no-default-features` the core builds alone, without an HTTP client or a runtime.
@@ -108,7 +116,11 @@
 //!   runs, reports) and in every error message.
 //! * [`http::ReqwestClient`] follows no redirect, so a credential is never sent to a host the
 //!   flow was not configured for.
-//! * Webhook signatures (in the adapters that receive them) are compared in constant time.
+//! * A secret pasted as plain text into a spec is refused without being quoted back.
+//! * Credentials are only sent below their connection's base URL, and a dry run never sends
+//!   a real token anywhere: it talks to in-process fakes, and tokens it obtains from them
+//!   stay in a slot of their own.
+//! * Webhook signatures and tokens are compared in constant time (`subtle`).
 //! * Input is never trusted: malformed payloads end in typed errors, never in a panic.
 //!
 //! # Delivery guarantees
