@@ -112,3 +112,29 @@ async fn a_file_that_is_not_a_database_is_refused() {
     let error = SqliteStore::open(&path).await.unwrap_err();
     assert_eq!(error.kind(), StoreErrorKind::Corrupt, "{error:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_stores_on_one_file_claim_a_key_once() {
+    let dir = TempDir::new("shared");
+    let path = dir.file("store.db");
+    // Two first opens at once create the schema once between them.
+    let (a, b) = tokio::join!(SqliteStore::open(&path), SqliteStore::open(&path));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let now = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+    let claims = (0..16).map(|i| {
+        let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tokio::spawn(async move { store.claim("flow", "k", now).await })
+    });
+    let mut acquired = 0;
+    for claim in futures_util::future::join_all(claims).await {
+        match claim.unwrap().unwrap() {
+            Claim::Acquired => acquired += 1,
+            Claim::InFlight { since } => assert_eq!(since, now),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(
+        acquired, 1,
+        "of concurrent claims through two pools exactly one acquires"
+    );
+}
