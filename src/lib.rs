@@ -98,6 +98,7 @@
 //! | `rdconversas` | yes | [`rdconversas`]: RD Conversas template sends, kind `rdconversas.template` |
 //! | `rm` | yes | [`rm`]: appointment confirmations and reply routing for RM-style ERPs (senders found by kind, e.g. `whatsapp.template` or `rdconversas.template`) |
 //! | `testing` | no | `hubflow::testing`: the store conformance suite and the provider fakes in one place, for tests |
+//! | `sqlite` | no | `hubflow::SqliteStore`: every store port over one SQLite file, WAL mode, schema created on open (brings sqlx with a bundled SQLite, and tokio) |
 //!
 //! With `--no-default-features` the core builds alone, without an HTTP client or a runtime.
 //!
@@ -189,6 +190,8 @@ pub use record::{Cursor, Record};
 pub use retry::{RetryDecision, RetryPolicy};
 pub use source::{Batch, InboundRequest, Source, SourceError, WebhookReply, WebhookSource};
 pub use spec::FlowSpec;
+#[cfg(feature = "sqlite")]
+pub use store::SqliteStore;
 pub use store::{
     Claim, ClaimStore, CursorLease, CursorStore, HistoryEntry, HistoryStore, MemoryStore,
     SavedCursor, StateEntry, StateStore, Store, StoreError, StoreErrorKind,

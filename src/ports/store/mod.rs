@@ -23,6 +23,8 @@ mod cursors;
 mod error;
 mod history;
 mod memory;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 mod state;
 
 pub use claims::{Claim, ClaimStore};
@@ -30,6 +32,8 @@ pub use cursors::{CursorLease, CursorStore, SavedCursor};
 pub use error::{StoreError, StoreErrorKind};
 pub use history::{HistoryEntry, HistoryStore};
 pub use memory::MemoryStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
 #[cfg_attr(not(any(feature = "whatsapp", feature = "rm")), allow(unused_imports))]
 pub(crate) use state::update_state;
 #[cfg(test)]
