@@ -442,9 +442,34 @@ async fn rm_cancel_with_a_jwt() {
     );
 }
 
+/// Appointment confirmations sent as a WhatsApp template through `server`.
+fn confirmation_flow(server: &MockServer) -> Flow {
+    Flow::builder("confirm")
+        .map(
+            hubflow::FieldMap::new(
+                json!({"to": "{{ to }}", "template": "consulta", "language": "pt_BR"}),
+            )
+            .unwrap(),
+        )
+        .target(hubflow::rm::ConfirmationTarget::new(WhatsAppTarget::new(
+            MessageKind::Template,
+            connection(server),
+        )))
+        .build()
+        .unwrap()
+}
+
+/// The appointment both RM tests confirm.
+fn appointment() -> Record {
+    Record::new(
+        "rm:appt:A1:2026-03-03",
+        "rm.appointment",
+        json!({"appointment_id": "A1", "date": "2026-03-03", "to": "5511999991234"}),
+    )
+}
+
 #[tokio::test]
 async fn rm_confirmation_through_whatsapp_remembers_only_for_real() {
-    use hubflow::rm::ConfirmationTarget;
     let server = MockServer::start().await;
     answer(
         &server,
@@ -453,24 +478,8 @@ async fn rm_confirmation_through_whatsapp_remembers_only_for_real() {
         wamid(),
     )
     .await;
-    let flow = Flow::builder("confirm")
-        .map(
-            hubflow::FieldMap::new(
-                json!({"to": "{{ to }}", "template": "consulta", "language": "pt_BR"}),
-            )
-            .unwrap(),
-        )
-        .target(ConfirmationTarget::new(WhatsAppTarget::new(
-            MessageKind::Template,
-            connection(&server),
-        )))
-        .build()
-        .unwrap();
-    let appointment = Record::new(
-        "rm:appt:A1:2026-03-03",
-        "rm.appointment",
-        json!({"appointment_id": "A1", "date": "2026-03-03", "to": "5511999991234"}),
-    );
+    let flow = confirmation_flow(&server);
+    let appointment = appointment();
     let h = harness();
     let dry = flow.dry_run(&h.ctx, vec![appointment.clone()]).await;
     // The dry run says what it would remember, and remembers nothing.
@@ -487,7 +496,7 @@ async fn rm_confirmation_through_whatsapp_remembers_only_for_real() {
 
 #[tokio::test]
 async fn rm_reply_reads_the_pending_confirmation_and_cancels() {
-    use hubflow::rm::{ConfirmationTarget, ReplyTarget, RmAuth, RmClient};
+    use hubflow::rm::{ReplyTarget, RmAuth, RmClient};
     let whatsapp = MockServer::start().await;
     answer(
         &whatsapp,
@@ -506,26 +515,9 @@ async fn rm_reply_reads_the_pending_confirmation_and_cancels() {
     .await;
     let h = harness();
     // A real confirmation leaves a pending confirmation in the store.
-    let confirm = Flow::builder("confirm")
-        .map(
-            hubflow::FieldMap::new(
-                json!({"to": "{{ to }}", "template": "consulta", "language": "pt_BR"}),
-            )
-            .unwrap(),
-        )
-        .target(ConfirmationTarget::new(WhatsAppTarget::new(
-            MessageKind::Template,
-            connection(&whatsapp),
-        )))
-        .build()
-        .unwrap();
-    let appointment = Record::new(
-        "rm:appt:A1:2026-03-03",
-        "rm.appointment",
-        json!({"appointment_id": "A1", "date": "2026-03-03", "to": "5511999991234"}),
-    );
+    let confirm = confirmation_flow(&whatsapp);
     delivered(only_outcome(
-        &confirm.process(&h.ctx, vec![appointment]).await,
+        &confirm.process(&h.ctx, vec![appointment()]).await,
     ));
 
     let client = RmClient::new(

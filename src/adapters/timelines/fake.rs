@@ -36,9 +36,13 @@ pub struct TimelinesFake {
 impl TimelinesFake {
     /// A fake on the public API's default base path.
     pub fn new() -> Self {
-        TimelinesFake::for_connection(&super::TimelinesConnection::new(
-            secrecy::SecretString::from(String::new()),
-        ))
+        let api_path = url::Url::parse(super::DEFAULT_BASE_URL)
+            .map(|url| trimmed_path(url.path()).to_owned())
+            .unwrap_or_default();
+        TimelinesFake {
+            api_path,
+            script: FakeScript::default(),
+        }
     }
 
     /// A fake on the base path `connection` sends to.
