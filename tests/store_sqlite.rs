@@ -95,7 +95,7 @@ async fn a_newer_schema_is_refused() {
     }
 
     let error = SqliteStore::open(&path).await.unwrap_err();
-    assert_eq!(error.kind(), StoreErrorKind::Corrupt);
+    assert_eq!(error.kind(), StoreErrorKind::Incompatible);
     let newer = SqliteStore::SCHEMA_VERSION + 1;
     assert!(
         error.message().contains(&format!("schema version {newer}"))

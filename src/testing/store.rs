@@ -33,6 +33,9 @@
 //! | `claims.reclaim_is_compare_and_swap` | `reclaim` applies only with the exact `since`, moves it to `now`, and a second taker with the old instant loses |
 //! | `claims.concurrent_claims_acquire_once` | of many concurrent claims on a free key exactly one acquires |
 //! | `claims.concurrent_reclaims_win_once` | of many concurrent reclaims of one abandoned claim exactly one wins |
+//! | `claims.batch_answers_in_order` | `claim_batch` answers one claim per key, in order: free keys acquired, keys in flight or done as found, a key repeated in the batch in flight since `now` the second time |
+//! | `claims.batch_claims_for_real` | keys a batch acquired are in flight for a later claim; an empty batch answers nothing |
+//! | `claims.concurrent_batches_acquire_once` | of many concurrent batches over overlapping keys, each key is acquired exactly once |
 //! | `cursors.start_absent` | a new flow has no saved cursor; its first lease shows none, version 0, `expires_at = now + ttl` |
 //! | `cursors.lease_is_exclusive` | while a lease is live, another holder gets `None` |
 //! | `cursors.lease_renews_for_its_holder` | the holder leasing again gets the lease with the new expiry |
@@ -291,6 +294,71 @@ pub async fn check_claims<S: ClaimStore + ?Sized>(store: &S) -> Checked {
     }
     ensure(won == 1, rule, || {
         format!("{won} of {RACERS} concurrent reclaims took the claim over")
+    })?;
+
+    check_claim_batches(store, &scope).await
+}
+
+/// The `claims.batch_*` rules, in `scope` (which holds `k` done and `raced` in flight).
+async fn check_claim_batches<S: ClaimStore + ?Sized>(store: &S, scope: &str) -> Checked {
+    let rule = "claims.batch_answers_in_order";
+    let t = at(200);
+    ok(store.claim(scope, "b-held", at(150)).await, rule)?;
+    let keys = ["b-1", "k", "b-held", "b-2", "b-1"];
+    let answers = ok(store.claim_batch(scope, &keys, t).await, rule)?;
+    let receipt = Receipt::new(201)
+        .with_id("msg-1")
+        .with_details(json!({"to": "5511", "n": [1, 2]}));
+    let expected = vec![
+        Claim::Acquired,
+        Claim::Done { receipt },
+        Claim::InFlight { since: at(150) },
+        Claim::Acquired,
+        Claim::InFlight { since: t },
+    ];
+    ensure(answers == expected, rule, || {
+        format!("a batch over {keys:?} answered {answers:?}, expected {expected:?}")
+    })?;
+
+    let rule = "claims.batch_claims_for_real";
+    let later = ok(store.claim(scope, "b-2", at(201)).await, rule)?;
+    ensure(later == Claim::InFlight { since: t }, rule, || {
+        format!("a key the batch acquired then answered {later:?}")
+    })?;
+    let empty = ok(store.claim_batch(scope, &[], t).await, rule)?;
+    ensure(empty.is_empty(), rule, || {
+        format!("an empty batch answered {empty:?}")
+    })?;
+
+    let rule = "claims.concurrent_batches_acquire_once";
+    let names: Vec<String> = (0..32).map(|n| format!("cb-{n}")).collect();
+    // Batch `n` covers a window of 8 keys starting at `n`, so neighbours overlap.
+    let batches: Vec<Vec<&str>> = (0..RACERS)
+        .map(|n| names[n..n + 8].iter().map(String::as_str).collect())
+        .collect();
+    let answers = join_all(batches.iter().map(|keys| store.claim_batch(scope, keys, t))).await;
+    let mut acquired = std::collections::HashMap::<&str, usize>::new();
+    for (keys, answer) in batches.iter().zip(answers) {
+        let claims = ok(answer, rule)?;
+        ensure(claims.len() == keys.len(), rule, || {
+            format!(
+                "a batch of {} keys answered {} claims",
+                keys.len(),
+                claims.len()
+            )
+        })?;
+        for (key, claim) in keys.iter().zip(claims) {
+            if claim == Claim::Acquired {
+                *acquired.entry(key).or_default() += 1;
+            }
+        }
+    }
+    let covered = RACERS + 7;
+    let once = names[..covered]
+        .iter()
+        .all(|name| acquired.get(name.as_str()) == Some(&1));
+    ensure(once, rule, || {
+        format!("keys acquired per key over {RACERS} concurrent batches: {acquired:?}")
     })
 }
 

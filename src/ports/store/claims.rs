@@ -69,6 +69,16 @@ pub enum Claim {
 /// | `complete` | `INSERT INTO claims (scope, key, state, receipt) VALUES ($1, $2, 'done', $3) ON CONFLICT (scope, key) DO UPDATE SET state = 'done', since = NULL, receipt = excluded.receipt WHERE claims.state = 'in_flight'` | the same |
 /// | `release` | `DELETE FROM claims WHERE scope = $1 AND key = $2 AND state = 'in_flight'` | the same |
 /// | `peek_claim` | `SELECT state, since, receipt FROM claims WHERE scope = $1 AND key = $2` | the same |
+/// | `claim_batch` | one statement over `unnest($2::text[])`: insert every free key, then read back the state of the others, in one round trip | one `BEGIN IMMEDIATE` transaction over the keys |
+///
+/// # Batches
+///
+/// [`claim_batch`](ClaimStore::claim_batch) claims many keys at one instant and answers one
+/// [`Claim`] per key, in order, exactly as if [`claim`](ClaimStore::claim) had been called
+/// for each key in turn: a key that appears twice is [`Claim::Acquired`] the first time and
+/// [`Claim::InFlight`] since `now` the second. The default calls `claim` per key; a database
+/// store overrides it to take the whole batch in one round trip, which is what lets a flow
+/// claim 64 records for the price of one.
 ///
 /// Store instants with at least microsecond precision and compare them exactly: `reclaim`
 /// compares the `since` that `claim` returned.
@@ -96,6 +106,23 @@ pub trait ClaimStore: Send + Sync {
     /// Gives a claim back after a failed attempt, so a later run may try again: in flight →
     /// free. Done keys stay done.
     async fn release(&self, scope: &str, key: &str) -> Result<(), StoreError>;
+
+    /// Claims every key of `keys` in `scope` at `now`, answering one [`Claim`] per key in
+    /// the same order: the same result as calling [`claim`](ClaimStore::claim) for each key
+    /// in turn. On an error, some keys may have been claimed; the caller treats them as
+    /// claims in flight (their lease decides), never as delivered.
+    async fn claim_batch(
+        &self,
+        scope: &str,
+        keys: &[&str],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Claim>, StoreError> {
+        let mut claims = Vec::with_capacity(keys.len());
+        for key in keys {
+            claims.push(self.claim(scope, key, now).await?);
+        }
+        Ok(claims)
+    }
 
     /// The state of `key` without changing it: `None` when free, else
     /// [`Claim::InFlight`] or [`Claim::Done`] (never [`Claim::Acquired`]).

@@ -17,6 +17,10 @@ pub enum StoreErrorKind {
     /// The store answered, but what it holds cannot be read (a value that does not
     /// deserialize, a row that breaks the documented invariants).
     Corrupt,
+    /// The store was written by a newer version of hubflow (its schema version is higher
+    /// than the one this version knows), and is refused rather than misread. Upgrade
+    /// hubflow; retrying does not help.
+    Incompatible,
 }
 
 impl StoreErrorKind {
@@ -25,6 +29,7 @@ impl StoreErrorKind {
             StoreErrorKind::Unavailable => "store unavailable",
             StoreErrorKind::Conflict => "store conflict",
             StoreErrorKind::Corrupt => "store data unreadable",
+            StoreErrorKind::Incompatible => "store schema too new",
         }
     }
 }
@@ -74,6 +79,11 @@ impl StoreError {
     /// What the store holds cannot be read.
     pub fn corrupt(message: impl Into<String>) -> Self {
         StoreError::new(StoreErrorKind::Corrupt, message)
+    }
+
+    /// The store's schema is newer than this version of hubflow knows.
+    pub fn incompatible(message: impl Into<String>) -> Self {
+        StoreError::new(StoreErrorKind::Incompatible, message)
     }
 
     /// Attaches the underlying error (the database driver's), reachable through

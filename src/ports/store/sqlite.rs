@@ -76,7 +76,7 @@ const FILE_CONNECTIONS: u32 = 4;
 /// The database runs in WAL mode with `synchronous = FULL`, so what an operation wrote is
 /// on disk when it returns. The schema is created on first open and its version kept in a
 /// `hubflow_schema_version` table; a database written by a newer version of this crate is
-/// refused with a [`StoreErrorKind::Corrupt`](crate::StoreErrorKind::Corrupt) error rather
+/// refused with a [`StoreErrorKind::Incompatible`](crate::StoreErrorKind::Incompatible) error rather
 /// than misread. Instants keep microsecond precision (finer digits are dropped).
 ///
 /// Cloning is cheap: clones share one connection pool. Runs on a tokio runtime with its
@@ -115,7 +115,8 @@ impl SqliteStore {
     /// Fails with [`StoreErrorKind::Unavailable`](crate::StoreErrorKind::Unavailable) when
     /// the file cannot be opened or created, and with
     /// [`StoreErrorKind::Corrupt`](crate::StoreErrorKind::Corrupt) when it is not a
-    /// database or holds a schema newer than [`SqliteStore::SCHEMA_VERSION`].
+    /// database, and with [`StoreErrorKind::Incompatible`](crate::StoreErrorKind::Incompatible)
+    /// when it holds a schema newer than [`SqliteStore::SCHEMA_VERSION`].
     ///
     /// ```no_run
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -193,7 +194,7 @@ impl SqliteStore {
             }
             Some(version) if version == SCHEMA_VERSION => {}
             Some(version) if version > SCHEMA_VERSION => {
-                return Err(StoreError::corrupt(format!(
+                return Err(StoreError::incompatible(format!(
                     "the database has schema version {version}, newer than version \
                      {SCHEMA_VERSION} that this version of hubflow reads; upgrade hubflow"
                 )));
@@ -319,39 +320,60 @@ fn limit(n: usize) -> i64 {
 #[async_trait]
 impl ClaimStore for SqliteStore {
     async fn claim(&self, scope: &str, key: &str, now: DateTime<Utc>) -> Result<Claim, StoreError> {
-        let what = "claiming a record key";
-        // One immediate transaction: the insert and the read that follows it see the same
-        // row, with no release or completion between them.
+        let mut claims = self.claim_batch(scope, &[key], now).await?;
+        claims
+            .pop()
+            .ok_or_else(|| StoreError::corrupt("a claim of one key answered nothing"))
+    }
+
+    async fn claim_batch(
+        &self,
+        scope: &str,
+        keys: &[&str],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Claim>, StoreError> {
+        let what = "claiming record keys";
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One immediate transaction for the whole batch: each insert and the read that
+        // follows it see the same row, with no release or completion between them, and the
+        // batch pays for one write lock and one fsync instead of one per key.
         let mut tx = self
             .pool
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(|e| db_error(what, e))?;
-        let inserted: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO claims (scope, key, state, since) VALUES (?1, ?2, 'in_flight', ?3) \
-             ON CONFLICT (scope, key) DO NOTHING RETURNING 1",
-        )
-        .bind(scope)
-        .bind(key)
-        .bind(micros(now))
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(|e| db_error(what, e))?;
-        let claim = if inserted.is_some() {
-            Claim::Acquired
-        } else {
-            let (state, since, receipt): (String, Option<i64>, Option<String>) = sqlx::query_as(
-                "SELECT state, since, receipt FROM claims WHERE scope = ?1 AND key = ?2",
+        let mut claims = Vec::with_capacity(keys.len());
+        for key in keys {
+            let inserted: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO claims (scope, key, state, since) VALUES (?1, ?2, 'in_flight', ?3) \
+                 ON CONFLICT (scope, key) DO NOTHING RETURNING 1",
             )
             .bind(scope)
             .bind(key)
-            .fetch_one(&mut *tx)
+            .bind(micros(now))
+            .fetch_optional(&mut *tx)
             .await
             .map_err(|e| db_error(what, e))?;
-            claim_of(&state, since, receipt)?
-        };
+            let claim = if inserted.is_some() {
+                Claim::Acquired
+            } else {
+                let (state, since, receipt): (String, Option<i64>, Option<String>) =
+                    sqlx::query_as(
+                        "SELECT state, since, receipt FROM claims WHERE scope = ?1 AND key = ?2",
+                    )
+                    .bind(scope)
+                    .bind(key)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(|e| db_error(what, e))?;
+                claim_of(&state, since, receipt)?
+            };
+            claims.push(claim);
+        }
         tx.commit().await.map_err(|e| db_error(what, e))?;
-        Ok(claim)
+        Ok(claims)
     }
 
     async fn reclaim(
