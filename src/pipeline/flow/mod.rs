@@ -1,9 +1,11 @@
 //! The flow: a record's path from condition through mapper and target to an outcome.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
 
-use futures_util::stream::{self, StreamExt};
+use futures_util::future::{select, BoxFuture, Either};
+use futures_util::stream::{self, FuturesUnordered, StreamExt};
 use serde::Serialize;
 
 use crate::mapper::Passthrough;
@@ -71,6 +73,26 @@ struct FlowInner {
     target: DynTarget,
     delivery: DeliveryPolicy,
     pacer: Option<RateLimiter>,
+}
+
+/// What a claim on a record key answered.
+type ClaimAnswer = Result<Claim, StoreError>;
+
+/// A record at its index in the run, planned, with its batch claim's answer.
+type Claimed = (usize, Planned, Option<ClaimAnswer>);
+
+/// A record with its plan, on its way to delivery.
+struct Planned {
+    record: Record,
+    plan: Result<Plan, PlanError>,
+    started: chrono::DateTime<chrono::Utc>,
+}
+
+impl Planned {
+    /// Whether the record would be sent, and so needs a claim.
+    fn sends(&self) -> bool {
+        matches!(self.plan, Ok(Plan::Send(_)))
+    }
 }
 
 /// What a flow would do with a record, decided without any I/O.
@@ -170,14 +192,123 @@ impl Flow {
 
     async fn process_unrecorded(&self, ctx: &Context, records: Vec<Record>) -> RunReport {
         let started = ctx.clock().now();
-        let mut lines: Vec<(usize, RecordOutcome)> = stream::iter(records.into_iter().enumerate())
-            .map(|(index, record)| async move { (index, self.process_one(ctx, record).await) })
-            .buffer_unordered(self.inner.delivery.max_in_flight)
-            .collect()
-            .await;
+        let in_flight = self.inner.delivery.max_in_flight.max(1);
+        let batch = self.inner.delivery.claim_batch.clamp(1, in_flight);
+        let mut lines: Vec<(usize, RecordOutcome)> = if batch == 1 {
+            // Each record claims its key right before it is sent, concurrently with the
+            // others: the narrowest window between a claim and its send.
+            stream::iter(records.into_iter().enumerate())
+                .map(|(index, record)| async move {
+                    let planned = self.planned(ctx, record);
+                    (index, self.finish(ctx, planned, None).await)
+                })
+                .buffer_unordered(in_flight)
+                .collect()
+                .await
+        } else {
+            self.process_batched(ctx, records, batch, in_flight).await
+        };
         lines.sort_by_key(|(index, _)| *index);
         let lines = lines.into_iter().map(|(_, line)| line).collect();
         RunReport::new(&self.inner.id, started, ctx.clock().now(), lines)
+    }
+
+    /// Delivers records whose keys are claimed a batch at a time, one store round trip
+    /// each. The next batch is claimed when the previous one has entered delivery, while
+    /// its records are still being delivered.
+    ///
+    /// A hand-written loop rather than stream combinators: closures returning futures that
+    /// borrow `self` make the run's future lose `Send` to a higher-ranked lifetime error,
+    /// and hosts spawn it.
+    async fn process_batched(
+        &self,
+        ctx: &Context,
+        records: Vec<Record>,
+        batch: usize,
+        in_flight: usize,
+    ) -> Vec<(usize, RecordOutcome)> {
+        let mut lines = Vec::with_capacity(records.len());
+        let mut records = records.into_iter().enumerate();
+        let mut claimed: VecDeque<Claimed> = VecDeque::new();
+        let mut claiming: Option<BoxFuture<'_, Vec<Claimed>>> = None;
+        let mut delivering = FuturesUnordered::new();
+        loop {
+            while delivering.len() < in_flight {
+                let Some((index, planned, claim)) = claimed.pop_front() else {
+                    break;
+                };
+                delivering.push(async move { (index, self.finish(ctx, planned, claim).await) });
+            }
+            if claimed.is_empty() && claiming.is_none() {
+                let chunk: Vec<(usize, Planned)> = records
+                    .by_ref()
+                    .take(batch)
+                    .map(|(index, record)| (index, self.planned(ctx, record)))
+                    .collect();
+                if !chunk.is_empty() {
+                    claiming = Some(Box::pin(self.claim_chunk(ctx, chunk)));
+                }
+            }
+            match claiming.as_mut() {
+                None => match delivering.next().await {
+                    Some(line) => lines.push(line),
+                    None => break,
+                },
+                Some(claim) if delivering.is_empty() => {
+                    claimed.extend(claim.await);
+                    claiming = None;
+                }
+                Some(claim) => match select(claim, delivering.next()).await {
+                    Either::Left((chunk, _)) => {
+                        claimed.extend(chunk);
+                        claiming = None;
+                    }
+                    Either::Right((line, _)) => lines.extend(line),
+                },
+            }
+        }
+        lines
+    }
+
+    /// Claims the keys of a chunk's records that would be sent, in one
+    /// [`ClaimStore::claim_batch`](crate::ClaimStore::claim_batch) call.
+    async fn claim_chunk(&self, ctx: &Context, chunk: Vec<(usize, Planned)>) -> Vec<Claimed> {
+        let keys: Vec<&str> = chunk
+            .iter()
+            .filter(|(_, planned)| planned.sends())
+            .map(|(_, planned)| planned.record.key.as_str())
+            .collect();
+        let answers = if keys.is_empty() {
+            Ok(Vec::new())
+        } else {
+            ctx.claims()
+                .claim_batch(&self.inner.id, &keys, ctx.clock().now())
+                .await
+        };
+        let mut answers = match answers {
+            Ok(claims) if claims.len() == keys.len() => claims.into_iter().map(Ok).collect(),
+            Ok(claims) => {
+                let wrong = StoreError::corrupt(format!(
+                    "a claim batch of {} keys answered {} claims",
+                    keys.len(),
+                    claims.len()
+                ));
+                vec![Err(wrong); keys.len()]
+            }
+            Err(e) => vec![Err(e); keys.len()],
+        }
+        .into_iter();
+        chunk
+            .into_iter()
+            .map(|(index, planned)| {
+                let claim = if planned.sends() {
+                    answers.next()
+                } else {
+                    None
+                };
+                (index, planned, claim)
+            })
+            .collect()
     }
 
     /// Polls the source from the stored cursor, processes the batch, then saves the next
@@ -282,12 +413,40 @@ impl Flow {
             .collect()
     }
 
+    /// Plans a record (pure), noting when its processing started.
+    fn planned(&self, ctx: &Context, record: Record) -> Planned {
+        Planned {
+            started: ctx.clock().now(),
+            plan: self.plan(&record),
+            record,
+        }
+    }
+
     async fn process_one(&self, ctx: &Context, record: Record) -> RecordOutcome {
-        let started = ctx.clock().now();
+        let planned = self.planned(ctx, record);
+        self.finish(ctx, planned, None).await
+    }
+
+    /// Delivers a planned record and reports its outcome. `claim` is the answer of a batch
+    /// claim taken for it already; `None` claims now.
+    async fn finish(
+        &self,
+        ctx: &Context,
+        planned: Planned,
+        claim: Option<ClaimAnswer>,
+    ) -> RecordOutcome {
+        let Planned {
+            record,
+            plan,
+            started,
+        } = planned;
         let mut warning = None;
-        let outcome = match self.plan(&record) {
+        let outcome = match plan {
             Ok(Plan::Skip(reason)) => Outcome::Skipped { reason },
-            Ok(Plan::Send(action)) => self.deliver(ctx, &record, &action, &mut warning).await,
+            Ok(Plan::Send(action)) => {
+                self.deliver(ctx, &record, &action, claim, &mut warning)
+                    .await
+            }
             Err(PlanError::Map(e)) => failed(Failure::from_map(&e), 0),
             Err(PlanError::Prepare(e)) => failed(Failure::from_prepare(&e), 0),
         };
@@ -302,18 +461,24 @@ impl Flow {
         }
     }
 
-    /// Claims the key, sends with retries, and settles the claim.
+    /// Claims the key (unless a batch claimed it already), sends with retries, and settles
+    /// the claim.
     async fn deliver(
         &self,
         ctx: &Context,
         record: &Record,
         action: &PreparedAction,
+        claim: Option<ClaimAnswer>,
         warning: &mut Option<String>,
     ) -> Outcome {
         let key = record.key.as_str();
         let flow = self.inner.id.as_str();
+        let claim = match claim {
+            Some(answer) => answer,
+            None => ctx.claims().claim(flow, key, ctx.clock().now()).await,
+        };
         let now = ctx.clock().now();
-        match ctx.claims().claim(flow, key, now).await {
+        match claim {
             Err(e) => {
                 return failed(
                     Failure::from_delivery(Stage::Claim, DeliveryError::Store(e)),

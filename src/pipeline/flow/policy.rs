@@ -47,6 +47,13 @@ pub struct DeliveryPolicy {
     pub rate_per_second: Option<f64>,
     /// How long a claim may stay in flight before it counts as abandoned.
     pub claim_lease: Duration,
+    /// How many record keys a flow claims in one store call
+    /// ([`ClaimStore::claim_batch`](crate::ClaimStore::claim_batch)), at most
+    /// `max_in_flight`. The default, 1, claims each key right before its send. A larger
+    /// batch saves store round trips on a remote database, at a price: a worker that dies
+    /// leaves up to a batch of keys claimed but never sent, which a later run reports as
+    /// unknown outcomes (see [`OnUnknown`]) although nothing reached the customer.
+    pub claim_batch: usize,
     /// What to do with an abandoned claim.
     pub on_unknown: OnUnknown,
 }
@@ -86,6 +93,14 @@ impl DeliveryPolicy {
         self
     }
 
+    /// Sets how many record keys are claimed in one store call (see
+    /// [`DeliveryPolicy::claim_batch`]).
+    #[must_use]
+    pub fn claim_batch(mut self, n: usize) -> Self {
+        self.claim_batch = n;
+        self
+    }
+
     /// Sets what happens to abandoned claims.
     #[must_use]
     pub fn on_unknown(mut self, on_unknown: OnUnknown) -> Self {
@@ -101,6 +116,9 @@ impl DeliveryPolicy {
         }
         if self.max_in_flight == 0 {
             problems.push(("max_in_flight", "must be at least 1".to_owned()));
+        }
+        if self.claim_batch == 0 {
+            problems.push(("claim_batch", "must be at least 1".to_owned()));
         }
         if let Some(rate) = self.rate_per_second {
             if !(rate.is_finite() && rate > 0.0) {
@@ -130,6 +148,7 @@ struct PolicyWire {
     rate_per_second: Option<f64>,
     #[serde(with = "duration_ms")]
     claim_lease_ms: Duration,
+    claim_batch: usize,
     on_unknown: OnUnknown,
 }
 
@@ -144,6 +163,7 @@ impl Default for PolicyWire {
             max_in_flight: 4,
             rate_per_second: None,
             claim_lease_ms: Duration::from_secs(600),
+            claim_batch: 1,
             on_unknown: OnUnknown::Hold,
         }
     }
@@ -166,6 +186,7 @@ impl From<PolicyWire> for DeliveryPolicy {
             max_in_flight: w.max_in_flight,
             rate_per_second: w.rate_per_second,
             claim_lease: w.claim_lease_ms,
+            claim_batch: w.claim_batch,
             on_unknown: w.on_unknown,
         }
     }
@@ -181,6 +202,7 @@ impl From<DeliveryPolicy> for PolicyWire {
             max_in_flight: p.max_in_flight,
             rate_per_second: p.rate_per_second,
             claim_lease_ms: p.claim_lease,
+            claim_batch: p.claim_batch,
             on_unknown: p.on_unknown,
         }
     }

@@ -686,3 +686,182 @@ async fn a_delivery_the_store_could_not_record_is_delivered_with_a_warning() {
         "{line:?}"
     );
 }
+
+/// Claims in a memory store that count how the flow calls them, optionally failing batches.
+struct CountingClaims {
+    inner: MemoryStore,
+    singles: AtomicU32,
+    batches: Mutex<Vec<usize>>,
+    fail_batches: bool,
+}
+
+impl CountingClaims {
+    fn new(inner: MemoryStore, fail_batches: bool) -> Arc<Self> {
+        Arc::new(CountingClaims {
+            inner,
+            singles: AtomicU32::new(0),
+            batches: Mutex::new(Vec::new()),
+            fail_batches,
+        })
+    }
+}
+
+#[async_trait]
+impl ClaimStore for Arc<CountingClaims> {
+    async fn claim(
+        &self,
+        f: &str,
+        k: &str,
+        now: DateTime<Utc>,
+    ) -> Result<crate::Claim, StoreError> {
+        self.singles.fetch_add(1, Ordering::SeqCst);
+        self.inner.claim(f, k, now).await
+    }
+    async fn claim_batch(
+        &self,
+        f: &str,
+        keys: &[&str],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<crate::Claim>, StoreError> {
+        self.batches.lock().unwrap().push(keys.len());
+        if self.fail_batches {
+            return Err(StoreError::unavailable("connection refused"));
+        }
+        self.inner.claim_batch(f, keys, now).await
+    }
+    async fn reclaim(
+        &self,
+        f: &str,
+        k: &str,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.inner.reclaim(f, k, since, now).await
+    }
+    async fn complete(&self, f: &str, k: &str, r: &Receipt) -> Result<(), StoreError> {
+        self.inner.complete(f, k, r).await
+    }
+    async fn release(&self, f: &str, k: &str) -> Result<(), StoreError> {
+        self.inner.release(f, k).await
+    }
+    async fn peek_claim(&self, f: &str, k: &str) -> Result<Option<crate::Claim>, StoreError> {
+        self.inner.peek_claim(f, k).await
+    }
+}
+
+fn batching_flow(target: Scripted, batch: usize, in_flight: usize) -> Flow {
+    Flow::builder("f")
+        .when_fn(|r: &Record| r.get("skip").is_none(), "no `skip` field")
+        .map(MapOrFail)
+        .target(target)
+        .delivery(
+            DeliveryPolicy::default()
+                .max_in_flight(in_flight)
+                .claim_batch(batch),
+        )
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn claim_batches_take_the_sendable_keys_in_one_call_each() {
+    let store = MemoryStore::new();
+    store
+        .complete("f", "r2", &Receipt::new(200).with_id("earlier"))
+        .await
+        .unwrap();
+    let claims = CountingClaims::new(store.clone(), false);
+    let (ctx, _) = ctx_with(RecordingClient::new(), store.clone());
+    let ctx = ctx.with_claims(claims.clone());
+    let flow = batching_flow(Scripted::new(vec![]), 4, 4);
+    // Ten records: one skipped (no claim), one already delivered, one repeated key.
+    let mut records: Vec<Record> = (0..8)
+        .map(|n| record(&format!("r{n}"), json!({})))
+        .collect();
+    records.insert(3, record("skipped", json!({"skip": true})));
+    records.push(record("r0", json!({})));
+    let report = flow.process(&ctx, records).await;
+
+    assert_eq!(claims.singles.load(Ordering::SeqCst), 0, "no single claims");
+    // Chunks of 4 records; the skipped record's chunk claims only 3 keys.
+    assert_eq!(*claims.batches.lock().unwrap(), vec![3, 4, 2]);
+    let names: Vec<&str> = report.records.iter().map(|l| l.outcome.name()).collect();
+    assert_eq!(
+        names,
+        [
+            "delivered",
+            "delivered",
+            "duplicate",
+            "skipped",
+            "delivered",
+            "delivered",
+            "delivered",
+            "delivered",
+            "delivered",
+            "duplicate"
+        ]
+    );
+    assert_eq!(report.records[3].key, "skipped");
+    // Every delivered key is done in the store.
+    for n in [0, 1, 3, 4, 5, 6, 7] {
+        let key = format!("r{n}");
+        assert!(
+            matches!(
+                store.peek_claim("f", &key).await.unwrap(),
+                Some(crate::Claim::Done { .. })
+            ),
+            "{key}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_failed_claim_batch_sends_nothing_and_fails_each_record_retryably() {
+    let store = MemoryStore::new();
+    let claims = CountingClaims::new(store.clone(), true);
+    let (ctx, _) = ctx_with(RecordingClient::new(), store);
+    let ctx = ctx.with_claims(claims.clone());
+    let flow = batching_flow(Scripted::new(vec![]), 8, 8);
+    let records = (0..3)
+        .map(|n| record(&format!("r{n}"), json!({})))
+        .collect();
+    let report = flow.process(&ctx, records).await;
+    assert_eq!(*claims.batches.lock().unwrap(), vec![3]);
+    for line in &report.records {
+        match &line.outcome {
+            Outcome::Failed {
+                failure,
+                retryable: true,
+                attempts: 0,
+            } => assert_eq!(failure.stage, Stage::Claim),
+            other => panic!("expected a claim failure, got {other:?}"),
+        }
+    }
+    // Nothing was claimed either: a later run finds every key free.
+    assert_eq!(claims.inner.peek_claim("f", "r0").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn the_batch_is_at_most_the_records_in_flight() {
+    let store = MemoryStore::new();
+    let claims = CountingClaims::new(store.clone(), false);
+    let (ctx, _) = ctx_with(RecordingClient::new(), store);
+    let ctx = ctx.with_claims(claims.clone());
+    let flow = batching_flow(Scripted::new(vec![]), 64, 2);
+    let records = (0..5)
+        .map(|n| record(&format!("r{n}"), json!({})))
+        .collect();
+    let report = flow.process(&ctx, records).await;
+    assert_eq!(report.counts.delivered, 5);
+    assert_eq!(*claims.batches.lock().unwrap(), vec![2, 2, 1]);
+}
+
+#[test]
+fn a_claim_batch_of_zero_is_refused() {
+    let error = Flow::builder("f")
+        .target(Scripted::new(vec![]))
+        .delivery(DeliveryPolicy::default().claim_batch(0))
+        .build()
+        .unwrap_err();
+    assert!(error.to_string().contains("claim_batch"), "{error}");
+}
