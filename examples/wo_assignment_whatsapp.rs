@@ -7,6 +7,7 @@
 //! cargo run --example wo_assignment_whatsapp -- --flow wo-status-changed
 //! cargo run --example wo_assignment_whatsapp -- --flow critical-reading
 //! cargo run --example wo_assignment_whatsapp -- --flow new-work-request
+//! cargo run --example wo_assignment_whatsapp -- --store ./hubflow.db
 //! ```
 //!
 //! | `--flow` | spec in `examples/flows/` | notification |
@@ -29,6 +30,12 @@
 //! the machine. `wo-status-changed` runs twice: the first run learns the statuses, the
 //! second finds the changes.
 //!
+//! What the flow has delivered, its cursor and its run history are kept in a SQLite file
+//! (`hubflow-example.db` in the system's temporary directory, or the path after
+//! `--store`), so running the example a second time finds every work order delivered
+//! already and reports each as a duplicate: nothing is sent twice, whatever restarts in
+//! between. Delete the file to start over.
+//!
 //! To run it for real, set `FRACTTAL_KEY`, `FRACTTAL_SECRET` (an OAuth client of type
 //! Client Credentials), `WHATSAPP_TOKEN` and `WHATSAPP_PHONE_NUMBER_ID`. Work-order rows
 //! carry the responsible's phone number in `responsible_phone` here; where yours do not,
@@ -36,11 +43,12 @@
 //! "Recipient Phone Number" does: `"to": "5511999991234"` (the other three specs send to
 //! a maintenance manager's number written that way: put yours in).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use hubflow::http::ReqwestClient;
 use hubflow::spec::{Connections, EnvSecrets, MapSecrets, Registry, SecretResolver};
-use hubflow::{Context, FlowSpec, MemoryStore, TokioClock};
+use hubflow::{Context, FlowSpec, SqliteStore, TokioClock};
 use serde_json::{json, Value};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -62,33 +70,50 @@ const FLOWS: [(&str, &str); 4] = [
     ),
 ];
 
-/// The flow named by `--flow <name>` (or `--flow=<name>`); `wo-assigned` without it.
-fn chosen_flow() -> Result<(&'static str, &'static str), String> {
+/// What the command line asks for.
+struct Args {
+    /// The flow's name and its JSON spec.
+    flow: (&'static str, &'static str),
+    /// The SQLite file that keeps the store.
+    store: PathBuf,
+}
+
+/// `[--flow <name>] [--store <path>]`: the flow (`wo-assigned` without it) and the store's
+/// file (`hubflow-example.db` in the temporary directory without it).
+fn parse_args() -> Result<Args, String> {
+    let usage = "usage: [--flow <name>] [--store <path>]";
     let mut args = std::env::args().skip(1);
     let mut name = None;
+    let mut store = None;
     while let Some(arg) = args.next() {
-        if arg == "--flow" {
-            name = Some(args.next().ok_or("--flow needs a name")?);
-        } else if let Some(value) = arg.strip_prefix("--flow=") {
-            name = Some(value.to_owned());
-        } else {
-            return Err(format!("unknown argument `{arg}`; usage: [--flow <name>]"));
+        match arg.as_str() {
+            "--flow" => name = Some(args.next().ok_or("--flow needs a name")?),
+            "--store" => store = Some(PathBuf::from(args.next().ok_or("--store needs a path")?)),
+            _ => match arg.strip_prefix("--flow=") {
+                Some(value) => name = Some(value.to_owned()),
+                None => return Err(format!("unknown argument `{arg}`; {usage}")),
+            },
         }
     }
     let name = name.unwrap_or_else(|| "wo-assigned".to_owned());
-    FLOWS
+    let flow = FLOWS
         .iter()
         .copied()
         .find(|(known, _)| *known == name)
         .ok_or_else(|| {
             let names: Vec<&str> = FLOWS.iter().map(|(known, _)| *known).collect();
             format!("unknown flow `{name}`; one of {}", names.join(", "))
-        })
+        })?;
+    let store = store.unwrap_or_else(|| std::env::temp_dir().join("hubflow-example.db"));
+    Ok(Args { flow, store })
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (name, spec) = chosen_flow()?;
+    let Args {
+        flow: (name, spec),
+        store,
+    } = parse_args()?;
     let live = [
         "FRACTTAL_KEY",
         "FRACTTAL_SECRET",
@@ -142,9 +167,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Every problem in the spec or the connections is reported at once, with its path.
     let flow =
         FlowSpec::from_json(spec)?.build(&Registry::default(), &connections, secrets.as_ref())?;
-    let ctx = Context::new(ReqwestClient::new()?, TokioClock, MemoryStore::new());
+    // The embedded store: claims, cursors, windows and history survive a restart.
+    let ctx = Context::new(
+        ReqwestClient::new()?,
+        TokioClock,
+        SqliteStore::open(&store).await?,
+    );
 
-    println!("flow `{name}` ({})", flow.id());
+    println!("flow `{name}` ({}), store {}", flow.id(), store.display());
     if name == "wo-status-changed" {
         // A change is a status that differs from the one seen before: the first run only
         // learns the statuses (in production the host runs the flow every few minutes).
@@ -154,10 +184,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             first.counts.received
         );
     }
+    let earlier_runs = flow.history(&ctx, 1).await?.len();
     println!(
         "polling Fracttal and delivering (WhatsApp paces messages to one recipient 6 s apart)…\n"
     );
-    let report = flow.run(&ctx).await?;
+    let mut report = flow.run(&ctx).await?;
+    if earlier_runs > 0 && report.counts.received == 0 {
+        // The cursor saved by the earlier run starts after its work orders. Replaying from
+        // the start, as a host would after losing the cursor in a crash, shows the claims
+        // holding: every work order delivered before is a duplicate.
+        println!(
+            "the saved cursor starts after the work orders an earlier run saw; replaying from \
+             the start, as after a crash that lost the cursor…\n"
+        );
+        report = flow.replay(&ctx, None).await?;
+    }
 
     if let Some((_, whatsapp)) = &stand_ins {
         for request in whatsapp.received_requests().await.unwrap_or_default() {
@@ -171,6 +212,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     println!("run report:\n{}", serde_json::to_string_pretty(&report)?);
+    let counts = &report.counts;
+    println!(
+        "\n{} delivered, {} duplicates (delivered by an earlier run), {} skipped, {} failed",
+        counts.delivered, counts.duplicate, counts.skipped, counts.failed
+    );
+    if counts.delivered > 0 {
+        println!("run it again: the store remembers these deliveries, so each becomes a duplicate");
+    }
     Ok(())
 }
 

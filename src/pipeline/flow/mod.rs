@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::mapper::Passthrough;
 use crate::retry::jitter;
 use crate::{
-    Claim, Condition, Context, DeliveryError, DynTarget, MapError, Mapper, PreparedAction,
+    Claim, Condition, Context, Cursor, DeliveryError, DynTarget, MapError, Mapper, PreparedAction,
     RateLimiter, Record, RetryDecision, Rule, Source, SourceError, SpecError, SpecErrors,
     StoreError, Target, TargetError, Trigger,
 };
@@ -374,6 +374,58 @@ impl Flow {
                 lease.expires_at
             ));
         }
+        record_history(ctx, &mut report).await;
+        Ok(report)
+    }
+
+    /// Polls the source from `from` (`None`: where the source starts without a cursor) and
+    /// processes the batch, without taking the cursor lease or saving a cursor: for an
+    /// operator replaying a window after an incident, or a host recovering from a lost
+    /// cursor.
+    ///
+    /// Records delivered before are duplicates (the claims decide, not the cursor), so a
+    /// replay sends only what was never delivered. The report is appended to the run
+    /// history like any run's.
+    ///
+    /// ```
+    /// use hubflow::{Batch, Context, Cursor, Flow, ManualClock, MemoryStore, Record, Source, SourceError};
+    /// use hubflow::http::RecordingClient;
+    /// use hubflow::http_target::HttpTarget;
+    ///
+    /// struct TwoOrders;
+    ///
+    /// #[async_trait::async_trait]
+    /// impl Source for TwoOrders {
+    ///     async fn poll(&self, _: &Context, _: Option<&Cursor>) -> Result<Batch, SourceError> {
+    ///         let order = |key: &str| Record::new(key, "order", serde_json::json!({}));
+    ///         Ok(Batch::new(vec![order("o1"), order("o2")], None))
+    ///     }
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let flow = Flow::builder("orders")
+    ///     .source(TwoOrders)
+    ///     .target(HttpTarget::new("https://ops.example.com/hook".parse().unwrap()))
+    ///     .build()
+    ///     .unwrap();
+    /// let ctx = Context::new(RecordingClient::new(), ManualClock::new(chrono::Utc::now()), MemoryStore::new());
+    /// assert_eq!(flow.run(&ctx).await.unwrap().counts.delivered, 2);
+    /// let replay = flow.replay(&ctx, None).await.unwrap();
+    /// assert_eq!((replay.counts.delivered, replay.counts.duplicate), (0, 2));
+    /// # });
+    /// ```
+    pub async fn replay(
+        &self,
+        ctx: &Context,
+        from: Option<&Cursor>,
+    ) -> Result<RunReport, RunError> {
+        let source = self
+            .inner
+            .source
+            .as_ref()
+            .ok_or_else(|| RunError::NoSource(self.inner.id.clone()))?;
+        let batch = source.poll(ctx, from).await?;
+        let mut report = self.process_unrecorded(ctx, batch.records).await;
         record_history(ctx, &mut report).await;
         Ok(report)
     }

@@ -865,3 +865,34 @@ fn a_claim_batch_of_zero_is_refused() {
         .unwrap_err();
     assert!(error.to_string().contains("claim_batch"), "{error}");
 }
+
+#[tokio::test]
+async fn replay_polls_from_the_given_cursor_and_leaves_the_saved_one_alone() {
+    let source = Arc::new(Polls::default());
+    let flow = polling(source.clone());
+    let store = MemoryStore::new();
+    let (ctx, _) = ctx_with(RecordingClient::new(), store.clone());
+    flow.run(&ctx).await.unwrap();
+    let from = Cursor::new(json!({"polls": 0}));
+    // Another poller holds the lease: a replay does not need it.
+    store
+        .lease_cursor("f", "someone", now(), Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    let replay = flow.replay(&ctx, Some(&from)).await.unwrap();
+    assert_eq!(replay.counts.delivered, 1, "r2 was never delivered");
+    assert_eq!(
+        *source.polls.lock().unwrap(),
+        vec![None, Some(from.clone())]
+    );
+    assert_eq!(
+        store.saved_cursor("f").await.unwrap(),
+        Some(SavedCursor {
+            cursor: Cursor::new(json!({"polls": 1})),
+            version: 1
+        }),
+        "the saved cursor did not move"
+    );
+    assert_eq!(flow.history(&ctx, 5).await.unwrap()[0], replay);
+}
