@@ -14,6 +14,10 @@
 //! * `HUBFLOW_ERP_URL`: where button replies are POSTed. Without it the deliveries are a
 //!   dry run through the in-memory client.
 //! * `PORT`: the port to serve on (3000).
+//! * `HUBFLOW_STORE`: the SQLite file that keeps what was delivered and the conversation
+//!   windows (`hubflow-webhook.db` in the temporary directory). Meta redelivers a webhook it
+//!   thinks was lost: the store makes the redelivery a duplicate, across restarts. The
+//!   self-test uses a store in memory, so that every self-test starts afresh.
 //!
 //! Meta needs an HTTPS URL with a valid certificate: put a TLS-terminating proxy or tunnel
 //! in front of this server when trying it with a real app.
@@ -32,7 +36,7 @@ use hubflow::spec::{Connections, MapSecrets, Registry};
 use hubflow::whatsapp::remember_inbound;
 use hubflow::whatsapp::webhook::{sign, WhatsAppWebhook};
 use hubflow::{
-    Context, Flow, FlowSpec, InboundRequest, MemoryStore, RunReport, TokioClock, WebhookSource,
+    Context, Flow, FlowSpec, InboundRequest, RunReport, SqliteStore, TokioClock, WebhookSource,
 };
 use secrecy::SecretString;
 use tokio::sync::mpsc;
@@ -85,6 +89,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(_) => Box::new(ReqwestClient::new()?),
         None => Box::new(RecordingClient::new()),
     };
+    let store = if selftest {
+        SqliteStore::in_memory().await?
+    } else {
+        let path = std::env::var_os("HUBFLOW_STORE")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| std::env::temp_dir().join("hubflow-webhook.db"));
+        println!("store: {}", path.display());
+        SqliteStore::open(path).await?
+    };
     let (reports, mut received) = mpsc::unbounded_channel();
     let app = App {
         webhook: Arc::new(WhatsAppWebhook::new(
@@ -92,7 +105,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             app_secret.clone(),
         )),
         flow,
-        ctx: Context::new(http, TokioClock, MemoryStore::new()),
+        ctx: Context::new(http, TokioClock, store),
         reports,
     };
 
