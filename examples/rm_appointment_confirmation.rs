@@ -51,10 +51,7 @@ async fn main() -> Result<(), Error> {
             SecretString::from("local-password"),
         )),
     );
-    let daily = Trigger::Daily {
-        at: "07:00:00".parse()?,
-        time_zone: chrono_tz::America::Sao_Paulo,
-    };
+    let daily = Trigger::daily("07:00:00".parse()?, chrono_tz::America::Sao_Paulo);
     let confirmations = Flow::builder("rm-appointment-confirmations")
         .trigger(daily.clone())
         .source(AppointmentsSource::new(rm.clone()).days_ahead(1))

@@ -45,7 +45,8 @@
 //!   (run history); [`MemoryStore`] implements all four. Each trait states its rules and the
 //!   SQL that does each operation atomically; `testing::store` (feature `testing`) checks a
 //!   store against them.
-//! * [`Trigger`]: when the host should run a flow.
+//! * [`Trigger`]: when the host should run a flow, and what a scheduler owes after downtime
+//!   ([`CatchUp`]).
 //! * Adapters: [`http_target`] (feature `http`), [`whatsapp`] (WhatsApp Cloud API: send,
 //!   receive signed webhooks), [`timelines`] (TimelinesAI webhooks and sending),
 //!   [`fracttal`] (Fracttal One: OAuth client, work-order, status-change, meter-reading and
@@ -99,6 +100,7 @@
 //! | `rm` | yes | [`rm`]: appointment confirmations and reply routing for RM-style ERPs (senders found by kind, e.g. `whatsapp.template` or `rdconversas.template`) |
 //! | `testing` | no | `hubflow::testing`: the store conformance suite and the provider fakes in one place, for tests |
 //! | `sqlite` | no | `hubflow::SqliteStore`: every store port over one SQLite file, WAL mode, schema created on open (brings sqlx with a bundled SQLite, and tokio) |
+//! | `graphile` | no | [`cluster`]: many workers on one PostgreSQL database over graphile_worker: transactional webhook intake, per-recipient order, scheduled triggers, crashed-worker recovery (brings sqlx for PostgreSQL, graphile_worker, tokio) |
 //!
 //! With `--no-default-features` the core builds alone, without an HTTP client or a runtime.
 //!
@@ -171,6 +173,11 @@ pub use adapters::timelines;
 #[cfg(feature = "whatsapp")]
 pub use adapters::whatsapp;
 
+#[cfg(feature = "graphile")]
+pub mod cluster;
+#[cfg(feature = "graphile")]
+pub use cluster::Cluster;
+
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -200,4 +207,4 @@ pub use target::{
     Action, DeliveryError, DynTarget, ErrorClass, PreparedAction, ProviderError, Receipt, Target,
     TargetError,
 };
-pub use trigger::Trigger;
+pub use trigger::{CatchUp, Trigger};

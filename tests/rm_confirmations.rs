@@ -53,10 +53,10 @@ fn confirmation_flow(server: &MockServer) -> Flow {
             .base_url(url(server, "/")),
     );
     Flow::builder("rm-confirmations")
-        .trigger(Trigger::Daily {
-            at: "07:00:00".parse().unwrap(),
-            time_zone: chrono_tz::America::Sao_Paulo,
-        })
+        .trigger(Trigger::daily(
+            "07:00:00".parse().unwrap(),
+            chrono_tz::America::Sao_Paulo,
+        ))
         .source(AppointmentsSource::new(rm_client(server)).days_ahead(1))
         .when_fn(confirmation_condition(), CONFIRMATION_CONDITION)
         .map(FieldMap::new(whatsapp_confirmation_shape("consulta_confirmacao", "pt_BR")).unwrap())
@@ -532,10 +532,7 @@ async fn the_day_asked_for_is_d_plus_n_in_sao_paulo_across_midnight_utc() {
     assert_eq!(batch.records[0].key, "rm:appt:D6:2026-03-06");
 
     // The daily trigger fires at 07:00 São Paulo time, 10:00 UTC.
-    let daily = Trigger::Daily {
-        at: "07:00:00".parse().unwrap(),
-        time_zone: chrono_tz::America::Sao_Paulo,
-    };
+    let daily = Trigger::daily("07:00:00".parse().unwrap(), chrono_tz::America::Sao_Paulo);
     assert_eq!(
         daily
             .next_due("2026-03-03T03:30:00Z".parse().unwrap())

@@ -1,4 +1,17 @@
 //! When a flow is due, computed from its [`Trigger`].
+//!
+//! The timed triggers (`every`, `daily`) also say what a scheduler owes after downtime, in
+//! `catch_up` ([`CatchUp`]; optional in JSON, default `latest`):
+//!
+//! ```json
+//! {"every": {"seconds": 300}}
+//! {"every": {"seconds": 300, "catch_up": "skip"}}
+//! {"daily": {"at": "08:00:00", "time_zone": "America/Sao_Paulo", "catch_up": "latest"}}
+//! {"daily": {"at": "08:00:00", "time_zone": "America/Sao_Paulo", "catch_up": {"all": {"within_seconds": 86400}}}}
+//! ```
+//!
+//! [`Trigger::next_due`] ignores it: it only matters to a scheduler that was not running
+//! when instants came due, such as the cluster's (feature `graphile`).
 
 use chrono::{DateTime, Days, LocalResult, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
@@ -24,6 +37,9 @@ pub enum Trigger {
     Every {
         /// The interval in seconds.
         seconds: u64,
+        /// What a scheduler runs for instants it missed (default [`CatchUp::Latest`]).
+        #[serde(default, skip_serializing_if = "CatchUp::is_default")]
+        catch_up: CatchUp,
     },
     /// Run every day at a local time.
     Daily {
@@ -31,10 +47,102 @@ pub enum Trigger {
         at: chrono::NaiveTime,
         /// The IANA time zone, e.g. `America/Sao_Paulo`.
         time_zone: chrono_tz::Tz,
+        /// What a scheduler runs for instants it missed (default [`CatchUp::Latest`]).
+        #[serde(default, skip_serializing_if = "CatchUp::is_default")]
+        catch_up: CatchUp,
     },
 }
 
+/// What a scheduler runs, once it is back, for the instants of a timed [`Trigger`] that came
+/// due while nothing was running (a deployment, an outage).
+///
+/// Only instants that were missed are concerned: a scheduler that runs on time runs every
+/// instant. JSON: `"skip"`, `"latest"`, `{"all": {"within_seconds": 3600}}`.
+///
+/// ```
+/// use hubflow::{CatchUp, Trigger};
+/// let every: Trigger = serde_json::from_str(r#"{"every": {"seconds": 300}}"#).unwrap();
+/// assert_eq!(every.catch_up(), Some(CatchUp::Latest));
+/// let daily: Trigger = serde_json::from_str(
+///     r#"{"daily": {"at": "08:00:00", "time_zone": "UTC", "catch_up": {"all": {"within_seconds": 86400}}}}"#,
+/// ).unwrap();
+/// assert_eq!(daily.catch_up(), Some(CatchUp::All { within_seconds: 86400 }));
+/// assert_eq!(Trigger::Manual.catch_up(), None);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[non_exhaustive]
+pub enum CatchUp {
+    /// Run none of the missed instants: the next run is the next instant on time.
+    Skip,
+    /// Run the most recent missed instant once (a daily report is sent once, late, not
+    /// once per day missed). The default.
+    #[default]
+    Latest,
+    /// Run every missed instant of the last `within_seconds` seconds, oldest first; older
+    /// ones are skipped.
+    All {
+        /// How far back missed instants are still run.
+        within_seconds: u64,
+    },
+}
+
+impl CatchUp {
+    /// Whether this is the default ([`CatchUp::Latest`]), left out of the JSON form.
+    pub fn is_default(&self) -> bool {
+        *self == CatchUp::default()
+    }
+}
+
 impl Trigger {
+    /// At every multiple of `seconds` since the Unix epoch, catching up with
+    /// [`CatchUp::Latest`].
+    pub fn every(seconds: u64) -> Self {
+        Trigger::Every {
+            seconds,
+            catch_up: CatchUp::default(),
+        }
+    }
+
+    /// Every day at `at` in `time_zone`, catching up with [`CatchUp::Latest`].
+    pub fn daily(at: chrono::NaiveTime, time_zone: chrono_tz::Tz) -> Self {
+        Trigger::Daily {
+            at,
+            time_zone,
+            catch_up: CatchUp::default(),
+        }
+    }
+
+    /// The same trigger with another catch-up setting; triggers that are not timed are
+    /// returned unchanged.
+    ///
+    /// ```
+    /// use hubflow::{CatchUp, Trigger};
+    /// let t = Trigger::every(60).with_catch_up(CatchUp::Skip);
+    /// assert_eq!(serde_json::to_string(&t).unwrap(), r#"{"every":{"seconds":60,"catch_up":"skip"}}"#);
+    /// ```
+    #[must_use]
+    pub fn with_catch_up(mut self, value: CatchUp) -> Self {
+        match &mut self {
+            Trigger::Every { catch_up, .. } | Trigger::Daily { catch_up, .. } => *catch_up = value,
+            Trigger::Event { .. } | Trigger::Manual => {}
+        }
+        self
+    }
+
+    /// The catch-up setting of a timed trigger; `None` for `Event` and `Manual`.
+    pub fn catch_up(&self) -> Option<CatchUp> {
+        match self {
+            Trigger::Every { catch_up, .. } | Trigger::Daily { catch_up, .. } => Some(*catch_up),
+            Trigger::Event { .. } | Trigger::Manual => None,
+        }
+    }
+
+    /// Whether the trigger comes due by itself (`Every`, `Daily`).
+    pub fn is_timed(&self) -> bool {
+        self.catch_up().is_some()
+    }
+
     /// The next instant strictly after `now` at which the flow is due, or `None` for
     /// triggers the host fires itself (`Event`, `Manual`).
     ///
@@ -45,7 +153,7 @@ impl Trigger {
     ///
     /// ```
     /// use hubflow::Trigger;
-    /// let daily = Trigger::Daily { at: "08:00:00".parse().unwrap(), time_zone: chrono_tz::America::Sao_Paulo };
+    /// let daily = Trigger::daily("08:00:00".parse().unwrap(), chrono_tz::America::Sao_Paulo);
     /// let now = "2026-03-01T12:00:00Z".parse().unwrap();
     /// // 08:00 in São Paulo (UTC-3) is 11:00 UTC; today's has passed, so tomorrow's.
     /// assert_eq!(daily.next_due(now).unwrap().to_rfc3339(), "2026-03-02T11:00:00+00:00");
@@ -53,12 +161,12 @@ impl Trigger {
     pub fn next_due(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         match self {
             Trigger::Event { .. } | Trigger::Manual => None,
-            Trigger::Every { seconds } => {
+            Trigger::Every { seconds, .. } => {
                 let interval = i64::try_from(*seconds).ok().filter(|s| *s > 0)?;
                 let next = (now.timestamp().div_euclid(interval) + 1).checked_mul(interval)?;
                 DateTime::from_timestamp(next, 0)
             }
-            Trigger::Daily { at, time_zone } => {
+            Trigger::Daily { at, time_zone, .. } => {
                 let today = now.with_timezone(time_zone).date_naive();
                 // Two days ahead covers any `at` once today's has passed, whatever the offset.
                 (0..3)

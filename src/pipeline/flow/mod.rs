@@ -160,6 +160,11 @@ impl Flow {
         &self.inner.trigger
     }
 
+    /// Whether the flow has a pull source, i.e. whether [`Flow::run`] has anything to poll.
+    pub fn has_source(&self) -> bool {
+        self.inner.source.is_some()
+    }
+
     /// The delivery policy.
     pub fn delivery(&self) -> &DeliveryPolicy {
         &self.inner.delivery

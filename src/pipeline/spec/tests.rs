@@ -104,7 +104,7 @@ fn spec_round_trips_through_json() {
     assert_eq!(again.to_value(), spec.to_value());
     assert_eq!(again.delivery.retry.max_attempts, 3);
     let via_serde: FlowSpec = serde_json::from_value(doc).unwrap();
-    assert_eq!(via_serde.trigger, Trigger::Every { seconds: 300 });
+    assert_eq!(via_serde.trigger, Trigger::every(300));
 }
 
 #[test]

@@ -19,7 +19,7 @@ fn event_and_manual_are_never_due() {
 
 #[test]
 fn every_is_aligned_and_strictly_after_now() {
-    let every = Trigger::Every { seconds: 900 };
+    let every = Trigger::every(900);
     assert_eq!(
         every.next_due(utc("2026-01-01T10:07:00Z")),
         Some(utc("2026-01-01T10:15:00Z"))
@@ -29,21 +29,18 @@ fn every_is_aligned_and_strictly_after_now() {
         Some(utc("2026-01-01T10:30:00Z"))
     );
     assert_eq!(
-        Trigger::Every { seconds: 0 }.next_due(utc("2026-01-01T10:15:00Z")),
+        Trigger::every(0).next_due(utc("2026-01-01T10:15:00Z")),
         None
     );
     assert_eq!(
-        Trigger::Every { seconds: u64::MAX }.next_due(utc("2026-01-01T10:15:00Z")),
+        Trigger::every(u64::MAX).next_due(utc("2026-01-01T10:15:00Z")),
         None
     );
 }
 
 #[test]
 fn daily_uses_the_time_zone() {
-    let daily = Trigger::Daily {
-        at: "08:00:00".parse().unwrap(),
-        time_zone: chrono_tz::America::Sao_Paulo,
-    };
+    let daily = Trigger::daily("08:00:00".parse().unwrap(), chrono_tz::America::Sao_Paulo);
     assert_eq!(
         daily.next_due(utc("2026-03-01T10:59:59Z")),
         Some(utc("2026-03-01T11:00:00Z"))
@@ -63,19 +60,13 @@ fn daily_uses_the_time_zone() {
 fn daily_handles_daylight_saving_gaps_and_overlaps() {
     let berlin = chrono_tz::Europe::Berlin;
     // 2026-03-29 02:30 does not exist in Berlin: clocks go 02:00 → 03:00 (01:00 UTC).
-    let gap = Trigger::Daily {
-        at: "02:30:00".parse().unwrap(),
-        time_zone: berlin,
-    };
+    let gap = Trigger::daily("02:30:00".parse().unwrap(), berlin);
     assert_eq!(
         gap.next_due(utc("2026-03-28T23:00:00Z")),
         Some(utc("2026-03-29T01:00:00Z"))
     );
     // 2026-10-25 02:30 exists twice; the first is 00:30 UTC.
-    let overlap = Trigger::Daily {
-        at: "02:30:00".parse().unwrap(),
-        time_zone: berlin,
-    };
+    let overlap = Trigger::daily("02:30:00".parse().unwrap(), berlin);
     assert_eq!(
         overlap.next_due(utc("2026-10-24T23:00:00Z")),
         Some(utc("2026-10-25T00:30:00Z"))
@@ -101,4 +92,62 @@ fn triggers_have_a_json_form() {
         r#"{"daily": {"at": "07:30:00", "time_zone": "Mars/Base"}}"#
     )
     .is_err());
+}
+
+#[test]
+fn catch_up_is_optional_in_json_and_left_out_when_default() {
+    // JSON written before catch-up existed reads as before, with the default.
+    let old: Trigger = serde_json::from_str(r#"{"every": {"seconds": 300}}"#).unwrap();
+    assert_eq!(old, Trigger::every(300));
+    assert_eq!(old.catch_up(), Some(CatchUp::Latest));
+    // ... and writes back exactly as it was.
+    assert_eq!(
+        serde_json::to_string(&old).unwrap(),
+        r#"{"every":{"seconds":300}}"#
+    );
+
+    let skip: Trigger = serde_json::from_str(
+        r#"{"daily": {"at": "07:30:00", "time_zone": "America/Sao_Paulo", "catch_up": "skip"}}"#,
+    )
+    .unwrap();
+    assert_eq!(skip.catch_up(), Some(CatchUp::Skip));
+    let all: Trigger = serde_json::from_str(
+        r#"{"every": {"seconds": 60, "catch_up": {"all": {"within_seconds": 600}}}}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        all,
+        Trigger::every(60).with_catch_up(CatchUp::All {
+            within_seconds: 600
+        })
+    );
+    let round: Trigger = serde_json::from_str(&serde_json::to_string(&all).unwrap()).unwrap();
+    assert_eq!(round, all);
+
+    // Unknown settings are refused, as every other unknown field.
+    assert!(serde_json::from_str::<Trigger>(
+        r#"{"every": {"seconds": 60, "catch_up": "everything"}}"#
+    )
+    .is_err());
+    assert!(serde_json::from_str::<Trigger>(
+        r#"{"every": {"seconds": 60, "catch_up": {"all": {"within": 5}}}}"#
+    )
+    .is_err());
+}
+
+#[test]
+fn catch_up_does_not_change_when_a_trigger_is_due() {
+    let now = utc("2026-01-01T10:07:00Z");
+    assert_eq!(
+        Trigger::every(900)
+            .with_catch_up(CatchUp::Skip)
+            .next_due(now),
+        Trigger::every(900).next_due(now)
+    );
+    assert!(Trigger::every(1).is_timed());
+    assert!(!Trigger::Manual.is_timed());
+    assert_eq!(
+        Trigger::Manual.with_catch_up(CatchUp::Skip),
+        Trigger::Manual
+    );
 }

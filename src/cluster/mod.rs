@@ -1,0 +1,572 @@
+//! Many workers on one PostgreSQL database: the [`Cluster`] (feature `graphile`).
+//!
+//! A cluster runs a set of [`Flow`]s on every node that builds it, over a job queue in
+//! PostgreSQL ([graphile_worker](https://docs.rs/graphile_worker) 0.14): a record accepted
+//! by any node is delivered once, by whichever worker takes its job, and a worker that dies
+//! mid-job has its jobs taken over by the others.
+//!
+//! ```text
+//! webhook ──▶ Cluster::accept ──(one transaction)──▶ intake row + hubflow_flow_step job
+//!                                                          │ any worker, one at a time per recipient
+//!                                                          ▼
+//!                                   Flow::process(record) ──▶ completed, or retried
+//! minute tick (one per cluster) ──▶ scheduler ──▶ hubflow_flow_run jobs at each due instant
+//!                                                          ▼
+//!                                                     Flow::run
+//! ```
+//!
+//! # Intake
+//!
+//! [`Cluster::accept`] writes the record into the `intake` table and adds its step job in
+//! one transaction; when it returns the record is durable, so a webhook handler answers 200
+//! after it (and 5xx on an error, so that the provider delivers again). The same event
+//! (flow id, record key) accepted twice is [`Accepted::Duplicate`], with no second job,
+//! at any later time (within [`ClusterConfig::intake_retention`]).
+//! [`Cluster::accept_in`] does the same inside the host's own transaction.
+//!
+//! The job's payload is `{"flow": <flow id>, "event": <record key>}` only: graphile_worker
+//! logs payloads and keeps them in its tables, so the record itself stays in `intake`.
+//!
+//! # Outcomes and retries
+//!
+//! A step job runs [`Flow::process`] on its record, with the flow's own retries. Delivered,
+//! skipped, and duplicates of a finished delivery complete the job. A retryable failure (the
+//! flow's retries spent) and a duplicate whose delivery is still in flight elsewhere fail
+//! it: graphile_worker runs it again after its backoff (2.7 s, 7.4 s, 20 s, … up to
+//! [`ClusterConfig::max_attempts`]). A permanent failure completes the job: graphile_worker
+//! cannot fail a running job for good, and the record is in the flow's run history
+//! ([`Flow::history`]) as a dead letter. Messages stored with failed jobs name the stage and
+//! the provider's status and code, never record data or secrets.
+//!
+//! # Order per recipient
+//!
+//! A record whose action messages someone ([`PreparedAction::recipient`](crate::PreparedAction::recipient),
+//! planned at intake) gets the queue `hubflow:r:<hash>` of that recipient: one job of a
+//! queue runs at a time in the whole cluster, in order of acceptance. The hash is an
+//! HMAC-SHA256 of the recipient under a key the database draws when the cluster's tables are
+//! created, so graphile_worker's queue table holds no phone number, nor a hash that can be
+//! reversed by trying every number. Records without a recipient run in no queue, in parallel.
+//! The order holds while jobs succeed: a failed job goes back with a backoff and the
+//! recipient's later records may pass it.
+//!
+//! # Timed triggers
+//!
+//! Every node's worker has one graphile_worker cron entry, `hubflow_tick`, every minute;
+//! graphile_worker runs it once a minute for the whole cluster. The tick runs hubflow's own
+//! scheduler for flows with a timed [`Trigger`](crate::Trigger) (`every`, `daily`, in their
+//! time zones) and a source: each due instant is enqueued once, however many workers tick,
+//! as a `hubflow_flow_run` job starting at that instant (enqueued up to
+//! [`ClusterConfig::tick_lookahead`] ahead, which is what runs an `every` of a few seconds
+//! between ticks). A flow's runs share a queue, so they never overlap. After downtime, the
+//! missed instants follow the trigger's [`CatchUp`](crate::CatchUp) (default: run the
+//! latest once). [`Cluster::tick`] runs the scheduler at once; [`Cluster::enqueue_run`]
+//! queues a run now.
+//!
+//! # Workers, shutdown, recovery
+//!
+//! [`Cluster::run`] runs a worker until [`Cluster::shutdown`]: it takes jobs
+//! ([`ClusterConfig::concurrency`] at a time), and if the database fails under it, it is
+//! started again after a backoff. It installs no signal handler: the host decides when to
+//! stop. On shutdown, jobs in flight get [`ClusterConfig::grace_period`] to finish and are
+//! given back otherwise. Every worker writes a heartbeat; one whose heartbeat stops (a crash,
+//! a SIGKILL) has its jobs unlocked and run elsewhere ([`RecoveryConfig`]). A record whose
+//! send was cut short by a crash finds its claim in flight: the flow's
+//! [`OnUnknown`](crate::OnUnknown) decides once the claim's lease runs out.
+//!
+//! # Tables
+//!
+//! graphile_worker's tables live in [`ClusterConfig::jobs_schema`] (`hubflow_jobs`), the
+//! cluster's own in [`ClusterConfig::tables_schema`] (`hubflow`): `intake`,
+//! `trigger_state`, `cluster_settings`, `cluster_schema_version`. [`ClusterBuilder::build`]
+//! creates or checks both (one transaction under an advisory lock for hubflow's; a version
+//! newer than this hubflow knows is refused with [`ClusterError::SchemaTooNew`]). It needs
+//! PostgreSQL 13 or later and the right to create schemas the first time. Once a day a tick
+//! deletes intake rows older than the retention and graphile_worker's unused queue rows.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use hubflow::cluster::{Accepted, Cluster, ClusterConfig};
+//! use hubflow::{Context, Flow, Record};
+//! # async fn example(pool: sqlx::PgPool, ctx: Context, flow: Flow) -> Result<(), hubflow::cluster::ClusterError> {
+//! let cluster = Cluster::builder(pool, ctx)
+//!     .flow(flow)
+//!     .config(ClusterConfig::default().concurrency(16))
+//!     .build()
+//!     .await?;
+//!
+//! // In the webhook handler: answer 200 once this returns.
+//! let record = Record::new("wamid.HBgL", "whatsapp.message", serde_json::json!({"text": "hi"}));
+//! match cluster.accept("replies", record).await? {
+//!     Accepted::Queued | Accepted::Duplicate => {}
+//!     _ => {}
+//! }
+//!
+//! // On every node, until the host stops it with `cluster.shutdown()`.
+//! cluster.run().await?;
+//! # Ok(())
+//! # }
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use graphile_worker::{
+    Cron, JobSpec, WorkerBuildError, WorkerOptions, WorkerRecoveryConfig, WorkerUtils,
+};
+use sqlx::{PgConnection, PgPool};
+use tokio::sync::watch;
+
+use crate::{Context, Flow, Record};
+
+mod config;
+mod error;
+mod intake;
+mod outcome;
+mod queue;
+mod schedule;
+mod sql;
+mod tasks;
+
+pub use config::{ClusterConfig, RecoveryConfig};
+pub use error::ClusterError;
+
+use sql::Tables;
+use tasks::{ClusterState, FlowRun, FlowStep, Tick};
+
+/// What [`Cluster::accept`] did with a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Accepted {
+    /// New: the record is stored and its job queued.
+    Queued,
+    /// This flow accepted the record's key before: nothing was added.
+    Duplicate,
+}
+
+/// A run the scheduler enqueued.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
+pub struct ScheduledRun {
+    /// The flow's id.
+    pub flow: String,
+    /// The trigger's instant the run is for (its job starts then).
+    pub due: DateTime<Utc>,
+}
+
+/// What one scheduler tick ([`Cluster::tick`]) did.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct TickReport {
+    /// The runs it enqueued, per flow oldest first.
+    pub scheduled: Vec<ScheduledRun>,
+    /// Whether this tick did the cluster's daily maintenance (one tick a day does).
+    pub maintenance: bool,
+}
+
+/// Flows run by many workers over one PostgreSQL database; see the [module](self).
+///
+/// Cheap to clone: clones share one cluster. Every node builds one with the same flows and
+/// configuration, feeds it with [`accept`](Cluster::accept) and calls
+/// [`run`](Cluster::run).
+#[derive(Clone)]
+pub struct Cluster {
+    inner: Arc<Inner>,
+}
+
+/// What the cluster's methods and tasks share.
+pub(crate) struct Inner {
+    pool: PgPool,
+    ctx: Context,
+    flows: BTreeMap<String, Flow>,
+    config: ClusterConfig,
+    tables: Tables,
+    utils: WorkerUtils,
+    queue_key: Vec<u8>,
+    stop: watch::Sender<bool>,
+}
+
+impl fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cluster")
+            .field("flows", &self.inner.flows.keys().collect::<Vec<_>>())
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Cluster`]: flows and configuration, then [`build`](ClusterBuilder::build).
+#[must_use]
+pub struct ClusterBuilder {
+    pool: PgPool,
+    ctx: Context,
+    flows: Vec<Flow>,
+    config: ClusterConfig,
+}
+
+impl fmt::Debug for ClusterBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClusterBuilder")
+            .field(
+                "flows",
+                &self.flows.iter().map(Flow::id).collect::<Vec<_>>(),
+            )
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClusterBuilder {
+    /// Adds a flow; its id names it in [`Cluster::accept`] and in the tables.
+    pub fn flow(mut self, flow: Flow) -> Self {
+        self.flows.push(flow);
+        self
+    }
+
+    /// Adds flows.
+    pub fn flows(mut self, flows: impl IntoIterator<Item = Flow>) -> Self {
+        self.flows.extend(flows);
+        self
+    }
+
+    /// Sets the configuration (default: [`ClusterConfig::default`]).
+    pub fn config(mut self, config: ClusterConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Checks the configuration and the flows, then creates or checks the cluster's tables
+    /// and graphile_worker's schema.
+    ///
+    /// Fails with [`ClusterError::InvalidConfig`] (every problem listed),
+    /// [`ClusterError::DuplicateFlow`], [`ClusterError::InvalidFlow`] (a timed trigger
+    /// without a source to poll), [`ClusterError::SchemaTooNew`],
+    /// [`ClusterError::JobsIncompatible`], or a database error.
+    pub async fn build(self) -> Result<Cluster, ClusterError> {
+        let problems = self.config.problems();
+        if !problems.is_empty() {
+            return Err(ClusterError::InvalidConfig(problems));
+        }
+        let mut flows = BTreeMap::new();
+        for flow in self.flows {
+            if flow.trigger().is_timed() && !flow.has_source() {
+                return Err(ClusterError::InvalidFlow {
+                    flow: flow.id().to_owned(),
+                    reason: "its trigger is timed, but it has no source for a run to poll"
+                        .to_owned(),
+                });
+            }
+            let id = flow.id().to_owned();
+            if flows.insert(id.clone(), flow).is_some() {
+                return Err(ClusterError::DuplicateFlow(id));
+            }
+        }
+        let tables = Tables::new(&self.config.tables_schema);
+        sql::migrate(&self.pool, &tables).await?;
+        let utils = WorkerUtils::new(self.pool.clone(), self.config.jobs_schema.as_str());
+        utils
+            .migrate()
+            .await
+            .map_err(|e| jobs_migration_error(&self.config.jobs_schema, e))?;
+        let queue_key: String = sqlx::query_scalar(tables.select_queue_key.sql())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| ClusterError::database("reading the cluster settings", e))?;
+        let (stop, _) = watch::channel(false);
+        Ok(Cluster {
+            inner: Arc::new(Inner {
+                pool: self.pool,
+                ctx: self.ctx,
+                flows,
+                config: self.config,
+                tables,
+                utils,
+                queue_key: queue_key.into_bytes(),
+                stop,
+            }),
+        })
+    }
+}
+
+/// graphile_worker's migration error as the cluster's: incompatible schemas are permanent.
+fn jobs_migration_error(
+    schema: &str,
+    error: graphile_worker_migrations::MigrateError,
+) -> ClusterError {
+    use graphile_worker_migrations::MigrateError;
+    match error {
+        MigrateError::IncompatibleVersion(_) | MigrateError::IncompatbleRevision { .. } => {
+            ClusterError::JobsIncompatible {
+                schema: schema.to_owned(),
+                reason: error.to_string(),
+            }
+        }
+        other => ClusterError::jobs("migrating the job queue's schema", other),
+    }
+}
+
+impl Cluster {
+    /// Starts building a cluster over `pool` (PostgreSQL 13 or later) whose flows run with
+    /// `ctx`. The pool serves the job queue, the cluster's tables and, when the context's
+    /// store is a PostgreSQL store on the same pool, the flows' claims: size it for
+    /// [`ClusterConfig::concurrency`] jobs per worker plus a few connections.
+    pub fn builder(pool: PgPool, ctx: Context) -> ClusterBuilder {
+        ClusterBuilder {
+            pool,
+            ctx,
+            flows: Vec::new(),
+            config: ClusterConfig::default(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ClusterConfig {
+        &self.inner.config
+    }
+
+    /// The flow with this id, if the cluster has it.
+    pub fn flow(&self, id: &str) -> Option<&Flow> {
+        self.inner.flows.get(id)
+    }
+
+    /// Accepts a record pushed for the flow `flow_id`: stores it and queues its job, in one
+    /// transaction. [`Accepted::Duplicate`] when the flow accepted this record key before.
+    ///
+    /// When it returns `Ok`, the record is durable: answer the webhook with 200. On an error
+    /// nothing was accepted: answer with an error status so that the provider delivers
+    /// again. Fails with [`ClusterError::UnknownFlow`] for an id the cluster does not have.
+    pub async fn accept(&self, flow_id: &str, record: Record) -> Result<Accepted, ClusterError> {
+        let what = "accepting a record";
+        let mut tx = self
+            .inner
+            .pool
+            .begin()
+            .await
+            .map_err(|e| ClusterError::database(what, e))?;
+        let accepted = self.inner.accept_in(&mut tx, flow_id, &record).await?;
+        tx.commit()
+            .await
+            .map_err(|e| ClusterError::database(what, e))?;
+        Ok(accepted)
+    }
+
+    /// [`accept`](Cluster::accept) inside the host's own transaction on `conn` (e.g.
+    /// `&mut *tx` of a `sqlx::Transaction`), so that the record is accepted exactly when the
+    /// host's own writes commit. The host commits; until then no worker sees the job.
+    ///
+    /// Each accepted record holds a lock on its key until the transaction ends: keep the
+    /// transaction short. Records accepted in one transaction keep their order in a
+    /// recipient's queue.
+    pub async fn accept_in(
+        &self,
+        conn: &mut PgConnection,
+        flow_id: &str,
+        record: &Record,
+    ) -> Result<Accepted, ClusterError> {
+        self.inner.accept_in(conn, flow_id, record).await
+    }
+
+    /// Queues a run of the flow `flow_id` now ([`Flow::run`] on some worker): a manual
+    /// trigger, an operator's button. It waits for a run of the flow in progress.
+    pub async fn enqueue_run(&self, flow_id: &str) -> Result<(), ClusterError> {
+        if !self.inner.flows.contains_key(flow_id) {
+            return Err(ClusterError::UnknownFlow(flow_id.to_owned()));
+        }
+        let spec = JobSpec::builder()
+            .queue_name(queue::flow_queue(flow_id))
+            .max_attempts(1)
+            .build();
+        self.inner
+            .utils
+            .add_job(FlowRun::now(flow_id), spec)
+            .await
+            .map_err(|e| ClusterError::jobs("queueing a flow's run", e))?;
+        Ok(())
+    }
+
+    /// Runs the scheduler once, now (by the context's clock), as the minute tick does:
+    /// enqueues the timed flows' runs that are due, and once a day the maintenance. Safe to
+    /// call on any node at any time: each instant is enqueued once.
+    pub async fn tick(&self) -> Result<TickReport, ClusterError> {
+        self.inner.tick().await
+    }
+
+    /// Runs a worker on this node until [`shutdown`](Cluster::shutdown): takes jobs, runs
+    /// the minute tick (unless [`ClusterConfig::cron_tick`] is off), writes heartbeats and
+    /// recovers dead workers' jobs.
+    ///
+    /// When the database fails under the worker, it is started again after a backoff
+    /// ([`ClusterConfig::restart_backoff`]), as long as it takes; errors that retrying cannot
+    /// mend (an incompatible schema) end it with `Err`. It returns `Ok` after a shutdown,
+    /// once jobs in flight finished or the grace period ended. Several `run`s, in one process
+    /// or many, share the work.
+    pub async fn run(&self) -> Result<(), ClusterError> {
+        let config = &self.inner.config;
+        let mut stop = self.inner.stop.subscribe();
+        let mut backoff = config.restart_backoff;
+        loop {
+            if *stop.borrow_and_update() {
+                return Ok(());
+            }
+            let started = tokio::time::Instant::now();
+            let failure = match self.worker(stopped(stop.clone())).init().await {
+                Err(e) => match build_error(&config.jobs_schema, e) {
+                    error if error.is_transient() => error,
+                    error => return Err(error),
+                },
+                Ok(worker) => match worker.run().await {
+                    Ok(()) if *stop.borrow() => return Ok(()),
+                    Ok(()) => ClusterError::jobs(
+                        "running a worker",
+                        std::io::Error::other("the worker stopped without being asked to"),
+                    ),
+                    Err(e) => ClusterError::jobs("running a worker", e),
+                },
+            };
+            if *stop.borrow() {
+                return Ok(());
+            }
+            // A worker that ran a while was healthy: its failure starts the backoff afresh.
+            if started.elapsed() > config.max_restart_backoff {
+                backoff = config.restart_backoff;
+            }
+            tracing::warn!(
+                error = %failure,
+                cause = %failure_cause(&failure),
+                restart_in_ms = u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX),
+                "a hubflow cluster worker stopped; starting it again"
+            );
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                _ = stop.wait_for(|stopped| *stopped) => return Ok(()),
+            }
+            backoff = (backoff * 2).min(config.max_restart_backoff);
+        }
+    }
+
+    /// Asks every [`run`](Cluster::run) of this cluster (and its clones) to stop: no new
+    /// jobs; jobs in flight get the grace period. Returns at once; `run` returns when the
+    /// worker has stopped. A `run` called afterwards returns at once.
+    pub fn shutdown(&self) {
+        self.inner.stop.send_replace(true);
+    }
+
+    /// graphile_worker's options for one worker of this cluster.
+    fn worker(&self, stop: impl Future<Output = ()> + Send + 'static) -> WorkerOptions {
+        let config = &self.inner.config;
+        let recovery = &config.recovery;
+        let options = WorkerOptions::default()
+            .pg_pool(self.inner.pool.clone())
+            .schema(config.jobs_schema.as_str())
+            // Validated at build: graphile_worker panics on 0.
+            .concurrency(config.concurrency.max(1))
+            .poll_interval(config.poll_interval)
+            .use_notification_delivery(config.notifications)
+            // A library must not take the process's SIGINT/SIGTERM from its host.
+            .listen_os_shutdown_signals(false)
+            .shutdown_signal(stop)
+            .shutdown_grace_period(config.grace_period)
+            .shutdown_interrupted_job_retry_delay(config.interrupted_retry_delay)
+            .worker_recovery(
+                WorkerRecoveryConfig::default()
+                    .heartbeat_interval(recovery.heartbeat_interval)
+                    .sweep_interval(recovery.sweep_interval)
+                    .sweep_threshold(recovery.sweep_threshold)
+                    .recovery_delay(recovery.recovery_delay)
+                    .enabled(true),
+            )
+            .add_extension(ClusterState(self.inner.clone()))
+            .define_job::<FlowStep>()
+            .define_job::<FlowRun>()
+            .define_job::<Tick>();
+        if !config.cron_tick {
+            return options;
+        }
+        options.with_cron(
+            Cron::every_minute::<Tick>()
+                .id(<Tick as graphile_worker::TaskHandler>::IDENTIFIER)
+                .max_attempts(1)
+                .payload_value(serde_json::json!({})),
+        )
+    }
+}
+
+/// A future that completes when the cluster is asked to stop (or dropped).
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopped| *stopped).await;
+}
+
+/// graphile_worker's start-up error as the cluster's.
+fn build_error(schema: &str, error: WorkerBuildError) -> ClusterError {
+    match error {
+        WorkerBuildError::MigrationError(e) => jobs_migration_error(schema, e),
+        other => ClusterError::jobs("starting a worker", other),
+    }
+}
+
+/// The underlying error's message, for the log line of a restart.
+fn failure_cause(error: &ClusterError) -> String {
+    std::error::Error::source(error)
+        .map(ToString::to_string)
+        .unwrap_or_default()
+}
+
+impl Inner {
+    /// The scheduler and, once a day, the maintenance.
+    async fn tick(&self) -> Result<TickReport, ClusterError> {
+        let now = self.ctx.clock().now();
+        let mut report = TickReport::default();
+        let mut first_error = None;
+        for flow in self.flows.values().filter(|f| f.trigger().is_timed()) {
+            match schedule::schedule_flow(self, flow, now).await {
+                Ok(runs) => report.scheduled.extend(runs),
+                Err(e) => {
+                    tracing::warn!(flow = %flow.id(), error = %e, cause = %failure_cause(&e), "scheduling a flow's runs failed");
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match self.maintain().await {
+            Ok(done) => report.maintenance = done,
+            Err(e) => {
+                tracing::warn!(error = %e, cause = %failure_cause(&e), "the cluster's daily maintenance failed");
+                first_error.get_or_insert(e);
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(report),
+        }
+    }
+
+    /// Once a day for the whole cluster (whichever tick claims the day): deletes intake
+    /// rows past their retention and graphile_worker's queue rows no job uses.
+    async fn maintain(&self) -> Result<bool, ClusterError> {
+        let what = "the daily maintenance";
+        let claimed: Option<bool> = sqlx::query_scalar(self.tables.claim_maintenance.sql())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| ClusterError::database(what, e))?;
+        if claimed.is_none() {
+            return Ok(false);
+        }
+        let retention = i64::try_from(self.config.intake_retention.as_secs()).unwrap_or(i64::MAX);
+        sqlx::query(self.tables.prune_intake.sql())
+            .bind(retention)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| ClusterError::database(what, e))?;
+        self.utils
+            .cleanup(&[graphile_worker::worker_utils::types::CleanupTask::GcJobQueues])
+            .await
+            .map_err(|e| ClusterError::jobs(what, e))?;
+        Ok(true)
+    }
+}
+
+// The builder's tests use the generic webhook target.
+#[cfg(all(test, feature = "http"))]
+mod tests;

@@ -1,0 +1,164 @@
+//! The cluster's three graphile_worker tasks and the state they share.
+//!
+//! | task | payload | does |
+//! |---|---|---|
+//! | `hubflow_flow_step` | `{"flow", "event"}` | reads the accepted record from `intake`, `flow.process(ctx, [record])`, maps the outcome ([`super::outcome`]) |
+//! | `hubflow_flow_run` | `{"flow", "due"}` | `flow.run(ctx)`; a run found busy (another poller holds the cursor lease) completes |
+//! | `hubflow_tick` | `{}` | the scheduler ([`super::schedule`]) and the daily maintenance |
+//!
+//! Payloads name records by reference only: graphile_worker logs payloads, and its tables
+//! are read by more people than the intake table.
+
+use std::fmt;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use graphile_worker::{IntoTaskHandlerResult, TaskHandler, WorkerContext};
+use serde::{Deserialize, Serialize};
+use sqlx::types::Json;
+
+use super::outcome::{step_result, TaskError};
+use super::Inner;
+use crate::{Record, RunError};
+
+/// The cluster, as graphile_worker hands it to every task (an extension, keyed by type: a
+/// private type, so that no host extension can take its place).
+#[derive(Clone)]
+pub(crate) struct ClusterState(pub(crate) Arc<Inner>);
+
+impl fmt::Debug for ClusterState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClusterState").finish_non_exhaustive()
+    }
+}
+
+/// The state of the worker running `ctx`'s job.
+fn state(ctx: &WorkerContext) -> Result<ClusterState, TaskError> {
+    ctx.get_ext::<ClusterState>()
+        .cloned()
+        .ok_or_else(|| TaskError::new("the hubflow cluster state is missing from the worker"))
+}
+
+/// One accepted record of one flow.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct FlowStep {
+    /// The flow's id.
+    pub(crate) flow: String,
+    /// The record's key, its row in `intake`.
+    pub(crate) event: String,
+}
+
+impl TaskHandler for FlowStep {
+    const IDENTIFIER: &'static str = "hubflow_flow_step";
+
+    async fn run(self, ctx: WorkerContext) -> impl IntoTaskHandlerResult {
+        state(&ctx)?.0.step(&self).await
+    }
+}
+
+/// One run of a flow: at a trigger's instant, or asked for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct FlowRun {
+    /// The flow's id.
+    pub(crate) flow: String,
+    /// The trigger's instant this run is for; `None` for a run asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) due: Option<DateTime<Utc>>,
+}
+
+impl FlowRun {
+    pub(crate) fn scheduled(flow: &str, due: DateTime<Utc>) -> Self {
+        FlowRun {
+            flow: flow.to_owned(),
+            due: Some(due),
+        }
+    }
+
+    pub(crate) fn now(flow: &str) -> Self {
+        FlowRun {
+            flow: flow.to_owned(),
+            due: None,
+        }
+    }
+}
+
+impl TaskHandler for FlowRun {
+    const IDENTIFIER: &'static str = "hubflow_flow_run";
+
+    async fn run(self, ctx: WorkerContext) -> impl IntoTaskHandlerResult {
+        state(&ctx)?.0.run_flow(&self).await
+    }
+}
+
+/// The minute tick.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct Tick {}
+
+impl TaskHandler for Tick {
+    const IDENTIFIER: &'static str = "hubflow_tick";
+
+    async fn run(self, ctx: WorkerContext) -> impl IntoTaskHandlerResult {
+        state(&ctx)?
+            .0
+            .tick()
+            .await
+            .map(|_| ())
+            .map_err(|e| TaskError::new(format!("the scheduler tick failed: {e}")))
+    }
+}
+
+impl Inner {
+    /// Runs one accepted record through its flow.
+    async fn step(&self, job: &FlowStep) -> Result<(), TaskError> {
+        let Some(flow) = self.flows.get(&job.flow) else {
+            // A node of another deployment may know it: let it come back.
+            return Err(TaskError::new(format!(
+                "no flow `{}` on this worker",
+                job.flow
+            )));
+        };
+        let row: Option<Json<Record>> = sqlx::query_scalar(self.tables.select_intake.sql())
+            .bind(&job.flow)
+            .bind(&job.event)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|_| TaskError::new("reading the record from the intake table failed"))?;
+        let Some(Json(record)) = row else {
+            // Pruned by the retention: older than any retry this job could have had left.
+            tracing::warn!(
+                flow = %job.flow,
+                "an accepted record is no longer in the intake table; its job completes without it"
+            );
+            return Ok(());
+        };
+        let report = flow.process(&self.ctx, vec![record]).await;
+        step_result(report.records.first().map(|line| &line.outcome))
+    }
+
+    /// Runs a flow from its source.
+    async fn run_flow(&self, job: &FlowRun) -> Result<(), TaskError> {
+        let Some(flow) = self.flows.get(&job.flow) else {
+            return Err(TaskError::new(format!(
+                "no flow `{}` on this worker",
+                job.flow
+            )));
+        };
+        match flow.run(&self.ctx).await {
+            Ok(_) => Ok(()),
+            // Another poller is at it: this instant's run is theirs.
+            Err(RunError::Busy(_)) => Ok(()),
+            Err(RunError::NoSource(_)) => {
+                tracing::warn!(flow = %job.flow, "a run was asked of a flow without a source");
+                Ok(())
+            }
+            // The cursor did not move: the next run polls the same records again.
+            Err(RunError::Source(e)) => {
+                tracing::warn!(flow = %job.flow, error = %e, "polling a flow's source failed");
+                Err(TaskError::new(format!(
+                    "polling the source of flow `{}` failed; the next run tries again",
+                    job.flow
+                )))
+            }
+        }
+    }
+}
