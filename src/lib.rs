@@ -194,7 +194,7 @@ pub use spec::FlowSpec;
 pub use store::SqliteStore;
 pub use store::{
     Claim, ClaimStore, CursorLease, CursorStore, HistoryEntry, HistoryStore, MemoryStore,
-    SavedCursor, StateEntry, StateStore, Store, StoreError, StoreErrorKind,
+    RateStore, SavedCursor, StateEntry, StateStore, Store, StoreError, StoreErrorKind,
 };
 pub use target::{
     Action, DeliveryError, DynTarget, ErrorClass, PreparedAction, ProviderError, Receipt, Target,

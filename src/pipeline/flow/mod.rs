@@ -783,7 +783,12 @@ impl FlowBuilder {
             let text = rule.to_string();
             (Arc::new(rule) as Arc<dyn Condition>, text)
         });
-        let pacer = self.delivery.rate_per_second.map(RateLimiter::per_second);
+        // Shared under the flow's id: with a rate store in the context, every worker running
+        // this flow shares one pace.
+        let pacer = self
+            .delivery
+            .rate_per_second
+            .map(|rate| RateLimiter::per_second(rate).shared(format!("flow:{}", self.id)));
         Ok(Flow {
             inner: Arc::new(FlowInner {
                 id: self.id,
