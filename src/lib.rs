@@ -180,6 +180,7 @@ pub use clock::{Clock, ManualClock};
 pub use condition::{Condition, Rule};
 pub use context::Context;
 pub use error::{pointer_token, SpecError, SpecErrors};
+pub use flow::settle::{SettleReport, Settled, Settlement, SETTLED_BY, SETTLEMENT_KIND};
 pub use flow::{
     Counts, DeliveryPolicy, DryRun, DryRunRecord, Failure, Flow, FlowBuilder, OnUnknown, Outcome,
     Plan, PlanError, RecordOutcome, RunError, RunReport, Stage, StoreWrite,
@@ -197,7 +198,7 @@ pub use store::{
     SavedCursor, StateEntry, StateStore, Store, StoreError, StoreErrorKind,
 };
 pub use target::{
-    Action, DeliveryError, DynTarget, ErrorClass, PreparedAction, ProviderError, Receipt, Target,
-    TargetError,
+    Action, DeliveryError, DynTarget, ErrorClass, PreparedAction, ProviderError, Receipt,
+    ReportedFailure, Target, TargetError,
 };
 pub use trigger::Trigger;
