@@ -1,29 +1,5 @@
-//! Settling unknown outcomes with status webhooks.
-//!
-//! [`WhatsAppTarget`](super::WhatsAppTarget) sends every message with the record's key in
-//! `biz_opaque_callback_data`, and Meta echoes it in each status webhook of that message.
-//! So when a send's answer was lost or unreadable and the flow left the record's claim in
-//! flight (an unknown outcome), the statuses that follow say how it ended:
-//!
-//! | status | evidence |
-//! |---|---|
-//! | `sent`, `delivered`, `read`, `played` | [`Settlement::Delivered`] with the wamid: Meta took the message |
-//! | `failed` | [`Settlement::Failed`] with Meta's first error's code, its title, message and details, classed like a send error with that code ([`GraphError::class`]) |
-//! | `deleted` or any other value | not settleable: it says nothing of acceptance |
-//! | no `biz_opaque_callback_data` (or an empty one) | not settleable: it names no record |
-//!
-//! [`settle_statuses`] settles every status of a parsed webhook in one call of
-//! [`Flow::settle_all`] and answers for each status. The rules are the flow's: only a claim
-//! in flight changes, a done key stays done (a `failed` after `sent` is answered
-//! [`Settled::AlreadyDelivered`]; [`StatusSettlement::late_failure`] says so), a key the flow
-//! never claimed has nothing to settle.
-//!
-//! The callback data holds the record key alone, not the flow: hand the statuses to the
-//! flow that sends from the number they came through
-//! ([`StatusUpdate::phone_number_id`]), and keep record keys unique among the flows that
-//! share a number. A key longer than
-//! [`MAX_CALLBACK_DATA_CHARS`](super::MAX_CALLBACK_DATA_CHARS) was cut when it was sent,
-//! so its statuses find nothing to settle.
+//! Settling unknown outcomes with status webhooks (documented on [`settle_statuses`], as
+//! this module is private).
 
 use serde::Serialize;
 use serde_json::json;
@@ -63,8 +39,8 @@ impl StatusUpdate {
             .filter(|key| !key.is_empty())
     }
 
-    /// The status as evidence for [`Flow::settle`], with the key it settles; see the
-    /// [table](self) for what each status is.
+    /// The status as evidence for [`Flow::settle`], with the key it settles; see
+    /// [`settle_statuses`] for what each status is.
     ///
     /// ```
     /// use hubflow::whatsapp::webhook::{parse, WebhookEvent};
@@ -191,8 +167,9 @@ pub enum StatusAnswer {
     Settled(Settled),
     /// The status cannot settle anything; the flow was not asked.
     NotSettleable(NotSettleable),
-    /// The store failed for this status; the others are unaffected. Meta resends a
-    /// webhook not answered `200`, so a host may answer an error and get it again.
+    /// The store failed for this status; the others are unaffected. Settle the events
+    /// again later: a second settlement of the same evidence changes nothing that the
+    /// first one changed.
     Store(StoreError),
 }
 
@@ -213,6 +190,31 @@ pub struct StatusSettlements {
 /// or [`WhatsAppWebhook::events`](super::webhook::WhatsAppWebhook::events) returns) in
 /// `flow`, and answers for each; messages and system errors are passed over. Verify the
 /// signature first: `WhatsAppWebhook::events` does.
+///
+/// [`WhatsAppTarget`](super::WhatsAppTarget) sends every message with the record's key in
+/// `biz_opaque_callback_data`, and Meta echoes it in each status webhook of that message.
+/// So when a send's answer was lost or unreadable and the flow left the record's claim in
+/// flight (an unknown outcome), the statuses that follow say how it ended
+/// ([`StatusUpdate::settlement`]):
+///
+/// | status | evidence |
+/// |---|---|
+/// | `sent`, `delivered`, `read`, `played` | [`Settlement::Delivered`] with the wamid: Meta took the message |
+/// | `failed` | [`Settlement::Failed`] with Meta's first error's code, every error's title, message and details, classed like a send error with that code ([`GraphError::class`]) |
+/// | `deleted` or any other value | [`NotSettleable::Status`]: it says nothing of acceptance |
+/// | no `biz_opaque_callback_data` (or an empty one) | [`NotSettleable::NoCallbackData`]: it names no record |
+///
+/// The evidence is settled in one call of [`Flow::settle_all`], in the webhook's order, so
+/// the rules are the flow's: only a claim in flight changes; a done key stays done (a
+/// `failed` after `sent` is answered [`Settled::AlreadyDelivered`], and
+/// [`StatusSettlement::late_failure`] says so); a key the flow never claimed has nothing to
+/// settle. Settling the same webhook twice is harmless: the second time nothing changes.
+///
+/// The callback data holds the record key alone, not the flow: hand the statuses to the
+/// flow that sends from the number they came through ([`StatusUpdate::phone_number_id`]),
+/// and keep record keys unique among the flows that share a number. A key longer than
+/// [`MAX_CALLBACK_DATA_CHARS`](super::MAX_CALLBACK_DATA_CHARS) was cut when it was sent,
+/// so its statuses find nothing to settle.
 ///
 /// ```
 /// use hubflow::{ClaimStore, Context, Flow, ManualClock, MemoryStore, Settled};

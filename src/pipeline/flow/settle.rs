@@ -1,33 +1,5 @@
-//! Settling unknown outcomes with evidence from outside the flow.
-//!
-//! A record's claim stays in flight when the flow cannot tell how its send ended: the
-//! worker stopped between the HTTP call and recording the receipt, or the provider's answer
-//! could not be read ([`DeliveryError::provider_may_have_acted`]). Once the claim's lease is
-//! over, a later run treats it as an unknown outcome ([`OnUnknown`](crate::OnUnknown)).
-//! Many providers say later what became of a send, in a status webhook that echoes a
-//! correlation value: WhatsApp puts the record key it was sent with in
-//! `biz_opaque_callback_data`. [`Flow::settle`] turns such evidence into the outcome the
-//! flow could not record:
-//!
-//! | claim of the key | [`Settlement::Delivered`] | [`Settlement::Failed`] |
-//! |---|---|---|
-//! | in flight (unknown, or not yet recorded) | completed with a receipt of the evidence: [`Settled::Delivered`] | released, so a replay sends again: [`Settled::Failed`] |
-//! | done | unchanged: [`Settled::AlreadyDelivered`] | unchanged: [`Settled::AlreadyDelivered`] |
-//! | free (never claimed, or released) | unchanged: [`Settled::NothingToSettle`] | unchanged: [`Settled::NothingToSettle`] |
-//!
-//! Done is final: evidence never undoes a delivery. A provider may report a message as
-//! accepted (`sent`) and later as `failed`; the first settles the claim as delivered, which
-//! is what a run that had read the answer would have recorded too (done means "the provider
-//! took it", not "the person read it"), and the late failure is answered
-//! [`Settled::AlreadyDelivered`] so the host can see it and decide, as for any failure after
-//! acceptance. When the `failed` arrives first, the claim is released, and a `sent` after it
-//! finds nothing to settle.
-//!
-//! Every settlement that changes a claim is recorded: one [`RunReport`] per call, appended to
-//! the run history like a run's ([`Flow::history`]), with one line per settled key (kind
-//! [`SETTLEMENT_KIND`]; [`Outcome::Delivered`] with the receipt, or [`Outcome::Failed`] with
-//! the reported error). Evidence that changes nothing (the usual `delivered` and `read`
-//! statuses of sends the flow did record) adds no history.
+//! Settling unknown outcomes with evidence from outside the flow (the rules are documented
+//! on [`Flow::settle`], as this module is private).
 
 use std::collections::HashMap;
 
@@ -187,13 +159,40 @@ type Simulated = HashMap<String, Option<Claim>>;
 
 impl Flow {
     /// Settles the claim on `key` with `evidence` of how its send ended, and records the
-    /// change in the run history; see the [rules](self).
+    /// change in the run history.
     ///
-    /// Only a claim in flight is settled: [`Settlement::Delivered`] completes it with a
-    /// receipt of the evidence, [`Settlement::Failed`] releases it. A done key stays done,
-    /// a free key stays free. The claim is read again after the change, so the answer is
-    /// what the store holds: if another attempt recorded its own receipt in the meantime,
-    /// the answer is [`Settled::AlreadyDelivered`] with that receipt.
+    /// A claim stays in flight when the flow cannot tell how its send ended: the worker
+    /// stopped between the HTTP call and recording the receipt, or the provider's answer
+    /// could not be read ([`DeliveryError::provider_may_have_acted`]). Once its lease is
+    /// over, later runs treat it as an unknown outcome ([`OnUnknown`](crate::OnUnknown)).
+    /// Many providers say afterwards what became of a send, in a status webhook that echoes
+    /// a correlation value (WhatsApp echoes the record key in `biz_opaque_callback_data`;
+    /// `whatsapp::settle_statuses` turns its statuses into evidence). This records the
+    /// outcome the flow could not:
+    ///
+    /// | claim of the key | [`Settlement::Delivered`] | [`Settlement::Failed`] |
+    /// |---|---|---|
+    /// | in flight (unknown, or not yet recorded) | completed with a receipt of the evidence: [`Settled::Delivered`] | released, so a replay sends again: [`Settled::Failed`] |
+    /// | done | unchanged: [`Settled::AlreadyDelivered`] | unchanged: [`Settled::AlreadyDelivered`] |
+    /// | free (never claimed, or released) | unchanged: [`Settled::NothingToSettle`] | unchanged: [`Settled::NothingToSettle`] |
+    ///
+    /// **Done is final**: evidence never undoes a delivery. A provider may report a message
+    /// as accepted (`sent`) and later as `failed`. The first settles the claim as delivered,
+    /// which is what a run that had read the answer would have recorded too (done means
+    /// "the provider took it", not "the person read it"); the late failure is answered
+    /// [`Settled::AlreadyDelivered`], for the host to see and decide on, as for any failure
+    /// after acceptance. When the `failed` arrives first, the claim is released, and a
+    /// `sent` after it finds nothing to settle.
+    ///
+    /// The claim is read again after the change, so the answer is what the store holds: if
+    /// another attempt recorded its own receipt in the meantime, the answer is
+    /// [`Settled::AlreadyDelivered`] with that receipt.
+    ///
+    /// **Recorded**: a settlement that changes a claim appends a [`RunReport`] to the run
+    /// history, like a run ([`Flow::history`]), with one line per settled key (kind
+    /// [`SETTLEMENT_KIND`]; [`Outcome::Delivered`] with the receipt, or [`Outcome::Failed`]
+    /// with the reported error, stage `deliver`). Evidence that changes nothing (the usual
+    /// `delivered` and `read` statuses of sends the flow did record) adds no history.
     ///
     /// In a dry run ([`Context::is_dry_run`]) the answer is what would happen, and nothing
     /// is written: no claim changes and no history.
