@@ -19,6 +19,7 @@ use crate::{
 mod dry_run;
 mod policy;
 mod report;
+pub(crate) mod settle;
 
 pub use dry_run::{DryRun, DryRunRecord, StoreWrite};
 pub use policy::{DeliveryPolicy, OnUnknown};
