@@ -560,7 +560,13 @@ impl Flow {
                         );
                     }
                     OnUnknown::Resend => match ctx.claims().reclaim(flow, key, since, now).await {
-                        Ok(true) => {}
+                        Ok(true) => warn(
+                            warning,
+                            format!(
+                                "an earlier attempt since {since} never recorded its outcome; \
+                                 sent again as `on_unknown: resend` says"
+                            ),
+                        ),
                         Ok(false) => {
                             return Outcome::Duplicate {
                                 reason: "another worker took over the abandoned attempt".to_owned(),
@@ -600,7 +606,7 @@ impl Flow {
                     // If this fails the claim stays in flight and a later run treats the
                     // record as an unknown outcome; the delivery itself did happen.
                     if let Err(e) = ctx.claims().complete(flow, key, &receipt).await {
-                        *warning = Some(format!(
+                        warn(warning, format!(
                             "delivered, but the store did not record it; a later run will see an unknown outcome: {e}"
                         ));
                     }
@@ -637,7 +643,7 @@ impl Flow {
                     // A release that fails leaves the claim in flight: the lease then
                     // decides, as after a crash.
                     if let Err(e) = ctx.claims().release(flow, key).await {
-                        *warning = Some(format!(
+                        warn(warning, format!(
                             "the claim could not be released; the record is held until its lease ends: {e}"
                         ));
                     }
@@ -651,6 +657,14 @@ impl Flow {
             }
         }
     }
+}
+
+/// Adds `text` to a record's warning, after what is there already.
+fn warn(warning: &mut Option<String>, text: String) {
+    *warning = Some(match warning.take() {
+        Some(earlier) => format!("{earlier}; {text}"),
+        None => text,
+    });
 }
 
 /// Appends the report to the run history; a failure to do so is a warning in the report,
