@@ -35,7 +35,8 @@
 //!   [`Source`], [`WebhookSource`]: the adapter traits.
 //! * [`Flow`], [`FlowBuilder`], [`DeliveryPolicy`], [`RetryPolicy`], [`RunReport`]: running;
 //!   [`Flow::plan`] shows a record's action without I/O, [`Flow::dry_run`] executes a flow
-//!   against provider fakes and lists every request a real run would send.
+//!   against provider fakes and lists every request a real run would send;
+//!   [`Flow::settle`] settles unknown outcomes with a provider's [`Settlement`] evidence.
 //! * [`FlowSpec`] and the [`spec`] module: flows as JSON, the [`spec::Registry`] of kinds,
 //!   named connections and secrets.
 //! * Ports the host supplies in a [`Context`]: [`http::HttpClient`] ([`http::ReqwestClient`]
@@ -132,7 +133,10 @@
 //! when a worker dies between the HTTP call and recording its result. hubflow makes that
 //! window explicit: a record's claim moves free → in flight → done, and a claim found in
 //! flight after its lease ([`DeliveryPolicy::claim_lease`]) is an unknown outcome that the
-//! flow's [`OnUnknown`] policy holds for review (default) or resends.
+//! flow's [`OnUnknown`] policy holds for review (default) or resends. Evidence from the
+//! provider settles it: [`Flow::settle`] completes the claim on a [`Settlement`] that the
+//! send was taken and releases it on one that it failed, and a done claim stays done;
+//! `whatsapp::settle_statuses` does so with the status webhooks that echo a record's key.
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -187,6 +191,7 @@ pub use clock::{Clock, ManualClock};
 pub use condition::{Condition, Rule};
 pub use context::Context;
 pub use error::{pointer_token, SpecError, SpecErrors};
+pub use flow::settle::{SettleReport, Settled, Settlement, SETTLED_BY, SETTLEMENT_KIND};
 pub use flow::{
     Counts, DeliveryPolicy, DryRun, DryRunRecord, Failure, Flow, FlowBuilder, OnUnknown, Outcome,
     Plan, PlanError, RecordOutcome, RunError, RunReport, Stage, StoreWrite,
@@ -201,10 +206,10 @@ pub use spec::FlowSpec;
 pub use store::SqliteStore;
 pub use store::{
     Claim, ClaimStore, CursorLease, CursorStore, HistoryEntry, HistoryStore, MemoryStore,
-    SavedCursor, StateEntry, StateStore, Store, StoreError, StoreErrorKind,
+    RateStore, SavedCursor, StateEntry, StateStore, Store, StoreError, StoreErrorKind,
 };
 pub use target::{
-    Action, DeliveryError, DynTarget, ErrorClass, PreparedAction, ProviderError, Receipt, Target,
-    TargetError,
+    Action, DeliveryError, DynTarget, ErrorClass, PreparedAction, ProviderError, Receipt,
+    ReportedFailure, Target, TargetError,
 };
 pub use trigger::{CatchUp, Trigger};

@@ -236,6 +236,12 @@ async fn an_abandoned_claim_is_held_resent_or_left_alone_by_policy() {
     assert_eq!(attempts, 1);
     assert_eq!(receipt.id.as_deref(), Some("R-3"));
     assert_eq!(received(&server).await, 1);
+    // Never silently: the line says it was an unknown outcome sent again.
+    let warning = report.records[0].warning.as_deref().unwrap_or_default();
+    assert!(
+        warning.contains("never recorded its outcome") && warning.contains("resend"),
+        "{warning}"
+    );
     // The delivery is recorded: a later claim finds it done.
     let later = resend.process(&h.ctx, vec![item("resent", 2)]).await;
     assert_eq!(duplicate(only_outcome(&later)), Some(receipt));

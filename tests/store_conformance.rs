@@ -21,6 +21,7 @@ use serde_json::Value;
 async fn the_memory_store_passes_every_rule() {
     let store = MemoryStore::new();
     check_all(&store).await.unwrap();
+    hubflow::testing::store::check_rates(&store).await.unwrap();
     // Twice on the same store: the suite's names are fresh for every run.
     check_all(&store).await.unwrap();
 }

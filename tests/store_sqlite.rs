@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 
 use chrono::{TimeZone, Utc};
-use hubflow::testing::store::check_all;
-use hubflow::{Claim, ClaimStore, Receipt, SqliteStore, StoreErrorKind};
+use hubflow::testing::store::{check_all, check_rates};
+use hubflow::{Claim, ClaimStore, RateStore, Receipt, SqliteStore, StoreErrorKind};
 
 /// A fresh directory under the system's temporary one, removed when dropped.
 struct TempDir(PathBuf);
@@ -35,6 +35,7 @@ impl Drop for TempDir {
 async fn in_memory_store_conforms() {
     let store = SqliteStore::in_memory().await.unwrap();
     check_all(&store).await.unwrap();
+    check_rates(&store).await.unwrap();
     // Clones share the one database.
     let clone = store.clone();
     check_all(&clone).await.unwrap();
@@ -50,6 +51,7 @@ async fn file_store_conforms_and_keeps_a_completed_claim_across_a_reopen() {
     {
         let store = SqliteStore::open(&path).await.unwrap();
         check_all(&store).await.unwrap();
+        check_rates(&store).await.unwrap();
         assert_eq!(
             store.claim("flow", "done", since).await.unwrap(),
             Claim::Acquired
@@ -137,4 +139,66 @@ async fn two_stores_on_one_file_claim_a_key_once() {
         acquired, 1,
         "of concurrent claims through two pools exactly one acquires"
     );
+}
+
+#[tokio::test]
+async fn a_version_1_file_is_upgraded_in_place() {
+    let dir = TempDir::new("upgrade");
+    let path = dir.file("store.db");
+    let since = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+    {
+        let store = SqliteStore::open(&path).await.unwrap();
+        store.claim("flow", "kept", since).await.unwrap();
+    }
+    // Take the file back to what version 1 of the schema wrote.
+    {
+        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&path);
+        let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+        sqlx::raw_sql(
+            "DROP TABLE rate_slots; DELETE FROM hubflow_schema_version WHERE version > 1",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+    }
+
+    let store = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(
+        store.peek_claim("flow", "kept").await.unwrap(),
+        Some(Claim::InFlight { since }),
+        "the upgrade keeps what version 1 held"
+    );
+    let slot = store
+        .reserve_slot("whatsapp:1", std::time::Duration::from_secs(1), since)
+        .await
+        .unwrap();
+    assert_eq!(slot, since, "the new table is there");
+    check_rates(&store).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_stores_on_one_file_share_rate_slots() {
+    let dir = TempDir::new("rates");
+    let path = dir.file("store.db");
+    let (a, b) = (
+        SqliteStore::open(&path).await.unwrap(),
+        SqliteStore::open(&path).await.unwrap(),
+    );
+    let now = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+    let interval = std::time::Duration::from_micros(12_500);
+    let mut slots = Vec::new();
+    for n in 0..10 {
+        let store = if n % 2 == 0 { &a } else { &b };
+        slots.push(
+            store
+                .reserve_slot("whatsapp:1", interval, now)
+                .await
+                .unwrap(),
+        );
+    }
+    let expected: Vec<_> = (0..10)
+        .map(|n| now + chrono::Duration::microseconds(12_500 * n))
+        .collect();
+    assert_eq!(slots, expected, "one limit across both stores");
 }

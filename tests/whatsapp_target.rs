@@ -456,3 +456,50 @@ async fn a_flow_spec_with_a_named_connection_sends_through_the_registry_kinds() 
         "/target/whatsapp.text/outside_windw"
     );
 }
+
+/// Two flows sending from one number, as two worker processes would, share the number's
+/// limit through the context's rate store: one send every 1/rate, whoever sends.
+#[tokio::test]
+async fn workers_sharing_a_rate_store_share_the_number_limit() {
+    let server = MockServer::start().await;
+    answer(&server, 200, fixture("whatsapp_api/sent.json"), 4).await;
+    mount_catch_all(&server).await;
+    let Harness { ctx, clock, .. } = harness();
+    let shared = hubflow::MemoryStore::new();
+    let ctx = ctx.with_rates(shared.clone());
+    // Each "worker" builds its own target, as a separate process would.
+    let worker = |id: &str| {
+        Flow::builder(id)
+            .map(
+                FieldMap::new(json!({"to": "{{ phone }}", "template": "t", "language": "en"}))
+                    .unwrap(),
+            )
+            .target(
+                WhatsAppTarget::new(MessageKind::Template, connection(&server))
+                    .rate_per_second(4.0),
+            )
+            .build()
+            .unwrap()
+    };
+    let (one, two) = (worker("w1"), worker("w2"));
+    let to = |key: &str, phone: &str| vec![Record::new(key, "t", json!({"phone": phone}))];
+    one.process(&ctx, to("a", "5511999991234")).await;
+    two.process(&ctx, to("b", "5521988884321")).await;
+    one.process(&ctx, to("c", "5531977776543")).await;
+    two.process(&ctx, to("d", "5541966665432")).await;
+    // Each send after the first waits for its slot, 250 ms after the previous one,
+    // whichever worker took it (the manual clock moves by what is slept). Without the
+    // shared store each worker would pace only its own sends: one wait in all.
+    assert_eq!(clock.sleeps(), vec![Duration::from_millis(250); 3]);
+    // The slots are in the shared store, under the number.
+    let next = hubflow::RateStore::reserve_slot(
+        &shared,
+        &format!("whatsapp:{PHONE_ID}"),
+        Duration::from_millis(250),
+        clock.now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(next, clock.now() + chrono::Duration::milliseconds(250));
+    server.verify().await;
+}

@@ -6,7 +6,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
 use crate::http::HttpClient;
-use crate::{ClaimStore, Clock, CursorStore, HistoryStore, StateStore, Store};
+use crate::{ClaimStore, Clock, CursorStore, HistoryStore, RateStore, StateStore, Store};
 
 /// The host's HTTP client, clock and store, handed to every flow call.
 ///
@@ -38,6 +38,8 @@ pub struct Context {
     cursors: Arc<dyn CursorStore>,
     state: Arc<dyn StateStore>,
     history: Arc<dyn HistoryStore>,
+    /// Rate-limit slots shared with other processes; `None`: limits hold per process.
+    rates: Option<Arc<dyn RateStore>>,
     worker: Arc<str>,
     /// Set in the context of a dry run: adapters keep what they learn in it (tokens,
     /// rate-limit slots) away from the real run's state.
@@ -93,6 +95,7 @@ impl Context {
             cursors: store.clone(),
             state: store.clone(),
             history: store,
+            rates: None,
             worker: worker.into(),
             dry_run: None,
         }
@@ -123,6 +126,30 @@ impl Context {
     #[must_use]
     pub fn with_history(mut self, history: impl HistoryStore + 'static) -> Self {
         self.history = Arc::new(history);
+        self
+    }
+
+    /// Shares the rate limits of flows and adapters through `rates` with every other
+    /// process using the same store, so that several workers together stay within a
+    /// provider's limit (a WhatsApp number's 80 messages a second). Without it each
+    /// process keeps its own slots and the limit holds per process.
+    ///
+    /// Only limiters made [`shared`](crate::RateLimiter::shared) use it: the flow's
+    /// `rate_per_second` and a WhatsApp number's throughput. When the store fails, a
+    /// limiter falls back to its own slots, so the limit still holds within the process.
+    ///
+    /// ```
+    /// use hubflow::{Context, ManualClock, MemoryStore};
+    /// use hubflow::http::RecordingClient;
+    ///
+    /// let store = MemoryStore::new();
+    /// let ctx = Context::new(RecordingClient::new(), ManualClock::new(chrono::Utc::now()), store.clone())
+    ///     .with_rates(store);
+    /// assert!(ctx.rates().is_some());
+    /// ```
+    #[must_use]
+    pub fn with_rates(mut self, rates: impl RateStore + 'static) -> Self {
+        self.rates = Some(Arc::new(rates));
         self
     }
 
@@ -162,6 +189,11 @@ impl Context {
     /// The run history.
     pub fn history(&self) -> &dyn HistoryStore {
         &*self.history
+    }
+
+    /// The shared rate-limit slots, if the host gave some ([`Context::with_rates`]).
+    pub fn rates(&self) -> Option<&dyn RateStore> {
+        self.rates.as_deref()
     }
 
     /// This worker's name in cursor leases.

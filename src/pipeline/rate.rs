@@ -17,6 +17,10 @@ use crate::{Clock, Context};
 /// or many (a key per recipient: one message every 6 seconds to each customer). Clones of a
 /// flow or target share their limiter, so the limit holds across them within a process.
 ///
+/// A limiter made [`shared`](RateLimiter::shared) under a name takes its slots from the
+/// context's [`RateStore`](crate::RateStore) when the host gave one
+/// ([`Context::with_rates`]): then the limit holds across every process using that store.
+///
 /// ```
 /// use hubflow::{Clock, ManualClock, RateLimiter};
 /// use std::time::Duration;
@@ -31,6 +35,9 @@ use crate::{Clock, Context};
 /// ```
 pub struct RateLimiter {
     interval: Duration,
+    /// The name under which the limiter's slots are shared through the context's rate
+    /// store; `None`: this process's slots only.
+    shared: Option<String>,
     next_slots: Mutex<HashMap<String, DateTime<Utc>>>,
 }
 
@@ -54,8 +61,42 @@ impl RateLimiter {
     pub fn every(interval: Duration) -> Self {
         RateLimiter {
             interval,
+            shared: None,
             next_slots: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Shares the limiter's slots under `name` through the context's
+    /// [`RateStore`](crate::RateStore), when it has one: the store key of `key` is
+    /// `name` (for `""`) or `name:key`. Every process whose limiter has the same name and
+    /// whose context has the same store then shares one limit.
+    ///
+    /// ```
+    /// use hubflow::{Clock, Context, ManualClock, MemoryStore, RateLimiter};
+    /// use hubflow::http::RecordingClient;
+    /// use std::time::Duration;
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let clock = ManualClock::new("2026-01-01T00:00:00Z".parse().unwrap());
+    /// let shared = MemoryStore::new();
+    /// let ctx = Context::new(RecordingClient::new(), clock.clone(), MemoryStore::new())
+    ///     .with_rates(shared);
+    /// // Two limiters, as in two worker processes, with one name: one limit.
+    /// let a = RateLimiter::per_second(10.0).shared("whatsapp:106540352242922");
+    /// let b = RateLimiter::per_second(10.0).shared("whatsapp:106540352242922");
+    /// a.acquire_in(&ctx, "").await;
+    /// b.acquire_in(&ctx, "").await;
+    /// assert_eq!(clock.sleeps(), vec![Duration::from_millis(100)]);
+    /// # });
+    /// ```
+    #[must_use]
+    pub fn shared(mut self, name: impl Into<String>) -> Self {
+        self.shared = Some(name.into());
+        self
+    }
+
+    /// The name the limiter's slots are shared under, if any.
+    pub fn shared_name(&self) -> Option<&str> {
+        self.shared.as_deref()
     }
 
     /// The spacing between two acquisitions for one key.
@@ -66,9 +107,30 @@ impl RateLimiter {
     /// Waits, through the context's clock, until the caller may go for `key`. In a dry run
     /// ([`Context::is_dry_run`]) it returns at once and takes no slot: the dry run's
     /// requests go to fakes, and the slots belong to the real sends that come after it.
+    ///
+    /// A [shared](RateLimiter::shared) limiter takes its slot from the context's
+    /// [`RateStore`](crate::RateStore) when there is one; when that store fails, it takes
+    /// one of its own slots instead, so the limit still holds within this process.
     pub async fn acquire_in(&self, ctx: &Context, key: &str) {
-        if !ctx.is_dry_run() {
+        if ctx.is_dry_run() || self.interval.is_zero() {
+            return;
+        }
+        let (Some(name), Some(rates)) = (&self.shared, ctx.rates()) else {
             self.acquire(ctx.clock(), key).await;
+            return;
+        };
+        let store_key = if key.is_empty() {
+            name.clone()
+        } else {
+            format!("{name}:{key}")
+        };
+        let now = ctx.clock().now();
+        let wait = match rates.reserve_slot(&store_key, self.interval, now).await {
+            Ok(slot) => (slot - now).to_std().unwrap_or_default(),
+            Err(_) => self.reserve(now, key),
+        };
+        if !wait.is_zero() {
+            ctx.clock().sleep(wait).await;
         }
     }
 
@@ -108,6 +170,7 @@ impl fmt::Debug for RateLimiter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RateLimiter")
             .field("interval", &self.interval)
+            .field("shared", &self.shared)
             .finish_non_exhaustive()
     }
 }

@@ -61,6 +61,11 @@
 //! | `state.remove_deletes` | after `remove_state` the key reads as `None`; removing a missing key is no error |
 //! | `state.scopes_are_separate` | the same key in another scope is another entry |
 //! | `state.concurrent_swaps_apply_once` | of many concurrent swaps from one expected value exactly one applies |
+//! | `rates.first_slot_is_now` | a key never reserved gets `now` |
+//! | `rates.slots_are_spaced` | further reservations at the same `now` get `now + interval`, `now + 2 × interval`, exactly |
+//! | `rates.idle_key_starts_at_now` | after its slots have passed, a key's next reservation gets the new `now`, not a slot in the past |
+//! | `rates.keys_are_separate` | another key's slots are independent |
+//! | `rates.concurrent_reservations_get_distinct_slots` | of many concurrent reservations on one key, each gets its own slot, `interval` apart |
 //! | `history.empty_is_empty` | a flow without runs has an empty history |
 //! | `history.entries_round_trip` | appended entries read back equal |
 //! | `history.recent_is_newest_first` | `recent_history(n)` gives the last `n` appended, newest first, even when runs started at the same instant |
@@ -78,8 +83,8 @@ use futures_util::future::join_all;
 use serde_json::{json, Value};
 
 use crate::{
-    Claim, ClaimStore, Cursor, CursorStore, HistoryEntry, HistoryStore, Receipt, StateEntry,
-    StateStore, Store, StoreError,
+    Claim, ClaimStore, Cursor, CursorStore, HistoryEntry, HistoryStore, RateStore, Receipt,
+    StateEntry, StateStore, Store, StoreError,
 };
 
 /// A rule of the store's contract that the implementation broke.
@@ -147,6 +152,57 @@ pub async fn check_all<S: Store + ?Sized>(store: &S) -> Checked {
     check_cursors(store).await?;
     check_state(store).await?;
     check_history(store).await
+}
+
+/// Checks the `rates.*` rules of a [`RateStore`] (not part of [`check_all`]: the rate store
+/// is an optional concern).
+pub async fn check_rates<S: RateStore + ?Sized>(store: &S) -> Checked {
+    let key = fresh("rates");
+    let other = fresh("rates-other");
+    let interval = Duration::from_millis(250);
+    let step = chrono::Duration::milliseconds(250);
+    let t0 = at(0);
+
+    let rule = "rates.first_slot_is_now";
+    let first = ok(store.reserve_slot(&key, interval, t0).await, rule)?;
+    ensure(first == t0, rule, || {
+        format!("the first reservation got {first}, expected {t0}")
+    })?;
+
+    let rule = "rates.slots_are_spaced";
+    let second = ok(store.reserve_slot(&key, interval, t0).await, rule)?;
+    let third = ok(store.reserve_slot(&key, interval, t0).await, rule)?;
+    ensure(second == t0 + step && third == t0 + step * 2, rule, || {
+        format!("reservations at {t0} got {first}, {second}, {third}; expected 250 ms apart")
+    })?;
+
+    let rule = "rates.keys_are_separate";
+    let elsewhere = ok(store.reserve_slot(&other, interval, t0).await, rule)?;
+    ensure(elsewhere == t0, rule, || {
+        format!("another key's first reservation got {elsewhere}, expected {t0}")
+    })?;
+
+    let rule = "rates.idle_key_starts_at_now";
+    let later = at(60);
+    let resumed = ok(store.reserve_slot(&key, interval, later).await, rule)?;
+    ensure(resumed == later, rule, || {
+        format!("after a quiet minute a reservation got {resumed}, expected {later}")
+    })?;
+
+    let rule = "rates.concurrent_reservations_get_distinct_slots";
+    let raced = fresh("rates-raced");
+    let answers = join_all((0..RACERS).map(|_| store.reserve_slot(&raced, interval, t0))).await;
+    let mut slots = Vec::with_capacity(RACERS);
+    for answer in answers {
+        slots.push(ok(answer, rule)?);
+    }
+    slots.sort();
+    let expected: Vec<DateTime<Utc>> = (0..RACERS).map(|n| t0 + step * n as i32).collect();
+    ensure(slots == expected, rule, || {
+        format!(
+            "{RACERS} concurrent reservations got {slots:?}, expected one every 250 ms from {t0}"
+        )
+    })
 }
 
 /// Checks the `claims.*` rules.

@@ -12,6 +12,8 @@
 //!   [`media::MediaProvider`]) and downloads customers' attachments, checked against
 //!   WhatsApp's limits and sha256, into the host's store ([`media::SaveMediaTarget`]).
 //! * **The window**: [`remember_inbound`] records when each customer last wrote.
+//! * **Unknown outcomes**: [`settle_statuses`] settles sends whose answer was lost with the
+//!   status webhooks that echo their record key ([`Flow::settle`](crate::Flow::settle)).
 //!
 //! ```
 //! use hubflow::whatsapp::{MessageKind, WhatsAppConnection, WhatsAppTarget};
@@ -47,6 +49,7 @@ mod error;
 pub mod fake;
 pub mod media;
 mod message;
+mod settle;
 mod target;
 pub mod webhook;
 mod window;
@@ -57,6 +60,9 @@ pub use message::{
     InteractiveAction, InteractiveHeader, InteractiveKind, InteractiveText, Language, ListRow,
     ListSection, Location, Media, MessageKind, OutgoingMessage, Parameter, Reaction, ReplyButton,
     ReplyContext, SendReceipt, Template, Text, MAX_CALLBACK_DATA_CHARS,
+};
+pub use settle::{
+    settle_statuses, NotSettleable, StatusAnswer, StatusSettlement, StatusSettlements,
 };
 pub(crate) use target::register;
 pub use target::{

@@ -181,17 +181,33 @@ struct Limits {
     per_recipient: RateLimiter,
 }
 
+impl Limits {
+    /// The number's throughput limit is shared, under `whatsapp:<phone_number_id>`, with
+    /// every worker whose context has the same rate store: Meta counts per number, not per
+    /// process. The per-recipient pacing stays in the process: recipients are many, and a
+    /// cluster sends to one recipient from one worker at a time.
+    fn new(phone_number_id: &str, per_number: Duration, per_recipient: Duration) -> Self {
+        Limits {
+            per_number: RateLimiter::every(per_number)
+                .shared(format!("whatsapp:{phone_number_id}")),
+            per_recipient: RateLimiter::every(per_recipient),
+        }
+    }
+}
+
 impl WhatsAppTarget {
     /// Sends `kind` messages from `connection`, with the default limits and window policy.
     pub fn new(kind: MessageKind, connection: WhatsAppConnection) -> Self {
+        let limits = Limits::new(
+            connection.phone_number_id(),
+            RateLimiter::per_second(80.0).interval(),
+            Duration::from_secs(6),
+        );
         WhatsAppTarget {
             kind,
             connection: Arc::new(connection),
             outside_window: OutsideWindow::Refuse,
-            limits: Arc::new(Limits {
-                per_number: RateLimiter::per_second(80.0),
-                per_recipient: RateLimiter::every(Duration::from_secs(6)),
-            }),
+            limits: Arc::new(limits),
             callback_data: true,
             media: None,
         }
@@ -243,10 +259,11 @@ impl WhatsAppTarget {
     /// to 1,000 for numbers in good standing, 20 for coexistence numbers).
     #[must_use]
     pub fn rate_per_second(mut self, rate: f64) -> Self {
-        self.limits = Arc::new(Limits {
-            per_number: RateLimiter::per_second(rate),
-            per_recipient: RateLimiter::every(self.limits.per_recipient.interval()),
-        });
+        self.limits = Arc::new(Limits::new(
+            self.connection.phone_number_id(),
+            RateLimiter::per_second(rate).interval(),
+            self.limits.per_recipient.interval(),
+        ));
         self
     }
 
@@ -254,10 +271,11 @@ impl WhatsAppTarget {
     /// answers 131056 when a pair gets messages faster).
     #[must_use]
     pub fn recipient_interval(mut self, interval: Duration) -> Self {
-        self.limits = Arc::new(Limits {
-            per_number: RateLimiter::every(self.limits.per_number.interval()),
-            per_recipient: RateLimiter::every(interval),
-        });
+        self.limits = Arc::new(Limits::new(
+            self.connection.phone_number_id(),
+            self.limits.per_number.interval(),
+            interval,
+        ));
         self
     }
 

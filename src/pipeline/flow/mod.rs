@@ -19,6 +19,7 @@ use crate::{
 mod dry_run;
 mod policy;
 mod report;
+pub(crate) mod settle;
 
 pub use dry_run::{DryRun, DryRunRecord, StoreWrite};
 pub use policy::{DeliveryPolicy, OnUnknown};
@@ -564,7 +565,13 @@ impl Flow {
                         );
                     }
                     OnUnknown::Resend => match ctx.claims().reclaim(flow, key, since, now).await {
-                        Ok(true) => {}
+                        Ok(true) => warn(
+                            warning,
+                            format!(
+                                "an earlier attempt since {since} never recorded its outcome; \
+                                 sent again as `on_unknown: resend` says"
+                            ),
+                        ),
                         Ok(false) => {
                             return Outcome::Duplicate {
                                 reason: "another worker took over the abandoned attempt".to_owned(),
@@ -604,7 +611,7 @@ impl Flow {
                     // If this fails the claim stays in flight and a later run treats the
                     // record as an unknown outcome; the delivery itself did happen.
                     if let Err(e) = ctx.claims().complete(flow, key, &receipt).await {
-                        *warning = Some(format!(
+                        warn(warning, format!(
                             "delivered, but the store did not record it; a later run will see an unknown outcome: {e}"
                         ));
                     }
@@ -641,7 +648,7 @@ impl Flow {
                     // A release that fails leaves the claim in flight: the lease then
                     // decides, as after a crash.
                     if let Err(e) = ctx.claims().release(flow, key).await {
-                        *warning = Some(format!(
+                        warn(warning, format!(
                             "the claim could not be released; the record is held until its lease ends: {e}"
                         ));
                     }
@@ -655,6 +662,14 @@ impl Flow {
             }
         }
     }
+}
+
+/// Adds `text` to a record's warning, after what is there already.
+fn warn(warning: &mut Option<String>, text: String) {
+    *warning = Some(match warning.take() {
+        Some(earlier) => format!("{earlier}; {text}"),
+        None => text,
+    });
 }
 
 /// Appends the report to the run history; a failure to do so is a warning in the report,
@@ -788,7 +803,12 @@ impl FlowBuilder {
             let text = rule.to_string();
             (Arc::new(rule) as Arc<dyn Condition>, text)
         });
-        let pacer = self.delivery.rate_per_second.map(RateLimiter::per_second);
+        // Shared under the flow's id: with a rate store in the context, every worker running
+        // this flow shares one pace.
+        let pacer = self
+            .delivery
+            .rate_per_second
+            .map(|rate| RateLimiter::per_second(rate).shared(format!("flow:{}", self.id)));
         Ok(Flow {
             inner: Arc::new(FlowInner {
                 id: self.id,

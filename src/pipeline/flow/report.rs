@@ -157,13 +157,14 @@ impl Failure {
     /// The first error of type `E` among the delivery error, the provider's error it
     /// carries, and their causes (`source()` chain): an adapter's own error type
     /// (`FracttalError`, `RmError`, `GraphError`), an [`HttpError`](crate::http::HttpError),
-    /// a [`StoreError`](crate::StoreError).
+    /// a [`StoreError`](crate::StoreError), a [`ReportedFailure`](crate::ReportedFailure).
     pub fn cause<E: std::error::Error + 'static>(&self) -> Option<&E> {
         let error = self.error.as_deref()?;
         let mut roots: Vec<&(dyn std::error::Error + 'static)> = vec![error];
         // Transparent variants' source chains skip the wrapped error itself.
         match error {
             DeliveryError::Provider(provider) => roots.push(provider.as_ref()),
+            DeliveryError::Reported(reported) => roots.push(reported.as_ref()),
             DeliveryError::Transport(transport) => roots.push(transport),
             _ => {}
         }

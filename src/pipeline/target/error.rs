@@ -184,6 +184,106 @@ impl std::error::Error for ProviderError {
     }
 }
 
+/// A failure the provider reported after the request, out of band: a WhatsApp status
+/// webhook saying `failed`, say, for a message whose send answer was lost. Unlike a
+/// [`ProviderError`] it has no HTTP status: no answer to a request carried it.
+///
+/// ```
+/// use hubflow::{DeliveryError, ErrorClass, ReportedFailure};
+///
+/// let failure = ReportedFailure::new("whatsapp", "Message undeliverable")
+///     .with_id("wamid.HBgL")
+///     .with_code("131026");
+/// assert_eq!(failure.class, ErrorClass::Permanent);
+/// let error = DeliveryError::from(failure);
+/// assert_eq!(error.code(), Some("131026"));
+/// assert_eq!(error.status(), None);
+/// assert_eq!(
+///     error.to_string(),
+///     "whatsapp reported that wamid.HBgL failed (code 131026): Message undeliverable"
+/// );
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ReportedFailure {
+    /// Which provider reported it (`whatsapp`).
+    pub provider: String,
+    /// The provider's id of what failed (a wamid), when it gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The provider's error code (`131026`), when it gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// The provider's explanation.
+    pub message: String,
+    /// Whether sending again may succeed, by the provider's documentation of the code.
+    pub class: ErrorClass,
+    /// Structured details from the report (titles, links), never credentials.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub details: Value,
+}
+
+impl ReportedFailure {
+    /// A permanent failure reported by `provider`, with its explanation.
+    pub fn new(provider: &str, message: impl Into<String>) -> Self {
+        ReportedFailure {
+            provider: provider.to_owned(),
+            id: None,
+            code: None,
+            message: message.into(),
+            class: ErrorClass::Permanent,
+            details: Value::Null,
+        }
+    }
+
+    /// Sets the provider's id of what failed.
+    #[must_use]
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+
+    /// Sets the provider's error code.
+    #[must_use]
+    pub fn with_code(mut self, code: impl Into<String>) -> Self {
+        self.code = Some(code.into());
+        self
+    }
+
+    /// Sets the retry class (permanent unless set).
+    #[must_use]
+    pub fn with_class(mut self, class: ErrorClass) -> Self {
+        self.class = class;
+        self
+    }
+
+    /// Sets the structured details.
+    #[must_use]
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = details;
+        self
+    }
+}
+
+impl fmt::Display for ReportedFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} reported that ", self.provider)?;
+        match &self.id {
+            Some(id) => write!(f, "{id} failed")?,
+            None => f.write_str("the delivery failed")?,
+        }
+        if let Some(code) = &self.code {
+            write!(f, " (code {code})")?;
+        }
+        if !self.message.is_empty() {
+            write!(f, ": {}", self.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ReportedFailure {}
+
 /// Why a delivery failed. Each error knows its [`ErrorClass`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -216,6 +316,11 @@ pub enum DeliveryError {
     /// The store could not record the claim or its outcome. Retryable.
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    /// The provider reported, after the request, that the delivery failed (boxed, like
+    /// [`Provider`](DeliveryError::Provider)): what [`Flow::settle`](crate::Flow::settle)
+    /// records for a `failed` status webhook. Its class is the provider's.
+    #[error(transparent)]
+    Reported(Box<ReportedFailure>),
     /// An earlier attempt was left in flight (a worker stopped between sending and
     /// recording) and the flow's policy holds such records for a person to decide.
     #[error("an earlier delivery attempt started at {since} never finished; held for review")]
@@ -228,6 +333,12 @@ pub enum DeliveryError {
 impl From<ProviderError> for DeliveryError {
     fn from(error: ProviderError) -> Self {
         DeliveryError::Provider(Box::new(error))
+    }
+}
+
+impl From<ReportedFailure> for DeliveryError {
+    fn from(failure: ReportedFailure) -> Self {
+        DeliveryError::Reported(Box::new(failure))
     }
 }
 
@@ -244,6 +355,7 @@ impl DeliveryError {
                 ErrorClass::Retryable { after: None }
             }
             DeliveryError::Provider(e) => e.class,
+            DeliveryError::Reported(e) => e.class,
             DeliveryError::Prepare(_)
             | DeliveryError::Precondition(_)
             | DeliveryError::Response { .. }
@@ -274,6 +386,7 @@ impl DeliveryError {
     pub fn code(&self) -> Option<&str> {
         match self {
             DeliveryError::Provider(e) => e.code.as_deref(),
+            DeliveryError::Reported(e) => e.code.as_deref(),
             _ => None,
         }
     }

@@ -24,7 +24,7 @@ use crate::{Context, Record};
 
 mod error;
 
-pub use error::{DeliveryError, ErrorClass, ProviderError, TargetError};
+pub use error::{DeliveryError, ErrorClass, ProviderError, ReportedFailure, TargetError};
 
 /// Where a flow delivers a mapped payload.
 ///

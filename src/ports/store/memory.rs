@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::{
-    Claim, ClaimStore, CursorLease, CursorStore, HistoryEntry, HistoryStore, SavedCursor,
-    StateEntry, StateStore, StoreError,
+    Claim, ClaimStore, CursorLease, CursorStore, HistoryEntry, HistoryStore, RateStore,
+    SavedCursor, StateEntry, StateStore, StoreError,
 };
 use crate::{Cursor, Receipt};
 
@@ -33,9 +33,10 @@ struct Memory {
     cursors: HashMap<String, CursorRow>,
     state: HashMap<(String, String), StateEntry>,
     history: HashMap<String, Vec<HistoryEntry>>,
+    rate_slots: HashMap<String, DateTime<Utc>>,
 }
 
-/// Every store concern ([`Store`](crate::Store)) in process memory, following the documented
+/// Every store concern ([`Store`](crate::Store), and [`RateStore`]) in process memory, following the documented
 /// rules of each trait.
 ///
 /// Clones share the same state. Nothing survives a restart. Expired state entries are
@@ -299,6 +300,22 @@ impl HistoryStore for MemoryStore {
         let excess = runs.len().saturating_sub(keep_last);
         runs.drain(..excess);
         Ok(excess)
+    }
+}
+
+#[async_trait]
+impl RateStore for MemoryStore {
+    async fn reserve_slot(
+        &self,
+        key: &str,
+        interval: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, StoreError> {
+        let mut memory = self.lock();
+        let next = memory.rate_slots.entry(key.to_owned()).or_insert(now);
+        let slot = (*next).max(now);
+        *next = crate::clock::add(slot, interval);
+        Ok(slot)
     }
 }
 

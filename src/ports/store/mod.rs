@@ -6,6 +6,7 @@
 //! | [`CursorStore`] | pull sources' cursors, versioned, with a lease per flow | [`Flow::run`](crate::Flow::run) |
 //! | [`StateStore`] | keyed JSON state with a time to live | WhatsApp's 24-hour window, RM's pending confirmations |
 //! | [`HistoryStore`] | run history, newest first, with retention | [`Flow::process`](crate::Flow::process), [`Flow::history`](crate::Flow::history) |
+//! | [`RateStore`] | rate-limit slots shared across processes (optional) | shared [`RateLimiter`](crate::RateLimiter)s, when the context has one ([`Context::with_rates`](crate::Context::with_rates)) |
 //!
 //! Each trait documents its rules and, for each operation, the one SQL statement (or short
 //! transaction) that does it atomically, which is what makes a shared database store safe
@@ -23,6 +24,7 @@ mod cursors;
 mod error;
 mod history;
 mod memory;
+mod rate;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod state;
@@ -32,6 +34,7 @@ pub use cursors::{CursorLease, CursorStore, SavedCursor};
 pub use error::{StoreError, StoreErrorKind};
 pub use history::{HistoryEntry, HistoryStore};
 pub use memory::MemoryStore;
+pub use rate::RateStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 #[cfg_attr(not(any(feature = "whatsapp", feature = "rm")), allow(unused_imports))]

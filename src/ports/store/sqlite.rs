@@ -21,13 +21,13 @@ use sqlx::sqlite::{
 };
 
 use super::{
-    Claim, ClaimStore, CursorLease, CursorStore, HistoryEntry, HistoryStore, SavedCursor,
-    StateEntry, StateStore, StoreError,
+    Claim, ClaimStore, CursorLease, CursorStore, HistoryEntry, HistoryStore, RateStore,
+    SavedCursor, StateEntry, StateStore, StoreError,
 };
 use crate::{Cursor, Receipt};
 
 /// The schema this version of the crate writes and reads.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 /// The tables of schema version 1, as the store traits document them.
 const SCHEMA_V1: &str = "
@@ -63,6 +63,17 @@ CREATE TABLE history (
 CREATE INDEX history_flow_id ON history (flow, id);
 ";
 
+/// Version 2 adds the shared rate-limit slots.
+const SCHEMA_V2: &str = "
+CREATE TABLE rate_slots (
+    key TEXT PRIMARY KEY NOT NULL,
+    next_slot INTEGER NOT NULL
+);
+";
+
+/// Each version's statements, applied in order from the database's version up.
+const MIGRATIONS: [(i64, &str); 2] = [(1, SCHEMA_V1), (2, SCHEMA_V2)];
+
 /// How long a statement waits for another connection's write lock before the store reports
 /// itself unavailable.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -71,7 +82,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// not block the writer, so a few suffice.
 const FILE_CONNECTIONS: u32 = 4;
 
-/// A store over one SQLite file: claims, cursors, state and history in four tables.
+/// A store over one SQLite file: claims, cursors, state and history in four tables, and
+/// the shared rate-limit slots ([`RateStore`]) in a fifth.
 ///
 /// The database runs in WAL mode with `synchronous = FULL`, so what an operation wrote is
 /// on disk when it returns. The schema is created on first open and its version kept in a
@@ -180,31 +192,35 @@ impl SqliteStore {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(|e| db_error(what, e))?;
-        match found {
-            None => {
-                sqlx::raw_sql(SCHEMA_V1)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| db_error(what, e))?;
-                sqlx::query("INSERT INTO hubflow_schema_version (version) VALUES (?1)")
-                    .bind(SCHEMA_VERSION)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| db_error(what, e))?;
-            }
-            Some(version) if version == SCHEMA_VERSION => {}
+        let from = match found {
+            None => 0,
             Some(version) if version > SCHEMA_VERSION => {
                 return Err(StoreError::incompatible(format!(
                     "the database has schema version {version}, newer than version \
                      {SCHEMA_VERSION} that this version of hubflow reads; upgrade hubflow"
                 )));
             }
-            Some(version) => {
+            Some(version) if version < 1 => {
                 return Err(StoreError::corrupt(format!(
                     "the database has schema version {version}, which this version of hubflow \
                      does not know"
                 )));
             }
+            Some(version) => version,
+        };
+        for (version, statements) in MIGRATIONS {
+            if version <= from {
+                continue;
+            }
+            sqlx::raw_sql(statements)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| db_error(what, e))?;
+            sqlx::query("INSERT INTO hubflow_schema_version (version) VALUES (?1)")
+                .bind(version)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| db_error(what, e))?;
         }
         tx.commit().await.map_err(|e| db_error(what, e))?;
         Ok(SqliteStore { pool })
@@ -637,6 +653,35 @@ impl StateStore for SqliteStore {
             .await
             .map_err(|e| db_error("removing state", e))?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl RateStore for SqliteStore {
+    async fn reserve_slot(
+        &self,
+        key: &str,
+        interval: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, StoreError> {
+        // Capped at a century, so that `now + step` stays an integer (SQLite turns an
+        // overflowing sum into a float): a limiter that slow is "no request" anyway.
+        const CENTURY_MICROS: i64 = 100 * 366 * 24 * 3600 * 1_000_000;
+        let step = i64::try_from(interval.as_micros())
+            .unwrap_or(i64::MAX)
+            .min(CENTURY_MICROS);
+        let slot: i64 = sqlx::query_scalar(
+            "INSERT INTO rate_slots (key, next_slot) VALUES (?1, ?2 + ?3) \
+             ON CONFLICT (key) DO UPDATE SET next_slot = max(next_slot, ?2) + ?3 \
+             RETURNING next_slot - ?3",
+        )
+        .bind(key)
+        .bind(micros(now))
+        .bind(step)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| db_error("reserving a rate-limit slot", e))?;
+        instant(slot, "rate_slots.next_slot")
     }
 }
 
