@@ -56,6 +56,9 @@
 //!   [`rdconversas`] (RD Conversas template sends). They share one client layer:
 //!   [`auth`] holds the credentials (static, OAuth client credentials, RM's JWT, a host's
 //!   rotating token) and base URLs; a rejected credential is refreshed and resent once.
+//! * `hubflow::cluster` (feature `graphile`): the `Cluster`, flows run by many workers over one
+//!   PostgreSQL database: transactional webhook intake, per-recipient order, timed triggers
+//!   scheduled once per instant, crashed-worker recovery.
 //! * `testing` (feature `testing`): the store conformance suite and every provider fake.
 //!
 //! # Quick start
@@ -101,7 +104,7 @@
 //! | `rm` | yes | [`rm`]: appointment confirmations and reply routing for RM-style ERPs (senders found by kind, e.g. `whatsapp.template` or `rdconversas.template`) |
 //! | `testing` | no | `hubflow::testing`: the store conformance suite and the provider fakes in one place, for tests |
 //! | `sqlite` | no | `hubflow::SqliteStore`: every store port over one SQLite file, WAL mode, schema created on open (brings sqlx with a bundled SQLite, and tokio) |
-//! | `graphile` | no | [`cluster`]: many workers on one PostgreSQL database over graphile_worker: transactional webhook intake, per-recipient order, scheduled triggers, crashed-worker recovery (brings sqlx for PostgreSQL, graphile_worker, tokio) |
+//! | `graphile` | no | `hubflow::cluster`: many workers on one PostgreSQL database over graphile_worker: transactional webhook intake, per-recipient order, scheduled triggers, crashed-worker recovery (brings sqlx for PostgreSQL, graphile_worker, tokio) |
 //!
 //! With `--no-default-features` the core builds alone, without an HTTP client or a runtime.
 //!

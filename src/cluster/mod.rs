@@ -112,6 +112,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use graphile_worker::{
@@ -243,7 +244,9 @@ impl ClusterBuilder {
     ///
     /// Fails with [`ClusterError::InvalidConfig`] (every problem listed),
     /// [`ClusterError::DuplicateFlow`], [`ClusterError::InvalidFlow`] (a timed trigger
-    /// without a source to poll), [`ClusterError::SchemaTooNew`],
+    /// without a source to poll; a claim lease longer than the job's retries, which would
+    /// leave a record found in flight without attempts once the lease ends),
+    /// [`ClusterError::SchemaTooNew`],
     /// [`ClusterError::JobsIncompatible`], or a database error.
     pub async fn build(self) -> Result<Cluster, ClusterError> {
         let problems = self.config.problems();
@@ -257,6 +260,20 @@ impl ClusterBuilder {
                     flow: flow.id().to_owned(),
                     reason: "its trigger is timed, but it has no source for a run to poll"
                         .to_owned(),
+                });
+            }
+            let span = retry_span(self.config.max_attempts);
+            if flow.delivery().claim_lease >= span {
+                return Err(ClusterError::InvalidFlow {
+                    flow: flow.id().to_owned(),
+                    reason: format!(
+                        "its claim lease ({} s) outlasts the job's retries ({} s over {} attempts): \
+                         a record found in flight would run out of attempts before the lease \
+                         lets the flow decide; shorten the lease or raise max_attempts",
+                        flow.delivery().claim_lease.as_secs(),
+                        span.as_secs(),
+                        self.config.max_attempts
+                    ),
                 });
             }
             let id = flow.id().to_owned();
@@ -289,6 +306,15 @@ impl ClusterBuilder {
             }),
         })
     }
+}
+
+/// How long graphile_worker's retries of a job span with `max_attempts`: after attempt `a`
+/// it waits `exp(min(a, 10))` seconds.
+fn retry_span(max_attempts: u16) -> Duration {
+    let seconds: f64 = (1..max_attempts)
+        .map(|attempt| f64::from(attempt.min(10)).exp())
+        .sum();
+    Duration::from_secs_f64(seconds)
 }
 
 /// graphile_worker's migration error as the cluster's: incompatible schemas are permanent.

@@ -93,3 +93,41 @@ async fn an_unreachable_database_is_a_transient_error() {
     assert!(matches!(error, ClusterError::Database { .. }), "{error:?}");
     assert!(error.is_transient());
 }
+
+#[tokio::test]
+async fn a_claim_lease_must_end_within_the_jobs_retries() {
+    let long_lease = Flow::builder("slow")
+        .target(HttpTarget::new(
+            "https://ops.example.com/hook".parse().unwrap(),
+        ))
+        .delivery(crate::DeliveryPolicy::default().claim_lease(Duration::from_secs(3600)))
+        .build()
+        .unwrap();
+    // Eight attempts span about 29 minutes: an hour's lease would outlast them.
+    let error = Cluster::builder(pool(), ctx())
+        .flow(long_lease.clone())
+        .build()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, ClusterError::InvalidFlow { reason, .. } if reason.contains("claim lease")),
+        "{error:?}"
+    );
+    // Ten span about 3.6 hours: fine (the build goes on, to the unreachable database).
+    let error = Cluster::builder(pool(), ctx())
+        .flow(long_lease)
+        .config(ClusterConfig::default().max_attempts(10))
+        .build()
+        .await
+        .unwrap_err();
+    assert!(matches!(error, ClusterError::Database { .. }), "{error:?}");
+}
+
+#[test]
+fn the_retry_span_follows_graphile_workers_backoff() {
+    assert_eq!(retry_span(1), Duration::ZERO);
+    let eight = retry_span(8).as_secs();
+    assert!((1700..1760).contains(&eight), "{eight}");
+    let ten = retry_span(10).as_secs();
+    assert!((12_000..13_500).contains(&ten), "{ten}");
+}

@@ -1,0 +1,1168 @@
+//! The cluster (feature `graphile`) on a real PostgreSQL: intake, delivery by workers, two
+//! workers sharing the work, per-recipient order, the scheduler, retries and failures.
+//!
+//! Needs `DATABASE_URL` (a database the user may create schemas in). Without it every test
+//! says so and passes, except under `CI=true`, where it fails. Each test works in schemas of
+//! its own and drops them at the end. HTTP goes only to a stand-in on 127.0.0.1.
+#![cfg(all(feature = "graphile", feature = "reqwest"))]
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::Router;
+use chrono::{DateTime, Utc};
+use hubflow::cluster::{Accepted, Cluster, ClusterConfig, ClusterError, RecoveryConfig};
+use hubflow::http::{HttpRequest, ReqwestClient};
+use hubflow::{
+    Action, Batch, CatchUp, Context, Cursor, DeliveryError, DeliveryPolicy, Flow, ManualClock,
+    MemoryStore, Outcome, ProviderError, Receipt, Record, RetryPolicy, Source, SourceError, Target,
+    TargetError, TokioClock, Trigger,
+};
+use serde::Serialize;
+use serde_json::{json, Value};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+use url::Url;
+
+// ---------------------------------------------------------------------------------------
+// The database and fresh schemas
+
+/// The test database's pool, or `None` (after saying why) when there is none to use.
+async fn database() -> Option<PgPool> {
+    let Ok(url) = std::env::var("DATABASE_URL") else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "DATABASE_URL is not set, and CI=true: the cluster tests must run in CI"
+        );
+        eprintln!(
+            "skipped: DATABASE_URL is not set (a PostgreSQL 13+ database to test the cluster on)"
+        );
+        return None;
+    };
+    let pool = PgPoolOptions::new()
+        .max_connections(24)
+        .acquire_timeout(Duration::from_secs(20))
+        .connect(&url)
+        .await
+        .expect("DATABASE_URL connects");
+    Some(pool)
+}
+
+/// Schemas no other test uses: graphile_worker's and the cluster's.
+struct Schemas {
+    jobs: String,
+    tables: String,
+}
+
+impl Schemas {
+    fn new(test: &str) -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let tag = format!(
+            "{test}_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        Schemas {
+            jobs: format!("tj_{tag}"),
+            tables: format!("tt_{tag}"),
+        }
+    }
+
+    /// A configuration for fast tests in these schemas.
+    fn config(&self) -> ClusterConfig {
+        ClusterConfig::default()
+            .jobs_schema(&self.jobs)
+            .tables_schema(&self.tables)
+            .concurrency(4)
+            .poll_interval(Duration::from_millis(100))
+            .grace_period(Duration::from_secs(5))
+            .cron_tick(false)
+            .restart_backoff(Duration::from_millis(100), Duration::from_secs(1))
+            .recovery(
+                RecoveryConfig::default()
+                    .heartbeat_interval(Duration::from_millis(500))
+                    .sweep_interval(Duration::from_secs(1))
+                    .sweep_threshold(Duration::from_secs(5))
+                    .recovery_delay(Duration::from_millis(200)),
+            )
+    }
+
+    async fn drop(&self, pool: &PgPool) {
+        for schema in [&self.jobs, &self.tables] {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
+            )))
+            .execute(pool)
+            .await;
+        }
+    }
+
+    /// graphile_worker's jobs of `task`, as `(queue_name, attempts, last_error, payload)`.
+    async fn jobs(
+        &self,
+        pool: &PgPool,
+        task: &str,
+    ) -> Vec<(Option<String>, i16, Option<String>, Value)> {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT q.queue_name, j.attempts, j.last_error, j.payload::jsonb \
+             FROM \"{s}\"._private_jobs j \
+             JOIN \"{s}\"._private_tasks t ON t.id = j.task_id \
+             LEFT JOIN \"{s}\"._private_job_queues q ON q.id = j.job_queue_id \
+             WHERE t.identifier = $1 ORDER BY j.id",
+            s = self.jobs
+        )))
+        .bind(task)
+        .fetch_all(pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(q, a, e, sqlx::types::Json(p))| (q, a, e, p))
+        .collect()
+    }
+}
+
+/// Waits until `done` holds, checking every 50 ms, for at most `limit`.
+async fn eventually<F, Fut>(what: &str, limit: Duration, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    while !done().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Runs a cluster's worker in the background; stop it with [`stop`].
+fn start(cluster: &Cluster) -> tokio::task::JoinHandle<Result<(), ClusterError>> {
+    let cluster = cluster.clone();
+    tokio::spawn(async move { cluster.run().await })
+}
+
+async fn stop(cluster: &Cluster, worker: tokio::task::JoinHandle<Result<(), ClusterError>>) {
+    cluster.shutdown();
+    tokio::time::timeout(Duration::from_secs(20), worker)
+        .await
+        .expect("the worker stops after shutdown")
+        .expect("the worker task did not panic")
+        .expect("the worker stopped cleanly");
+}
+
+// ---------------------------------------------------------------------------------------
+// The stand-in provider and a target that messages a recipient
+
+/// What the stand-in saw.
+#[derive(Default)]
+struct Seen {
+    /// Successful deliveries per record key.
+    delivered: HashMap<String, usize>,
+    /// Requests per record key.
+    requests: HashMap<String, usize>,
+    /// Keys in the order their successful delivery started, per recipient.
+    order: HashMap<String, Vec<String>>,
+    /// Requests in progress per recipient, and the most at once.
+    active: HashMap<String, usize>,
+    max_active: HashMap<String, usize>,
+    /// Requests in progress, and the most at once.
+    all_active: usize,
+    max_all_active: usize,
+    /// Statuses to answer per key, in order, before answering 200.
+    script: HashMap<String, Vec<u16>>,
+}
+
+#[derive(Clone)]
+struct StandIn {
+    seen: Arc<Mutex<Seen>>,
+    delay: Duration,
+    url: Url,
+}
+
+impl StandIn {
+    async fn start(delay: Duration) -> StandIn {
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/send", listener.local_addr().unwrap())
+            .parse()
+            .unwrap();
+        let stand_in = StandIn { seen, delay, url };
+        let app = Router::new()
+            .route("/send", post(receive))
+            .with_state(stand_in.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        stand_in
+    }
+
+    fn script(&self, key: &str, statuses: &[u16]) {
+        self.seen
+            .lock()
+            .unwrap()
+            .script
+            .insert(key.to_owned(), statuses.to_vec());
+    }
+
+    fn delivered(&self, key: &str) -> usize {
+        self.seen
+            .lock()
+            .unwrap()
+            .delivered
+            .get(key)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn requests(&self, key: &str) -> usize {
+        self.seen
+            .lock()
+            .unwrap()
+            .requests
+            .get(key)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn total_delivered(&self) -> usize {
+        self.seen.lock().unwrap().delivered.values().sum()
+    }
+}
+
+async fn receive(State(stand_in): State<StandIn>, body: Bytes) -> StatusCode {
+    let body: Value = serde_json::from_slice(&body).unwrap_or_default();
+    let key = body["key"].as_str().unwrap_or_default().to_owned();
+    let to = body["to"].as_str().unwrap_or("-").to_owned();
+    let status = {
+        let mut seen = stand_in.seen.lock().unwrap();
+        *seen.requests.entry(key.clone()).or_default() += 1;
+        let active = seen.active.entry(to.clone()).or_default();
+        *active += 1;
+        let now = *active;
+        let max = seen.max_active.entry(to.clone()).or_default();
+        *max = (*max).max(now);
+        seen.all_active += 1;
+        seen.max_all_active = seen.max_all_active.max(seen.all_active);
+        let status = match seen.script.get_mut(&key) {
+            Some(statuses) if !statuses.is_empty() => statuses.remove(0),
+            _ => 200,
+        };
+        if status == 200 {
+            seen.order.entry(to.clone()).or_default().push(key.clone());
+        }
+        status
+    };
+    tokio::time::sleep(stand_in.delay).await;
+    let mut seen = stand_in.seen.lock().unwrap();
+    *seen.active.entry(to).or_default() -= 1;
+    seen.all_active -= 1;
+    if status == 200 {
+        *seen.delivered.entry(key).or_default() += 1;
+    }
+    StatusCode::from_u16(status).unwrap()
+}
+
+/// A message to `to` (when the record has one), posted to the stand-in.
+#[derive(Debug, Serialize)]
+struct Message {
+    url: Url,
+    key: String,
+    to: Option<String>,
+}
+
+impl Action for Message {
+    fn recipient(&self) -> Option<&str> {
+        self.to.as_deref()
+    }
+}
+
+struct Messages {
+    url: Url,
+}
+
+#[async_trait]
+impl Target for Messages {
+    type Action = Message;
+
+    fn prepare(&self, record: &Record, payload: &Value) -> Result<Message, TargetError> {
+        Ok(Message {
+            url: self.url.clone(),
+            key: record.key.clone(),
+            to: payload["to"].as_str().map(str::to_owned),
+        })
+    }
+
+    async fn deliver(
+        &self,
+        ctx: &Context,
+        _record: &Record,
+        message: &Message,
+    ) -> Result<Receipt, DeliveryError> {
+        let request = HttpRequest::post_json(
+            message.url.clone(),
+            &json!({"key": message.key, "to": message.to}),
+        )
+        .map_err(|e| DeliveryError::from(TargetError::InvalidPayload(e.to_string())))?;
+        let response = ctx.http().send(&request).await?;
+        if !response.is_success() {
+            return Err(
+                ProviderError::from_response("stand-in", &response, ctx.clock().now()).into(),
+            );
+        }
+        Ok(Receipt::new(response.status))
+    }
+}
+
+/// A flow that messages the stand-in, one attempt per job (retries are the queue's).
+fn messages(id: &str, stand_in: &StandIn) -> Flow {
+    Flow::builder(id)
+        .target(Messages {
+            url: stand_in.url.clone(),
+        })
+        .delivery(DeliveryPolicy::default().retry(RetryPolicy::default().max_attempts(1)))
+        .build()
+        .unwrap()
+}
+
+fn http() -> ReqwestClient {
+    ReqwestClient::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+/// A context on the real clock over `store`.
+fn context(store: MemoryStore) -> Context {
+    Context::new(http(), TokioClock, store)
+}
+
+fn record(key: &str, to: Option<&str>) -> Record {
+    let data = match to {
+        Some(to) => json!({"to": to, "text": format!("hello {to}")}),
+        None => json!({"text": "no one in particular"}),
+    };
+    Record::new(key, "test.message", data)
+}
+
+// ---------------------------------------------------------------------------------------
+// Intake
+
+#[tokio::test]
+async fn accepting_queues_one_job_by_reference_and_a_repeat_is_a_duplicate() {
+    let Some(pool) = database().await else { return };
+    let schemas = Schemas::new("accept");
+    let stand_in = StandIn::start(Duration::ZERO).await;
+    let cluster = Cluster::builder(pool.clone(), context(MemoryStore::new()))
+        .flow(messages("notify", &stand_in))
+        .config(schemas.config())
+        .build()
+        .await
+        .unwrap();
+
+    let first = record("evt-1", Some("5511999990001"));
+    assert_eq!(
+        cluster.accept("notify", first.clone()).await.unwrap(),
+        Accepted::Queued
+    );
+    assert_eq!(
+        cluster.accept("notify", first.clone()).await.unwrap(),
+        Accepted::Duplicate
+    );
+
+    let jobs = schemas.jobs(&pool, "hubflow_flow_step").await;
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    let (queue, attempts, _, payload) = &jobs[0];
+    // The payload names the intake row; the record itself stays out of graphile's tables.
+    assert_eq!(payload, &json!({"flow": "notify", "event": "evt-1"}));
+    let queue = queue.as_deref().unwrap();
+    assert!(queue.starts_with("hubflow:r:"), "{queue}");
+    assert!(!queue.contains("999990001"), "{queue}");
+    assert_eq!(*attempts, 0);
+
+    let stored: sqlx::types::Json<Record> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT record FROM \"{}\".intake WHERE flow_id = 'notify' AND event_id = 'evt-1'",
+        schemas.tables
+    )))
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(stored.0, first);
+
+    // A record without a recipient has no queue.
+    cluster
+        .accept("notify", record("evt-2", None))
+        .await
+        .unwrap();
+    let jobs = schemas.jobs(&pool, "hubflow_flow_step").await;
+    assert_eq!(jobs.len(), 2);
+    assert_eq!(jobs[1].0, None);
+
+    // Nothing for a flow the cluster does not have.
+    let error = cluster
+        .accept("nope", record("evt-3", None))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ClusterError::UnknownFlow(ref id) if id == "nope"),
+        "{error:?}"
+    );
+    schemas.drop(&pool).await;
+}
+
+#[tokio::test]
+async fn accepting_inside_the_hosts_transaction_commits_and_rolls_back_with_it() {
+    let Some(pool) = database().await else { return };
+    let schemas = Schemas::new("accept_in");
+    let stand_in = StandIn::start(Duration::ZERO).await;
+    let cluster = Cluster::builder(pool.clone(), context(MemoryStore::new()))
+        .flow(messages("notify", &stand_in))
+        .config(schemas.config())
+        .build()
+        .await
+        .unwrap();
+
+    let mut tx = pool.begin().await.unwrap();
+    let accepted = cluster
+        .accept_in(&mut tx, "notify", &record("evt-1", Some("5511999990001")))
+        .await
+        .unwrap();
+    assert_eq!(accepted, Accepted::Queued);
+    tx.rollback().await.unwrap();
+    assert!(schemas.jobs(&pool, "hubflow_flow_step").await.is_empty());
+
+    // Rolled back, so not a duplicate: accepted afresh, with the host's own write.
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("SELECT 1").execute(&mut *tx).await.unwrap();
+    for key in ["evt-1", "evt-2"] {
+        let accepted = cluster
+            .accept_in(&mut tx, "notify", &record(key, Some("5511999990001")))
+            .await
+            .unwrap();
+        assert_eq!(accepted, Accepted::Queued);
+    }
+    tx.commit().await.unwrap();
+    assert_eq!(schemas.jobs(&pool, "hubflow_flow_step").await.len(), 2);
+    schemas.drop(&pool).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Workers
+
+#[tokio::test]
+async fn a_worker_delivers_an_accepted_record_once() {
+    let Some(pool) = database().await else { return };
+    let schemas = Schemas::new("deliver");
+    let stand_in = StandIn::start(Duration::ZERO).await;
+    let store = MemoryStore::new();
+    let cluster = Cluster::builder(pool.clone(), context(store.clone()))
+        .flow(messages("notify", &stand_in))
+        .config(schemas.config())
+        .build()
+        .await
+        .unwrap();
+    let worker = start(&cluster);
+
+    cluster
+        .accept("notify", record("evt-1", Some("5511999990001")))
+        .await
+        .unwrap();
+    eventually(
+        "the record is delivered",
+        Duration::from_secs(20),
+        || async { stand_in.delivered("evt-1") == 1 },
+    )
+    .await;
+    eventually("its job is gone", Duration::from_secs(20), || async {
+        schemas.jobs(&pool, "hubflow_flow_step").await.is_empty()
+    })
+    .await;
+    // A redelivery of the event after its job completed is still a duplicate.
+    assert_eq!(
+        cluster
+            .accept("notify", record("evt-1", Some("5511999990001")))
+            .await
+            .unwrap(),
+        Accepted::Duplicate
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(stand_in.requests("evt-1"), 1);
+
+    let ctx = context(store);
+    let history = cluster
+        .flow("notify")
+        .unwrap()
+        .history(&ctx, 10)
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 1);
+    assert!(matches!(
+        history[0].records[0].outcome,
+        Outcome::Delivered { .. }
+    ));
+    stop(&cluster, worker).await;
+    schemas.drop(&pool).await;
+}
+
+#[tokio::test]
+async fn two_workers_deliver_every_record_exactly_once() {
+    let Some(pool) = database().await else { return };
+    let schemas = Schemas::new("two_workers");
+    let stand_in = StandIn::start(Duration::from_millis(20)).await;
+    // Each worker its own store: only the queue keeps them from running a job twice.
+    let (store_a, store_b) = (MemoryStore::new(), MemoryStore::new());
+    let build = |store: MemoryStore| {
+        Cluster::builder(pool.clone(), context(store))
+            .flow(messages("notify", &stand_in))
+            .config(schemas.config())
+            .build()
+    };
+    let a = build(store_a.clone()).await.unwrap();
+    let b = build(store_b.clone()).await.unwrap();
+    let (worker_a, worker_b) = (start(&a), start(&b));
+
+    let n = 40;
+    for i in 0..n {
+        let to = format!("55119999{:05}", i % 7);
+        let record = record(&format!("evt-{i}"), (i % 3 != 0).then_some(to.as_str()));
+        let node = if i % 2 == 0 { &a } else { &b };
+        assert_eq!(
+            node.accept("notify", record).await.unwrap(),
+            Accepted::Queued
+        );
+    }
+    eventually(
+        "every record is delivered",
+        Duration::from_secs(60),
+        || async { stand_in.total_delivered() == n },
+    )
+    .await;
+    eventually("every job is gone", Duration::from_secs(20), || async {
+        schemas.jobs(&pool, "hubflow_flow_step").await.is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for i in 0..n {
+        assert_eq!(stand_in.requests(&format!("evt-{i}")), 1, "evt-{i}");
+        assert_eq!(stand_in.delivered(&format!("evt-{i}")), 1, "evt-{i}");
+    }
+    // Each record went through a flow once, on one of the two workers.
+    let flow = a.flow("notify").unwrap();
+    let runs_a = flow.history(&context(store_a), 100).await.unwrap().len();
+    let runs_b = flow.history(&context(store_b), 100).await.unwrap().len();
+    assert_eq!(runs_a + runs_b, n);
+    eprintln!("worker a ran {runs_a} records, worker b {runs_b}");
+    stop(&a, worker_a).await;
+    stop(&b, worker_b).await;
+    schemas.drop(&pool).await;
+}
+
+#[tokio::test]
+async fn records_for_one_recipient_never_run_at_the_same_time() {
+    let Some(pool) = database().await else { return };
+    let schemas = Schemas::new("order");
+    let stand_in = StandIn::start(Duration::from_millis(100)).await;
+    let store = MemoryStore::new();
+    let build = || {
+        Cluster::builder(pool.clone(), context(store.clone()))
+            .flow(messages("notify", &stand_in))
+            .config(schemas.config())
+            .build()
+    };
+    let a = build().await.unwrap();
+    let b = build().await.unwrap();
+
+    // Accepted before any worker runs, so that all are waiting together.
+    let (alice, bob) = ("5511999990001", "5511999990002");
+    let mut expected: HashMap<&str, Vec<String>> = HashMap::new();
+    for i in 0..6 {
+        for to in [alice, bob] {
+            let key = format!("{to}-{i}");
+            a.accept("notify", record(&key, Some(to))).await.unwrap();
+            expected.entry(to).or_default().push(key);
+        }
+    }
+    for i in 0..4 {
+        b.accept("notify", record(&format!("nobody-{i}"), None))
+            .await
+            .unwrap();
+    }
+    let queues: std::collections::BTreeSet<Option<String>> = schemas
+        .jobs(&pool, "hubflow_flow_step")
+        .await
+        .into_iter()
+        .map(|(queue, ..)| queue)
+        .collect();
+    // One queue per recipient, and none for the records without one.
+    assert_eq!(queues.len(), 3, "{queues:?}");
+
+    let (worker_a, worker_b) = (start(&a), start(&b));
+    eventually(
+        "every record is delivered",
+        Duration::from_secs(60),
+        || async { stand_in.total_delivered() == 16 },
+    )
+    .await;
+    {
+        let seen = stand_in.seen.lock().unwrap();
+        assert_eq!(
+            seen.max_active[alice], 1,
+            "two of alice's messages ran at once"
+        );
+        assert_eq!(seen.max_active[bob], 1, "two of bob's messages ran at once");
+        // Not a queue of one for everybody: other work did run alongside.
+        assert!(seen.max_all_active >= 2, "nothing ran in parallel at all");
+        // And each recipient's messages went out in the order they were accepted.
+        assert_eq!(seen.order[alice], expected[alice]);
+        assert_eq!(seen.order[bob], expected[bob]);
+    }
+    stop(&a, worker_a).await;
+    stop(&b, worker_b).await;
+    schemas.drop(&pool).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Failures
+
+#[tokio::test]
+async fn a_permanent_failure_completes_its_job_and_is_in_the_history() {
+    let Some(pool) = database().await else { return };
+    let schemas = Schemas::new("permanent");
+    let stand_in = StandIn::start(Duration::ZERO).await;
+    stand_in.script("evt-bad", &[400]);
+    let store = MemoryStore::new();
+    let cluster = Cluster::builder(pool.clone(), context(store.clone()))
+        .flow(messages("notify", &stand_in))
+        .config(schemas.config())
+        .build()
+        .await
+        .unwrap();
+    let worker = start(&cluster);
+
+    cluster
+        .accept("notify", record("evt-bad", Some("5511999990001")))
+        .await
+        .unwrap();
+    eventually(
+        "the failed record's job completes",
+        Duration::from_secs(20),
+        || async {
+            stand_in.requests("evt-bad") == 1
+                && schemas.jobs(&pool, "hubflow_flow_step").await.is_empty()
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        stand_in.requests("evt-bad"),
+        1,
+        "a permanent failure was tried again"
+    );
+
+    let history = cluster
+        .flow("notify")
+        .unwrap()
+        .history(&context(store), 10)
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 1);
+    let line = &history[0].records[0];
+    let Outcome::Failed {
+        failure, retryable, ..
+    } = &line.outcome
+    else {
+        panic!("{:?}", line.outcome);
+    };
+    assert!(!retryable);
+    assert_eq!(failure.status, Some(400));
+    // The dead letter keeps the record, for a person to replay.
+    assert_eq!(line.record.as_ref().unwrap().key, "evt-bad");
+    stop(&cluster, worker).await;
+    schemas.drop(&pool).await;
+}
+
+#[tokio::test]
+async fn a_retryable_failure_is_retried_by_the_queue() {
+    let Some(pool) = database().await else { return };
+    let schemas = Schemas::new("retry");
+    let stand_in = StandIn::start(Duration::ZERO).await;
+    stand_in.script("evt-flaky", &[503]);
+    let store = MemoryStore::new();
+    let cluster = Cluster::builder(pool.clone(), context(store.clone()))
+        .flow(messages("notify", &stand_in))
+        .config(schemas.config())
+        .build()
+        .await
+        .unwrap();
+    let worker = start(&cluster);
+
+    cluster
+        .accept("notify", record("evt-flaky", Some("5511999990001")))
+        .await
+        .unwrap();
+    eventually(
+        "the first attempt fails",
+        Duration::from_secs(20),
+        || async {
+            let jobs = schemas.jobs(&pool, "hubflow_flow_step").await;
+            jobs.first().is_some_and(|(_, _, error, _)| error.is_some())
+        },
+    )
+    .await;
+    let jobs = schemas.jobs(&pool, "hubflow_flow_step").await;
+    let (_, attempts, last_error, _) = &jobs[0];
+    assert_eq!(*attempts, 1);
+    let last_error = last_error.as_deref().unwrap();
+    assert!(last_error.contains("status 503"), "{last_error}");
+    assert!(!last_error.contains("5511999990001"), "{last_error}");
+
+    // graphile_worker's first backoff is e seconds.
+    eventually("the retry delivers it", Duration::from_secs(30), || async {
+        stand_in.delivered("evt-flaky") == 1
+    })
+    .await;
+    eventually("its job is gone", Duration::from_secs(20), || async {
+        schemas.jobs(&pool, "hubflow_flow_step").await.is_empty()
+    })
+    .await;
+    assert_eq!(stand_in.requests("evt-flaky"), 2);
+    let history = cluster
+        .flow("notify")
+        .unwrap()
+        .history(&context(store), 10)
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 2);
+    assert!(matches!(
+        history[0].records[0].outcome,
+        Outcome::Delivered { .. }
+    ));
+    assert!(matches!(
+        history[1].records[0].outcome,
+        Outcome::Failed {
+            retryable: true,
+            ..
+        }
+    ));
+    stop(&cluster, worker).await;
+    schemas.drop(&pool).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Timed triggers
+
+/// A source that counts its polls and yields nothing.
+#[derive(Clone, Default)]
+struct Polls(Arc<AtomicUsize>);
+
+#[async_trait]
+impl Source for Polls {
+    async fn poll(&self, _ctx: &Context, _cursor: Option<&Cursor>) -> Result<Batch, SourceError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(Batch::new(Vec::new(), None))
+    }
+}
+
+impl Polls {
+    fn count(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+fn polled(id: &str, trigger: Trigger, polls: &Polls, stand_in: &StandIn) -> Flow {
+    Flow::builder(id)
+        .trigger(trigger)
+        .source(polls.clone())
+        .target(Messages {
+            url: stand_in.url.clone(),
+        })
+        .build()
+        .unwrap()
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+#[tokio::test]
+async fn timed_triggers_run_once_per_instant_across_two_workers_and_catch_up_as_told() {
+    let Some(pool) = database().await else { return };
+    let schemas = Schemas::new("triggers");
+    let stand_in = StandIn::start(Duration::ZERO).await;
+    // The scheduler reads the context's clock; the jobs start at once, that time being past.
+    let clock = ManualClock::new(at("2026-03-02T08:00:00Z"));
+    let store = MemoryStore::new();
+    let ctx = Context::new(http(), clock.clone(), store.clone());
+    let (every, daily, skip, all) = (
+        Polls::default(),
+        Polls::default(),
+        Polls::default(),
+        Polls::default(),
+    );
+    let flows = [
+        polled("every-30s", Trigger::every(30), &every, &stand_in),
+        polled(
+            "daily-0801",
+            Trigger::daily("08:01:00".parse().unwrap(), chrono_tz::UTC),
+            &daily,
+            &stand_in,
+        ),
+        polled(
+            "every-min-skip",
+            Trigger::every(60).with_catch_up(CatchUp::Skip),
+            &skip,
+            &stand_in,
+        ),
+        polled(
+            "every-min-all",
+            Trigger::every(60).with_catch_up(CatchUp::All {
+                within_seconds: 300,
+            }),
+            &all,
+            &stand_in,
+        ),
+    ];
+    let build = || {
+        Cluster::builder(pool.clone(), ctx.clone())
+            .flows(flows.clone())
+            .config(schemas.config())
+            .build()
+    };
+    let a = build().await.unwrap();
+    let b = build().await.unwrap();
+    let (worker_a, worker_b) = (start(&a), start(&b));
+
+    // Both nodes tick at once: every instant is enqueued by one of them, once.
+    let (ra, rb) = tokio::join!(a.tick(), b.tick());
+    let mut scheduled: Vec<_> = [ra.unwrap().scheduled, rb.unwrap().scheduled].concat();
+    scheduled.sort();
+    let of = |flow: &str, runs: &[hubflow::cluster::ScheduledRun]| -> Vec<DateTime<Utc>> {
+        runs.iter()
+            .filter(|r| r.flow == flow)
+            .map(|r| r.due)
+            .collect()
+    };
+    assert_eq!(
+        of("every-30s", &scheduled),
+        [
+            at("2026-03-02T08:00:30Z"),
+            at("2026-03-02T08:01:00Z"),
+            at("2026-03-02T08:01:30Z")
+        ]
+    );
+    assert_eq!(of("daily-0801", &scheduled), [at("2026-03-02T08:01:00Z")]);
+    assert_eq!(
+        of("every-min-skip", &scheduled),
+        [at("2026-03-02T08:01:00Z")]
+    );
+
+    // A minute later, on both nodes again: only the new instants.
+    clock.advance(Duration::from_secs(60));
+    let (ra, rb) = tokio::join!(a.tick(), b.tick());
+    let scheduled: Vec<_> = [ra.unwrap().scheduled, rb.unwrap().scheduled].concat();
+    assert_eq!(
+        of("every-30s", &scheduled),
+        [at("2026-03-02T08:02:00Z"), at("2026-03-02T08:02:30Z")]
+    );
+    assert!(of("daily-0801", &scheduled).is_empty());
+
+    eventually(
+        "each instant's run polled once",
+        Duration::from_secs(30),
+        || async {
+            every.count() == 5 && daily.count() == 1 && skip.count() == 2 && all.count() == 2
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        (every.count(), daily.count(), skip.count(), all.count()),
+        (5, 1, 2, 2)
+    );
+
+    // Down for an hour: the scheduler comes back at 09:01:00 and catches up as each
+    // trigger says. Planned so far: up to 08:02:30.
+    clock.set(at("2026-03-02T09:01:00Z"));
+    let report = a.tick().await.unwrap();
+    // On time: less than two minutes late (after 08:59:00), or up to 90 s ahead.
+    let on_time = [
+        at("2026-03-02T09:00:00Z"),
+        at("2026-03-02T09:01:00Z"),
+        at("2026-03-02T09:02:00Z"),
+    ];
+    // Skip: only what is on time.
+    assert_eq!(of("every-min-skip", &report.scheduled), on_time);
+    // All within five minutes: the instants missed in the last five minutes too.
+    assert_eq!(
+        of("every-min-all", &report.scheduled),
+        [
+            &[
+                at("2026-03-02T08:57:00Z"),
+                at("2026-03-02T08:58:00Z"),
+                at("2026-03-02T08:59:00Z")
+            ][..],
+            &on_time[..]
+        ]
+        .concat()
+    );
+    // Latest (the default): the last missed instant once, then what is on time.
+    let every_30 = of("every-30s", &report.scheduled);
+    assert_eq!(every_30[0], at("2026-03-02T08:59:00Z"));
+    assert_eq!(every_30[1], at("2026-03-02T08:59:30Z"));
+    assert_eq!(every_30.len(), 8, "{every_30:?}");
+    assert!(of("daily-0801", &report.scheduled).is_empty());
+    // The other node, ticking after it, owes nothing more.
+    assert!(b.tick().await.unwrap().scheduled.is_empty());
+
+    eventually(
+        "the catch-up runs polled",
+        Duration::from_secs(30),
+        || async { every.count() == 13 && skip.count() == 5 && all.count() == 8 },
+    )
+    .await;
+    stop(&a, worker_a).await;
+    stop(&b, worker_b).await;
+    schemas.drop(&pool).await;
+}
+
+#[tokio::test]
+async fn a_run_can_be_queued_by_hand() {
+    let Some(pool) = database().await else { return };
+    let schemas = Schemas::new("manual");
+    let stand_in = StandIn::start(Duration::ZERO).await;
+    let polls = Polls::default();
+    let cluster = Cluster::builder(pool.clone(), context(MemoryStore::new()))
+        .flow(polled("pull", Trigger::Manual, &polls, &stand_in))
+        .config(schemas.config())
+        .build()
+        .await
+        .unwrap();
+    let worker = start(&cluster);
+    cluster.enqueue_run("pull").await.unwrap();
+    eventually("the run polls", Duration::from_secs(20), || async {
+        polls.count() == 1
+    })
+    .await;
+    assert!(matches!(
+        cluster.enqueue_run("other").await,
+        Err(ClusterError::UnknownFlow(_))
+    ));
+    stop(&cluster, worker).await;
+    schemas.drop(&pool).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Tables, configuration, lifecycle
+
+#[tokio::test]
+async fn tables_from_a_newer_hubflow_are_refused() {
+    let Some(pool) = database().await else { return };
+    let schemas = Schemas::new("too_new");
+    let stand_in = StandIn::start(Duration::ZERO).await;
+    let build = || {
+        Cluster::builder(pool.clone(), context(MemoryStore::new()))
+            .flow(messages("notify", &stand_in))
+            .config(schemas.config())
+            .build()
+    };
+    // Built twice: the second finds its tables and migrates nothing.
+    build().await.unwrap();
+    build().await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO \"{}\".cluster_schema_version (version) VALUES (99)",
+        schemas.tables
+    )))
+    .execute(&pool)
+    .await
+    .unwrap();
+    let error = build().await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ClusterError::SchemaTooNew {
+                found: 99,
+                supported: 1,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(!error.is_transient());
+    schemas.drop(&pool).await;
+}
+
+#[tokio::test]
+async fn nodes_starting_together_migrate_once() {
+    let Some(pool) = database().await else { return };
+    let schemas = Schemas::new("together");
+    let stand_in = StandIn::start(Duration::ZERO).await;
+    let build = || {
+        Cluster::builder(pool.clone(), context(MemoryStore::new()))
+            .flow(messages("notify", &stand_in))
+            .config(schemas.config())
+            .build()
+    };
+    let (a, b, c) = tokio::join!(build(), build(), build());
+    let (a, b) = (a.unwrap(), b.unwrap());
+    c.unwrap();
+    let versions: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT version FROM \"{}\".cluster_schema_version",
+        schemas.tables
+    )))
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(versions, [1]);
+    // Both nodes name one recipient's queue alike: they read one key.
+    a.accept("notify", record("k1", Some("5511999990001")))
+        .await
+        .unwrap();
+    b.accept("notify", record("k2", Some("5511999990001")))
+        .await
+        .unwrap();
+    let jobs = schemas.jobs(&pool, "hubflow_flow_step").await;
+    assert_eq!(jobs[0].0, jobs[1].0);
+    schemas.drop(&pool).await;
+}
+
+#[tokio::test]
+async fn invalid_configuration_is_refused_before_graphile_worker_sees_it() {
+    let Some(pool) = database().await else { return };
+    let error = Cluster::builder(pool.clone(), context(MemoryStore::new()))
+        .config(
+            ClusterConfig::default()
+                .concurrency(0)
+                .recovery(RecoveryConfig::default().heartbeat_interval(Duration::ZERO)),
+        )
+        .build()
+        .await
+        .unwrap_err();
+    let ClusterError::InvalidConfig(problems) = &error else {
+        panic!("{error:?}");
+    };
+    assert!(
+        problems.iter().any(|p| p.starts_with("concurrency:")),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("recovery.heartbeat_interval_ms:")),
+        "{problems:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_worker_survives_the_database_dropping_its_connections() {
+    let Some(pool) = database().await else { return };
+    let schemas = Schemas::new("cut");
+    let stand_in = StandIn::start(Duration::ZERO).await;
+    // A pool of its own, named, so that only its connections are cut.
+    let name = format!("hubflow_cut_{}", std::process::id());
+    let options = std::env::var("DATABASE_URL")
+        .unwrap()
+        .parse::<sqlx::postgres::PgConnectOptions>()
+        .unwrap()
+        .application_name(&name);
+    let own = PgPoolOptions::new()
+        .max_connections(10)
+        .connect_with(options)
+        .await
+        .unwrap();
+    let cluster = Cluster::builder(own, context(MemoryStore::new()))
+        .flow(messages("notify", &stand_in))
+        .config(schemas.config())
+        .build()
+        .await
+        .unwrap();
+    let worker = start(&cluster);
+    cluster
+        .accept("notify", record("before", None))
+        .await
+        .unwrap();
+    eventually(
+        "the first record is delivered",
+        Duration::from_secs(20),
+        || async { stand_in.delivered("before") == 1 },
+    )
+    .await;
+
+    // The server drops every connection of the cluster, several times over.
+    for _ in 0..3 {
+        sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+        )
+        .bind(&name)
+        .execute(&pool)
+        .await
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // And then the job table is gone for a while: every fetch fails, the worker stops on
+    // the error and is started again until the table is back.
+    let jobs = format!("\"{}\"._private_jobs", schemas.jobs);
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER TABLE {jobs} RENAME TO _private_jobs_away"
+    )))
+    .execute(&pool)
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER TABLE \"{}\"._private_jobs_away RENAME TO _private_jobs",
+        schemas.jobs
+    )))
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert!(!worker.is_finished(), "run() gave up on a database error");
+    // The worker (started again if it had to be) still takes jobs.
+    let mut accepted = false;
+    for _ in 0..50 {
+        if cluster
+            .accept("notify", record("after", None))
+            .await
+            .is_ok()
+        {
+            accepted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(accepted, "the pool did not reconnect");
+    eventually(
+        "the record after the cut is delivered",
+        Duration::from_secs(30),
+        || async { stand_in.delivered("after") == 1 },
+    )
+    .await;
+    stop(&cluster, worker).await;
+    schemas.drop(&pool).await;
+}
+
+#[tokio::test]
+async fn run_after_shutdown_returns_at_once() {
+    let Some(pool) = database().await else { return };
+    let schemas = Schemas::new("shutdown");
+    let cluster = Cluster::builder(pool.clone(), context(MemoryStore::new()))
+        .config(schemas.config())
+        .build()
+        .await
+        .unwrap();
+    let worker = start(&cluster);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop(&cluster, worker).await;
+    tokio::time::timeout(Duration::from_secs(2), cluster.run())
+        .await
+        .expect("run returns at once after a shutdown")
+        .unwrap();
+    schemas.drop(&pool).await;
+}
