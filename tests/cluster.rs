@@ -1149,6 +1149,161 @@ async fn a_worker_survives_the_database_dropping_its_connections() {
 }
 
 #[tokio::test]
+async fn a_dead_workers_job_is_taken_over() {
+    let Some(pool) = database().await else { return };
+    let schemas = Schemas::new("dead");
+    let stand_in = StandIn::start(Duration::ZERO).await;
+    let cluster = Cluster::builder(pool.clone(), context(MemoryStore::new()))
+        .flow(messages("notify", &stand_in))
+        .config(schemas.config())
+        .build()
+        .await
+        .unwrap();
+    cluster
+        .accept("notify", record("evt-1", Some("5511999990001")))
+        .await
+        .unwrap();
+    // As a worker that took the job and its recipient's queue a minute ago, then died
+    // without a trace (no heartbeat row).
+    for table in ["_private_jobs", "_private_job_queues"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE \"{}\".{table} SET locked_by = 'graphile_worker_dead', \
+             locked_at = now() - interval '1 minute'",
+            schemas.jobs
+        )))
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    let worker = start(&cluster);
+    eventually(
+        "the live worker recovers the job and delivers it",
+        Duration::from_secs(30),
+        || async { stand_in.delivered("evt-1") == 1 },
+    )
+    .await;
+    stop(&cluster, worker).await;
+    schemas.drop(&pool).await;
+}
+
+#[tokio::test]
+async fn the_daily_maintenance_runs_once_and_prunes_old_intake_rows() {
+    let Some(pool) = database().await else { return };
+    let schemas = Schemas::new("maintain");
+    let stand_in = StandIn::start(Duration::ZERO).await;
+    let build = || {
+        Cluster::builder(pool.clone(), context(MemoryStore::new()))
+            .flow(messages("notify", &stand_in))
+            .config(
+                schemas
+                    .config()
+                    .intake_retention(Duration::from_secs(24 * 3600)),
+            )
+            .build()
+    };
+    let (a, b) = (build().await.unwrap(), build().await.unwrap());
+    a.accept("notify", record("old", None)).await.unwrap();
+    a.accept("notify", record("new", None)).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE \"{}\".intake SET accepted_at = now() - interval '2 days' WHERE event_id = 'old'",
+        schemas.tables
+    )))
+    .execute(&pool)
+    .await
+    .unwrap();
+    let (ra, rb) = tokio::join!(a.tick(), b.tick());
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    assert!(ra.maintenance != rb.maintenance, "{ra:?} {rb:?}");
+    assert!(!a.tick().await.unwrap().maintenance, "twice in a day");
+    let left: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT event_id FROM \"{}\".intake ORDER BY event_id",
+        schemas.tables
+    )))
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(left, ["new"]);
+    // Past its retention, the event is new again (the flow's claim still knows it).
+    assert_eq!(
+        a.accept("notify", record("old", None)).await.unwrap(),
+        Accepted::Queued
+    );
+    schemas.drop(&pool).await;
+}
+
+#[tokio::test]
+async fn a_caller_that_gives_up_on_accept_leaves_no_transaction_open() {
+    let Some(pool) = database().await else { return };
+    let schemas = Schemas::new("cancel");
+    let stand_in = StandIn::start(Duration::ZERO).await;
+    let name = format!("hubflow_cancel_{}", std::process::id());
+    let options = std::env::var("DATABASE_URL")
+        .unwrap()
+        .parse::<sqlx::postgres::PgConnectOptions>()
+        .unwrap()
+        .application_name(&name);
+    // One connection, so that a connection left inside a transaction is the next one used.
+    let own = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .unwrap();
+    let cluster = Cluster::builder(own.clone(), context(MemoryStore::new()))
+        .flow(messages("notify", &stand_in))
+        .config(schemas.config())
+        .build()
+        .await
+        .unwrap();
+    // Webhook handlers dropped at every point of an accept, as when clients hang up: the
+    // accept is polled a few times, then dropped. After each, a statement outside any
+    // transaction must run outside one (in a transaction left open, `now()` is its start,
+    // before the statement's).
+    let mut left_open = 0;
+    for i in 0..200usize {
+        let mut accept = Box::pin(cluster.accept("notify", record(&format!("evt-{i}"), None)));
+        for _ in 0..=(i % 8) {
+            let done = std::future::poll_fn(|cx| {
+                std::task::Poll::Ready(accept.as_mut().poll(cx).is_ready())
+            })
+            .await;
+            if done {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        drop(accept);
+        // A simple query (one message), so that outside a transaction both are one instant.
+        let row = sqlx::raw_sql("SELECT now() <> statement_timestamp()")
+            .fetch_one(&own)
+            .await
+            .unwrap();
+        let inside: bool = sqlx::Row::get(&row, 0);
+        if inside {
+            left_open += 1;
+            sqlx::query("ROLLBACK").execute(&own).await.unwrap();
+        }
+    }
+    assert_eq!(
+        left_open, 0,
+        "accepts dropped by their callers left transactions open"
+    );
+    cluster
+        .accept("notify", record("last", None))
+        .await
+        .unwrap();
+    // What was accepted is committed: visible from another connection.
+    let seen: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM \"{}\".intake WHERE event_id = 'last'",
+        schemas.tables
+    )))
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(seen, 1);
+    schemas.drop(&pool).await;
+}
+
+#[tokio::test]
 async fn run_after_shutdown_returns_at_once() {
     let Some(pool) = database().await else { return };
     let schemas = Schemas::new("shutdown");
