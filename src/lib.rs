@@ -196,6 +196,8 @@ pub use store::{
     Claim, ClaimStore, CursorLease, CursorStore, HistoryEntry, HistoryStore, MemoryStore,
     SavedCursor, StateEntry, StateStore, Store, StoreError, StoreErrorKind,
 };
+#[cfg(feature = "postgres")]
+pub use store::{PgStore, PgStoreOptions};
 pub use target::{
     Action, DeliveryError, DynTarget, ErrorClass, PreparedAction, ProviderError, Receipt, Target,
     TargetError,

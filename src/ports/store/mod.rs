@@ -23,6 +23,8 @@ mod cursors;
 mod error;
 mod history;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod state;
@@ -32,6 +34,8 @@ pub use cursors::{CursorLease, CursorStore, SavedCursor};
 pub use error::{StoreError, StoreErrorKind};
 pub use history::{HistoryEntry, HistoryStore};
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::{PgStore, PgStoreOptions};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 #[cfg_attr(not(any(feature = "whatsapp", feature = "rm")), allow(unused_imports))]
