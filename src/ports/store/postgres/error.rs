@@ -81,7 +81,8 @@ pub(super) fn endpoint(options: &PgConnectOptions) -> String {
         return format!("{} (port {})", socket.display(), options.get_port());
     }
     let host = options.get_host();
-    if host.contains(':') {
+    // An IPv6 address needs brackets before the port; one from a URL has them already.
+    if host.contains(':') && !host.starts_with('[') {
         format!("[{host}]:{}", options.get_port())
     } else {
         format!("{host}:{}", options.get_port())
