@@ -368,7 +368,7 @@ fn parse_url(url: &str) -> Result<PgConnectOptions, StoreError> {
         let error = StoreError::unavailable(
             "the PostgreSQL connection URL is not one the driver accepts (see its source)",
         );
-        let message = e.to_string();
+        let message = format!("{e} {e:?}");
         let quotes_password = parsed.password().is_some_and(|password| {
             let decoded = percent_encoding::percent_decode_str(password).decode_utf8_lossy();
             message.contains(password) || message.contains(decoded.as_ref())
