@@ -87,22 +87,27 @@
 //!
 //! ```no_run
 //! use hubflow::cluster::{Accepted, Cluster, ClusterConfig};
-//! use hubflow::{Context, Flow, Record};
-//! # async fn example(pool: sqlx::PgPool, ctx: Context, flow: Flow) -> Result<(), hubflow::cluster::ClusterError> {
+//! use hubflow::http::ReqwestClient;
+//! use hubflow::{Context, Flow, PgStore, Record, TokioClock};
+//! # async fn example(flow: Flow) -> Result<(), Box<dyn std::error::Error>> {
+//! let pool = sqlx::PgPool::connect(&std::env::var("DATABASE_URL")?).await?;
+//! // The flows' claims, cursors, state and history in the same database.
+//! let store = PgStore::from_pool(pool.clone()).await?;
+//! let ctx = Context::new(ReqwestClient::new()?, TokioClock, store);
 //! let cluster = Cluster::builder(pool, ctx)
 //!     .flow(flow)
 //!     .config(ClusterConfig::default().concurrency(16))
 //!     .build()
 //!     .await?;
 //!
-//! // In the webhook handler: answer 200 once this returns.
+//! // In the webhook handler: answer 200 once this returns, 5xx on an error.
 //! let record = Record::new("wamid.HBgL", "whatsapp.message", serde_json::json!({"text": "hi"}));
 //! match cluster.accept("replies", record).await? {
 //!     Accepted::Queued | Accepted::Duplicate => {}
 //!     _ => {}
 //! }
 //!
-//! // On every node, until the host stops it with `cluster.shutdown()`.
+//! // On every node, until the host calls `cluster.shutdown()` (e.g. on SIGTERM).
 //! cluster.run().await?;
 //! # Ok(())
 //! # }
