@@ -49,6 +49,15 @@
 //! The order holds while jobs succeed: a failed job goes back with a backoff and the
 //! recipient's later records may pass it.
 //!
+//! # Rate limits
+//!
+//! Provider limits count per sender, not per process: a WhatsApp number's 80 messages a
+//! second hold for all workers together. Unless the context passed to
+//! [`Cluster::builder`] has a [`RateStore`](crate::RateStore) of its own
+//! ([`Context::with_rates`]), the cluster gives its flows one on its database (a
+//! [`PgStore`] in [`ClusterConfig::tables_schema`]), so every
+//! [shared](crate::RateLimiter::shared) limiter takes its slots there.
+//!
 //! # Timed triggers
 //!
 //! Every node's worker has one graphile_worker cron entry, `hubflow_tick`, every minute;
@@ -126,7 +135,7 @@ use graphile_worker::{
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::watch;
 
-use crate::{Context, Flow, Record};
+use crate::{Context, Flow, PgStore, PgStoreOptions, Record};
 
 mod config;
 mod error;
@@ -297,11 +306,28 @@ impl ClusterBuilder {
             .fetch_one(&self.pool)
             .await
             .map_err(|e| ClusterError::database("reading the cluster settings", e))?;
+        // Meta limits a number, not a process: unless the host chose a rate store, the
+        // workers share their rate-limit slots through the cluster's database.
+        let ctx = match self.ctx.rates() {
+            Some(_) => self.ctx,
+            None => {
+                let rates = PgStore::from_pool_with(
+                    self.pool.clone(),
+                    PgStoreOptions::new().schema(&self.config.tables_schema),
+                )
+                .await
+                .map_err(|e| ClusterError::Database {
+                    what: "preparing the shared rate limits",
+                    source: Box::new(e),
+                })?;
+                self.ctx.with_rates(rates)
+            }
+        };
         let (stop, _) = watch::channel(false);
         Ok(Cluster {
             inner: Arc::new(Inner {
                 pool: self.pool,
-                ctx: self.ctx,
+                ctx,
                 flows,
                 config: self.config,
                 tables,

@@ -1,0 +1,334 @@
+//! The cluster's delivery rate against graphile_worker's own bare job rate, in one run.
+//!
+//! * `graphile_bare/4_workers`: N empty jobs (a task that only counts), added in bulk, then
+//!   drained by four graphile_worker workers with the cluster's concurrency: the queue's own
+//!   limit on this machine and database.
+//! * `cluster/1_worker`, `cluster/4_workers`: N records accepted into a [`Cluster`] (not
+//!   timed), then delivered by one or four cluster workers through `PgStore` (a claim and a
+//!   completion per record) and the WhatsApp template target, to a loopback stand-in of the
+//!   Graph API that answers at once. Each record has its own recipient, so each job runs in
+//!   its own recipient queue, as in production.
+//!
+//! Workers run in this process on one tokio runtime, for both sides alike. The rate limits
+//! are raised out of the way: what is measured is the machinery, not Meta's 80/s.
+//!
+//! ```text
+//! bash .ci/postgres.sh cargo bench --features graphile --bench cluster
+//! ```
+//!
+//! Without `DATABASE_URL` it prints why and measures nothing.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::routing::post;
+use axum::Router;
+use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
+use graphile_worker::{
+    IntoTaskHandlerResult, JobSpec, RawJobSpec, TaskHandler, WorkerContext, WorkerOptions,
+    WorkerUtils,
+};
+use hubflow::cluster::{Cluster, ClusterConfig};
+use hubflow::http::ReqwestClient;
+use hubflow::whatsapp::{MessageKind, WhatsAppConnection, WhatsAppTarget};
+use hubflow::{Context, FieldMap, Flow, PgStore, PgStoreOptions, Record, TokioClock};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+
+/// Jobs (or records) per measured round.
+const N: u64 = 1_000;
+/// Jobs one worker runs at once, on both sides.
+const CONCURRENCY: usize = 16;
+const PHONE_ID: &str = "106540352242922";
+
+/// The empty job of the bare side.
+#[derive(Clone, Serialize, Deserialize)]
+struct Noop {}
+
+/// Counts the empty jobs done.
+#[derive(Clone, Debug)]
+struct Done(Arc<AtomicU64>);
+
+impl TaskHandler for Noop {
+    const IDENTIFIER: &'static str = "hubflow_bench_noop";
+
+    async fn run(self, ctx: WorkerContext) -> impl IntoTaskHandlerResult {
+        if let Some(done) = ctx.get_ext::<Done>() {
+            done.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A loopback stand-in of Graph's `/messages`, counting what it accepted.
+async fn stand_in() -> (String, Arc<AtomicU64>) {
+    let sent = Arc::new(AtomicU64::new(0));
+    let counter = sent.clone();
+    let app = Router::new().route(
+        &format!("/v23.0/{PHONE_ID}/messages"),
+        post(move |body: Bytes| {
+            let counter = counter.clone();
+            async move {
+                let body: Value = serde_json::from_slice(&body).unwrap_or_default();
+                let n = counter.fetch_add(1, Ordering::Relaxed);
+                let answer = json!({
+                    "messaging_product": "whatsapp",
+                    "contacts": [{"input": body["to"], "wa_id": body["to"]}],
+                    "messages": [{"id": format!("wamid.bench.{n}")}]
+                });
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    answer.to_string(),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .expect("bind the stand-in");
+    let address = listener.local_addr().expect("the stand-in's address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{address}/"), sent)
+}
+
+/// A schema name no earlier run used.
+fn fresh(what: &str) -> String {
+    let nanos = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
+    format!("bench_{what}_{}_{nanos}", std::process::id())
+}
+
+async fn wait_for(counter: &AtomicU64, target: u64) {
+    while counter.load(Ordering::Relaxed) < target {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// One bare round: N empty jobs added (not timed), then drained by `workers` workers.
+async fn bare_round(pool: &PgPool, schema: &str, workers: usize) -> Duration {
+    let utils = WorkerUtils::new(pool.clone(), schema);
+    utils.migrate().await.expect("graphile_worker's schema");
+    let jobs: Vec<RawJobSpec> = (0..N)
+        .map(|_| RawJobSpec {
+            identifier: Noop::IDENTIFIER.into(),
+            payload: json!({}),
+            spec: JobSpec::default(),
+        })
+        .collect();
+    for chunk in jobs.chunks(500) {
+        utils.add_raw_jobs(chunk).await.expect("add the empty jobs");
+    }
+    let done = Arc::new(AtomicU64::new(0));
+    let mut nodes = Vec::new();
+    for _ in 0..workers {
+        let worker = WorkerOptions::default()
+            .pg_pool(pool.clone())
+            .schema(schema)
+            .concurrency(CONCURRENCY)
+            .listen_os_shutdown_signals(false)
+            .add_extension(Done(done.clone()))
+            .define_job::<Noop>()
+            .init()
+            .await
+            .expect("a graphile_worker worker");
+        nodes.push(Arc::new(worker));
+    }
+    let started = Instant::now();
+    let runs: Vec<_> = nodes
+        .iter()
+        .map(|worker| {
+            let worker = worker.clone();
+            tokio::spawn(async move { worker.run().await })
+        })
+        .collect();
+    wait_for(&done, N).await;
+    let elapsed = started.elapsed();
+    for worker in &nodes {
+        worker.request_shutdown();
+    }
+    for run in runs {
+        let _ = run.await;
+    }
+    elapsed
+}
+
+/// The flow every cluster worker runs: a WhatsApp template to the record's recipient.
+fn flow(base_url: &str) -> Flow {
+    let connection = WhatsAppConnection::new(PHONE_ID, SecretString::from("bench-token"))
+        .base_url(base_url.parse().expect("the stand-in's URL"));
+    let map = FieldMap::new(json!({
+        "to": "{{ phone }}", "template": "wo_assignment", "language": "pt_BR",
+        "body": ["{{ name }}", "{{ folio }}"]
+    }))
+    .expect("the mapping");
+    Flow::builder("bench-deliver")
+        .map(map)
+        .target(
+            WhatsAppTarget::new(MessageKind::Template, connection)
+                .rate_per_second(1_000_000.0)
+                .recipient_interval(Duration::ZERO),
+        )
+        .build()
+        .expect("the flow")
+}
+
+/// The clusters of one measurement, sharing one database and stand-in.
+struct Bench {
+    pool: PgPool,
+    stand_in: String,
+    sent: Arc<AtomicU64>,
+    config: ClusterConfig,
+    store: PgStore,
+    round: AtomicU64,
+}
+
+impl Bench {
+    async fn cluster(&self) -> Cluster {
+        let http = ReqwestClient::new().expect("the HTTP client");
+        let ctx = Context::new(http, TokioClock, self.store.clone());
+        Cluster::builder(self.pool.clone(), ctx)
+            .flow(flow(&self.stand_in))
+            .config(self.config.clone())
+            .build()
+            .await
+            .expect("the cluster")
+    }
+
+    /// One cluster round: N records accepted (not timed), then delivered by `workers`.
+    async fn round(&self, workers: usize) -> Duration {
+        let round = self.round.fetch_add(1, Ordering::Relaxed);
+        let nodes: Vec<Cluster> =
+            futures_util::future::join_all((0..workers).map(|_| self.cluster())).await;
+        let intake = &nodes[0];
+        let accepts = (0..N).map(|n| {
+            let record = Record::new(
+                format!("r{round}-{n}"),
+                "bench",
+                json!({"phone": format!("55119{:08}", round * N + n), "name": "Jonas", "folio": n}),
+            );
+            intake.accept("bench-deliver", record)
+        });
+        for result in futures_util::stream::StreamExt::collect::<Vec<_>>(
+            futures_util::stream::StreamExt::buffer_unordered(
+                futures_util::stream::iter(accepts),
+                16,
+            ),
+        )
+        .await
+        {
+            result.expect("accept a record");
+        }
+        let before = self.sent.load(Ordering::Relaxed);
+        let started = Instant::now();
+        let runs: Vec<_> = nodes
+            .iter()
+            .map(|node| {
+                let node = node.clone();
+                tokio::spawn(async move { node.run().await })
+            })
+            .collect();
+        wait_for(&self.sent, before + N).await;
+        let elapsed = started.elapsed();
+        for node in &nodes {
+            node.shutdown();
+        }
+        for run in runs {
+            let _ = run.await;
+        }
+        elapsed
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    let Ok(url) = std::env::var("DATABASE_URL") else {
+        eprintln!(
+            "cluster bench skipped: DATABASE_URL is not set (bash .ci/postgres.sh cargo bench …)"
+        );
+        return;
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    let bare_schema = fresh("bare");
+    let tables = fresh("tables");
+    let jobs = fresh("jobs");
+    let bench = runtime.block_on(async {
+        let pool = PgPoolOptions::new()
+            .max_connections(64)
+            .connect(&url)
+            .await
+            .expect("connect to DATABASE_URL");
+        let store = PgStore::from_pool_with(pool.clone(), PgStoreOptions::new().schema(&tables))
+            .await
+            .expect("the store");
+        let (stand_in, sent) = stand_in().await;
+        let config = ClusterConfig::default()
+            .jobs_schema(&jobs)
+            .tables_schema(&tables)
+            .concurrency(CONCURRENCY)
+            .grace_period(Duration::from_secs(5))
+            .cron_tick(false);
+        Bench {
+            pool,
+            stand_in,
+            sent,
+            config,
+            store,
+            round: AtomicU64::new(0),
+        }
+    });
+
+    let mut group = c.benchmark_group("cluster_throughput");
+    group
+        .sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(10))
+        .throughput(Throughput::Elements(N));
+    group.bench_function("graphile_bare/4_workers", |b| {
+        b.to_async(&runtime).iter_custom(|iters| {
+            let (pool, schema) = (bench.pool.clone(), bare_schema.clone());
+            async move {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    total += bare_round(&pool, &schema, 4).await;
+                }
+                total
+            }
+        });
+    });
+    for workers in [1, 4] {
+        let name = if workers == 1 {
+            "cluster/1_worker".to_owned()
+        } else {
+            format!("cluster/{workers}_workers")
+        };
+        group.bench_function(name, |b| {
+            b.to_async(&runtime).iter_custom(|iters| {
+                let bench = &bench;
+                async move {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        total += bench.round(workers).await;
+                    }
+                    total
+                }
+            });
+        });
+    }
+    group.finish();
+
+    runtime.block_on(async {
+        for schema in [&bare_schema, &tables, &jobs] {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP SCHEMA IF EXISTS {schema} CASCADE"
+            )))
+            .execute(&bench.pool)
+            .await;
+        }
+    });
+}
+
+criterion_group!(cluster, benches);
+criterion_main!(cluster);
