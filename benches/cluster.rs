@@ -41,9 +41,14 @@ use serde_json::{json, Value};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 /// Jobs (or records) per measured round.
-const N: u64 = 1_000;
+const N: u64 = 2_000;
 /// Jobs one worker runs at once, on both sides.
 const CONCURRENCY: usize = 16;
+/// How often an idle worker looks for jobs, on both sides. graphile_worker 0.14 has each
+/// job slot take one job per signal (a notification or a poll), so a backlog added before
+/// the workers start drains at `CONCURRENCY` jobs per poll per worker: with its default of
+/// one second the bench would measure the poll interval, not the machinery.
+const POLL: Duration = Duration::from_millis(5);
 const PHONE_ID: &str = "106540352242922";
 
 /// The empty job of the bare side.
@@ -128,6 +133,7 @@ async fn bare_round(pool: &PgPool, schema: &str, workers: usize) -> Duration {
             .pg_pool(pool.clone())
             .schema(schema)
             .concurrency(CONCURRENCY)
+            .poll_interval(POLL)
             .listen_os_shutdown_signals(false)
             .add_extension(Done(done.clone()))
             .define_job::<Noop>()
@@ -267,6 +273,7 @@ fn benches(c: &mut Criterion) {
             .jobs_schema(&jobs)
             .tables_schema(&tables)
             .concurrency(CONCURRENCY)
+            .poll_interval(POLL)
             .grace_period(Duration::from_secs(5))
             .cron_tick(false);
         Bench {

@@ -37,8 +37,12 @@ pub struct ClusterConfig {
     /// serves intake, the scheduler and the tasks' reads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker_connections: Option<u32>,
-    /// How often an idle worker looks for jobs (default 1 s). Jobs due later than they
-    /// were added (a retry, a scheduled run) start up to this late.
+    /// How often an idle worker looks for jobs (default 100 ms). Jobs due later than they
+    /// were added (a retry, a scheduled run) start up to this late. It also bounds how fast
+    /// a backlog drains: graphile_worker 0.14 has each job slot take one job per signal (a
+    /// notification of new jobs, or this poll), so jobs that were waiting before the worker
+    /// started, or whose retry came due, go at `concurrency` per poll per worker. Each poll
+    /// costs up to `concurrency` small queries when idle.
     #[serde(rename = "poll_interval_ms", with = "duration_ms")]
     pub poll_interval: Duration,
     /// Whether workers wait on PostgreSQL notifications for new jobs, holding one pool
@@ -93,7 +97,7 @@ impl Default for ClusterConfig {
             tables_schema: "hubflow".to_owned(),
             concurrency: 8,
             worker_connections: None,
-            poll_interval: Duration::from_secs(1),
+            poll_interval: Duration::from_millis(100),
             notifications: true,
             grace_period: Duration::from_secs(30),
             interrupted_retry_delay: Duration::from_secs(5),

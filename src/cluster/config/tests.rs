@@ -9,7 +9,7 @@ fn the_defaults_are_valid_and_round_trip_as_json() {
     let json = serde_json::to_value(&config).unwrap();
     assert_eq!(json["jobs_schema"], "hubflow_jobs");
     assert_eq!(json["tables_schema"], "hubflow");
-    assert_eq!(json["poll_interval_ms"], 1000);
+    assert_eq!(json["poll_interval_ms"], 100);
     assert_eq!(json["recovery"]["sweep_threshold_ms"], 300_000);
     let back: ClusterConfig = serde_json::from_value(json).unwrap();
     assert_eq!(back, config);
