@@ -43,7 +43,8 @@
 //!   ships), [`Clock`] ([`TokioClock`], [`ManualClock`]), and the [`Store`], one trait per
 //!   concern: [`ClaimStore`] (idempotency claims), [`CursorStore`] (pull cursors with a
 //!   lease per flow), [`StateStore`] (keyed state with a time to live), [`HistoryStore`]
-//!   (run history); [`MemoryStore`] implements all four. Each trait states its rules and the
+//!   (run history); [`MemoryStore`] implements all four, and so do `SqliteStore` (feature
+//!   `sqlite`) and `PgStore` (feature `postgres`). Each trait states its rules and the
 //!   SQL that does each operation atomically; `testing::store` (feature `testing`) checks a
 //!   store against them.
 //! * [`Trigger`]: when the host should run a flow, and what a scheduler owes after downtime
@@ -104,6 +105,7 @@
 //! | `rm` | yes | [`rm`]: appointment confirmations and reply routing for RM-style ERPs (senders found by kind, e.g. `whatsapp.template` or `rdconversas.template`) |
 //! | `testing` | no | `hubflow::testing`: the store conformance suite and the provider fakes in one place, for tests |
 //! | `sqlite` | no | `hubflow::SqliteStore`: every store port over one SQLite file, WAL mode, schema created on open (brings sqlx with a bundled SQLite, and tokio) |
+//! | `postgres` | no | `hubflow::PgStore`: every store port in one PostgreSQL schema shared by any number of workers, migrated on connect; `claim_batch` in one round trip (brings sqlx's PostgreSQL driver, and tokio) |
 //! | `graphile` | no | `hubflow::cluster`: many workers on one PostgreSQL database over graphile_worker: transactional webhook intake, per-recipient order, scheduled triggers, crashed-worker recovery (brings sqlx for PostgreSQL, graphile_worker, tokio) |
 //!
 //! With `--no-default-features` the core builds alone, without an HTTP client or a runtime.
@@ -211,6 +213,8 @@ pub use store::{
     Claim, ClaimStore, CursorLease, CursorStore, HistoryEntry, HistoryStore, MemoryStore,
     RateStore, SavedCursor, StateEntry, StateStore, Store, StoreError, StoreErrorKind,
 };
+#[cfg(feature = "postgres")]
+pub use store::{PgStore, PgStoreOptions};
 pub use target::{
     Action, DeliveryError, DynTarget, ErrorClass, PreparedAction, ProviderError, Receipt,
     ReportedFailure, Target, TargetError,

@@ -69,7 +69,7 @@ pub enum Claim {
 /// | `complete` | `INSERT INTO claims (scope, key, state, receipt) VALUES ($1, $2, 'done', $3) ON CONFLICT (scope, key) DO UPDATE SET state = 'done', since = NULL, receipt = excluded.receipt WHERE claims.state = 'in_flight'` | the same |
 /// | `release` | `DELETE FROM claims WHERE scope = $1 AND key = $2 AND state = 'in_flight'` | the same |
 /// | `peek_claim` | `SELECT state, since, receipt FROM claims WHERE scope = $1 AND key = $2` | the same |
-/// | `claim_batch` | one statement over `unnest($2::text[])`: insert every free key, then read back the state of the others, in one round trip | one `BEGIN IMMEDIATE` transaction over the keys |
+/// | `claim_batch` | the `claim` statement over `SELECT $1, k, 'in_flight', $3 FROM unnest($2::text[]) WITH ORDINALITY AS t (k, n) ORDER BY n`, `RETURNING key, …`: one round trip, with `$2` the distinct keys in sorted order (one `INSERT` cannot touch a row twice, and one order for every caller keeps concurrent batches from deadlocking); `DO UPDATE`, not `DO NOTHING` plus a read, because the read's snapshot misses a row another batch committed meanwhile | one `BEGIN IMMEDIATE` transaction over the keys |
 ///
 /// # Batches
 ///

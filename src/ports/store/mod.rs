@@ -24,6 +24,8 @@ mod cursors;
 mod error;
 mod history;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod rate;
 #[cfg(feature = "sqlite")]
 mod sqlite;
@@ -34,6 +36,10 @@ pub use cursors::{CursorLease, CursorStore, SavedCursor};
 pub use error::{StoreError, StoreErrorKind};
 pub use history::{HistoryEntry, HistoryStore};
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::{PgStore, PgStoreOptions};
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) use rate::interval_micros;
 pub use rate::RateStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;

@@ -45,3 +45,15 @@ pub trait RateStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<DateTime<Utc>, StoreError>;
 }
+
+/// An interval as the whole microseconds a database store adds to an instant, capped at a
+/// century so that `now + interval` stays within every database's instant range (and an
+/// integer in SQLite, which turns an overflowing sum into a float): a limiter that slow
+/// means "no request" anyway.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn interval_micros(interval: Duration) -> i64 {
+    const CENTURY_MICROS: i64 = 100 * 366 * 24 * 3600 * 1_000_000;
+    i64::try_from(interval.as_micros())
+        .unwrap_or(i64::MAX)
+        .min(CENTURY_MICROS)
+}

@@ -664,12 +664,7 @@ impl RateStore for SqliteStore {
         interval: Duration,
         now: DateTime<Utc>,
     ) -> Result<DateTime<Utc>, StoreError> {
-        // Capped at a century, so that `now + step` stays an integer (SQLite turns an
-        // overflowing sum into a float): a limiter that slow is "no request" anyway.
-        const CENTURY_MICROS: i64 = 100 * 366 * 24 * 3600 * 1_000_000;
-        let step = i64::try_from(interval.as_micros())
-            .unwrap_or(i64::MAX)
-            .min(CENTURY_MICROS);
+        let step = super::interval_micros(interval);
         let slot: i64 = sqlx::query_scalar(
             "INSERT INTO rate_slots (key, next_slot) VALUES (?1, ?2 + ?3) \
              ON CONFLICT (key) DO UPDATE SET next_slot = max(next_slot, ?2) + ?3 \

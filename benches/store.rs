@@ -1,0 +1,121 @@
+//! Claims per second through `claim_batch`, in batches of 1, 64 and 512 fresh keys: against
+//! `PgStore` on the server `DATABASE_URL` names (skipped, with a line saying so, when it is
+//! unset) and `SqliteStore` on a temporary file. Criterion's throughput is in claims.
+//!
+//! `bash .ci/postgres.sh cargo bench --features postgres,sqlite --bench store` runs it
+//! against a throwaway server.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use hubflow::{Claim, ClaimStore, PgStore, PgStoreOptions, SqliteStore};
+use tokio::runtime::Runtime;
+
+const BATCHES: [usize; 3] = [1, 64, 512];
+
+/// Keys no earlier iteration used, so every claim inserts (the common case: new records).
+fn fresh_keys(counter: &AtomicU64, n: usize) -> Vec<String> {
+    let first = counter.fetch_add(n as u64, Ordering::Relaxed);
+    (first..first + n as u64).map(|i| format!("k{i}")).collect()
+}
+
+fn bench_store<S: ClaimStore + 'static>(
+    c: &mut Criterion,
+    runtime: &Runtime,
+    name: &str,
+    store: Arc<S>,
+) {
+    let mut group = c.benchmark_group(format!("claim_batch/{name}"));
+    // A fresh scope per run keeps runs apart on a database that outlives them.
+    let scope = format!("bench-{}", Utc::now().timestamp_micros());
+    let counter = AtomicU64::new(0);
+    for batch in BATCHES {
+        group.throughput(Throughput::Elements(batch as u64));
+        group.bench_function(format!("{batch}"), |b| {
+            b.to_async(runtime).iter_batched(
+                || fresh_keys(&counter, batch),
+                |keys| {
+                    let (store, scope) = (store.clone(), scope.as_str());
+                    async move {
+                        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+                        let claims = store
+                            .claim_batch(scope, &refs, Utc::now())
+                            .await
+                            .expect("the store answers");
+                        assert!(claims.iter().all(|claim| *claim == Claim::Acquired));
+                    }
+                },
+                BatchSize::SmallInput,
+            );
+        });
+    }
+    group.finish();
+}
+
+fn postgres(c: &mut Criterion) {
+    let Some(url) = std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+    else {
+        println!("claim_batch/postgres skipped: DATABASE_URL is not set");
+        return;
+    };
+    let runtime = Runtime::new().expect("a tokio runtime");
+    let schema = format!("hubflow_bench_{}", std::process::id());
+    let store = runtime
+        .block_on(async {
+            let server = url.parse().expect("DATABASE_URL is a PostgreSQL URL");
+            PgStore::connect_with(server, PgStoreOptions::new().schema(&schema)).await
+        })
+        .expect("the PostgreSQL store connects");
+    bench_store(c, &runtime, "postgres", Arc::new(store.clone()));
+    let dropped = runtime.block_on(async {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+            .execute(store.pool())
+            .await
+    });
+    if let Err(e) = dropped {
+        println!("the bench schema {schema} was left behind: {e}");
+    }
+}
+
+/// A fresh directory under the system's temporary one, removed when dropped.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn sqlite(c: &mut Criterion) {
+    let runtime = Runtime::new().expect("a tokio runtime");
+    let dir = TempDir(std::env::temp_dir().join(format!(
+        "hubflow-bench-store-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_micros()
+    )));
+    std::fs::create_dir_all(&dir.0).expect("a temporary directory");
+    let store = runtime
+        .block_on(SqliteStore::open(dir.0.join("store.db")))
+        .expect("the SQLite store opens");
+    bench_store(c, &runtime, "sqlite", Arc::new(store));
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = postgres, sqlite
+}
+criterion_main!(benches);
