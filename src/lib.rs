@@ -106,7 +106,7 @@
 //! | `testing` | no | `hubflow::testing`: the store conformance suite and the provider fakes in one place, for tests |
 //! | `sqlite` | no | `hubflow::SqliteStore`: every store port over one SQLite file, WAL mode, schema created on open (brings sqlx with a bundled SQLite, and tokio) |
 //! | `postgres` | no | `hubflow::PgStore`: every store port in one PostgreSQL schema shared by any number of workers, migrated on connect; `claim_batch` in one round trip (brings sqlx's PostgreSQL driver, and tokio) |
-//! | `graphile` | no | `hubflow::cluster`: many workers on one PostgreSQL database over graphile_worker: transactional webhook intake, per-recipient order, scheduled triggers, crashed-worker recovery (brings sqlx for PostgreSQL, graphile_worker, tokio) |
+//! | `graphile` | no | `hubflow::cluster`: many workers on one PostgreSQL database over graphile_worker: transactional webhook intake, per-recipient order, scheduled triggers, crashed-worker recovery (brings `postgres` and graphile_worker) |
 //!
 //! With `--no-default-features` the core builds alone, without an HTTP client or a runtime.
 //!

@@ -23,8 +23,8 @@ use hubflow::cluster::{Accepted, Cluster, ClusterConfig, ClusterError, RecoveryC
 use hubflow::http::{HttpRequest, ReqwestClient};
 use hubflow::{
     Action, Batch, CatchUp, Context, Cursor, DeliveryError, DeliveryPolicy, Flow, ManualClock,
-    MemoryStore, Outcome, ProviderError, Receipt, Record, RetryPolicy, Source, SourceError, Target,
-    TargetError, TokioClock, Trigger,
+    MemoryStore, Outcome, PgStore, PgStoreOptions, ProviderError, Receipt, Record, RetryPolicy,
+    Source, SourceError, Store, Target, TargetError, TokioClock, Trigger,
 };
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -341,8 +341,15 @@ fn http() -> ReqwestClient {
 }
 
 /// A context on the real clock over `store`.
-fn context(store: MemoryStore) -> Context {
+fn context(store: impl Store + 'static) -> Context {
     Context::new(http(), TokioClock, store)
+}
+
+/// The flows' store: a PgStore in the test's own tables schema, next to the cluster's.
+async fn store(pool: &PgPool, schemas: &Schemas) -> PgStore {
+    PgStore::from_pool_with(pool.clone(), PgStoreOptions::new().schema(&schemas.tables))
+        .await
+        .unwrap()
 }
 
 fn record(key: &str, to: Option<&str>) -> Record {
@@ -361,7 +368,7 @@ async fn accepting_queues_one_job_by_reference_and_a_repeat_is_a_duplicate() {
     let Some(pool) = database().await else { return };
     let schemas = Schemas::new("accept");
     let stand_in = StandIn::start(Duration::ZERO).await;
-    let cluster = Cluster::builder(pool.clone(), context(MemoryStore::new()))
+    let cluster = Cluster::builder(pool.clone(), context(store(&pool, &schemas).await))
         .flow(messages("notify", &stand_in))
         .config(schemas.config())
         .build()
@@ -423,7 +430,7 @@ async fn accepting_inside_the_hosts_transaction_commits_and_rolls_back_with_it()
     let Some(pool) = database().await else { return };
     let schemas = Schemas::new("accept_in");
     let stand_in = StandIn::start(Duration::ZERO).await;
-    let cluster = Cluster::builder(pool.clone(), context(MemoryStore::new()))
+    let cluster = Cluster::builder(pool.clone(), context(store(&pool, &schemas).await))
         .flow(messages("notify", &stand_in))
         .config(schemas.config())
         .build()
@@ -462,7 +469,7 @@ async fn a_worker_delivers_an_accepted_record_once() {
     let Some(pool) = database().await else { return };
     let schemas = Schemas::new("deliver");
     let stand_in = StandIn::start(Duration::ZERO).await;
-    let store = MemoryStore::new();
+    let store = store(&pool, &schemas).await;
     let cluster = Cluster::builder(pool.clone(), context(store.clone()))
         .flow(messages("notify", &stand_in))
         .config(schemas.config())
@@ -517,16 +524,15 @@ async fn two_workers_deliver_every_record_exactly_once() {
     let Some(pool) = database().await else { return };
     let schemas = Schemas::new("two_workers");
     let stand_in = StandIn::start(Duration::from_millis(20)).await;
-    // Each worker its own store: only the queue keeps them from running a job twice.
-    let (store_a, store_b) = (MemoryStore::new(), MemoryStore::new());
-    let build = |store: MemoryStore| {
-        Cluster::builder(pool.clone(), context(store))
+    let store = store(&pool, &schemas).await;
+    let build = || {
+        Cluster::builder(pool.clone(), context(store.clone()))
             .flow(messages("notify", &stand_in))
             .config(schemas.config())
             .build()
     };
-    let a = build(store_a.clone()).await.unwrap();
-    let b = build(store_b.clone()).await.unwrap();
+    let a = build().await.unwrap();
+    let b = build().await.unwrap();
     let (worker_a, worker_b) = (start(&a), start(&b));
 
     let n = 40;
@@ -554,12 +560,18 @@ async fn two_workers_deliver_every_record_exactly_once() {
         assert_eq!(stand_in.requests(&format!("evt-{i}")), 1, "evt-{i}");
         assert_eq!(stand_in.delivered(&format!("evt-{i}")), 1, "evt-{i}");
     }
-    // Each record went through a flow once, on one of the two workers.
-    let flow = a.flow("notify").unwrap();
-    let runs_a = flow.history(&context(store_a), 100).await.unwrap().len();
-    let runs_b = flow.history(&context(store_b), 100).await.unwrap().len();
-    assert_eq!(runs_a + runs_b, n);
-    eprintln!("worker a ran {runs_a} records, worker b {runs_b}");
+    // Each record went through the flow once: a second run of a job would have left a
+    // duplicate in the history.
+    let history = a
+        .flow("notify")
+        .unwrap()
+        .history(&context(store), 100)
+        .await
+        .unwrap();
+    assert_eq!(history.len(), n);
+    assert!(history
+        .iter()
+        .all(|run| matches!(run.records[0].outcome, Outcome::Delivered { .. })));
     stop(&a, worker_a).await;
     stop(&b, worker_b).await;
     schemas.drop(&pool).await;
@@ -570,7 +582,7 @@ async fn records_for_one_recipient_never_run_at_the_same_time() {
     let Some(pool) = database().await else { return };
     let schemas = Schemas::new("order");
     let stand_in = StandIn::start(Duration::from_millis(100)).await;
-    let store = MemoryStore::new();
+    let store = store(&pool, &schemas).await;
     let build = || {
         Cluster::builder(pool.clone(), context(store.clone()))
             .flow(messages("notify", &stand_in))
@@ -638,7 +650,7 @@ async fn a_permanent_failure_completes_its_job_and_is_in_the_history() {
     let schemas = Schemas::new("permanent");
     let stand_in = StandIn::start(Duration::ZERO).await;
     stand_in.script("evt-bad", &[400]);
-    let store = MemoryStore::new();
+    let store = store(&pool, &schemas).await;
     let cluster = Cluster::builder(pool.clone(), context(store.clone()))
         .flow(messages("notify", &stand_in))
         .config(schemas.config())
@@ -695,7 +707,7 @@ async fn a_retryable_failure_is_retried_by_the_queue() {
     let schemas = Schemas::new("retry");
     let stand_in = StandIn::start(Duration::ZERO).await;
     stand_in.script("evt-flaky", &[503]);
-    let store = MemoryStore::new();
+    let store = store(&pool, &schemas).await;
     let cluster = Cluster::builder(pool.clone(), context(store.clone()))
         .flow(messages("notify", &stand_in))
         .config(schemas.config())
@@ -799,7 +811,7 @@ async fn timed_triggers_run_once_per_instant_across_two_workers_and_catch_up_as_
     let stand_in = StandIn::start(Duration::ZERO).await;
     // The scheduler reads the context's clock; the jobs start at once, that time being past.
     let clock = ManualClock::new(at("2026-03-02T08:00:00Z"));
-    let store = MemoryStore::new();
+    let store = store(&pool, &schemas).await;
     let ctx = Context::new(http(), clock.clone(), store.clone());
     let (every, daily, skip, all) = (
         Polls::default(),
@@ -939,7 +951,7 @@ async fn a_run_can_be_queued_by_hand() {
     let schemas = Schemas::new("manual");
     let stand_in = StandIn::start(Duration::ZERO).await;
     let polls = Polls::default();
-    let cluster = Cluster::builder(pool.clone(), context(MemoryStore::new()))
+    let cluster = Cluster::builder(pool.clone(), context(store(&pool, &schemas).await))
         .flow(polled("pull", Trigger::Manual, &polls, &stand_in))
         .config(schemas.config())
         .build()
@@ -967,8 +979,9 @@ async fn tables_from_a_newer_hubflow_are_refused() {
     let Some(pool) = database().await else { return };
     let schemas = Schemas::new("too_new");
     let stand_in = StandIn::start(Duration::ZERO).await;
+    let store = store(&pool, &schemas).await;
     let build = || {
-        Cluster::builder(pool.clone(), context(MemoryStore::new()))
+        Cluster::builder(pool.clone(), context(store.clone()))
             .flow(messages("notify", &stand_in))
             .config(schemas.config())
             .build()
@@ -1004,8 +1017,9 @@ async fn nodes_starting_together_migrate_once() {
     let Some(pool) = database().await else { return };
     let schemas = Schemas::new("together");
     let stand_in = StandIn::start(Duration::ZERO).await;
+    let store = store(&pool, &schemas).await;
     let build = || {
-        Cluster::builder(pool.clone(), context(MemoryStore::new()))
+        Cluster::builder(pool.clone(), context(store.clone()))
             .flow(messages("notify", &stand_in))
             .config(schemas.config())
             .build()
@@ -1077,7 +1091,7 @@ async fn a_worker_survives_the_database_dropping_its_connections() {
         .connect_with(options)
         .await
         .unwrap();
-    let cluster = Cluster::builder(own, context(MemoryStore::new()))
+    let cluster = Cluster::builder(own, context(store(&pool, &schemas).await))
         .flow(messages("notify", &stand_in))
         .config(schemas.config())
         .build()
@@ -1149,10 +1163,166 @@ async fn a_worker_survives_the_database_dropping_its_connections() {
 }
 
 #[tokio::test]
+async fn a_dead_workers_job_is_taken_over() {
+    let Some(pool) = database().await else { return };
+    let schemas = Schemas::new("dead");
+    let stand_in = StandIn::start(Duration::ZERO).await;
+    let cluster = Cluster::builder(pool.clone(), context(store(&pool, &schemas).await))
+        .flow(messages("notify", &stand_in))
+        .config(schemas.config())
+        .build()
+        .await
+        .unwrap();
+    cluster
+        .accept("notify", record("evt-1", Some("5511999990001")))
+        .await
+        .unwrap();
+    // As a worker that took the job and its recipient's queue a minute ago, then died
+    // without a trace (no heartbeat row).
+    for table in ["_private_jobs", "_private_job_queues"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE \"{}\".{table} SET locked_by = 'graphile_worker_dead', \
+             locked_at = now() - interval '1 minute'",
+            schemas.jobs
+        )))
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    let worker = start(&cluster);
+    eventually(
+        "the live worker recovers the job and delivers it",
+        Duration::from_secs(30),
+        || async { stand_in.delivered("evt-1") == 1 },
+    )
+    .await;
+    stop(&cluster, worker).await;
+    schemas.drop(&pool).await;
+}
+
+#[tokio::test]
+async fn the_daily_maintenance_runs_once_and_prunes_old_intake_rows() {
+    let Some(pool) = database().await else { return };
+    let schemas = Schemas::new("maintain");
+    let stand_in = StandIn::start(Duration::ZERO).await;
+    let store = store(&pool, &schemas).await;
+    let build = || {
+        Cluster::builder(pool.clone(), context(store.clone()))
+            .flow(messages("notify", &stand_in))
+            .config(
+                schemas
+                    .config()
+                    .intake_retention(Duration::from_secs(24 * 3600)),
+            )
+            .build()
+    };
+    let (a, b) = (build().await.unwrap(), build().await.unwrap());
+    a.accept("notify", record("old", None)).await.unwrap();
+    a.accept("notify", record("new", None)).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE \"{}\".intake SET accepted_at = now() - interval '2 days' WHERE event_id = 'old'",
+        schemas.tables
+    )))
+    .execute(&pool)
+    .await
+    .unwrap();
+    let (ra, rb) = tokio::join!(a.tick(), b.tick());
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    assert!(ra.maintenance != rb.maintenance, "{ra:?} {rb:?}");
+    assert!(!a.tick().await.unwrap().maintenance, "twice in a day");
+    let left: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT event_id FROM \"{}\".intake ORDER BY event_id",
+        schemas.tables
+    )))
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(left, ["new"]);
+    // Past its retention, the event is new again (the flow's claim still knows it).
+    assert_eq!(
+        a.accept("notify", record("old", None)).await.unwrap(),
+        Accepted::Queued
+    );
+    schemas.drop(&pool).await;
+}
+
+#[tokio::test]
+async fn a_caller_that_gives_up_on_accept_leaves_no_transaction_open() {
+    let Some(pool) = database().await else { return };
+    let schemas = Schemas::new("cancel");
+    let stand_in = StandIn::start(Duration::ZERO).await;
+    let name = format!("hubflow_cancel_{}", std::process::id());
+    let options = std::env::var("DATABASE_URL")
+        .unwrap()
+        .parse::<sqlx::postgres::PgConnectOptions>()
+        .unwrap()
+        .application_name(&name);
+    // One connection, so that a connection left inside a transaction is the next one used.
+    let own = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .unwrap();
+    let cluster = Cluster::builder(own.clone(), context(store(&pool, &schemas).await))
+        .flow(messages("notify", &stand_in))
+        .config(schemas.config())
+        .build()
+        .await
+        .unwrap();
+    // Webhook handlers dropped at every point of an accept, as when clients hang up: the
+    // accept is polled a few times, then dropped. After each, a statement outside any
+    // transaction must run outside one (in a transaction left open, `now()` is its start,
+    // before the statement's).
+    let mut left_open = 0;
+    for i in 0..200usize {
+        let mut accept = Box::pin(cluster.accept("notify", record(&format!("evt-{i}"), None)));
+        for _ in 0..=(i % 8) {
+            let done = std::future::poll_fn(|cx| {
+                std::task::Poll::Ready(accept.as_mut().poll(cx).is_ready())
+            })
+            .await;
+            if done {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        drop(accept);
+        // A simple query (one message), so that outside a transaction both are one instant.
+        let row = sqlx::raw_sql("SELECT now() <> statement_timestamp()")
+            .fetch_one(&own)
+            .await
+            .unwrap();
+        let inside: bool = sqlx::Row::get(&row, 0);
+        if inside {
+            left_open += 1;
+            sqlx::query("ROLLBACK").execute(&own).await.unwrap();
+        }
+    }
+    assert_eq!(
+        left_open, 0,
+        "accepts dropped by their callers left transactions open"
+    );
+    cluster
+        .accept("notify", record("last", None))
+        .await
+        .unwrap();
+    // What was accepted is committed: visible from another connection.
+    let seen: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM \"{}\".intake WHERE event_id = 'last'",
+        schemas.tables
+    )))
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(seen, 1);
+    schemas.drop(&pool).await;
+}
+
+#[tokio::test]
 async fn run_after_shutdown_returns_at_once() {
     let Some(pool) = database().await else { return };
     let schemas = Schemas::new("shutdown");
-    let cluster = Cluster::builder(pool.clone(), context(MemoryStore::new()))
+    let cluster = Cluster::builder(pool.clone(), context(store(&pool, &schemas).await))
         .config(schemas.config())
         .build()
         .await

@@ -31,6 +31,12 @@ pub struct ClusterConfig {
     /// Jobs one [`Cluster::run`](super::Cluster::run) works on at the same time (default 8;
     /// at least 1). Each holds a pool connection while it fetches or completes a job.
     pub concurrency: usize,
+    /// The size of each worker's own connection pool (default: `concurrency` + 4, for the
+    /// notification listener, heartbeat, sweep and cron). A worker opens its pool from the
+    /// cluster's pool's connect options and closes it when it stops; the cluster's pool
+    /// serves intake, the scheduler and the tasks' reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_connections: Option<u32>,
     /// How often an idle worker looks for jobs (default 1 s). Jobs due later than they
     /// were added (a retry, a scheduled run) start up to this late.
     #[serde(rename = "poll_interval_ms", with = "duration_ms")]
@@ -86,6 +92,7 @@ impl Default for ClusterConfig {
             jobs_schema: "hubflow_jobs".to_owned(),
             tables_schema: "hubflow".to_owned(),
             concurrency: 8,
+            worker_connections: None,
             poll_interval: Duration::from_secs(1),
             notifications: true,
             grace_period: Duration::from_secs(30),
@@ -197,6 +204,13 @@ impl ClusterConfig {
         self
     }
 
+    /// Sets the size of each worker's own pool.
+    #[must_use]
+    pub fn worker_connections(mut self, n: u32) -> Self {
+        self.worker_connections = Some(n);
+        self
+    }
+
     /// Sets the poll interval.
     #[must_use]
     pub fn poll_interval(mut self, interval: Duration) -> Self {
@@ -299,6 +313,9 @@ impl ClusterConfig {
         }
         if self.concurrency == 0 {
             problem("concurrency", "must be at least 1");
+        }
+        if self.worker_connections == Some(0) {
+            problem("worker_connections", "must be at least 1");
         }
         if self.poll_interval.is_zero() {
             problem("poll_interval_ms", "must be more than 0");

@@ -65,8 +65,8 @@
 //! # Workers, shutdown, recovery
 //!
 //! [`Cluster::run`] runs a worker until [`Cluster::shutdown`]: it takes jobs
-//! ([`ClusterConfig::concurrency`] at a time), and if the database fails under it, it is
-//! started again after a backoff. It installs no signal handler: the host decides when to
+//! ([`ClusterConfig::concurrency`] at a time) over a connection pool of its own, and if the
+//! database fails under it, it is started again after a backoff, on a fresh pool. It installs no signal handler: the host decides when to
 //! stop. On shutdown, jobs in flight get [`ClusterConfig::grace_period`] to finish and are
 //! given back otherwise. Every worker writes a heartbeat; one whose heartbeat stops (a crash,
 //! a SIGKILL) has its jobs unlocked and run elsewhere ([`RecoveryConfig`]). A record whose
@@ -87,22 +87,27 @@
 //!
 //! ```no_run
 //! use hubflow::cluster::{Accepted, Cluster, ClusterConfig};
-//! use hubflow::{Context, Flow, Record};
-//! # async fn example(pool: sqlx::PgPool, ctx: Context, flow: Flow) -> Result<(), hubflow::cluster::ClusterError> {
+//! use hubflow::http::ReqwestClient;
+//! use hubflow::{Context, Flow, PgStore, Record, TokioClock};
+//! # async fn example(flow: Flow) -> Result<(), Box<dyn std::error::Error>> {
+//! let pool = sqlx::PgPool::connect(&std::env::var("DATABASE_URL")?).await?;
+//! // The flows' claims, cursors, state and history in the same database.
+//! let store = PgStore::from_pool(pool.clone()).await?;
+//! let ctx = Context::new(ReqwestClient::new()?, TokioClock, store);
 //! let cluster = Cluster::builder(pool, ctx)
 //!     .flow(flow)
 //!     .config(ClusterConfig::default().concurrency(16))
 //!     .build()
 //!     .await?;
 //!
-//! // In the webhook handler: answer 200 once this returns.
+//! // In the webhook handler: answer 200 once this returns, 5xx on an error.
 //! let record = Record::new("wamid.HBgL", "whatsapp.message", serde_json::json!({"text": "hi"}));
 //! match cluster.accept("replies", record).await? {
 //!     Accepted::Queued | Accepted::Duplicate => {}
 //!     _ => {}
 //! }
 //!
-//! // On every node, until the host stops it with `cluster.shutdown()`.
+//! // On every node, until the host calls `cluster.shutdown()` (e.g. on SIGTERM).
 //! cluster.run().await?;
 //! # Ok(())
 //! # }
@@ -336,9 +341,11 @@ fn jobs_migration_error(
 
 impl Cluster {
     /// Starts building a cluster over `pool` (PostgreSQL 13 or later) whose flows run with
-    /// `ctx`. The pool serves the job queue, the cluster's tables and, when the context's
-    /// store is a PostgreSQL store on the same pool, the flows' claims: size it for
-    /// [`ClusterConfig::concurrency`] jobs per worker plus a few connections.
+    /// `ctx`. The pool serves intake, the scheduler and the tasks' reads of accepted
+    /// records (and, when the context's store is a PostgreSQL store on it, the flows'
+    /// claims: size it for that). Each [`run`](Cluster::run) opens a pool of its own for
+    /// graphile_worker on the same connect options
+    /// ([`ClusterConfig::worker_connections`]).
     pub fn builder(pool: PgPool, ctx: Context) -> ClusterBuilder {
         ClusterBuilder {
             pool,
@@ -365,18 +372,26 @@ impl Cluster {
     /// nothing was accepted: answer with an error status so that the provider delivers
     /// again. Fails with [`ClusterError::UnknownFlow`] for an id the cluster does not have.
     pub async fn accept(&self, flow_id: &str, record: Record) -> Result<Accepted, ClusterError> {
-        let what = "accepting a record";
-        let mut tx = self
-            .inner
-            .pool
-            .begin()
-            .await
-            .map_err(|e| ClusterError::database(what, e))?;
-        let accepted = self.inner.accept_in(&mut tx, flow_id, &record).await?;
-        tx.commit()
-            .await
-            .map_err(|e| ClusterError::database(what, e))?;
-        Ok(accepted)
+        let inner = self.inner.clone();
+        let flow_id = flow_id.to_owned();
+        // On a task of its own, so that a caller that gives up (a webhook client hanging
+        // up drops the handler's future) cannot cut the transaction short: sqlx 0.9 leaves
+        // a connection whose `BEGIN` was cancelled inside a transaction nobody ends, and
+        // hands it to the pool's next user.
+        detached("accepting a record", async move {
+            let what = "accepting a record";
+            let mut tx = inner
+                .pool
+                .begin()
+                .await
+                .map_err(|e| ClusterError::database(what, e))?;
+            let accepted = inner.accept_in(&mut tx, &flow_id, &record).await?;
+            tx.commit()
+                .await
+                .map_err(|e| ClusterError::database(what, e))?;
+            Ok(accepted)
+        })
+        .await
     }
 
     /// [`accept`](Cluster::accept) inside the host's own transaction on `conn` (e.g.
@@ -417,7 +432,7 @@ impl Cluster {
     /// enqueues the timed flows' runs that are due, and once a day the maintenance. Safe to
     /// call on any node at any time: each instant is enqueued once.
     pub async fn tick(&self) -> Result<TickReport, ClusterError> {
-        self.inner.tick().await
+        Inner::tick(self.inner.clone()).await
     }
 
     /// Runs a worker on this node until [`shutdown`](Cluster::shutdown): takes jobs, runs
@@ -438,19 +453,19 @@ impl Cluster {
                 return Ok(());
             }
             let started = tokio::time::Instant::now();
-            let failure = match self.worker(stopped(stop.clone())).init().await {
-                Err(e) => match build_error(&config.jobs_schema, e) {
-                    error if error.is_transient() => error,
-                    error => return Err(error),
-                },
-                Ok(worker) => match worker.run().await {
-                    Ok(()) if *stop.borrow() => return Ok(()),
-                    Ok(()) => ClusterError::jobs(
-                        "running a worker",
-                        std::io::Error::other("the worker stopped without being asked to"),
-                    ),
-                    Err(e) => ClusterError::jobs("running a worker", e),
-                },
+            let pool = self.worker_pool();
+            let result = self.run_worker(pool.clone(), stopped(stop.clone())).await;
+            // graphile_worker aborts its heartbeat and sweep tasks when a worker stops,
+            // possibly inside a `BEGIN`, which sqlx 0.9 then leaves open on a pooled
+            // connection. Closing the worker's own pool ends such sessions.
+            let closing = config.grace_period + Duration::from_secs(5);
+            if tokio::time::timeout(closing, pool.close()).await.is_err() {
+                tracing::warn!("a stopped worker's connections did not close in time");
+            }
+            let failure = match result {
+                Ok(()) => return Ok(()),
+                Err(error) if !error.is_transient() => return Err(error),
+                Err(error) => error,
             };
             if *stop.borrow() {
                 return Ok(());
@@ -473,6 +488,42 @@ impl Cluster {
         }
     }
 
+    /// Starts one graphile_worker worker on `pool` and runs it until it stops: `Ok` when
+    /// asked to stop, else why it stopped.
+    async fn run_worker(
+        &self,
+        pool: PgPool,
+        stop_signal: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ClusterError> {
+        let config = &self.inner.config;
+        let stop = self.inner.stop.subscribe();
+        match self.worker(pool, stop_signal).init().await {
+            Err(e) => Err(build_error(&config.jobs_schema, e)),
+            Ok(worker) => match worker.run().await {
+                Ok(()) if *stop.borrow() => Ok(()),
+                Ok(()) => Err(ClusterError::jobs(
+                    "running a worker",
+                    std::io::Error::other("the worker stopped without being asked to"),
+                )),
+                Err(e) => Err(ClusterError::jobs("running a worker", e)),
+            },
+        }
+    }
+
+    /// A pool of the worker's own, on the connect options of the cluster's pool (its
+    /// address, credentials, TLS, application name; not its hooks).
+    fn worker_pool(&self) -> PgPool {
+        let config = &self.inner.config;
+        let size = config.worker_connections.unwrap_or_else(|| {
+            u32::try_from(config.concurrency)
+                .unwrap_or(u32::MAX)
+                .saturating_add(WORKER_EXTRA_CONNECTIONS)
+        });
+        sqlx::postgres::PgPoolOptions::new()
+            .max_connections(size.max(1))
+            .connect_lazy_with((*self.inner.pool.connect_options()).clone())
+    }
+
     /// Asks every [`run`](Cluster::run) of this cluster (and its clones) to stop: no new
     /// jobs; jobs in flight get the grace period. Returns at once; `run` returns when the
     /// worker has stopped. A `run` called afterwards returns at once.
@@ -480,12 +531,16 @@ impl Cluster {
         self.inner.stop.send_replace(true);
     }
 
-    /// graphile_worker's options for one worker of this cluster.
-    fn worker(&self, stop: impl Future<Output = ()> + Send + 'static) -> WorkerOptions {
+    /// graphile_worker's options for one worker of this cluster, on `pool`.
+    fn worker(
+        &self,
+        pool: PgPool,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> WorkerOptions {
         let config = &self.inner.config;
         let recovery = &config.recovery;
         let options = WorkerOptions::default()
-            .pg_pool(self.inner.pool.clone())
+            .pg_pool(pool)
             .schema(config.jobs_schema.as_str())
             // Validated at build: graphile_worker panics on 0.
             .concurrency(config.concurrency.max(1))
@@ -540,9 +595,34 @@ fn failure_cause(error: &ClusterError) -> String {
         .unwrap_or_default()
 }
 
+/// The connections a worker's pool has beyond one per job slot: the notification listener,
+/// the heartbeat, the sweep and the cron loop.
+const WORKER_EXTRA_CONNECTIONS: u32 = 4;
+
+/// Runs `work` on a task of its own and waits for it: if the caller's future is dropped, the
+/// work still finishes (see [`Cluster::accept`] for why transactions need that).
+async fn detached<T: Send + 'static>(
+    what: &'static str,
+    work: impl Future<Output = Result<T, ClusterError>> + Send + 'static,
+) -> Result<T, ClusterError> {
+    match tokio::spawn(work).await {
+        Ok(result) => result,
+        Err(e) => Err(ClusterError::jobs(what, e)),
+    }
+}
+
 impl Inner {
-    /// The scheduler and, once a day, the maintenance.
-    async fn tick(&self) -> Result<TickReport, ClusterError> {
+    /// The scheduler and, once a day, the maintenance, detached from the caller (a tick
+    /// job cut short by a shutdown must not cut a transaction short).
+    async fn tick(inner: Arc<Inner>) -> Result<TickReport, ClusterError> {
+        detached(
+            "running the scheduler",
+            async move { inner.tick_here().await },
+        )
+        .await
+    }
+
+    async fn tick_here(&self) -> Result<TickReport, ClusterError> {
         let now = self.ctx.clock().now();
         let mut report = TickReport::default();
         let mut first_error = None;

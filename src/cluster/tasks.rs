@@ -98,9 +98,7 @@ impl TaskHandler for Tick {
     const IDENTIFIER: &'static str = "hubflow_tick";
 
     async fn run(self, ctx: WorkerContext) -> impl IntoTaskHandlerResult {
-        state(&ctx)?
-            .0
-            .tick()
+        Inner::tick(state(&ctx)?.0)
             .await
             .map(|_| ())
             .map_err(|e| TaskError::new(format!("the scheduler tick failed: {e}")))
