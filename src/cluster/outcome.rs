@@ -15,8 +15,9 @@ use std::fmt;
 
 use crate::{Failure, Outcome, Stage};
 
-/// A job's failure as graphile_worker stores it (`last_error`, from `Debug`): the text
-/// alone, without the quotes and escapes a `String`'s `Debug` adds.
+/// A job's failure for graphile_worker, which stores its `Debug` text (inside its own
+/// `TaskError("…")`) as the job's `last_error` and logs it: the text alone, without the
+/// second layer of quotes and escapes a `String`'s `Debug` would add.
 pub(crate) struct TaskError(String);
 
 impl TaskError {
