@@ -180,9 +180,6 @@ impl RecoveryConfig {
     }
 }
 
-/// The longest schema name PostgreSQL keeps without truncating it.
-const MAX_IDENTIFIER: usize = 63;
-
 /// The most lookahead a tick may use: it bounds the runs one tick enqueues.
 const MAX_LOOKAHEAD: Duration = Duration::from_secs(3600);
 
@@ -362,18 +359,10 @@ impl ClusterConfig {
     }
 }
 
-/// Whether `name` is a schema name the cluster accepts: plain lower-case identifiers only,
-/// so that it can be quoted into SQL without surprises and reads the same unquoted.
-pub(crate) fn is_schema_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    let Some(first) = chars.next() else {
-        return false;
-    };
-    name.len() <= MAX_IDENTIFIER
-        && (first.is_ascii_lowercase() || first == '_')
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        && !name.starts_with("pg_")
-}
+/// Whether `name` is a schema name the cluster accepts: the same rule as the PostgreSQL
+/// store's (plain lower-case identifiers only), so that it can be written into SQL without
+/// quoting and reads the same unquoted.
+pub(crate) use crate::store::valid_schema_name as is_schema_name;
 
 #[cfg(test)]
 mod tests;

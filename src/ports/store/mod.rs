@@ -36,6 +36,8 @@ pub use cursors::{CursorLease, CursorStore, SavedCursor};
 pub use error::{StoreError, StoreErrorKind};
 pub use history::{HistoryEntry, HistoryStore};
 pub use memory::MemoryStore;
+#[cfg(feature = "graphile")]
+pub(crate) use postgres::valid_schema_name;
 #[cfg(feature = "postgres")]
 pub use postgres::{PgStore, PgStoreOptions};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]

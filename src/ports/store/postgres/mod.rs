@@ -21,7 +21,8 @@ use sqlx::{ConnectOptions, Connection};
 
 use self::error::{connect_error, connect_timeout, db_error, endpoint};
 use self::ops::{count, limit};
-use self::schema::{migrate, valid_schema_name, Statements, SCHEMA_VERSION};
+pub(crate) use self::schema::valid_schema_name;
+use self::schema::{migrate, Statements, SCHEMA_VERSION};
 use super::StoreError;
 
 /// How a [`PgStore`] uses its database: the schema that holds its tables, and the pool it

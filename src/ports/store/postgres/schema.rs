@@ -68,7 +68,7 @@ const MAX_IDENTIFIER: usize = 63;
 
 /// Whether `name` can be the store's schema: a plain lowercase identifier, so that it needs
 /// no quoting and reads the same in `psql` as in the statements.
-pub(super) fn valid_schema_name(name: &str) -> bool {
+pub(crate) fn valid_schema_name(name: &str) -> bool {
     let mut chars = name.chars();
     let starts_well = chars
         .next()
