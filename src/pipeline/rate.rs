@@ -126,7 +126,9 @@ impl RateLimiter {
         };
         let now = ctx.clock().now();
         let wait = match rates.reserve_slot(&store_key, self.interval, now).await {
-            Ok(slot) => (slot - now).to_std().unwrap_or_default(),
+            // Measured from after the round trip, so a slow store does not add its own
+            // delay to the wait and bunch the sends that follow.
+            Ok(slot) => (slot - ctx.clock().now()).to_std().unwrap_or_default(),
             Err(_) => self.reserve(now, key),
         };
         if !wait.is_zero() {
