@@ -1002,13 +1002,90 @@ async fn tables_from_a_newer_hubflow_are_refused() {
             error,
             ClusterError::SchemaTooNew {
                 found: 99,
-                supported: 1,
+                supported: 2,
                 ..
             }
         ),
         "{error:?}"
     );
     assert!(!error.is_transient());
+    schemas.drop(&pool).await;
+}
+
+#[tokio::test]
+async fn a_node_spreading_recipients_differently_is_refused() {
+    let Some(pool) = database().await else { return };
+    let schemas = Schemas::new("queues");
+    let stand_in = StandIn::start(Duration::ZERO).await;
+    let store = store(&pool, &schemas).await;
+    let build = |queues: u32| {
+        Cluster::builder(pool.clone(), context(store.clone()))
+            .flow(messages("notify", &stand_in))
+            .config(schemas.config().recipient_queues(queues))
+            .build()
+    };
+    // The first node records its number; the same number is welcome again.
+    let first = build(16).await.unwrap();
+    build(16).await.unwrap();
+    let error = build(256).await.unwrap_err();
+    let message = error.to_string();
+    assert!(matches!(error, ClusterError::InvalidConfig(_)), "{error:?}");
+    assert!(
+        message.contains("recipient_queues") && message.contains("16") && message.contains("256"),
+        "{message}"
+    );
+    // Records go to one of the 16 queues.
+    for (i, key) in ["k1", "k2", "k3"].into_iter().enumerate() {
+        first
+            .accept("notify", record(key, Some(&format!("551199999000{i}"))))
+            .await
+            .unwrap();
+    }
+    for (queue, ..) in schemas.jobs(&pool, "hubflow_flow_step").await {
+        let queue = queue.unwrap();
+        let n: u32 = queue.strip_prefix("hubflow:r:").unwrap().parse().unwrap();
+        assert!(n < 16, "{queue}");
+    }
+    schemas.drop(&pool).await;
+}
+
+#[tokio::test]
+async fn tables_of_version_1_are_upgraded_and_keep_their_key() {
+    let Some(pool) = database().await else { return };
+    let schemas = Schemas::new("upgrade");
+    let stand_in = StandIn::start(Duration::ZERO).await;
+    let store = store(&pool, &schemas).await;
+    let build = || {
+        Cluster::builder(pool.clone(), context(store.clone()))
+            .flow(messages("notify", &stand_in))
+            .config(schemas.config())
+            .build()
+    };
+    build().await.unwrap();
+    let s = &schemas.tables;
+    let key_before: String = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT queue_key FROM \"{s}\".cluster_settings"
+    )))
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    // Back to version 1, as a node of the previous release left it.
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "ALTER TABLE \"{s}\".cluster_settings DROP COLUMN recipient_queues; \
+         DELETE FROM \"{s}\".cluster_schema_version WHERE version = 2;"
+    )))
+    .execute(&pool)
+    .await
+    .unwrap();
+    build().await.unwrap();
+    let (key_after, queues): (String, i32) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT queue_key, recipient_queues FROM \"{s}\".cluster_settings"
+    )))
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(key_after, key_before);
+    assert_eq!(queues, 256);
     schemas.drop(&pool).await;
 }
 
@@ -1034,7 +1111,7 @@ async fn nodes_starting_together_migrate_once() {
     .fetch_all(&pool)
     .await
     .unwrap();
-    assert_eq!(versions, [1]);
+    assert_eq!(versions, [1, 2]);
     // Both nodes name one recipient's queue alike: they read one key.
     a.accept("notify", record("k1", Some("5511999990001")))
         .await

@@ -38,13 +38,20 @@ pub struct ClusterConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker_connections: Option<u32>,
     /// How often an idle worker looks for jobs (default 100 ms). Jobs due later than they
-    /// were added (a retry, a scheduled run) start up to this late. It also bounds how fast
-    /// a backlog drains: graphile_worker 0.14 has each job slot take one job per signal (a
+    /// were added (a retry, a scheduled run) start up to this late. With
+    /// [`fetch_batch`](ClusterConfig::fetch_batch) at 0 it also bounds how fast a backlog
+    /// drains: graphile_worker's plain loop has each job slot take one job per signal (a
     /// notification of new jobs, or this poll), so jobs that were waiting before the worker
-    /// started, or whose retry came due, go at `concurrency` per poll per worker. Each poll
-    /// costs up to `concurrency` small queries when idle.
+    /// started, or whose retry came due, go at `concurrency` per poll per worker.
     #[serde(rename = "poll_interval_ms", with = "duration_ms")]
     pub poll_interval: Duration,
+    /// How many jobs a worker fetches in one query and keeps for its job slots
+    /// (graphile_worker's local queue; default 32, 0 for one job per query). Batches take
+    /// the queue's own cost per job from about a millisecond to a few tens of microseconds
+    /// (docs/performance.md). Jobs a worker holds but has not started go back to the
+    /// database after 30 s, or at once when it shuts down; a worker that dies holding some
+    /// has them recovered like its running jobs.
+    pub fetch_batch: usize,
     /// Whether workers wait on PostgreSQL notifications for new jobs, holding one pool
     /// connection each (default `true`); without them they only poll.
     pub notifications: bool,
@@ -86,6 +93,18 @@ pub struct ClusterConfig {
     /// The longest wait between restarts (default 60 s).
     #[serde(rename = "max_restart_backoff_ms", with = "duration_ms")]
     pub max_restart_backoff: Duration,
+    /// How many graphile_worker queues the records are spread over by recipient (default
+    /// 256; 1 to 4096). A recipient's records always go to the same queue, which runs one
+    /// job at a time, so they are sent in the order they were accepted; records of
+    /// recipients in different queues run side by side. More queues let more records of a
+    /// backlog run at once across the cluster, at a cost on every job fetch: graphile_worker
+    /// locks each idle queue's row while it looks for a job.
+    ///
+    /// The first node to start on the cluster's tables records its value there, and a node
+    /// configured with another one is refused: nodes that spread recipients differently
+    /// could run one recipient's records in two queues at once. To change it, stop the
+    /// nodes, let the queues drain, and update `recipient_queues` in `cluster_settings`.
+    pub recipient_queues: u32,
     /// Crashed-worker recovery, on for every node.
     pub recovery: RecoveryConfig,
 }
@@ -99,6 +118,7 @@ impl Default for ClusterConfig {
             worker_connections: None,
             poll_interval: Duration::from_millis(100),
             notifications: true,
+            fetch_batch: 32,
             grace_period: Duration::from_secs(30),
             interrupted_retry_delay: Duration::from_secs(5),
             max_attempts: 8,
@@ -108,6 +128,7 @@ impl Default for ClusterConfig {
             cron_tick: true,
             restart_backoff: Duration::from_secs(1),
             max_restart_backoff: Duration::from_secs(60),
+            recipient_queues: 256,
             recovery: RecoveryConfig::default(),
         }
     }
@@ -283,6 +304,20 @@ impl ClusterConfig {
         self
     }
 
+    /// Sets [`ClusterConfig::fetch_batch`].
+    #[must_use]
+    pub fn fetch_batch(mut self, jobs: usize) -> Self {
+        self.fetch_batch = jobs;
+        self
+    }
+
+    /// Sets [`ClusterConfig::recipient_queues`].
+    #[must_use]
+    pub fn recipient_queues(mut self, n: u32) -> Self {
+        self.recipient_queues = n;
+        self
+    }
+
     /// Sets crashed-worker recovery.
     #[must_use]
     pub fn recovery(mut self, recovery: RecoveryConfig) -> Self {
@@ -342,6 +377,12 @@ impl ClusterConfig {
                 "must not be less than restart_backoff_ms",
             );
         }
+        if i32::try_from(self.fetch_batch).is_err() {
+            problem("fetch_batch", "must be at most 2147483647");
+        }
+        if !(1..=MAX_RECIPIENT_QUEUES).contains(&self.recipient_queues) {
+            problem("recipient_queues", "must be from 1 to 4096");
+        }
         let recovery = &self.recovery;
         if recovery.heartbeat_interval.is_zero() {
             problem("recovery.heartbeat_interval_ms", "must be more than 0");
@@ -358,6 +399,10 @@ impl ClusterConfig {
         problems
     }
 }
+
+/// The most recipient queues a cluster may have: each is a row that every job fetch locks
+/// while it is idle.
+const MAX_RECIPIENT_QUEUES: u32 = 4096;
 
 /// Whether `name` is a schema name the cluster accepts: the same rule as the PostgreSQL
 /// store's (plain lower-case identifiers only), so that it can be written into SQL without

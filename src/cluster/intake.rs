@@ -49,7 +49,11 @@ impl Inner {
         // A record that would not be sent (skipped, unmappable) has nobody to keep in order.
         if let Ok(Plan::Send(action)) = flow.plan(record) {
             if let Some(recipient) = action.recipient() {
-                spec = spec.queue_name(queue::recipient_queue(&self.queue_key, recipient));
+                spec = spec.queue_name(queue::recipient_queue(
+                    &self.queue_key,
+                    recipient,
+                    self.config.recipient_queues,
+                ));
             }
         }
         let step = FlowStep {

@@ -130,7 +130,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use graphile_worker::{
-    Cron, JobSpec, WorkerBuildError, WorkerOptions, WorkerRecoveryConfig, WorkerUtils,
+    Cron, JobSpec, LocalQueueConfig, WorkerBuildError, WorkerOptions, WorkerRecoveryConfig,
+    WorkerUtils,
 };
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::watch;
@@ -302,10 +303,20 @@ impl ClusterBuilder {
             .migrate()
             .await
             .map_err(|e| jobs_migration_error(&self.config.jobs_schema, e))?;
-        let queue_key: String = sqlx::query_scalar(tables.select_queue_key.sql())
-            .fetch_one(&self.pool)
-            .await
-            .map_err(|e| ClusterError::database("reading the cluster settings", e))?;
+        let (queue_key, recipient_queues): (String, i32) =
+            sqlx::query_as(tables.settle_settings.sql())
+                .bind(i32::try_from(self.config.recipient_queues).unwrap_or(i32::MAX))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(|e| ClusterError::database("reading the cluster settings", e))?;
+        if i64::from(recipient_queues) != i64::from(self.config.recipient_queues) {
+            return Err(ClusterError::InvalidConfig(vec![format!(
+                "recipient_queues: this node is configured with {}, but the cluster's tables \
+                 in `{}` were set up with {recipient_queues}; every node must spread \
+                 recipients over the same queues",
+                self.config.recipient_queues, self.config.tables_schema
+            )]));
+        }
         // Meta limits a number, not a process: unless the host chose a rate store, the
         // workers share their rate-limit slots through the cluster's database.
         let ctx = match self.ctx.rates() {
@@ -338,6 +349,16 @@ impl ClusterBuilder {
         })
     }
 }
+
+/// How long jobs fetched in a batch may wait in a worker before it hands them back for
+/// any worker to take: short, so that a busy worker does not sit on jobs an idle one could
+/// run.
+const LOCAL_JOB_TTL: Duration = Duration::from_secs(30);
+
+/// How long a worker gathers job completions before writing them in one statement. A
+/// worker that dies in between loses those completions: the jobs run again, and their
+/// records' claims answer them as duplicates of the finished deliveries.
+const COMPLETION_BATCH_DELAY: Duration = Duration::from_millis(2);
 
 /// How long graphile_worker's retries of a job span with `max_attempts`: after attempt `a`
 /// it waits `exp(min(a, 10))` seconds.
@@ -589,6 +610,15 @@ impl Cluster {
             .define_job::<FlowStep>()
             .define_job::<FlowRun>()
             .define_job::<Tick>();
+        let options = match config.fetch_batch {
+            0 => options,
+            size => options.local_queue(
+                LocalQueueConfig::default()
+                    .with_size(size)
+                    .with_ttl(LOCAL_JOB_TTL),
+            ),
+        }
+        .complete_job_batch_delay(COMPLETION_BATCH_DELAY);
         if !config.cron_tick {
             return options;
         }

@@ -1,12 +1,18 @@
 //! Names the cluster gives graphile_worker: queue names and job keys, within its length
 //! limits, and without personal data.
 //!
-//! * A record's step job runs in the queue of its recipient, `hubflow:r:<hash>`, where the
-//!   hash is HMAC-SHA256 of the recipient (as the target's action names it, e.g. a phone
-//!   number) under the cluster's queue key, truncated to 128 bits. The key is drawn by the
+//! * A record's step job runs in its recipient's queue, `hubflow:r:<n>`, one of the
+//!   cluster's [`recipient_queues`](super::ClusterConfig::recipient_queues): `n` is
+//!   HMAC-SHA256 of the recipient (as the target's action names it, e.g. a phone number)
+//!   under the cluster's queue key, modulo the number of queues. The key is drawn by the
 //!   database when the cluster's tables are created and shared by every node, so every node
-//!   names one recipient's queue alike, while graphile_worker's queue table and logs show
-//!   no phone number, nor a hash that could be reversed by trying every number.
+//!   puts one recipient in the same queue, while graphile_worker's queue table and logs
+//!   show no phone number.
+//!
+//!   A fixed set of queues rather than one per recipient: graphile_worker keeps a row per
+//!   queue name until a cleanup, and every job fetch locks every idle queue's row. With a
+//!   queue per recipient, a day's thousands of recipients made each fetch take hundreds of
+//!   milliseconds (docs/performance.md); with a fixed set, the fetch's cost is bounded.
 //! * A flow's scheduled and manual runs share the queue `hubflow:f:<flow id>`: one run of a
 //!   flow at a time, the others wait.
 //! * A scheduled run's job key is `hubflow:due:<flow id>:<instant in microseconds>`.
@@ -26,8 +32,8 @@ const MAX_JOB_KEY: usize = 512;
 /// The hex digits of a hash kept in a name: 128 bits.
 const HASH_HEX: usize = 32;
 
-/// The queue of the record jobs for `recipient`.
-pub(crate) fn recipient_queue(key: &[u8], recipient: &str) -> String {
+/// The queue of the record jobs for `recipient`, one of `queues` (at least 1).
+pub(crate) fn recipient_queue(key: &[u8], recipient: &str, queues: u32) -> String {
     // HMAC takes keys of any length, so this cannot fail; the fallback keeps it total.
     let digest = match Hmac::<Sha256>::new_from_slice(key) {
         Ok(mut mac) => {
@@ -36,7 +42,12 @@ pub(crate) fn recipient_queue(key: &[u8], recipient: &str) -> String {
         }
         Err(_) => Sha256::digest([key, recipient.as_bytes()].concat()).to_vec(),
     };
-    format!("hubflow:r:{}", short_hex(&digest))
+    // Both digests are 32 bytes; a shorter one would only change the number, not panic.
+    let head = digest
+        .iter()
+        .take(8)
+        .fold(0u64, |n, byte| (n << 8) | u64::from(*byte));
+    format!("hubflow:r:{}", head % u64::from(queues.max(1)))
 }
 
 /// The queue of a flow's runs.

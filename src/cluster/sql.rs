@@ -7,7 +7,7 @@
 //! |---|---|
 //! | `intake` | every accepted record, by `(flow_id, event_id)`: the durable dedup of webhook events and the inbox a step job reads its record from |
 //! | `trigger_state` | per timed flow, the instant up to which its runs are enqueued |
-//! | `cluster_settings` | one row: the key that hashes recipients into queue names, the last daily maintenance |
+//! | `cluster_settings` | one row: the key that hashes recipients into queues, how many recipient queues there are, the last daily maintenance |
 //! | `cluster_schema_version` | the versions applied |
 //!
 //! The migration runs in one transaction under `pg_advisory_xact_lock`, so nodes starting
@@ -20,7 +20,7 @@ use sqlx::{AssertSqlSafe, PgPool, Postgres, Transaction};
 use super::ClusterError;
 
 /// The version of the tables this code writes and reads.
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+pub(crate) const SCHEMA_VERSION: i64 = 2;
 
 /// Version 1. `{s}` is the quoted schema. The queue key is drawn by the database
 /// (`gen_random_uuid`, PostgreSQL 13 or later): 244 random bits, the same for every node.
@@ -48,6 +48,12 @@ INSERT INTO {s}.cluster_settings (queue_key)
 VALUES (replace(gen_random_uuid()::text, '-', '') || replace(gen_random_uuid()::text, '-', ''));
 "#;
 
+/// Version 2: the number of recipient queues, recorded by the first node that starts
+/// ([`Tables::settle_settings`]); until then `NULL`.
+const V2: &str = r#"
+ALTER TABLE {s}.cluster_settings ADD COLUMN recipient_queues integer CHECK (recipient_queues > 0);
+"#;
+
 /// A statement with the schema filled in: built only from constants and a schema name that
 /// [`is_schema_name`](super::config::is_schema_name) accepted, so it carries no input.
 #[derive(Debug, Clone)]
@@ -73,7 +79,9 @@ pub(crate) struct Tables {
     pub(crate) insert_trigger_state: Statement,
     pub(crate) lock_trigger_state: Statement,
     pub(crate) update_trigger_state: Statement,
-    pub(crate) select_queue_key: Statement,
+    /// Records this node's number of recipient queues unless one is recorded already, and
+    /// answers the queue key and the recorded number.
+    pub(crate) settle_settings: Statement,
     pub(crate) claim_maintenance: Statement,
     pub(crate) prune_intake: Statement,
 }
@@ -106,7 +114,11 @@ impl Tables {
                 "UPDATE {s}.trigger_state SET schedule = $2, planned_until = $3, \
                  updated_at = clock_timestamp() WHERE flow_id = $1"
             )),
-            select_queue_key: Statement::new(format!("SELECT queue_key FROM {s}.cluster_settings")),
+            settle_settings: Statement::new(format!(
+                "UPDATE {s}.cluster_settings \
+                 SET recipient_queues = coalesce(recipient_queues, $1) \
+                 RETURNING queue_key, recipient_queues"
+            )),
             claim_maintenance: Statement::new(format!(
                 "UPDATE {s}.cluster_settings SET last_maintenance = clock_timestamp() \
                  WHERE last_maintenance IS NULL OR last_maintenance < clock_timestamp() - interval '1 day' \
@@ -166,7 +178,11 @@ pub(crate) async fn migrate(pool: &PgPool, tables: &Tables) -> Result<(), Cluste
     .await
     .map_err(db)?;
     match found {
-        None => apply(&mut tx, &s, V1, 1).await.map_err(db)?,
+        None => {
+            apply(&mut tx, &s, V1, 1).await.map_err(db)?;
+            apply(&mut tx, &s, V2, 2).await.map_err(db)?;
+        }
+        Some(1) => apply(&mut tx, &s, V2, 2).await.map_err(db)?,
         Some(version) if version > SCHEMA_VERSION => {
             return Err(ClusterError::SchemaTooNew {
                 schema: schema.to_owned(),

@@ -2,10 +2,12 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures_util::lock::Mutex as AsyncMutex;
 
 use crate::{Clock, Context};
 
@@ -20,6 +22,11 @@ use crate::{Clock, Context};
 /// A limiter made [`shared`](RateLimiter::shared) under a name takes its slots from the
 /// context's [`RateStore`](crate::RateStore) when the host gave one
 /// ([`Context::with_rates`]): then the limit holds across every process using that store.
+/// Callers of one process that wait for a shared key at the same time take their slots in
+/// one round trip: the first reserves a block of consecutive slots, one for itself and one
+/// for each caller queued behind it (at most 64 at once), so a busy worker asks
+/// the store once per burst, not once per message, and the slots are exactly those
+/// one-by-one reservations would have given.
 ///
 /// ```
 /// use hubflow::{Clock, ManualClock, RateLimiter};
@@ -39,6 +46,31 @@ pub struct RateLimiter {
     /// store; `None`: this process's slots only.
     shared: Option<String>,
     next_slots: Mutex<HashMap<String, DateTime<Utc>>>,
+    /// Per shared store key, the slots this process reserved and has not handed out yet.
+    blocks: Mutex<HashMap<String, Arc<SharedKey>>>,
+}
+
+/// The most slots one round trip to the rate store reserves for the callers of one
+/// process: enough to serve a worker's job slots in one go, few enough that a block
+/// abandoned by cancelled callers costs the other processes little.
+pub(crate) const MAX_BLOCK: u32 = 64;
+
+/// One shared store key as this process sees it.
+#[derive(Default)]
+struct SharedKey {
+    /// Callers waiting for [`SharedKey::block`], counted so that the caller holding it
+    /// reserves a slot for each of them.
+    queued: AtomicUsize,
+    /// The reserved slots not yet handed out. Held across the store's round trip, which is
+    /// what queues the callers behind the one reserving.
+    block: AsyncMutex<Block>,
+}
+
+/// Consecutive slots `interval` apart, starting at `next`.
+#[derive(Debug, Default, Clone, Copy)]
+struct Block {
+    next: Option<DateTime<Utc>>,
+    left: u32,
 }
 
 /// Past this many keys, slots already in the past are dropped: a key whose slot has passed
@@ -63,6 +95,7 @@ impl RateLimiter {
             interval,
             shared: None,
             next_slots: Mutex::new(HashMap::new()),
+            blocks: Mutex::new(HashMap::new()),
         }
     }
 
@@ -124,16 +157,67 @@ impl RateLimiter {
         } else {
             format!("{name}:{key}")
         };
-        let now = ctx.clock().now();
-        let wait = match rates.reserve_slot(&store_key, self.interval, now).await {
+        let wait = match self.shared_slot(ctx, rates, &store_key).await {
             // Measured from after the round trip, so a slow store does not add its own
             // delay to the wait and bunch the sends that follow.
             Ok(slot) => (slot - ctx.clock().now()).to_std().unwrap_or_default(),
-            Err(_) => self.reserve(now, key),
+            Err(_) => self.reserve(ctx.clock().now(), key),
         };
         if !wait.is_zero() {
             ctx.clock().sleep(wait).await;
         }
+    }
+
+    /// The caller's slot for `store_key`: the next one of the block this process holds,
+    /// or the first of a new block reserved from `rates` for the caller and every caller
+    /// queued behind it.
+    async fn shared_slot(
+        &self,
+        ctx: &Context,
+        rates: &dyn crate::RateStore,
+        store_key: &str,
+    ) -> Result<DateTime<Utc>, crate::StoreError> {
+        let shared = self.shared_key(store_key);
+        shared.queued.fetch_add(1, Ordering::SeqCst);
+        let mut block = shared.block.lock().await;
+        shared.queued.fetch_sub(1, Ordering::SeqCst);
+        let now = ctx.clock().now();
+        // Slots left over from a quiet spell that have passed by a whole interval are
+        // skipped: sending on them now would bunch this send with the ones after it.
+        let interval = chrono::Duration::from_std(self.interval).unwrap_or(chrono::Duration::MAX);
+        while let Some(next) = block.next.filter(|_| block.left > 0) {
+            block.next = Some(crate::clock::add(next, self.interval));
+            block.left -= 1;
+            if next
+                .checked_add_signed(interval)
+                .is_none_or(|end| end > now)
+            {
+                return Ok(next);
+            }
+        }
+        let queued = u32::try_from(shared.queued.load(Ordering::SeqCst)).unwrap_or(u32::MAX);
+        let count = queued.saturating_add(1).min(MAX_BLOCK);
+        // One slot of `count` intervals is a block of `count` consecutive slots: the store
+        // puts the next caller, of any process, after the whole of it.
+        let span = self.interval.saturating_mul(count);
+        let first = rates.reserve_slot(store_key, span, now).await?;
+        *block = Block {
+            next: Some(crate::clock::add(first, self.interval)),
+            left: count - 1,
+        };
+        Ok(first)
+    }
+
+    /// The process-wide state of `store_key`, created on first use.
+    fn shared_key(&self, store_key: &str) -> Arc<SharedKey> {
+        // Entries are replaced whole, so a poisoned lock still guards a valid map.
+        let mut blocks = self.blocks.lock().unwrap_or_else(PoisonError::into_inner);
+        if blocks.len() > PRUNE_ABOVE {
+            // Only this map holds an idle key: forgetting it loses at most slots that
+            // nobody is waiting for.
+            blocks.retain(|_, shared| Arc::strong_count(shared) > 1);
+        }
+        blocks.entry(store_key.to_owned()).or_default().clone()
     }
 
     /// Waits until the caller may go for `key`.

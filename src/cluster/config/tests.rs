@@ -40,6 +40,7 @@ fn every_problem_is_reported_with_its_field() {
         .tick_lookahead(Duration::from_secs(7200))
         .intake_retention(Duration::from_secs(60))
         .restart_backoff(Duration::from_secs(10), Duration::from_secs(1))
+        .recipient_queues(0)
         .recovery(
             RecoveryConfig::default()
                 .heartbeat_interval(Duration::ZERO)
@@ -54,6 +55,7 @@ fn every_problem_is_reported_with_its_field() {
         "tick_lookahead_ms:",
         "intake_retention_ms:",
         "max_restart_backoff_ms:",
+        "recipient_queues:",
         "recovery.heartbeat_interval_ms:",
         "recovery.sweep_interval_ms:",
     ] {
@@ -61,6 +63,20 @@ fn every_problem_is_reported_with_its_field() {
             problems.iter().any(|p| p.starts_with(field)),
             "{field} missing from {problems:?}"
         );
+    }
+}
+
+#[test]
+fn recipient_queues_are_bounded() {
+    for (n, ok) in [
+        (0, false),
+        (1, true),
+        (256, true),
+        (4096, true),
+        (4097, false),
+    ] {
+        let problems = ClusterConfig::default().recipient_queues(n).problems();
+        assert_eq!(problems.is_empty(), ok, "{n}: {problems:?}");
     }
 }
 

@@ -3,18 +3,29 @@
 use super::*;
 
 #[test]
-fn a_recipients_queue_is_stable_keyed_and_holds_no_number() {
+fn a_recipients_queue_is_stable_keyed_bounded_and_holds_no_number() {
     let key = b"cluster-key-1";
-    let a = recipient_queue(key, "5511999990001");
-    assert_eq!(a, recipient_queue(key, "5511999990001"));
-    assert!(a.starts_with("hubflow:r:"));
-    assert_eq!(a.len(), "hubflow:r:".len() + 32);
-    assert!(!a.contains("5511999990001"));
+    let a = recipient_queue(key, "5511999990001", 256);
+    assert_eq!(a, recipient_queue(key, "5511999990001", 256));
+    let n: u32 = a.strip_prefix("hubflow:r:").unwrap().parse().unwrap();
+    assert!(n < 256);
     assert!(!a.contains("999990001"));
-    assert_ne!(a, recipient_queue(key, "5511999990002"));
-    // Another cluster's key names the same person's queue differently: the name cannot be
-    // looked up in a table of hashed numbers.
-    assert_ne!(a, recipient_queue(b"cluster-key-2", "5511999990001"));
+    // Recipients spread over every queue, none outside them.
+    let queues: std::collections::BTreeSet<String> = (0..2_000)
+        .map(|i| recipient_queue(key, &format!("55119{i:08}"), 16))
+        .collect();
+    let expected: std::collections::BTreeSet<String> =
+        (0..16).map(|n| format!("hubflow:r:{n}")).collect();
+    assert_eq!(queues, expected);
+    // Another cluster's key spreads the same people differently.
+    let spread = |key: &[u8]| -> Vec<String> {
+        (0..32)
+            .map(|i| recipient_queue(key, &format!("55119{i:08}"), 256))
+            .collect()
+    };
+    assert_ne!(spread(key), spread(b"cluster-key-2"));
+    // One queue: everyone in it.
+    assert_eq!(recipient_queue(key, "5511999990002", 1), "hubflow:r:0");
 }
 
 #[test]

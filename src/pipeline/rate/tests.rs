@@ -2,6 +2,8 @@
 
 use super::*;
 use crate::ManualClock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
@@ -126,5 +128,117 @@ fn an_unshared_limiter_ignores_the_rate_store_and_a_shared_one_uses_its_keys() {
             now + chrono::Duration::seconds(1)
         );
         assert_eq!(shared.shared_name(), Some("pair"));
+    });
+}
+
+/// A rate store that counts its round trips and takes a few polls to answer, so that
+/// callers pile up behind the one waiting for it.
+struct SlowRates {
+    inner: crate::MemoryStore,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl crate::RateStore for SlowRates {
+    async fn reserve_slot(
+        &self,
+        key: &str,
+        interval: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<DateTime<Utc>, crate::StoreError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+        }
+        self.inner.reserve_slot(key, interval, now).await
+    }
+}
+
+#[test]
+fn concurrent_callers_take_consecutive_slots_in_one_round_trip() {
+    block_on(async {
+        let clock = ManualClock::new("2026-01-01T00:00:00Z".parse().unwrap());
+        let rates = Arc::new(SlowRates {
+            inner: crate::MemoryStore::new(),
+            calls: AtomicUsize::new(0),
+        });
+        let ctx = ctx_at(&clock);
+        let limiter = RateLimiter::every(Duration::from_millis(10)).shared("whatsapp:1");
+        let t0 = clock.now();
+        let slots = futures_util::future::join_all(
+            (0..16).map(|_| limiter.shared_slot(&ctx, rates.as_ref(), "whatsapp:1")),
+        )
+        .await;
+        let mut slots: Vec<DateTime<Utc>> = slots.into_iter().map(Result::unwrap).collect();
+        slots.sort();
+        let expected: Vec<DateTime<Utc>> = (0..16)
+            .map(|i| t0 + chrono::Duration::milliseconds(10 * i))
+            .collect();
+        assert_eq!(
+            slots, expected,
+            "every caller has its own slot, 10 ms apart"
+        );
+        // The first caller found nobody queued; the second reserved for all 15 left.
+        assert_eq!(rates.calls.load(Ordering::SeqCst), 2);
+        // Another process's next slot comes after the whole block.
+        let next = crate::RateStore::reserve_slot(
+            &rates.inner,
+            "whatsapp:1",
+            Duration::from_millis(10),
+            t0,
+        )
+        .await
+        .unwrap();
+        assert_eq!(next, t0 + chrono::Duration::milliseconds(160));
+    });
+}
+
+#[test]
+fn slots_left_over_from_a_quiet_spell_are_not_used_late() {
+    block_on(async {
+        let clock = ManualClock::new("2026-01-01T00:00:00Z".parse().unwrap());
+        let rates = Arc::new(SlowRates {
+            inner: crate::MemoryStore::new(),
+            calls: AtomicUsize::new(0),
+        });
+        let ctx = ctx_at(&clock);
+        let limiter = RateLimiter::every(Duration::from_millis(10)).shared("k");
+        let t0 = clock.now();
+        // Four callers at once: a block of one, then a block of three.
+        let first = futures_util::future::join_all(
+            (0..4).map(|_| limiter.shared_slot(&ctx, rates.as_ref(), "k")),
+        )
+        .await;
+        assert!(first.iter().all(Result::is_ok));
+        assert_eq!(rates.calls.load(Ordering::SeqCst), 2);
+        let mut block = limiter
+            .shared_key("k")
+            .block
+            .try_lock()
+            .map(|b| *b)
+            .unwrap();
+        assert_eq!(block.left, 0, "all four slots were handed out");
+        // Leave two slots unused, as callers cancelled before taking them would.
+        block = Block {
+            next: Some(t0 + chrono::Duration::milliseconds(40)),
+            left: 2,
+        };
+        *limiter.shared_key("k").block.try_lock().unwrap() = block;
+        // At 55 ms the 40 ms slot has passed by more than an interval (skipped); the 50 ms
+        // one is still within its interval (used).
+        clock.advance(Duration::from_millis(55));
+        let late = limiter
+            .shared_slot(&ctx, rates.as_ref(), "k")
+            .await
+            .unwrap();
+        assert_eq!(late, t0 + chrono::Duration::milliseconds(50));
+        clock.advance(Duration::from_millis(100));
+        // Nothing left: a new round trip, at now.
+        let fresh = limiter
+            .shared_slot(&ctx, rates.as_ref(), "k")
+            .await
+            .unwrap();
+        assert_eq!(rates.calls.load(Ordering::SeqCst), 3);
+        assert_eq!(fresh, clock.now());
     });
 }
