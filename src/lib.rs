@@ -142,7 +142,9 @@
 //! provider settles it: [`Flow::settle`] completes the claim on a [`Settlement`] that the
 //! send was taken and releases it on one that it failed, and a done claim stays done;
 //! `whatsapp::settle_statuses` does so with the status webhooks that echo a record's key.
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+// `doc_cfg` labels each item with the features it needs (it took in `doc_auto_cfg`, which
+// Rust 1.92 removed). docs.rs passes `--cfg docsrs` on a nightly; CI builds the same way.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
