@@ -14,6 +14,9 @@
 //!   with its own WhatsApp number at Meta's 80 messages a second, shared through the
 //!   database as in production.
 //!
+//! * `cluster_problems_history/4_workers`: the same with `StepHistory::Problems`: no run
+//!   history entry per delivery.
+//!
 //! Workers run in this process on one tokio runtime, for both sides alike.
 //!
 //! ```text
@@ -35,7 +38,7 @@ use graphile_worker::{
     IntoTaskHandlerResult, JobSpec, RawJobSpec, TaskHandler, WorkerContext, WorkerOptions,
     WorkerUtils,
 };
-use hubflow::cluster::{Cluster, ClusterConfig};
+use hubflow::cluster::{Cluster, ClusterConfig, StepHistory};
 use hubflow::http::ReqwestClient;
 use hubflow::whatsapp::{MessageKind, WhatsAppConnection, WhatsAppTarget};
 use hubflow::{Context, FieldMap, Flow, PgStore, PgStoreOptions, Record, TokioClock};
@@ -211,24 +214,24 @@ struct Bench {
 }
 
 impl Bench {
-    async fn cluster(&self) -> Cluster {
+    async fn cluster(&self, history: StepHistory) -> Cluster {
         let http = ReqwestClient::new().expect("the HTTP client");
         let ctx = Context::new(http, TokioClock, self.store.clone());
         (0..TENANTS)
             .fold(Cluster::builder(self.pool.clone(), ctx), |builder, t| {
                 builder.flow(flow(&self.stand_in, t))
             })
-            .config(self.config.clone())
+            .config(self.config.clone().history(history))
             .build()
             .await
             .expect("the cluster")
     }
 
     /// One cluster round: N records accepted (not timed), then delivered by `workers`.
-    async fn round(&self, workers: usize) -> Duration {
+    async fn round(&self, workers: usize, history: StepHistory) -> Duration {
         let round = self.round.fetch_add(1, Ordering::Relaxed);
         let nodes: Vec<Cluster> =
-            futures_util::future::join_all((0..workers).map(|_| self.cluster())).await;
+            futures_util::future::join_all((0..workers).map(|_| self.cluster(history))).await;
         let intake = &nodes[0];
         let accepts = (0..N).map(|n| {
             let record = Record::new(
@@ -332,19 +335,22 @@ fn benches(c: &mut Criterion) {
             });
         });
     }
-    for workers in [1, 4] {
-        let name = if workers == 1 {
-            "cluster/1_worker".to_owned()
-        } else {
-            format!("cluster/{workers}_workers")
-        };
+    for (name, workers, history) in [
+        ("cluster/1_worker", 1, StepHistory::Every),
+        ("cluster/4_workers", 4, StepHistory::Every),
+        (
+            "cluster_problems_history/4_workers",
+            4,
+            StepHistory::Problems,
+        ),
+    ] {
         group.bench_function(name, |b| {
             b.to_async(&runtime).iter_custom(|iters| {
                 let bench = &bench;
                 async move {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
-                        total += bench.round(workers).await;
+                        total += bench.round(workers, history).await;
                     }
                     total
                 }

@@ -19,7 +19,9 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Router;
 use chrono::{DateTime, Utc};
-use hubflow::cluster::{Accepted, Cluster, ClusterConfig, ClusterError, RecoveryConfig};
+use hubflow::cluster::{
+    Accepted, Cluster, ClusterConfig, ClusterError, RecoveryConfig, StepHistory,
+};
 use hubflow::http::{HttpRequest, ReqwestClient};
 use hubflow::{
     Action, Batch, CatchUp, Context, Cursor, DeliveryError, DeliveryPolicy, Flow, ManualClock,
@@ -643,6 +645,59 @@ async fn records_for_one_recipient_never_run_at_the_same_time() {
 
 // ---------------------------------------------------------------------------------------
 // Failures
+
+#[tokio::test]
+async fn a_problems_only_history_keeps_dead_letters_and_leaves_deliveries_to_their_claims() {
+    let Some(pool) = database().await else { return };
+    let schemas = Schemas::new("problems");
+    let stand_in = StandIn::start(Duration::ZERO).await;
+    stand_in.script("evt-bad", &[400]);
+    let store = store(&pool, &schemas).await;
+    let cluster = Cluster::builder(pool.clone(), context(store.clone()))
+        .flow(messages("notify", &stand_in))
+        .config(schemas.config().history(StepHistory::Problems))
+        .build()
+        .await
+        .unwrap();
+    let worker = start(&cluster);
+    for (key, to) in [("evt-ok", "5511999990001"), ("evt-bad", "5511999990002")] {
+        cluster
+            .accept("notify", record(key, Some(to)))
+            .await
+            .unwrap();
+    }
+    eventually("both jobs complete", Duration::from_secs(20), || async {
+        stand_in.requests("evt-ok") == 1
+            && stand_in.requests("evt-bad") == 1
+            && schemas.jobs(&pool, "hubflow_flow_step").await.is_empty()
+    })
+    .await;
+    let history = cluster
+        .flow("notify")
+        .unwrap()
+        .history(&context(store.clone()), 10)
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 1, "{history:?}");
+    assert_eq!(history[0].records[0].key, "evt-bad");
+    assert!(matches!(
+        history[0].records[0].outcome,
+        Outcome::Failed {
+            retryable: false,
+            ..
+        }
+    ));
+    // The delivery is on record in its claim, with the provider's receipt.
+    let claim = hubflow::ClaimStore::peek_claim(&store, "notify", "evt-ok")
+        .await
+        .unwrap();
+    assert!(
+        matches!(claim, Some(hubflow::Claim::Done { .. })),
+        "{claim:?}"
+    );
+    stop(&cluster, worker).await;
+    schemas.drop(&pool).await;
+}
 
 #[tokio::test]
 async fn a_permanent_failure_completes_its_job_and_is_in_the_history() {

@@ -93,6 +93,8 @@ pub struct ClusterConfig {
     /// The longest wait between restarts (default 60 s).
     #[serde(rename = "max_restart_backoff_ms", with = "duration_ms")]
     pub max_restart_backoff: Duration,
+    /// Which step reports go to the flows' run history (default: every one).
+    pub history: StepHistory,
     /// How many graphile_worker queues the records are spread over by recipient (default
     /// 256; 1 to 4096). A recipient's records always go to the same queue, which runs one
     /// job at a time, so they are sent in the order they were accepted; records of
@@ -128,8 +130,55 @@ impl Default for ClusterConfig {
             cron_tick: true,
             restart_backoff: Duration::from_secs(1),
             max_restart_backoff: Duration::from_secs(60),
+            history: StepHistory::Every,
             recipient_queues: 256,
             recovery: RecoveryConfig::default(),
+        }
+    }
+}
+
+/// Which of a cluster's step reports (one per accepted record it runs) are appended to the
+/// flows' run history ([`Flow::history`](crate::Flow::history)).
+///
+/// At scale a report per message is the largest row a delivery writes: with
+/// [`StepHistory::Problems`] a delivery costs one commit less, and the cluster bench
+/// delivers about a third more per second (docs/performance.md). What a delivered record
+/// leaves then is its claim, done, with the provider's receipt
+/// ([`ClaimStore::peek_claim`](crate::ClaimStore::peek_claim)).
+///
+/// ```
+/// use hubflow::cluster::{ClusterConfig, StepHistory};
+/// let config: ClusterConfig = serde_json::from_str(r#"{"history": "problems"}"#).unwrap();
+/// assert_eq!(config.history, StepHistory::Problems);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum StepHistory {
+    /// Every step's report, as [`Flow::process`](crate::Flow::process) records it.
+    #[default]
+    Every,
+    /// Only the reports that need a person or explain a retry: a record that failed
+    /// (retryable or a dead letter), one found in flight elsewhere, or a report with a
+    /// warning (e.g. a store that did not answer). Deliveries, skips and duplicates of
+    /// finished deliveries are left out.
+    Problems,
+}
+
+impl StepHistory {
+    /// Whether `report` goes to the run history.
+    pub(crate) fn keeps(self, report: &crate::RunReport) -> bool {
+        use crate::Outcome;
+        match self {
+            StepHistory::Every => true,
+            StepHistory::Problems => {
+                !report.warnings.is_empty()
+                    || report.records.iter().any(|line| match &line.outcome {
+                        Outcome::Delivered { .. } | Outcome::Skipped { .. } => false,
+                        Outcome::Duplicate { receipt, .. } => receipt.is_none(),
+                        _ => true,
+                    })
+            }
         }
     }
 }
@@ -301,6 +350,13 @@ impl ClusterConfig {
     pub fn restart_backoff(mut self, first: Duration, max: Duration) -> Self {
         self.restart_backoff = first;
         self.max_restart_backoff = max;
+        self
+    }
+
+    /// Sets [`ClusterConfig::history`].
+    #[must_use]
+    pub fn history(mut self, history: StepHistory) -> Self {
+        self.history = history;
         self
     }
 

@@ -147,7 +147,7 @@ mod schedule;
 mod sql;
 mod tasks;
 
-pub use config::{ClusterConfig, RecoveryConfig};
+pub use config::{ClusterConfig, RecoveryConfig, StepHistory};
 pub use error::ClusterError;
 
 use sql::Tables;

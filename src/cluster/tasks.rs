@@ -129,7 +129,10 @@ impl Inner {
             );
             return Ok(());
         };
-        let report = flow.process(&self.ctx, vec![record]).await;
+        let mut report = flow.process_unrecorded(&self.ctx, vec![record]).await;
+        if self.config.history.keeps(&report) {
+            crate::flow::record_history(&self.ctx, &mut report).await;
+        }
         step_result(report.records.first().map(|line| &line.outcome))
     }
 

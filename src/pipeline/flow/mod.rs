@@ -196,7 +196,12 @@ impl Flow {
         report
     }
 
-    async fn process_unrecorded(&self, ctx: &Context, records: Vec<Record>) -> RunReport {
+    /// [`Flow::process`] without appending the report to the run history.
+    pub(crate) async fn process_unrecorded(
+        &self,
+        ctx: &Context,
+        records: Vec<Record>,
+    ) -> RunReport {
         let started = ctx.clock().now();
         let in_flight = self.inner.delivery.max_in_flight.max(1);
         let batch = self.inner.delivery.claim_batch.clamp(1, in_flight);
@@ -674,7 +679,7 @@ fn warn(warning: &mut Option<String>, text: String) {
 
 /// Appends the report to the run history; a failure to do so is a warning in the report,
 /// not a failed run.
-async fn record_history(ctx: &Context, report: &mut RunReport) {
+pub(crate) async fn record_history(ctx: &Context, report: &mut RunReport) {
     let stored = match report.to_entry() {
         Ok(entry) => ctx.history().append_history(&entry).await,
         Err(e) => Err(StoreError::corrupt("the run report does not serialize").with_source(e)),
