@@ -96,7 +96,8 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `reqwest` | yes | [`http::ReqwestClient`] and [`TokioClock`] (brings reqwest and tokio) |
+//! | `reqwest` | yes | [`http::ReqwestClient`] (brings reqwest, and `tokio`) |
+//! | `tokio` | yes, through `reqwest` | [`TokioClock`]: the system clock on tokio's timer, for hosts that bring their own HTTP client |
 //! | `http` | yes | the generic JSON webhook target, kind `http.post` |
 //! | `whatsapp` | yes | [`whatsapp`]: the WhatsApp Cloud API target and webhook (brings hmac, sha2, hex) |
 //! | `timelines` | yes | [`timelines`]: TimelinesAI webhook intake and the `timelines.message` target |
@@ -104,7 +105,7 @@
 //! | `rdconversas` | yes | [`rdconversas`]: RD Conversas template sends, kind `rdconversas.template` |
 //! | `rm` | yes | [`rm`]: appointment confirmations and reply routing for RM-style ERPs (senders found by kind, e.g. `whatsapp.template` or `rdconversas.template`) |
 //! | `testing` | no | `hubflow::testing`: the store conformance suite and the provider fakes in one place, for tests |
-//! | `sqlite` | no | `hubflow::SqliteStore`: every store port over one SQLite file, WAL mode, schema created on open (brings sqlx with a bundled SQLite, and tokio) |
+//! | `sqlite` | yes | `hubflow::SqliteStore`: every store port over one SQLite file, WAL mode, schema created on open (brings sqlx with a bundled SQLite, and tokio) |
 //! | `postgres` | no | `hubflow::PgStore`: every store port in one PostgreSQL schema shared by any number of workers, migrated on connect; `claim_batch` in one round trip (brings sqlx's PostgreSQL driver, and tokio) |
 //! | `graphile` | no | `hubflow::cluster`: many workers on one PostgreSQL database over graphile_worker: transactional webhook intake, per-recipient order, scheduled triggers, crashed-worker recovery (brings `postgres` and graphile_worker) |
 //!
@@ -192,7 +193,7 @@ pub use cluster::Cluster;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-#[cfg(feature = "reqwest")]
+#[cfg(feature = "tokio")]
 pub use clock::TokioClock;
 pub use clock::{Clock, ManualClock};
 pub use condition::{Condition, Rule};

@@ -20,13 +20,13 @@ pub trait Clock: Send + Sync {
     async fn sleep(&self, duration: Duration);
 }
 
-/// The system clock with tokio's timer (feature `reqwest`, which brings tokio already).
+/// The system clock with tokio's timer (feature `tokio`, which `reqwest` turns on).
 /// `sleep` must be awaited inside a tokio runtime with the time driver enabled.
-#[cfg(feature = "reqwest")]
+#[cfg(feature = "tokio")]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TokioClock;
 
-#[cfg(feature = "reqwest")]
+#[cfg(feature = "tokio")]
 #[async_trait]
 impl Clock for TokioClock {
     fn now(&self) -> DateTime<Utc> {
