@@ -116,8 +116,20 @@ impl fmt::Debug for Registry {
 /// }"#).unwrap();
 /// assert_eq!(connections.names().collect::<Vec<_>>(), vec!["ops"]);
 /// ```
-#[derive(Debug, Clone, Default, PartialEq)]
+///
+/// Its `Debug` shows the connection names only: a connection names its secrets, but a
+/// mistaken one may hold a credential where a `{"secret": …}` belongs, which building a
+/// flow refuses without quoting and `Debug` must not print either.
+#[derive(Clone, Default, PartialEq)]
 pub struct Connections(BTreeMap<String, Value>);
+
+impl fmt::Debug for Connections {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connections")
+            .field("names", &self.0.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
 
 impl Connections {
     /// No connections.

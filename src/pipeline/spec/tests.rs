@@ -353,3 +353,17 @@ fn the_http_target_can_send_the_record_key_for_idempotency() {
         Some("fracttal:wo:9:1")
     );
 }
+
+#[test]
+fn connections_debug_names_them_and_prints_nothing_they_hold() {
+    // A credential pasted where a `{"secret": …}` belongs: refused when a flow is built,
+    // and never printed.
+    let connections = Connections::from_json(
+        r#"{"ops": {"base_url": "https://ops.example.com/", "headers": {"Authorization": "Bearer sk-live-123"}}}"#,
+    )
+    .unwrap();
+    let debug = format!("{connections:?}");
+    assert!(debug.contains("ops"), "{debug}");
+    assert!(!debug.contains("sk-live-123"), "{debug}");
+    assert!(!debug.contains("ops.example.com"), "{debug}");
+}
