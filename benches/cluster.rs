@@ -152,8 +152,9 @@ async fn bare_round(pool: &PgPool, schema: &str, workers: usize, batched: bool) 
             .listen_os_shutdown_signals(false)
             .add_extension(Done(done.clone()))
             .define_job::<Noop>();
-        // The cluster's own fetching and completion settings, or graphile_worker's plain
-        // one-job-per-query loop.
+        // The cluster's own fetching and completion settings (its default `fetch_batch`; the
+        // 30 s hold and 2 ms completion batches are src/cluster's LOCAL_JOB_TTL and
+        // COMPLETION_BATCH_DELAY: keep them alike), or graphile_worker's plain loop.
         let worker = if batched {
             worker
                 .local_queue(

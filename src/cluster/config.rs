@@ -176,7 +176,7 @@ impl StepHistory {
                     || report.records.iter().any(|line| match &line.outcome {
                         Outcome::Delivered { .. } | Outcome::Skipped { .. } => false,
                         Outcome::Duplicate { receipt, .. } => receipt.is_none(),
-                        _ => true,
+                        Outcome::Failed { .. } => true,
                     })
             }
         }

@@ -257,7 +257,8 @@ impl ClusterBuilder {
     /// Checks the configuration and the flows, then creates or checks the cluster's tables
     /// and graphile_worker's schema.
     ///
-    /// Fails with [`ClusterError::InvalidConfig`] (every problem listed),
+    /// Fails with [`ClusterError::InvalidConfig`] (every problem listed, or a
+    /// `recipient_queues` other than the one the cluster's tables record),
     /// [`ClusterError::DuplicateFlow`], [`ClusterError::InvalidFlow`] (a timed trigger
     /// without a source to poll; a claim lease longer than the job's retries, which would
     /// leave a record found in flight without attempts once the lease ends),
@@ -268,6 +269,7 @@ impl ClusterBuilder {
         if !problems.is_empty() {
             return Err(ClusterError::InvalidConfig(problems));
         }
+        let span = retry_span(self.config.max_attempts);
         let mut flows = BTreeMap::new();
         for flow in self.flows {
             if flow.trigger().is_timed() && !flow.has_source() {
@@ -277,7 +279,6 @@ impl ClusterBuilder {
                         .to_owned(),
                 });
             }
-            let span = retry_span(self.config.max_attempts);
             if flow.delivery().claim_lease >= span {
                 return Err(ClusterError::InvalidFlow {
                     flow: flow.id().to_owned(),

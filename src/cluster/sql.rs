@@ -19,8 +19,11 @@ use sqlx::{AssertSqlSafe, PgPool, Postgres, Transaction};
 
 use super::ClusterError;
 
-/// The version of the tables this code writes and reads.
-pub(crate) const SCHEMA_VERSION: i64 = 2;
+/// The migrations, version 1 first: version `n` is `MIGRATIONS[n - 1]`.
+const MIGRATIONS: &[&str] = &[V1, V2];
+
+/// The version of the tables this code writes and reads: the last migration's.
+pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Version 1. `{s}` is the quoted schema. The queue key is drawn by the database
 /// (`gen_random_uuid`, PostgreSQL 13 or later): 244 random bits, the same for every node.
@@ -177,20 +180,17 @@ pub(crate) async fn migrate(pool: &PgPool, tables: &Tables) -> Result<(), Cluste
     .fetch_one(&mut *tx)
     .await
     .map_err(db)?;
-    match found {
-        None => {
-            apply(&mut tx, &s, V1, 1).await.map_err(db)?;
-            apply(&mut tx, &s, V2, 2).await.map_err(db)?;
-        }
-        Some(1) => apply(&mut tx, &s, V2, 2).await.map_err(db)?,
-        Some(version) if version > SCHEMA_VERSION => {
-            return Err(ClusterError::SchemaTooNew {
-                schema: schema.to_owned(),
-                found: version,
-                supported: SCHEMA_VERSION,
-            });
-        }
-        Some(_) => {}
+    let found = found.unwrap_or(0);
+    if found > SCHEMA_VERSION {
+        return Err(ClusterError::SchemaTooNew {
+            schema: schema.to_owned(),
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    let applied = usize::try_from(found).unwrap_or(0);
+    for (version, script) in (1..).zip(MIGRATIONS).skip(applied) {
+        apply(&mut tx, &s, script, version).await.map_err(db)?;
     }
     tx.commit().await.map_err(db)
 }

@@ -53,7 +53,7 @@ pub struct RateLimiter {
 /// The most slots one round trip to the rate store reserves for the callers of one
 /// process: enough to serve a worker's job slots in one go, few enough that a block
 /// abandoned by cancelled callers costs the other processes little.
-pub(crate) const MAX_BLOCK: u32 = 64;
+const MAX_BLOCK: u32 = 64;
 
 /// One shared store key as this process sees it.
 #[derive(Default)]
@@ -66,10 +66,10 @@ struct SharedKey {
     block: AsyncMutex<Block>,
 }
 
-/// Consecutive slots `interval` apart, starting at `next`.
+/// `left` consecutive slots `interval` apart, starting at `next` (none when `left` is 0).
 #[derive(Debug, Default, Clone, Copy)]
 struct Block {
-    next: Option<DateTime<Utc>>,
+    next: DateTime<Utc>,
     left: u32,
 }
 
@@ -185,8 +185,9 @@ impl RateLimiter {
         // Slots left over from a quiet spell that have passed by a whole interval are
         // skipped: sending on them now would bunch this send with the ones after it.
         let interval = chrono::Duration::from_std(self.interval).unwrap_or(chrono::Duration::MAX);
-        while let Some(next) = block.next.filter(|_| block.left > 0) {
-            block.next = Some(crate::clock::add(next, self.interval));
+        while block.left > 0 {
+            let next = block.next;
+            block.next = crate::clock::add(next, self.interval);
             block.left -= 1;
             if next
                 .checked_add_signed(interval)
@@ -202,7 +203,7 @@ impl RateLimiter {
         let span = self.interval.saturating_mul(count);
         let first = rates.reserve_slot(store_key, span, now).await?;
         *block = Block {
-            next: Some(crate::clock::add(first, self.interval)),
+            next: crate::clock::add(first, self.interval),
             left: count - 1,
         };
         Ok(first)

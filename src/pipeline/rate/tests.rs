@@ -220,7 +220,7 @@ fn slots_left_over_from_a_quiet_spell_are_not_used_late() {
         assert_eq!(block.left, 0, "all four slots were handed out");
         // Leave two slots unused, as callers cancelled before taking them would.
         block = Block {
-            next: Some(t0 + chrono::Duration::milliseconds(40)),
+            next: t0 + chrono::Duration::milliseconds(40),
             left: 2,
         };
         *limiter.shared_key("k").block.try_lock().unwrap() = block;
