@@ -21,8 +21,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use futures_util::future::join_all;
 use hubflow::testing::store::{check_all, check_rates};
 use hubflow::{
-    Claim, ClaimStore, HistoryEntry, HistoryStore, PgStore, PgStoreOptions, StateEntry, StateStore,
-    StoreError, StoreErrorKind,
+    Claim, ClaimStore, HistoryEntry, HistoryStore, PgStore, PgStoreOptions, RateStore, Receipt,
+    StateEntry, StateStore, StoreError, StoreErrorKind,
 };
 use serde_json::json;
 use sqlx::postgres::PgConnectOptions;
@@ -250,6 +250,193 @@ async fn concurrent_claim_batches_through_two_pools_acquire_each_key_once() {
             );
         }
     }
+    drop_schema(&url, &schema).await;
+}
+
+/// Counts the statements that write `table` (a statement-level trigger), so that a test can
+/// tell one multi-row statement from many.
+async fn count_statements(url: &str, schema: &str, table: &str) {
+    execute(
+        url,
+        format!(
+            "CREATE TABLE IF NOT EXISTS {schema}.statements (tbl text PRIMARY KEY, n bigint NOT NULL);
+             CREATE OR REPLACE FUNCTION {schema}.count_statement() RETURNS trigger AS $$
+             BEGIN
+               INSERT INTO {schema}.statements VALUES (TG_TABLE_NAME, 1)
+               ON CONFLICT (tbl) DO UPDATE SET n = {schema}.statements.n + 1;
+               RETURN NULL;
+             END $$ LANGUAGE plpgsql;
+             CREATE TRIGGER count_{table} AFTER INSERT ON {schema}.{table}
+             FOR EACH STATEMENT EXECUTE FUNCTION {schema}.count_statement();"
+        ),
+    )
+    .await;
+}
+
+async fn statements(url: &str, schema: &str, table: &str) -> i64 {
+    scalar_i64(
+        url,
+        format!("SELECT coalesce((SELECT n FROM {schema}.statements WHERE tbl = '{table}'), 0)"),
+    )
+    .await
+}
+
+// On the current-thread runtime, `join_all` queues every call before the first statement
+// runs, so the statement counts below are exact.
+#[tokio::test]
+async fn concurrent_calls_share_one_statement_and_each_gets_its_own_answer() {
+    let Some(url) = database_url() else { return };
+    let schema = fresh_schema("group");
+    let store = store_in(&url, &schema).await;
+    for table in ["claims", "history", "rate_slots"] {
+        count_statements(&url, &schema, table).await;
+    }
+    let now = instant(2);
+    let keys: Vec<(String, String)> = (0..64)
+        .map(|i| (format!("flow-{}", i % 8), format!("k{i}")))
+        .collect();
+
+    // 64 claims over 8 scopes: one statement, each acquired.
+    let claims = join_all(keys.iter().map(|(scope, key)| store.claim(scope, key, now))).await;
+    assert!(
+        claims.iter().all(|c| matches!(c, Ok(Claim::Acquired))),
+        "{claims:?}"
+    );
+    assert_eq!(statements(&url, &schema, "claims").await, 1);
+
+    // Again: each finds its own claim in flight since its own instant.
+    let later = now + chrono::Duration::seconds(1);
+    let claims = join_all(
+        keys.iter()
+            .map(|(scope, key)| store.claim(scope, key, later)),
+    )
+    .await;
+    for claim in &claims {
+        assert_eq!(claim.as_ref().unwrap(), &Claim::InFlight { since: now });
+    }
+    assert_eq!(statements(&url, &schema, "claims").await, 2);
+
+    // 64 completions, each with its own receipt: one statement.
+    let receipts: Vec<Receipt> = (0..64)
+        .map(|i| Receipt::new(200).with_id(format!("id-{i}")))
+        .collect();
+    let done = join_all(
+        keys.iter()
+            .zip(&receipts)
+            .map(|((scope, key), receipt)| store.complete(scope, key, receipt)),
+    )
+    .await;
+    assert!(done.iter().all(Result::is_ok), "{done:?}");
+    assert_eq!(statements(&url, &schema, "claims").await, 3);
+    for ((scope, key), receipt) in keys.iter().zip(&receipts) {
+        assert_eq!(
+            store.peek_claim(scope, key).await.unwrap(),
+            Some(Claim::Done {
+                receipt: receipt.clone()
+            })
+        );
+    }
+
+    // Ten claims of one key cannot share a statement: each goes alone, in order, and one
+    // acquires.
+    let claims = join_all((0..10).map(|_| store.claim("one", "key", now))).await;
+    let claims: Vec<Claim> = claims.into_iter().map(Result::unwrap).collect();
+    assert_eq!(claims[0], Claim::Acquired);
+    assert!(
+        claims[1..]
+            .iter()
+            .all(|c| *c == Claim::InFlight { since: now }),
+        "{claims:?}"
+    );
+    assert_eq!(statements(&url, &schema, "claims").await, 13);
+
+    // History: 20 appends of one flow in one statement, kept in the order appended.
+    let entries: Vec<HistoryEntry> = (0..20)
+        .map(|i| HistoryEntry::new("flow-h", now, now, json!({ "run": i })))
+        .collect();
+    let appended = join_all(entries.iter().map(|entry| store.append_history(entry))).await;
+    assert!(appended.iter().all(Result::is_ok), "{appended:?}");
+    assert_eq!(statements(&url, &schema, "history").await, 1);
+    let recent = store.recent_history("flow-h", 100).await.unwrap();
+    let runs: Vec<i64> = recent
+        .iter()
+        .map(|e| e.report["run"].as_i64().unwrap())
+        .collect();
+    assert_eq!(runs, (0..20).rev().collect::<Vec<_>>());
+
+    // Rate slots: 4 keys × 5 calls at one instant. A statement takes one call per key, so
+    // 5 statements, and each key's calls get consecutive slots.
+    let step = Duration::from_millis(10);
+    let calls: Vec<String> = (0..20).map(|i| format!("number-{}", i % 4)).collect();
+    let slots = join_all(calls.iter().map(|key| store.reserve_slot(key, step, now))).await;
+    assert_eq!(statements(&url, &schema, "rate_slots").await, 5);
+    for k in 0..4 {
+        let got: Vec<DateTime<Utc>> = slots
+            .iter()
+            .zip(&calls)
+            .filter(|(_, key)| **key == format!("number-{k}"))
+            .map(|(slot, _)| *slot.as_ref().unwrap())
+            .collect();
+        let want: Vec<DateTime<Utc>> = (0..5)
+            .map(|i| now + chrono::Duration::milliseconds(10 * i))
+            .collect();
+        assert_eq!(got, want, "number-{k}");
+    }
+    drop_schema(&url, &schema).await;
+}
+
+#[tokio::test]
+async fn a_value_the_server_refuses_fails_its_own_call_and_no_other_in_its_statement() {
+    let Some(url) = database_url() else { return };
+    let schema = fresh_schema("group_fault");
+    let store = store_in(&url, &schema).await;
+    count_statements(&url, &schema, "claims").await;
+    let now = instant(3);
+    for i in 0..8 {
+        assert_eq!(
+            store.claim("flow", &format!("k{i}"), now).await.unwrap(),
+            Claim::Acquired
+        );
+    }
+    let before = statements(&url, &schema, "claims").await;
+    // `jsonb` cannot hold U+0000: the server refuses the statement that carries it.
+    let receipts: Vec<Receipt> = (0..8)
+        .map(|i| {
+            let note = if i == 3 {
+                "nul \u{0} here".to_owned()
+            } else {
+                format!("fine {i}")
+            };
+            Receipt::new(200).with_details(json!({ "note": note }))
+        })
+        .collect();
+    let keys: Vec<String> = (0..8).map(|i| format!("k{i}")).collect();
+    let done = join_all(
+        keys.iter()
+            .zip(&receipts)
+            .map(|(key, receipt)| store.complete("flow", key, receipt)),
+    )
+    .await;
+    for (i, result) in done.iter().enumerate() {
+        if i == 3 {
+            let error = result.as_ref().unwrap_err();
+            assert_eq!(error.kind(), StoreErrorKind::Conflict, "{error}");
+            assert!(matches!(
+                store.peek_claim("flow", "k3").await.unwrap(),
+                Some(Claim::InFlight { .. })
+            ));
+        } else {
+            result.as_ref().unwrap();
+            assert_eq!(
+                store.peek_claim("flow", &format!("k{i}")).await.unwrap(),
+                Some(Claim::Done {
+                    receipt: receipts[i].clone()
+                })
+            );
+        }
+    }
+    // The refused statement left no count; then each call went alone, 7 of them committed.
+    assert_eq!(statements(&url, &schema, "claims").await - before, 7);
     drop_schema(&url, &schema).await;
 }
 

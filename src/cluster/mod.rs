@@ -136,6 +136,7 @@ use graphile_worker::{
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::watch;
 
+use crate::store::group::Group;
 use crate::{Context, Flow, PgStore, PgStoreOptions, Record};
 
 mod config;
@@ -203,6 +204,9 @@ pub(crate) struct Inner {
     utils: WorkerUtils,
     queue_key: Vec<u8>,
     stop: watch::Sender<bool>,
+    /// Where step jobs read their records, and the reads queued to share a statement.
+    intake: tasks::Intake,
+    intake_reads: Group<tasks::IntakeRead>,
 }
 
 impl fmt::Debug for Cluster {
@@ -336,6 +340,10 @@ impl ClusterBuilder {
             }
         };
         let (stop, _) = watch::channel(false);
+        let intake = tasks::Intake {
+            pool: self.pool.clone(),
+            select: tables.select_intake.clone(),
+        };
         Ok(Cluster {
             inner: Arc::new(Inner {
                 pool: self.pool,
@@ -346,6 +354,8 @@ impl ClusterBuilder {
                 utils,
                 queue_key: queue_key.into_bytes(),
                 stop,
+                intake,
+                intake_reads: Group::default(),
             }),
         })
     }

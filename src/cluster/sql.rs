@@ -103,8 +103,12 @@ impl Tables {
                 "INSERT INTO {s}.intake (flow_id, event_id, record) VALUES ($1, $2, $3) \
                  ON CONFLICT (flow_id, event_id) DO NOTHING RETURNING accepted_at"
             )),
+            // The records of many step jobs at once (`tasks::IntakeRead`); a pruned row
+            // comes back as NULL.
             select_intake: Statement::new(format!(
-                "SELECT record FROM {s}.intake WHERE flow_id = $1 AND event_id = $2"
+                "SELECT k.flow_id, k.event_id, i.record \
+                 FROM unnest($1::text[], $2::text[]) AS k (flow_id, event_id) \
+                 LEFT JOIN {s}.intake AS i USING (flow_id, event_id)"
             )),
             insert_trigger_state: Statement::new(format!(
                 "INSERT INTO {s}.trigger_state (flow_id, schedule, planned_until) \

@@ -2,24 +2,30 @@
 //!
 //! | task | payload | does |
 //! |---|---|---|
-//! | `hubflow_flow_step` | `{"flow", "event"}` | reads the accepted record from `intake`, `flow.process(ctx, [record])`, maps the outcome ([`super::outcome`]) |
+//! | `hubflow_flow_step` | `{"flow", "event"}` | reads the accepted record from `intake` (with the worker's other steps' reads), `flow.process(ctx, [record])`, maps the outcome ([`super::outcome`]) |
 //! | `hubflow_flow_run` | `{"flow", "due"}` | `flow.run(ctx)`; a run found busy (another poller holds the cursor lease) completes |
 //! | `hubflow_tick` | `{}` | the scheduler ([`super::schedule`]) and the daily maintenance |
 //!
 //! Payloads name records by reference only: graphile_worker logs payloads, and its tables
 //! are read by more people than the intake table.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
+
+use async_trait::async_trait;
 
 use chrono::{DateTime, Utc};
 use graphile_worker::{IntoTaskHandlerResult, TaskHandler, WorkerContext};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
+use sqlx::PgPool;
 
 use super::outcome::{step_result, TaskError};
+use super::sql::Statement;
 use super::Inner;
-use crate::{Record, RunError};
+use crate::store::group::Batched;
+use crate::{Record, RunError, StoreError};
 
 /// The cluster, as graphile_worker hands it to every task (an extension, keyed by type: a
 /// private type, so that no host extension can take its place).
@@ -105,6 +111,69 @@ impl TaskHandler for Tick {
     }
 }
 
+/// Where step jobs read their records: the cluster's pool and the statement.
+#[derive(Clone)]
+pub(crate) struct Intake {
+    pub(crate) pool: PgPool,
+    pub(crate) select: Statement,
+}
+
+/// One step job's read of its record, sent with the reads of the worker's other jobs in
+/// one statement ([`Group`](crate::store::group::Group)).
+pub(crate) struct IntakeRead {
+    flow: String,
+    event: String,
+}
+
+/// A row of the read: flow, event, and the record unless the retention pruned it.
+type IntakeRow = (String, String, Option<Json<Record>>);
+
+#[async_trait]
+impl Batched for IntakeRead {
+    type On = Intake;
+    type Request = IntakeRead;
+    type Answer = Option<Record>;
+
+    /// Reads write nothing.
+    fn rows(_: &IntakeRead) -> Vec<(&str, &str)> {
+        Vec::new()
+    }
+
+    fn size(_: &IntakeRead) -> usize {
+        1
+    }
+
+    async fn send(
+        intake: &Intake,
+        reads: &[&IntakeRead],
+    ) -> Result<Vec<Result<Option<Record>, StoreError>>, StoreError> {
+        let flows: Vec<&str> = reads.iter().map(|r| r.flow.as_str()).collect();
+        let events: Vec<&str> = reads.iter().map(|r| r.event.as_str()).collect();
+        let rows: Vec<IntakeRow> = sqlx::query_as(intake.select.sql())
+            .bind(&flows)
+            .bind(&events)
+            .fetch_all(&intake.pool)
+            .await
+            .map_err(|e| {
+                StoreError::unavailable("reading accepted records from the intake table failed")
+                    .with_source(e)
+            })?;
+        let found: HashMap<(String, String), Option<Record>> = rows
+            .into_iter()
+            .map(|(flow, event, record)| ((flow, event), record.map(|Json(r)| r)))
+            .collect();
+        Ok(reads
+            .iter()
+            .map(|read| {
+                found
+                    .get(&(read.flow.clone(), read.event.clone()))
+                    .cloned()
+                    .ok_or_else(|| StoreError::corrupt("reading a record answered no row"))
+            })
+            .collect())
+    }
+}
+
 impl Inner {
     /// Runs one accepted record through its flow.
     async fn step(&self, job: &FlowStep) -> Result<(), TaskError> {
@@ -115,13 +184,16 @@ impl Inner {
                 job.flow
             )));
         };
-        let row: Option<Json<Record>> = sqlx::query_scalar(self.tables.select_intake.sql())
-            .bind(&job.flow)
-            .bind(&job.event)
-            .fetch_optional(&self.pool)
+        let read = IntakeRead {
+            flow: job.flow.clone(),
+            event: job.event.clone(),
+        };
+        let row = self
+            .intake_reads
+            .call(&self.intake, read)
             .await
             .map_err(|_| TaskError::new("reading the record from the intake table failed"))?;
-        let Some(Json(record)) = row else {
+        let Some(record) = row else {
             // Pruned by the retention: older than any retry this job could have had left.
             tracing::warn!(
                 flow = %job.flow,

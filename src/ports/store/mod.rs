@@ -37,6 +37,8 @@ pub use error::{StoreError, StoreErrorKind};
 pub use history::{HistoryEntry, HistoryStore};
 pub use memory::MemoryStore;
 #[cfg(feature = "graphile")]
+pub(crate) use postgres::group;
+#[cfg(feature = "graphile")]
 pub(crate) use postgres::valid_schema_name;
 #[cfg(feature = "postgres")]
 pub use postgres::{PgStore, PgStoreOptions};

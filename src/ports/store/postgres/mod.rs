@@ -5,7 +5,9 @@
 //! are `timestamptz` (microseconds, compared exactly, as `reclaim` needs), JSON values
 //! `jsonb` (whose `=` is JSON equality, as `swap_state` needs).
 
+mod batches;
 mod error;
+pub(crate) mod group;
 mod ops;
 mod schema;
 #[cfg(test)]
@@ -19,6 +21,7 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection};
 
+use self::batches::Groups;
 use self::error::{connect_error, connect_timeout, db_error, endpoint};
 use self::ops::{count, limit};
 pub(crate) use self::schema::valid_schema_name;
@@ -149,6 +152,8 @@ struct Inner {
     /// `host:port`, for messages.
     endpoint: String,
     sql: Statements,
+    /// The operations whose concurrent calls share statements.
+    groups: Groups,
 }
 
 /// Shows where the store is, never the connection's password.
@@ -277,6 +282,7 @@ impl PgStore {
                 schema,
                 endpoint,
                 sql,
+                groups: Groups::default(),
             }),
         }
     }

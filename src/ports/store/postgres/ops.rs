@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::batches::{ClaimRequest, CompleteRequest, SlotRequest};
 use super::error::db_error;
 use super::PgStore;
 use crate::store::{
@@ -33,7 +34,7 @@ fn from_json<T: DeserializeOwned>(value: Value, column: &str) -> Result<T, Store
 }
 
 /// A stored claim row as a [`Claim`].
-fn claim_of(
+pub(super) fn claim_of(
     state: &str,
     since: Option<DateTime<Utc>>,
     receipt: Option<Value>,
@@ -65,9 +66,6 @@ pub(super) fn count(rows: u64) -> usize {
     usize::try_from(rows).unwrap_or(usize::MAX)
 }
 
-/// A row of `claim_batch`: key, state, since, receipt, and whether this statement inserted it.
-type ClaimRow = (String, String, Option<DateTime<Utc>>, Option<Value>, bool);
-
 #[async_trait]
 impl ClaimStore for PgStore {
     async fn claim(&self, scope: &str, key: &str, now: DateTime<Utc>) -> Result<Claim, StoreError> {
@@ -83,29 +81,27 @@ impl ClaimStore for PgStore {
         keys: &[&str],
         now: DateTime<Utc>,
     ) -> Result<Vec<Claim>, StoreError> {
-        let what = "claiming record keys";
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        // One statement cannot touch a row twice, so the keys go to the server once each,
-        // sorted (the lock order the statement relies on); repeats are answered below.
-        let distinct: Vec<&str> = keys
+        // One statement cannot touch a row twice, so the keys go to the server once each;
+        // repeats are answered below.
+        let distinct: Vec<String> = keys
             .iter()
             .copied()
             .collect::<BTreeSet<&str>>()
             .into_iter()
+            .map(str::to_owned)
             .collect();
-        let rows: Vec<ClaimRow> = sqlx::query_as(self.inner.sql.claim_batch.clone())
-            .bind(scope)
-            .bind(&distinct)
-            .bind(now)
-            .fetch_all(&self.inner.pool)
-            .await
-            .map_err(|e| db_error(what, e))?;
+        let request = ClaimRequest {
+            scope: scope.to_owned(),
+            keys: distinct,
+            now,
+        };
+        let rows = self.inner.groups.claims.call(self, request).await?;
         // Each key's answer to its first occurrence, and what later occurrences find.
         let mut found: HashMap<String, (Claim, Claim)> = HashMap::with_capacity(rows.len());
-        for (key, state, since, receipt, inserted) in rows {
-            let claim = claim_of(&state, since, receipt)?;
+        for (key, claim, inserted) in rows {
             let first = if inserted {
                 Claim::Acquired
             } else {
@@ -144,14 +140,12 @@ impl ClaimStore for PgStore {
     }
 
     async fn complete(&self, scope: &str, key: &str, receipt: &Receipt) -> Result<(), StoreError> {
-        sqlx::query(self.inner.sql.complete.clone())
-            .bind(scope)
-            .bind(key)
-            .bind(to_json(receipt, "the receipt")?)
-            .execute(&self.inner.pool)
-            .await
-            .map_err(|e| db_error("completing a claim", e))?;
-        Ok(())
+        let request = CompleteRequest {
+            scope: scope.to_owned(),
+            key: key.to_owned(),
+            receipt: to_json(receipt, "the receipt")?,
+        };
+        self.inner.groups.completions.call(self, request).await
     }
 
     async fn release(&self, scope: &str, key: &str) -> Result<(), StoreError> {
@@ -345,29 +339,19 @@ impl RateStore for PgStore {
         interval: Duration,
         now: DateTime<Utc>,
     ) -> Result<DateTime<Utc>, StoreError> {
-        let step = crate::store::interval_micros(interval);
-        sqlx::query_scalar(self.inner.sql.reserve_slot.clone())
-            .bind(key)
-            .bind(now)
-            .bind(step)
-            .fetch_one(&self.inner.pool)
-            .await
-            .map_err(|e| db_error("reserving a rate-limit slot", e))
+        let request = SlotRequest {
+            key: key.to_owned(),
+            now,
+            step: crate::store::interval_micros(interval),
+        };
+        self.inner.groups.slots.call(self, request).await
     }
 }
 
 #[async_trait]
 impl HistoryStore for PgStore {
     async fn append_history(&self, entry: &HistoryEntry) -> Result<(), StoreError> {
-        sqlx::query(self.inner.sql.append_history.clone())
-            .bind(&entry.flow)
-            .bind(entry.started_at)
-            .bind(entry.finished_at)
-            .bind(&entry.report)
-            .execute(&self.inner.pool)
-            .await
-            .map_err(|e| db_error("appending history", e))?;
-        Ok(())
+        self.inner.groups.history.call(self, entry.clone()).await
     }
 
     async fn recent_history(&self, flow: &str, n: usize) -> Result<Vec<HistoryEntry>, StoreError> {

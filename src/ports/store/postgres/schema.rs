@@ -161,11 +161,12 @@ pub(super) fn safe(statement: String) -> SqlStr {
 
 /// Every statement of the store, with the schema's name in place: built once per store.
 ///
-/// Each is the statement its trait documents, adapted in two ways: `claim_batch` takes many
-/// keys in one round trip, and `prune_history` deletes below the oldest run to keep (one
-/// index range) instead of `NOT IN` a list.
+/// Each is the statement its trait documents, adapted in two ways: `claim`, `complete`,
+/// `append_history` and `reserve_slot` take the rows of many calls in one round trip
+/// (arrays, one element per row; see `group`), and `prune_history` deletes below the
+/// oldest run to keep (one index range) instead of `NOT IN` a list.
 pub(super) struct Statements {
-    pub(super) claim_batch: SqlStr,
+    pub(super) claim: SqlStr,
     pub(super) reclaim: SqlStr,
     pub(super) complete: SqlStr,
     pub(super) release: SqlStr,
@@ -190,26 +191,31 @@ pub(super) struct Statements {
 impl Statements {
     pub(super) fn new(s: &str) -> Statements {
         Statements {
-            // `$2` holds distinct keys in one order shared by every caller (sorted), so
-            // concurrent batches lock overlapping keys in the same order and cannot deadlock;
-            // `DO UPDATE` (rather than `DO NOTHING`) locks and returns a row another
-            // transaction committed after this statement's snapshot, which a separate read
-            // in the same statement could not see. `xmax = 0` only on a row this statement
-            // inserted.
-            claim_batch: safe(format!(
+            // Many callers' claims in one statement (`group`): rows of (scope, key, since),
+            // no row twice. They are locked in one order shared by every statement that
+            // locks several claims (scope, then key), so concurrent statements cannot
+            // deadlock; `DO UPDATE` (rather than `DO NOTHING`) locks and returns a row
+            // another transaction committed after this statement's snapshot, which a
+            // separate read in the same statement could not see. `xmax = 0` only on a row
+            // this statement inserted.
+            claim: safe(format!(
                 "INSERT INTO {s}.claims AS c (scope, key, state, since) \
-                 SELECT $1, k.key, 'in_flight', $3 \
-                 FROM unnest($2::text[]) WITH ORDINALITY AS k (key, n) ORDER BY k.n \
+                 SELECT k.scope, k.key, 'in_flight', k.since \
+                 FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS k (scope, key, since) \
+                 ORDER BY k.scope, k.key \
                  ON CONFLICT (scope, key) DO UPDATE SET scope = c.scope \
-                 RETURNING c.key, c.state, c.since, c.receipt, (c.xmax = 0) AS inserted"
+                 RETURNING c.scope, c.key, c.state, c.since, c.receipt, (c.xmax = 0) AS inserted"
             )),
             reclaim: safe(format!(
                 "UPDATE {s}.claims SET since = $4 \
                  WHERE scope = $1 AND key = $2 AND state = 'in_flight' AND since = $3"
             )),
+            // Many callers' completions, as `claim`: no row twice, locked in its order.
             complete: safe(format!(
                 "INSERT INTO {s}.claims AS c (scope, key, state, receipt) \
-                 VALUES ($1, $2, 'done', $3) \
+                 SELECT k.scope, k.key, 'done', k.receipt \
+                 FROM unnest($1::text[], $2::text[], $3::jsonb[]) AS k (scope, key, receipt) \
+                 ORDER BY k.scope, k.key \
                  ON CONFLICT (scope, key) DO UPDATE SET state = 'done', since = NULL, \
                  receipt = excluded.receipt WHERE c.state = 'in_flight'"
             )),
@@ -261,9 +267,12 @@ impl Statements {
             remove_state: safe(format!(
                 "DELETE FROM {s}.state WHERE scope = $1 AND key = $2"
             )),
+            // Many callers' entries, in the order they were appended (their ids).
             append_history: safe(format!(
                 "INSERT INTO {s}.history (flow, started_at, finished_at, report) \
-                 VALUES ($1, $2, $3, $4)"
+                 SELECT h.flow, h.started_at, h.finished_at, h.report \
+                 FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::jsonb[]) \
+                 WITH ORDINALITY AS h (flow, started_at, finished_at, report, n) ORDER BY h.n"
             )),
             recent_history: safe(format!(
                 "SELECT flow, started_at, finished_at, report FROM {s}.history \
@@ -283,13 +292,19 @@ impl Statements {
                  WHERE newer > $1 AND finished_at < $2)"
             )),
             purge_expired_state: safe(format!("DELETE FROM {s}.state WHERE expires_at <= $1")),
-            // `$3` is the interval in whole microseconds (`timestamptz`'s precision).
+            // Many callers' slots, each of a distinct key: `step` is the interval in whole
+            // microseconds (`timestamptz`'s precision). A key's slot is its `next_slot`, or
+            // `now` when that passed; the row moves on by one interval.
             reserve_slot: safe(format!(
-                "INSERT INTO {s}.rate_slots AS r (key, next_slot) \
-                 VALUES ($1, $2 + $3::bigint * interval '1 microsecond') \
+                "WITH k AS (SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::bigint[]) \
+                 AS k (key, now, step)) \
+                 INSERT INTO {s}.rate_slots AS r (key, next_slot) \
+                 SELECT k.key, k.now + k.step * interval '1 microsecond' FROM k ORDER BY k.key \
                  ON CONFLICT (key) DO UPDATE \
-                 SET next_slot = GREATEST(r.next_slot, $2) + $3::bigint * interval '1 microsecond' \
-                 RETURNING r.next_slot - $3::bigint * interval '1 microsecond'"
+                 SET next_slot = GREATEST(r.next_slot + (SELECT k.step FROM k WHERE k.key = r.key) \
+                 * interval '1 microsecond', excluded.next_slot) \
+                 RETURNING r.key, r.next_slot - (SELECT k.step FROM k WHERE k.key = r.key) \
+                 * interval '1 microsecond'"
             )),
         }
     }

@@ -135,7 +135,7 @@ fn driver_failures_become_typed_store_errors_that_say_why() {
 fn every_statement_names_the_schema_and_only_it() {
     let sql = Statements::new("tenant_7");
     for statement in [
-        &sql.claim_batch,
+        &sql.claim,
         &sql.reclaim,
         &sql.complete,
         &sql.release,
@@ -154,6 +154,7 @@ fn every_statement_names_the_schema_and_only_it() {
         &sql.prune_history,
         &sql.prune_all_history,
         &sql.purge_expired_state,
+        &sql.reserve_slot,
     ] {
         let text = statement.as_str();
         assert!(text.contains("tenant_7."), "{text}");
