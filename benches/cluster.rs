@@ -5,8 +5,10 @@
 //!   fetch and batched completion: the queue's own limit on this machine and database.
 //! * `graphile_bare_one_per_fetch/4_workers`: the same with graphile_worker's plain loop, one
 //!   job per query, one completion per job.
-//! * `cluster/1_worker`, `cluster/4_workers`: N records accepted into a [`Cluster`] (not
-//!   timed), then delivered by one or four cluster workers with the default
+//! * `cluster/1_worker`, `cluster/4_workers`: N records accepted into a [`Cluster`] in one
+//!   transaction (not timed), then, from its commit, delivered by one or four cluster
+//!   workers, running since before the first round (their pools open, as the bare side's
+//!   workers start on an open pool), with the default
 //!   [`ClusterConfig`] but for concurrency and poll, through `PgStore` (a claim and a
 //!   completion per record) and the WhatsApp template target, to a loopback stand-in of the
 //!   Graph API that answers at once. Each record has a recipient of its own, spread over
@@ -17,7 +19,8 @@
 //! * `cluster_problems_history/4_workers`: the same with `StepHistory::Problems`: no run
 //!   history entry per delivery.
 //!
-//! Workers run in this process on one tokio runtime, for both sides alike.
+//! Workers run in this process on one tokio runtime, for both sides alike, and each
+//! benchmark has a job queue (and the cluster's tables) of its own, dropped after it.
 //!
 //! ```text
 //! bash .ci/postgres.sh cargo bench --features graphile,whatsapp,reqwest --bench cluster
@@ -209,69 +212,111 @@ struct Bench {
     pool: PgPool,
     stand_in: String,
     sent: Arc<AtomicU64>,
-    config: ClusterConfig,
-    store: PgStore,
     round: AtomicU64,
 }
 
 impl Bench {
-    async fn cluster(&self, history: StepHistory) -> Cluster {
+    async fn cluster(&self, store: &PgStore, config: &ClusterConfig) -> Cluster {
         let http = ReqwestClient::new().expect("the HTTP client");
-        let ctx = Context::new(http, TokioClock, self.store.clone());
+        let ctx = Context::new(http, TokioClock, store.clone());
         (0..TENANTS)
             .fold(Cluster::builder(self.pool.clone(), ctx), |builder, t| {
                 builder.flow(flow(&self.stand_in, t))
             })
-            .config(self.config.clone().history(history))
+            .config(config.clone())
             .build()
             .await
             .expect("the cluster")
     }
 
-    /// One cluster round: N records accepted (not timed), then delivered by `workers`.
-    async fn round(&self, workers: usize, history: StepHistory) -> Duration {
-        let round = self.round.fetch_add(1, Ordering::Relaxed);
-        let nodes: Vec<Cluster> =
-            futures_util::future::join_all((0..workers).map(|_| self.cluster(history))).await;
-        let intake = &nodes[0];
-        let accepts = (0..N).map(|n| {
-            let record = Record::new(
-                format!("r{round}-{n}"),
-                "bench",
-                json!({"phone": format!("55119{:08}", round * N + n), "name": "Jonas", "folio": n}),
-            );
-            let flow_id = format!("bench-deliver-{}", n as usize % TENANTS);
-            async move { intake.accept(&flow_id, record).await }
-        });
-        for result in futures_util::stream::StreamExt::collect::<Vec<_>>(
-            futures_util::stream::StreamExt::buffer_unordered(
-                futures_util::stream::iter(accepts),
-                16,
-            ),
-        )
-        .await
-        {
-            result.expect("accept a record");
-        }
-        let before = self.sent.load(Ordering::Relaxed);
-        let started = Instant::now();
-        let runs: Vec<_> = nodes
+    /// `workers` nodes, running, on tables and a job queue of their own (so that no
+    /// benchmark inherits another's rows): started once per benchmark, so that their
+    /// connection pools are open and their workers initialized before any round is timed,
+    /// as the bare side's workers are.
+    async fn start(&self, workers: usize, history: StepHistory) -> Nodes {
+        let (tables, jobs) = (fresh("tables"), fresh("jobs"));
+        let store =
+            PgStore::from_pool_with(self.pool.clone(), PgStoreOptions::new().schema(&tables))
+                .await
+                .expect("the store");
+        let config = ClusterConfig::default()
+            .jobs_schema(&jobs)
+            .tables_schema(&tables)
+            .concurrency(CONCURRENCY)
+            .poll_interval(POLL)
+            .grace_period(Duration::from_secs(5))
+            .cron_tick(false)
+            .history(history);
+        let clusters: Vec<Cluster> =
+            futures_util::future::join_all((0..workers).map(|_| self.cluster(&store, &config)))
+                .await;
+        let runs = clusters
             .iter()
             .map(|node| {
                 let node = node.clone();
                 tokio::spawn(async move { node.run().await })
             })
             .collect();
+        Nodes {
+            clusters,
+            runs,
+            schemas: [tables, jobs],
+        }
+    }
+
+    /// One cluster round: N records accepted in one transaction (not timed), then, from
+    /// its commit, delivered by the running nodes.
+    async fn round(&self, nodes: &Nodes) -> Duration {
+        let round = self.round.fetch_add(1, Ordering::Relaxed);
+        let intake = &nodes.clusters[0];
+        let mut tx = self.pool.begin().await.expect("a transaction");
+        for n in 0..N {
+            let record = Record::new(
+                format!("r{round}-{n}"),
+                "bench",
+                json!({"phone": format!("55119{:08}", round * N + n), "name": "Jonas", "folio": n}),
+            );
+            let flow_id = format!("bench-deliver-{}", n as usize % TENANTS);
+            intake
+                .accept_in(&mut tx, &flow_id, &record)
+                .await
+                .expect("accept a record");
+        }
+        let before = self.sent.load(Ordering::Relaxed);
+        let started = Instant::now();
+        tx.commit().await.expect("commit the accepted records");
         wait_for(&self.sent, before + N).await;
-        let elapsed = started.elapsed();
-        for node in &nodes {
+        started.elapsed()
+    }
+}
+
+/// Running cluster nodes, and the schemas they use.
+struct Nodes {
+    clusters: Vec<Cluster>,
+    runs: Vec<tokio::task::JoinHandle<Result<(), hubflow::cluster::ClusterError>>>,
+    schemas: [String; 2],
+}
+
+impl Nodes {
+    async fn stop(self, pool: &PgPool) {
+        for node in &self.clusters {
             node.shutdown();
         }
-        for run in runs {
+        for run in self.runs {
             let _ = run.await;
         }
-        elapsed
+        for schema in &self.schemas {
+            drop_schema(pool, schema).await;
+        }
     }
+}
+
+async fn drop_schema(pool: &PgPool, schema: &str) {
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE"
+    )))
+    .execute(pool)
+    .await;
 }
 
 fn benches(c: &mut Criterion) {
@@ -282,32 +327,17 @@ fn benches(c: &mut Criterion) {
         return;
     };
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
-    let bare_schema = fresh("bare");
-    let tables = fresh("tables");
-    let jobs = fresh("jobs");
     let bench = runtime.block_on(async {
         let pool = PgPoolOptions::new()
             .max_connections(64)
             .connect(&url)
             .await
             .expect("connect to DATABASE_URL");
-        let store = PgStore::from_pool_with(pool.clone(), PgStoreOptions::new().schema(&tables))
-            .await
-            .expect("the store");
         let (stand_in, sent) = stand_in().await;
-        let config = ClusterConfig::default()
-            .jobs_schema(&jobs)
-            .tables_schema(&tables)
-            .concurrency(CONCURRENCY)
-            .poll_interval(POLL)
-            .grace_period(Duration::from_secs(5))
-            .cron_tick(false);
         Bench {
             pool,
             stand_in,
             sent,
-            config,
-            store,
             round: AtomicU64::new(0),
         }
     });
@@ -323,6 +353,8 @@ fn benches(c: &mut Criterion) {
         ("graphile_bare/4_workers", true),
         ("graphile_bare_one_per_fetch/4_workers", false),
     ] {
+        // A job queue of its own per benchmark, as the cluster's.
+        let bare_schema = fresh("bare");
         group.bench_function(name, |b| {
             b.to_async(&runtime).iter_custom(|iters| {
                 let (pool, schema) = (bench.pool.clone(), bare_schema.clone());
@@ -335,6 +367,7 @@ fn benches(c: &mut Criterion) {
                 }
             });
         });
+        runtime.block_on(drop_schema(&bench.pool, &bare_schema));
     }
     for (name, workers, history) in [
         ("cluster/1_worker", 1, StepHistory::Every),
@@ -345,30 +378,22 @@ fn benches(c: &mut Criterion) {
             StepHistory::Problems,
         ),
     ] {
+        let nodes = runtime.block_on(bench.start(workers, history));
         group.bench_function(name, |b| {
             b.to_async(&runtime).iter_custom(|iters| {
-                let bench = &bench;
+                let (bench, nodes) = (&bench, &nodes);
                 async move {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
-                        total += bench.round(workers, history).await;
+                        total += bench.round(nodes).await;
                     }
                     total
                 }
             });
         });
+        runtime.block_on(nodes.stop(&bench.pool));
     }
     group.finish();
-
-    runtime.block_on(async {
-        for schema in [&bare_schema, &tables, &jobs] {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP SCHEMA IF EXISTS {schema} CASCADE"
-            )))
-            .execute(&bench.pool)
-            .await;
-        }
-    });
 }
 
 criterion_group!(cluster, benches);

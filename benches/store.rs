@@ -2,6 +2,10 @@
 //! `PgStore` on the server `DATABASE_URL` names (skipped, with a line saying so, when it is
 //! unset) and `SqliteStore` on a temporary file. Criterion's throughput is in claims.
 //!
+//! `concurrent_claims/<store>/64`: 64 single-key `claim` calls at once, as a worker's
+//! concurrent jobs make them. Beside `claim_batch/<store>/64` (the same rows in one call,
+//! the limit) it shows what `PgStore`'s group commit recovers of a batch's rate.
+//!
 //! `bash .ci/postgres.sh cargo bench --features postgres,sqlite --bench store` runs it
 //! against a throwaway server.
 
@@ -53,6 +57,29 @@ fn bench_store<S: ClaimStore + 'static>(
             );
         });
     }
+    group.finish();
+
+    let mut group = c.benchmark_group(format!("concurrent_claims/{name}"));
+    group.throughput(Throughput::Elements(64));
+    group.bench_function("64", |b| {
+        b.to_async(runtime).iter_batched(
+            || fresh_keys(&counter, 64),
+            |keys| {
+                let (store, scope) = (store.clone(), scope.as_str());
+                async move {
+                    let now = Utc::now();
+                    let claims = futures_util::future::join_all(
+                        keys.iter().map(|key| store.claim(scope, key, now)),
+                    )
+                    .await;
+                    assert!(claims
+                        .iter()
+                        .all(|claim| matches!(claim, Ok(Claim::Acquired))));
+                }
+            },
+            BatchSize::SmallInput,
+        );
+    });
     group.finish();
 }
 

@@ -139,10 +139,6 @@ impl Batched for IntakeRead {
         Vec::new()
     }
 
-    fn size(_: &IntakeRead) -> usize {
-        1
-    }
-
     async fn send(
         intake: &Intake,
         reads: &[&IntakeRead],

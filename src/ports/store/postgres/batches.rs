@@ -133,10 +133,6 @@ impl Batched for CompleteRequest {
         vec![(request.scope.as_str(), request.key.as_str())]
     }
 
-    fn size(_: &CompleteRequest) -> usize {
-        1
-    }
-
     async fn send(
         store: &PgStore,
         requests: &[&CompleteRequest],
@@ -164,10 +160,6 @@ impl Batched for HistoryEntry {
     /// Appends touch no row another append could.
     fn rows(_: &HistoryEntry) -> Vec<(&str, &str)> {
         Vec::new()
-    }
-
-    fn size(_: &HistoryEntry) -> usize {
-        1
     }
 
     async fn send(
@@ -205,10 +197,6 @@ impl Batched for SlotRequest {
 
     fn rows(request: &SlotRequest) -> Vec<(&str, &str)> {
         vec![("", request.key.as_str())]
-    }
-
-    fn size(_: &SlotRequest) -> usize {
-        1
     }
 
     async fn send(

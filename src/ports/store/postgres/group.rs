@@ -53,8 +53,10 @@ pub(crate) trait Batched: Send + Sync + 'static {
     /// statement. Empty for rows no other request can touch (an append).
     fn rows(request: &Self::Request) -> Vec<(&str, &str)>;
 
-    /// How many rows `request` sends (for [`MAX_ROWS`]).
-    fn size(request: &Self::Request) -> usize;
+    /// How many rows `request` sends (for [`MAX_ROWS`]); one unless it says otherwise.
+    fn size(_request: &Self::Request) -> usize {
+        1
+    }
 
     /// Sends `requests` as one statement, answering each in order.
     async fn send(

@@ -1,7 +1,8 @@
 //! [`PgStore`]: every store concern in one PostgreSQL schema (feature `postgres`).
 //!
 //! Each operation is the one statement its trait documents, so any number of workers in any
-//! number of processes may share one database: the database decides every race. Instants
+//! number of processes may share one database: the database decides every race. Concurrent
+//! calls of the busiest operations share a statement (`group`). Instants
 //! are `timestamptz` (microseconds, compared exactly, as `reclaim` needs), JSON values
 //! `jsonb` (whose `=` is JSON equality, as `swap_state` needs).
 
@@ -113,6 +114,16 @@ impl PgStoreOptions {
 /// The first connect needs the right to create a schema in the database (or an existing,
 /// empty schema the user owns); once migrated, a user with `SELECT`, `INSERT`, `UPDATE`
 /// and `DELETE` on the tables suffices.
+///
+/// # Statements shared by concurrent calls
+///
+/// Claims, completions, history entries and rate-limit slots are group-committed: calls of
+/// one operation made while a statement of it is in flight are sent together as the next
+/// multi-row statement, so a worker running dozens of flows' records at once commits once
+/// per operation rather than once per record. An idle store sends each call at once, alone;
+/// no call waits on a timer. Calls on the same row never share a statement (their order
+/// holds), and a statement the server refuses as a conflict is sent again call by call, so
+/// only the call at fault fails. The drain runs on the caller's tokio runtime.
 ///
 /// # Failures
 ///

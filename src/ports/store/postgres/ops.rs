@@ -1,5 +1,7 @@
-//! The four store traits on [`PgStore`]: each operation one statement from
-//! [`Statements`](super::schema::Statements), one round trip.
+//! The store traits on [`PgStore`]: each operation one statement from
+//! [`Statements`](super::schema::Statements), one round trip; claims, completions, history
+//! entries and rate slots through their [`group`](super::group), which may send them with
+//! other callers' in one statement.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
