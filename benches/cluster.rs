@@ -18,6 +18,10 @@
 //!
 //! * `cluster_problems_history/4_workers`: the same with `StepHistory::Problems`: no run
 //!   history entry per delivery.
+//! * `reqwest_bare/64_in_flight`: the HTTP side alone, N template sends shaped as the
+//!   cluster's, posted with a plain `reqwest::Client` to the same stand-in, 64 at a time
+//!   (the four workers' job slots). A delivery is a job and a send, so the bare limit of a
+//!   delivery on this machine is `1 / (1 / jobs per second + 1 / sends per second)`.
 //!
 //! Workers run in this process on one tokio runtime, for both sides alike, and each
 //! benchmark has a job queue (and the cluster's tables) of its own, dropped after it.
@@ -191,6 +195,55 @@ async fn bare_round(pool: &PgPool, schema: &str, workers: usize, batched: bool) 
     elapsed
 }
 
+/// One bare HTTP round: N template sends, shaped as the cluster's, posted with reqwest to
+/// the same stand-in, `in_flight` at a time, each answer read and parsed: the HTTP side's
+/// own limit on this machine.
+async fn bare_http_round(
+    client: &reqwest::Client,
+    stand_in: &str,
+    round: u64,
+    in_flight: usize,
+) -> Duration {
+    use futures_util::stream::{self, StreamExt};
+    let started = Instant::now();
+    let sends = (0..N).map(|n| {
+        let t = n as usize % TENANTS;
+        let url = format!("{stand_in}v23.0/{}/messages", phone_id(t));
+        let body = json!({
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": format!("55119{:08}", round * N + n),
+            "type": "template",
+            "template": {
+                "name": "wo_assignment",
+                "language": {"code": "pt_BR"},
+                "components": [{"type": "body", "parameters": [
+                    {"type": "text", "text": "Jonas"},
+                    {"type": "text", "text": n.to_string()}
+                ]}]
+            }
+        });
+        async move {
+            let response = client
+                .post(url)
+                .bearer_auth("bench-token")
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(serde_json::to_vec(&body).expect("the body"))
+                .send()
+                .await
+                .expect("the stand-in answers");
+            let bytes = response.bytes().await.expect("the answer's body");
+            let answer: Value = serde_json::from_slice(&bytes).expect("a JSON answer");
+            assert!(answer["messages"][0]["id"].is_string());
+        }
+    });
+    stream::iter(sends)
+        .buffer_unordered(in_flight)
+        .collect::<Vec<()>>()
+        .await;
+    started.elapsed()
+}
+
 /// Tenant `t`'s flow: a WhatsApp template to the record's recipient.
 fn flow(base_url: &str, t: usize) -> Flow {
     let connection = WhatsAppConnection::new(phone_id(t), SecretString::from("bench-token"))
@@ -246,7 +299,11 @@ impl Bench {
             .poll_interval(POLL)
             .grace_period(Duration::from_secs(5))
             .cron_tick(false)
-            .history(history);
+            .history(history)
+            // graphile_worker's own statements need few connections (the steps run on the
+            // bench's pool): four nodes and the bench's 64 stay within PostgreSQL's default
+            // 100, which refused connections, and so stalled rounds, at the default 20.
+            .worker_connections(8);
         let clusters: Vec<Cluster> =
             futures_util::future::join_all((0..workers).map(|_| self.cluster(&store, &config)))
                 .await;
@@ -369,6 +426,22 @@ fn benches(c: &mut Criterion) {
         });
         runtime.block_on(drop_schema(&bench.pool, &bare_schema));
     }
+    // The HTTP side alone: as many sends in flight as the four cluster workers' job slots.
+    group.bench_function("reqwest_bare/64_in_flight", |b| {
+        let client = reqwest::Client::new();
+        b.to_async(&runtime).iter_custom(|iters| {
+            let (client, bench) = (client.clone(), &bench);
+            async move {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let round = bench.round.fetch_add(1, Ordering::Relaxed);
+                    total +=
+                        bare_http_round(&client, &bench.stand_in, round, 4 * CONCURRENCY).await;
+                }
+                total
+            }
+        });
+    });
     for (name, workers, history) in [
         ("cluster/1_worker", 1, StepHistory::Every),
         ("cluster/4_workers", 4, StepHistory::Every),
