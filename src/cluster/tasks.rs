@@ -131,12 +131,12 @@ type IntakeRow = (String, String, Option<Json<Record>>);
 #[async_trait]
 impl Batched for IntakeRead {
     type On = Intake;
-    type Request = IntakeRead;
     type Answer = Option<Record>;
 
-    /// Reads write nothing.
-    fn rows(_: &IntakeRead) -> Vec<(&str, &str)> {
-        Vec::new()
+    /// Reads write nothing, but two reads of one record never share a statement, so that
+    /// each answer moves out of the statement's rows without a copy.
+    fn rows(&self) -> Vec<(&str, &str)> {
+        vec![(self.flow.as_str(), self.event.as_str())]
     }
 
     async fn send(
@@ -154,16 +154,20 @@ impl Batched for IntakeRead {
                 StoreError::unavailable("reading accepted records from the intake table failed")
                     .with_source(e)
             })?;
-        let found: HashMap<(String, String), Option<Record>> = rows
-            .into_iter()
-            .map(|(flow, event, record)| ((flow, event), record.map(|Json(r)| r)))
-            .collect();
+        // Records by flow, then event: looked up by the reads' own strings, no copies.
+        let mut found: HashMap<String, HashMap<String, Option<Record>>> = HashMap::new();
+        for (flow, event, record) in rows {
+            found
+                .entry(flow)
+                .or_default()
+                .insert(event, record.map(|Json(r)| r));
+        }
         Ok(reads
             .iter()
             .map(|read| {
                 found
-                    .get(&(read.flow.clone(), read.event.clone()))
-                    .cloned()
+                    .get_mut(&read.flow)
+                    .and_then(|events| events.remove(&read.event))
                     .ok_or_else(|| StoreError::corrupt("reading a record answered no row"))
             })
             .collect())

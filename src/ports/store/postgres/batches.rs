@@ -45,19 +45,17 @@ type ClaimRow = (
 #[async_trait]
 impl Batched for ClaimRequest {
     type On = PgStore;
-    type Request = ClaimRequest;
     type Answer = ClaimAnswer;
 
-    fn rows(request: &ClaimRequest) -> Vec<(&str, &str)> {
-        request
-            .keys
+    fn rows(&self) -> Vec<(&str, &str)> {
+        self.keys
             .iter()
-            .map(|key| (request.scope.as_str(), key.as_str()))
+            .map(|key| (self.scope.as_str(), key.as_str()))
             .collect()
     }
 
-    fn size(request: &ClaimRequest) -> usize {
-        request.keys.len()
+    fn size(&self) -> usize {
+        self.keys.len()
     }
 
     async fn send(
@@ -84,24 +82,26 @@ impl Batched for ClaimRequest {
             .fetch_all(&store.inner.pool)
             .await
             .map_err(|e| db_error("claiming record keys", e))?;
-        let mut by_row: HashMap<
-            (String, String),
-            (String, Option<DateTime<Utc>>, Option<Value>, bool),
-        > = found
-            .into_iter()
-            .map(|(scope, key, state, since, receipt, inserted)| {
-                ((scope, key), (state, since, receipt, inserted))
-            })
-            .collect();
+        // Rows by scope, then key: looked up by the requests' own strings, no copies.
+        let mut by_row: HashMap<String, HashMap<String, ClaimRow>> = HashMap::new();
+        for row in found {
+            by_row
+                .entry(row.0.clone())
+                .or_default()
+                .insert(row.1.clone(), row);
+        }
         Ok(requests
             .iter()
             .map(|request| {
+                // Other requests of the batch may claim other keys of the same scope.
+                let mut rows = by_row.get_mut(&request.scope);
                 request
                     .keys
                     .iter()
                     .map(|key| {
-                        let (state, since, receipt, inserted) = by_row
-                            .remove(&(request.scope.clone(), key.clone()))
+                        let (_, _, state, since, receipt, inserted) = rows
+                            .as_mut()
+                            .and_then(|rows| rows.remove(key))
                             .ok_or_else(|| {
                                 StoreError::corrupt(format!(
                                     "claiming `{key}` in `{}` answered no row",
@@ -126,11 +126,10 @@ pub(super) struct CompleteRequest {
 #[async_trait]
 impl Batched for CompleteRequest {
     type On = PgStore;
-    type Request = CompleteRequest;
     type Answer = ();
 
-    fn rows(request: &CompleteRequest) -> Vec<(&str, &str)> {
-        vec![(request.scope.as_str(), request.key.as_str())]
+    fn rows(&self) -> Vec<(&str, &str)> {
+        vec![(self.scope.as_str(), self.key.as_str())]
     }
 
     async fn send(
@@ -154,11 +153,10 @@ impl Batched for CompleteRequest {
 #[async_trait]
 impl Batched for HistoryEntry {
     type On = PgStore;
-    type Request = HistoryEntry;
     type Answer = ();
 
     /// Appends touch no row another append could.
-    fn rows(_: &HistoryEntry) -> Vec<(&str, &str)> {
+    fn rows(&self) -> Vec<(&str, &str)> {
         Vec::new()
     }
 
@@ -192,11 +190,10 @@ pub(super) struct SlotRequest {
 #[async_trait]
 impl Batched for SlotRequest {
     type On = PgStore;
-    type Request = SlotRequest;
     type Answer = DateTime<Utc>;
 
-    fn rows(request: &SlotRequest) -> Vec<(&str, &str)> {
-        vec![("", request.key.as_str())]
+    fn rows(&self) -> Vec<(&str, &str)> {
+        vec![("", self.key.as_str())]
     }
 
     async fn send(

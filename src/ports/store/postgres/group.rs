@@ -39,34 +39,32 @@ use crate::store::{StoreError, StoreErrorKind};
 /// The most rows one statement carries; a request with more is sent alone.
 const MAX_ROWS: usize = 1024;
 
-/// An operation whose concurrent requests can share one statement.
+/// One caller's request of an operation whose concurrent requests can share one statement.
 #[async_trait]
-pub(crate) trait Batched: Send + Sync + 'static {
+pub(crate) trait Batched: Sized + Send + Sync + 'static {
     /// What the statements run on (a store, a cluster): cloned into the drain task.
     type On: Clone + Send + Sync + 'static;
-    /// One caller's request.
-    type Request: Send + Sync + 'static;
     /// One caller's answer.
     type Answer: Send + 'static;
 
-    /// The rows `request` writes, as `(scope, key)`: requests sharing one never share a
+    /// The rows this request touches, as `(scope, key)`: requests sharing one never share a
     /// statement. Empty for rows no other request can touch (an append).
-    fn rows(request: &Self::Request) -> Vec<(&str, &str)>;
+    fn rows(&self) -> Vec<(&str, &str)>;
 
-    /// How many rows `request` sends (for [`MAX_ROWS`]); one unless it says otherwise.
-    fn size(_request: &Self::Request) -> usize {
+    /// How many rows this request sends (for [`MAX_ROWS`]); one unless it says otherwise.
+    fn size(&self) -> usize {
         1
     }
 
     /// Sends `requests` as one statement, answering each in order.
     async fn send(
         on: &Self::On,
-        requests: &[&Self::Request],
+        requests: &[&Self],
     ) -> Result<Vec<Result<Self::Answer, StoreError>>, StoreError>;
 }
 
 type Waiter<B> = (
-    <B as Batched>::Request,
+    B,
     oneshot::Sender<Result<<B as Batched>::Answer, StoreError>>,
 );
 
@@ -100,11 +98,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl<B: Batched> Group<B> {
     /// Sends `request` with whatever else is queued, and answers it.
-    pub(crate) async fn call(
-        &self,
-        on: &B::On,
-        request: B::Request,
-    ) -> Result<B::Answer, StoreError> {
+    pub(crate) async fn call(&self, on: &B::On, request: B) -> Result<B::Answer, StoreError> {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return alone::<B>(on, &request).await;
         };
@@ -126,7 +120,7 @@ impl<B: Batched> Group<B> {
 }
 
 /// Sends one request alone.
-async fn alone<B: Batched>(on: &B::On, request: &B::Request) -> Result<B::Answer, StoreError> {
+async fn alone<B: Batched>(on: &B::On, request: &B) -> Result<B::Answer, StoreError> {
     B::send(on, &[request])
         .await?
         .pop()
@@ -180,27 +174,25 @@ fn take<B: Batched>(waiting: &mut VecDeque<Waiter<B>>) -> Vec<Waiter<B>> {
     let mut taken = Vec::new();
     let mut left = VecDeque::new();
     let mut rows_taken = 0;
-    {
-        let mut touched: HashSet<(String, String)> = HashSet::new();
-        while let Some((request, answer)) = waiting.pop_front() {
-            let size = B::size(&request);
-            let full = !taken.is_empty() && rows_taken + size > MAX_ROWS;
-            let rows = B::rows(&request);
-            let clash = rows
-                .iter()
-                .any(|&(scope, key)| touched.contains(&(scope.to_owned(), key.to_owned())));
-            for (scope, key) in rows {
-                touched.insert((scope.to_owned(), key.to_owned()));
-            }
-            if full || clash {
-                left.push_back((request, answer));
-            } else {
-                rows_taken += size;
-                taken.push((request, answer));
-            }
-            if full {
-                break;
-            }
+    let mut touched: HashSet<(String, String)> = HashSet::new();
+    while let Some((request, answer)) = waiting.pop_front() {
+        let size = request.size();
+        let full = !taken.is_empty() && rows_taken + size > MAX_ROWS;
+        let rows: Vec<(String, String)> = request
+            .rows()
+            .into_iter()
+            .map(|(scope, key)| (scope.to_owned(), key.to_owned()))
+            .collect();
+        let clash = rows.iter().any(|row| touched.contains(row));
+        touched.extend(rows);
+        if full || clash {
+            left.push_back((request, answer));
+        } else {
+            rows_taken += size;
+            taken.push((request, answer));
+        }
+        if full {
+            break;
         }
     }
     // What was not looked at stays behind what was left, in order.
@@ -211,7 +203,7 @@ fn take<B: Batched>(waiting: &mut VecDeque<Waiter<B>>) -> Vec<Waiter<B>> {
 
 /// Sends a batch and answers its callers.
 async fn send_batch<B: Batched>(on: &B::On, batch: Vec<Waiter<B>>) {
-    let requests: Vec<&B::Request> = batch.iter().map(|(request, _)| request).collect();
+    let requests: Vec<&B> = batch.iter().map(|(request, _)| request).collect();
     let answers = B::send(on, &requests).await;
     match answers {
         Ok(answers) if answers.len() == batch.len() => {
@@ -220,24 +212,24 @@ async fn send_batch<B: Batched>(on: &B::On, batch: Vec<Waiter<B>>) {
                 let _ = answer.send(result);
             }
         }
-        Ok(_) => {
-            let error =
-                StoreError::corrupt("a batched statement answered the wrong number of rows");
-            for (_, answer) in batch {
-                let _ = answer.send(Err(error.clone()));
-            }
-        }
+        Ok(_) => fail_all(
+            batch,
+            &StoreError::corrupt("a batched statement answered the wrong number of rows"),
+        ),
         // One request may be the one the server refused: each alone, so only it fails.
         Err(error) if error.kind() == StoreErrorKind::Conflict && batch.len() > 1 => {
             for (request, answer) in batch {
                 let _ = answer.send(alone::<B>(on, &request).await);
             }
         }
-        Err(error) => {
-            for (_, answer) in batch {
-                let _ = answer.send(Err(error.clone()));
-            }
-        }
+        Err(error) => fail_all(batch, &error),
+    }
+}
+
+/// Answers every caller of a batch with `error`.
+fn fail_all<B: Batched>(batch: Vec<Waiter<B>>, error: &StoreError) {
+    for (_, answer) in batch {
+        let _ = answer.send(Err(error.clone()));
     }
 }
 

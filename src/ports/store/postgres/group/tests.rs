@@ -14,15 +14,14 @@ struct Rows(Vec<(&'static str, &'static str)>, usize);
 #[async_trait]
 impl Batched for Rows {
     type On = ();
-    type Request = Rows;
     type Answer = ();
 
-    fn rows(request: &Rows) -> Vec<(&str, &str)> {
-        request.0.clone()
+    fn rows(&self) -> Vec<(&str, &str)> {
+        self.0.clone()
     }
 
-    fn size(request: &Rows) -> usize {
-        request.1
+    fn size(&self) -> usize {
+        self.1
     }
 
     async fn send(_: &(), _: &[&Rows]) -> Result<Vec<Result<(), StoreError>>, StoreError> {
