@@ -5,6 +5,10 @@
 //!   fetch and batched completion: the queue's own limit on this machine and database.
 //! * `graphile_bare_one_per_fetch/4_workers`: the same with graphile_worker's plain loop, one
 //!   job per query, one completion per job.
+//! * `graphile_bare_recipient_queues/4_workers`: the batched loop on jobs shaped as the
+//!   cluster's step jobs: each in one of 256 named queues (the cluster's default
+//!   `recipient_queues`), so that a fetch takes at most one job per queue and locks and
+//!   unlocks the queue's row: graphile_worker's own limit for the cluster's jobs.
 //! * `cluster/1_worker`, `cluster/4_workers`: N records accepted into a [`Cluster`] in one
 //!   transaction (not timed), then, from its commit, delivered by one or four cluster
 //!   workers, running since before the first round (their pools open, as the bare side's
@@ -134,15 +138,33 @@ async fn wait_for(counter: &AtomicU64, target: u64) {
     }
 }
 
+/// How the bare side's jobs are fetched and queued.
+#[derive(Clone, Copy)]
+enum Bare {
+    /// graphile_worker's plain loop: one job per query, one completion per job.
+    OnePerFetch,
+    /// The cluster's batched fetch and completion, jobs in no queue.
+    Batched,
+    /// The cluster's batched fetch and completion, jobs spread over the cluster's default
+    /// number of recipient queues.
+    RecipientQueues,
+}
+
 /// One bare round: N empty jobs added (not timed), then drained by `workers` workers.
-async fn bare_round(pool: &PgPool, schema: &str, workers: usize, batched: bool) -> Duration {
+async fn bare_round(pool: &PgPool, schema: &str, workers: usize, bare: Bare) -> Duration {
     let utils = WorkerUtils::new(pool.clone(), schema);
     utils.migrate().await.expect("graphile_worker's schema");
+    let queues = u64::from(ClusterConfig::default().recipient_queues);
     let jobs: Vec<RawJobSpec> = (0..N)
-        .map(|_| RawJobSpec {
+        .map(|i| RawJobSpec {
             identifier: Noop::IDENTIFIER.into(),
             payload: json!({}),
-            spec: JobSpec::default(),
+            spec: match bare {
+                Bare::RecipientQueues => JobSpec::builder()
+                    .queue_name(format!("bench:r:{}", i % queues))
+                    .build(),
+                Bare::OnePerFetch | Bare::Batched => JobSpec::default(),
+            },
         })
         .collect();
     for chunk in jobs.chunks(500) {
@@ -160,14 +182,21 @@ async fn bare_round(pool: &PgPool, schema: &str, workers: usize, batched: bool) 
             .add_extension(Done(done.clone()))
             .define_job::<Noop>();
         // The cluster's own fetching and completion settings (its default `fetch_batch`; the
-        // 30 s hold and 2 ms completion batches are src/cluster's LOCAL_JOB_TTL and
-        // COMPLETION_BATCH_DELAY: keep them alike), or graphile_worker's plain loop.
-        let worker = if batched {
+        // 30 s hold, the pause after an empty fetch and 2 ms completion batches are
+        // src/cluster's LOCAL_JOB_TTL, idle_fetch_pause and COMPLETION_BATCH_DELAY: keep
+        // them alike), or graphile_worker's plain loop.
+        let worker = if matches!(bare, Bare::Batched | Bare::RecipientQueues) {
             worker
                 .local_queue(
                     graphile_worker::LocalQueueConfig::default()
                         .with_size(ClusterConfig::default().fetch_batch)
-                        .with_ttl(Duration::from_secs(30)),
+                        .with_ttl(Duration::from_secs(30))
+                        .with_refetch_delay(
+                            graphile_worker::RefetchDelayConfig::default()
+                                .with_duration(POLL)
+                                .with_threshold(0)
+                                .with_max_abort_threshold(1),
+                        ),
                 )
                 .complete_job_batch_delay(Duration::from_millis(2))
         } else {
@@ -406,9 +435,13 @@ fn benches(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(10))
         .throughput(Throughput::Elements(N));
-    for (name, batched) in [
-        ("graphile_bare/4_workers", true),
-        ("graphile_bare_one_per_fetch/4_workers", false),
+    for (name, bare) in [
+        ("graphile_bare/4_workers", Bare::Batched),
+        ("graphile_bare_one_per_fetch/4_workers", Bare::OnePerFetch),
+        (
+            "graphile_bare_recipient_queues/4_workers",
+            Bare::RecipientQueues,
+        ),
     ] {
         // A job queue of its own per benchmark, as the cluster's.
         let bare_schema = fresh("bare");
@@ -418,7 +451,7 @@ fn benches(c: &mut Criterion) {
                 async move {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
-                        total += bare_round(&pool, &schema, 4, batched).await;
+                        total += bare_round(&pool, &schema, 4, bare).await;
                     }
                     total
                 }

@@ -1468,3 +1468,66 @@ async fn run_after_shutdown_returns_at_once() {
         .unwrap();
     schemas.drop(&pool).await;
 }
+
+/// graphile_worker 0.14's batched fetch loop wakes itself after every fetch; without the
+/// cluster's pause after an empty fetch an idle worker queries the jobs table back to
+/// back (thousands of times a second) instead of once per poll.
+#[tokio::test]
+async fn an_idle_worker_fetches_about_once_per_poll() {
+    let Some(pool) = database().await else { return };
+    let schemas = Schemas::new("idle");
+    let cluster = Cluster::builder(pool.clone(), context(store(&pool, &schemas).await))
+        .config(schemas.config())
+        .build()
+        .await
+        .unwrap();
+    // Every fetch is one UPDATE statement on the jobs table (that locks what it found,
+    // also when it found nothing): a statement-level trigger counts them.
+    for statement in [
+        format!(
+            "CREATE TABLE \"{t}\".fetches (n bigint NOT NULL); INSERT INTO \"{t}\".fetches VALUES (0)",
+            t = schemas.tables
+        ),
+        format!(
+            "CREATE FUNCTION \"{t}\".count_fetch() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN UPDATE \"{t}\".fetches SET n = n + 1; RETURN NULL; END $$",
+            t = schemas.tables
+        ),
+        format!(
+            "CREATE TRIGGER count_fetch AFTER UPDATE ON \"{j}\"._private_jobs \
+             FOR EACH STATEMENT EXECUTE FUNCTION \"{t}\".count_fetch()",
+            j = schemas.jobs,
+            t = schemas.tables
+        ),
+    ] {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    let fetches = || async {
+        sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
+            "SELECT n FROM \"{}\".fetches",
+            schemas.tables
+        )))
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    let worker = start(&cluster);
+    eventually("the worker fetches", Duration::from_secs(20), || async {
+        fetches().await > 0
+    })
+    .await;
+    let before = fetches().await;
+    // Two seconds at a 100 ms poll: 20 polls; the pause is half to all of a poll, so at
+    // most 40 fetches, with room for a slow machine's timer.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle = fetches().await - before;
+    stop(&cluster, worker).await;
+    assert!(
+        (1..=60).contains(&idle),
+        "an idle worker fetched {idle} times in 2 s at a 100 ms poll"
+    );
+    schemas.drop(&pool).await;
+}

@@ -38,7 +38,9 @@ pub struct ClusterConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker_connections: Option<u32>,
     /// How often an idle worker looks for jobs (default 100 ms). Jobs due later than they
-    /// were added (a retry, a scheduled run) start up to this late. With
+    /// were added (a retry, a scheduled run), and jobs whose recipient queue was busy, start
+    /// up to this late; a fetch that finds nothing pauses fetching for half to all of it
+    /// (a new job's notification ends the pause). With
     /// [`fetch_batch`](ClusterConfig::fetch_batch) at 0 it also bounds how fast a backlog
     /// drains: graphile_worker's plain loop has each job slot take one job per signal (a
     /// notification of new jobs, or this poll), so jobs that were waiting before the worker

@@ -366,6 +366,24 @@ impl ClusterBuilder {
 /// run.
 const LOCAL_JOB_TTL: Duration = Duration::from_secs(30);
 
+/// How a worker's batched fetching waits after a fetch that found nothing.
+///
+/// graphile_worker 0.14's batched fetch loop wakes itself when a fetch ends, so a worker
+/// whose batch ran out fetches again at once, and again, until a job turns up: the poll
+/// interval never applies: an idle worker queried the jobs table about 1,700 times a
+/// second (`an_idle_worker_fetches_about_once_per_poll`), and with a backlog whose
+/// recipient queues are all busy the cluster bench counted a dozen empty fetches per
+/// delivery, the database's largest cost. This pause makes an
+/// empty fetch wait for the poll interval (graphile_worker draws half to all of it), and
+/// the first new job's notification ends the pause, so a job added is still fetched at
+/// once; only a job freed by its queue's previous job finishing waits up to a poll.
+fn idle_fetch_pause(poll_interval: Duration) -> graphile_worker::RefetchDelayConfig {
+    graphile_worker::RefetchDelayConfig::default()
+        .with_duration(poll_interval)
+        .with_threshold(0)
+        .with_max_abort_threshold(1)
+}
+
 /// How long a worker gathers job completions before writing them in one statement. A
 /// worker that dies in between loses those completions: the jobs run again, and their
 /// records' claims answer them as duplicates of the finished deliveries.
@@ -626,7 +644,8 @@ impl Cluster {
             size => options.local_queue(
                 LocalQueueConfig::default()
                     .with_size(size)
-                    .with_ttl(LOCAL_JOB_TTL),
+                    .with_ttl(LOCAL_JOB_TTL)
+                    .with_refetch_delay(idle_fetch_pause(config.poll_interval)),
             ),
         }
         .complete_job_batch_delay(COMPLETION_BATCH_DELAY);
