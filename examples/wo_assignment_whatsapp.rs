@@ -17,24 +17,29 @@
 //! | `critical-reading` | `critical-reading.json` | critical alerts: readings outside the range |
 //! | `new-work-request` | `new-work-request.json` | specific requests and inquiries |
 //!
-//! The default flow is the JSON spec `examples/flows/wo-assigned.json`: trigger *New WO*,
-//! source "Query tasks in work orders", condition *Responsible is equal to Jonas Campos*,
-//! and the `wo_assignment` template filled with `user_assigned`, `wo_folio`,
-//! `task_todo_description`, `creation_date`, `created_by`, `user_assigned` and
-//! `item_description` (the seven fields of the Hub's mapping screen).
+//! The default flow is the JSON spec `examples/flows/wo-assigned.json`: source
+//! `fracttal.work_order_assignments` (a task's responsible set or changed, whenever that
+//! happens), condition *Responsible is equal to Jonas Campos*, and the `wo_assignment`
+//! template filled with `responsible`, `wo_folio`, `task_todo_description`,
+//! `creation_date`, `created_by`, `responsible` and `item_description` (the seven fields of
+//! the Hub's mapping screen).
 //!
 //! With no environment set it starts local stand-ins of both APIs on 127.0.0.1 with data
-//! for the chosen flow (for `wo-assigned`: three new work orders, two for Jonas Campos,
-//! one for someone else), and prints each WhatsApp request the stand-in received and the
-//! run report: what was delivered, and what was skipped with its reason. Nothing leaves
-//! the machine. `wo-status-changed` runs twice: the first run learns the statuses, the
-//! second finds the changes.
+//! for the chosen flow, and prints each WhatsApp request the stand-in received and the
+//! reports: what was delivered, and what was skipped with its reason. Nothing leaves the
+//! machine. For `wo-assigned`, three work orders are created unassigned; the first poll
+//! learns them; then they are assigned (two to Jonas Campos, one to Marta Lima) and
+//! Fracttal's Automator rule *WO assigned* forwards the rows, which are delivered at once;
+//! the next poll sees the same assignments, and the store's claims answer them as
+//! duplicates: the event and the poll of one assignment send one message.
+//! `wo-status-changed` also runs twice: the first run learns the statuses, the second
+//! finds the changes.
 //!
 //! What the flow has delivered, its cursor and its run history are kept in a SQLite file
 //! (`hubflow-example.db` in the system's temporary directory, or the path after
-//! `--store`), so running the example a second time finds every work order delivered
-//! already and reports each as a duplicate: nothing is sent twice, whatever restarts in
-//! between. Delete the file to start over.
+//! `--store`), so running the example a second time finds the forwarded assignments
+//! delivered already and reports each as a duplicate, and the poll finds nothing new:
+//! nothing is sent twice, whatever restarts in between. Delete the file to start over.
 //!
 //! To run it for real, set `FRACTTAL_KEY`, `FRACTTAL_SECRET` (an OAuth client of type
 //! Client Credentials), `WHATSAPP_TOKEN` and `WHATSAPP_PHONE_NUMBER_ID`. Work-order rows
@@ -46,9 +51,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use hubflow::http::ReqwestClient;
+use hubflow::fracttal::{EventRecords, EventSource};
+use hubflow::http::{Method, ReqwestClient};
 use hubflow::spec::{Connections, EnvSecrets, MapSecrets, Registry, SecretResolver};
-use hubflow::{Context, FlowSpec, SqliteStore, TokioClock};
+use hubflow::{
+    Context, FlowSpec, InboundRequest, RunReport, SqliteStore, TokioClock, WebhookSource,
+};
 use serde_json::{json, Value};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -175,30 +183,54 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     println!("flow `{name}` ({}), store {}", flow.id(), store.display());
-    if name == "wo-status-changed" {
-        // A change is a status that differs from the one seen before: the first run only
-        // learns the statuses (in production the host runs the flow every few minutes).
+    let earlier_runs = flow.history(&ctx, 1).await?.len();
+    if let (Some((fracttal, _)), "wo-assigned") = (&stand_ins, name) {
+        mount_assignments(fracttal, earlier_runs == 0).await;
+    }
+    let learns = match name {
+        "wo-status-changed" => true,
+        "wo-assigned" => earlier_runs == 0,
+        _ => false,
+    };
+    if learns {
+        // A change is a value that differs from the one seen before: the first run only
+        // learns the open work orders (in production the host runs the flow every few
+        // minutes, and the cursor in the store remembers).
         let first = flow.run(&ctx).await?;
         println!(
-            "first run: learnt the status of the followed tasks, {} records\n",
+            "first run: learnt the followed tasks, {} records\n",
             first.counts.received
         );
     }
-    let earlier_runs = flow.history(&ctx, 1).await?.len();
+    let mut reports: Vec<(&str, RunReport)> = Vec::new();
+    if let (Some(_), "wo-assigned") = (&stand_ins, name) {
+        // Fracttal's Automator rule "WO assigned" forwards the assigned rows to the host's
+        // endpoint (a Fracttal Hub HTTP request); the host hands the records to the flow.
+        let hook = EventSource::new().records(EventRecords::Assignment);
+        let reply = hook.handle(&InboundRequest::new(
+            Method::Post,
+            "/hooks/fracttal",
+            assigned_rows().to_string(),
+        ));
+        println!("Automator event: answered {}, delivering…\n", reply.status);
+        reports.push(("Automator event", flow.process(&ctx, reply.records).await));
+    }
     println!(
         "polling Fracttal and delivering (WhatsApp paces messages to one recipient 6 s apart)…\n"
     );
     let mut report = flow.run(&ctx).await?;
-    if earlier_runs > 0 && report.counts.received == 0 {
-        // The cursor saved by the earlier run starts after its work orders. Replaying from
+    let follows_changes = matches!(name, "wo-assigned" | "wo-status-changed");
+    if !follows_changes && earlier_runs > 0 && report.counts.received == 0 {
+        // The cursor saved by the earlier run starts after the rows it saw. Replaying from
         // the start, as a host would after losing the cursor in a crash, shows the claims
-        // holding: every work order delivered before is a duplicate.
+        // holding: every row delivered before is a duplicate.
         println!(
-            "the saved cursor starts after the work orders an earlier run saw; replaying from \
+            "the saved cursor starts after the rows an earlier run saw; replaying from \
              the start, as after a crash that lost the cursor…\n"
         );
         report = flow.replay(&ctx, None).await?;
     }
+    reports.push(("poll", report));
 
     if let Some((_, whatsapp)) = &stand_ins {
         for request in whatsapp.received_requests().await.unwrap_or_default() {
@@ -211,14 +243,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("{}\n", serde_json::to_string_pretty(&body)?);
         }
     }
-    println!("run report:\n{}", serde_json::to_string_pretty(&report)?);
-    let counts = &report.counts;
-    println!(
-        "\n{} delivered, {} duplicates (delivered by an earlier run), {} skipped, {} failed",
-        counts.delivered, counts.duplicate, counts.skipped, counts.failed
-    );
-    if counts.delivered > 0 {
-        println!("run it again: the store remembers these deliveries, so each becomes a duplicate");
+    for (what, report) in &reports {
+        println!(
+            "{what} report:\n{}\n",
+            serde_json::to_string_pretty(report)?
+        );
+    }
+    for (what, report) in &reports {
+        let counts = &report.counts;
+        println!(
+            "{what}: {} delivered, {} duplicates (delivered before), {} skipped, {} failed",
+            counts.delivered, counts.duplicate, counts.skipped, counts.failed
+        );
+    }
+    if reports
+        .iter()
+        .any(|(_, report)| report.counts.delivered > 0)
+    {
+        println!("run it again: the store remembers these deliveries, so none is sent twice");
     }
     Ok(())
 }
@@ -238,7 +280,8 @@ async fn start_stand_ins(flow: &str) -> (MockServer, MockServer) {
         "wo-status-changed" => mount_status_changes(&fracttal).await,
         "critical-reading" => mount_readings(&fracttal).await,
         "new-work-request" => mount_work_requests(&fracttal).await,
-        _ => mount_new_work_orders(&fracttal).await,
+        // Assignments are mounted once the store says whether this is the first run.
+        _ => {}
     }
 
     let whatsapp = MockServer::start().await;
@@ -269,11 +312,11 @@ fn ago(seconds: i64) -> String {
     (chrono::Utc::now() - chrono::Duration::seconds(seconds)).to_rfc3339()
 }
 
-/// "Query tasks in WOs" with three new rows.
-async fn mount_new_work_orders(fracttal: &MockServer) {
-    // New work orders are created moments before the poll.
-    let created = ago(20);
-    let rows = json!([
+/// Three work orders created this morning, assigned since: two to Jonas Campos, one to
+/// Marta Lima. The rows as Fracttal returns them, and as its Automator forwards them.
+fn assigned_rows() -> Value {
+    let created = ago(3600);
+    json!([
         {"wo_folio": "OT-1021", "id_work_order": 4410, "id_work_orders_tasks": 90211, "id_status_work_order": 1,
          "creation_date": created, "created_by": "Ana Souza", "user_assigned": "Jonas Campos",
          "responsible_phone": "(11) 99999-1234", "description": "Replace the intake filter of pump 3",
@@ -286,10 +329,27 @@ async fn mount_new_work_orders(fracttal: &MockServer) {
          "creation_date": created, "created_by": "Carlos Dias", "user_assigned": "Jonas Campos",
          "responsible_phone": "+55 11 99999-1234", "description": "Inspect the fire pump",
          "items_log_description": "Fire pump", "code": "FIRE-1"}
-    ]);
+    ])
+}
+
+/// "Query tasks in WOs": on a first run (`unassigned_first`), the first poll finds the
+/// three work orders unassigned; every later poll finds them assigned.
+async fn mount_assignments(fracttal: &MockServer, unassigned_first: bool) {
+    if unassigned_first {
+        let mut rows = assigned_rows();
+        for row in rows.as_array_mut().into_iter().flatten() {
+            row["user_assigned"] = json!("");
+        }
+        Mock::given(method("GET"))
+            .and(path("/api/work_orders/"))
+            .respond_with(envelope(rows))
+            .up_to_n_times(1)
+            .mount(fracttal)
+            .await;
+    }
     Mock::given(method("GET"))
         .and(path("/api/work_orders/"))
-        .respond_with(envelope(rows))
+        .respond_with(envelope(assigned_rows()))
         .mount(fracttal)
         .await;
 }

@@ -113,7 +113,7 @@ async fn status_transitions_across_polls_yield_one_record_per_change() {
     let keys: Vec<&str> = changes.iter().map(|r| r.key.as_str()).collect();
     assert_eq!(
         keys,
-        ["fracttal:wo-status:501:1->2", "fracttal:wo-status:501:2->3"]
+        ["fracttal:wo-status:501:2", "fracttal:wo-status:501:3"]
     );
     let done = &changes[1];
     assert_eq!(done.kind, "fracttal.work_order_status");
@@ -177,14 +177,14 @@ async fn first_sightings_count_only_when_configured_and_after_the_first_picture(
         "the first picture announces nothing"
     );
     let second = source.poll(&ctx, first.next_cursor.as_ref()).await.unwrap();
-    assert_eq!(keys(&second), ["fracttal:wo-status:602:none->1"]);
+    assert_eq!(keys(&second), ["fracttal:wo-status:602:1"]);
     assert_eq!(second.records[0].data["first_sighting"], true);
     assert_eq!(second.records[0].data["status_from"], Value::Null);
     let third = source
         .poll(&ctx, second.next_cursor.as_ref())
         .await
         .unwrap();
-    assert_eq!(keys(&third), ["fracttal:wo-status:602:1->4"]);
+    assert_eq!(keys(&third), ["fracttal:wo-status:602:4"]);
     assert_eq!(third.records[0].data["status_to_label"]["pt"], "Cancelada");
     let tasks = third.next_cursor.unwrap().value()["tasks"].clone();
     assert!(tasks.get("603").is_none(), "{tasks}");
@@ -204,10 +204,14 @@ fn automator_status_events_have_the_shape_of_polled_changes() {
     ));
     assert_eq!(reply.status, 200, "{}", reply.body);
     let event = &reply.records[0];
-    assert_eq!(event.key, "fracttal:wo-status:501:none->3");
+    assert_eq!(event.key, "fracttal:wo-status:501:3");
     let polled =
-        hubflow::fracttal::status_change_record(row.as_object().unwrap().clone(), Some("1"))
+        hubflow::fracttal::status_change_record(row.as_object().unwrap().clone(), Some("1"), 1)
             .unwrap();
+    assert_eq!(
+        event.key, polled.key,
+        "an event and a poll of one change share a key"
+    );
     assert_eq!(event.kind, polled.kind);
     let fields = |v: &Value| {
         let mut names: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
@@ -590,7 +594,7 @@ async fn the_wo_status_changed_spec_alerts_completions_and_cancellations() {
     clock.advance(Duration::from_secs(300));
     let report = flow.run(&ctx).await.unwrap();
     assert_eq!(report.counts.delivered, 2, "{report:?}");
-    let reason = skipped(&report, "fracttal:wo-status:703:1->2");
+    let reason = skipped(&report, "fracttal:wo-status:703:2");
     assert!(reason.contains("status_to_name"), "{reason}");
 
     let mut messages = sent(&whatsapp).await;
@@ -606,7 +610,7 @@ async fn the_wo_status_changed_spec_alerts_completions_and_cancellations() {
                 "Concluída".to_owned(),
                 "Jonas Campos".to_owned()
             ],
-            "fracttal:wo-status:701:1->3".to_owned()
+            "fracttal:wo-status:701:3".to_owned()
         )
     );
     assert_eq!(messages[1].0[3..5], ["Em revisão", "Cancelada"]);
@@ -737,21 +741,18 @@ async fn the_new_work_request_spec_alerts_urgent_requests() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_wo_assigned_spec_still_alerts_the_responsible() {
+async fn the_wo_assigned_spec_alerts_the_responsible_when_the_task_is_assigned() {
     let fracttal = MockServer::start().await;
     mount_token(&fracttal).await;
-    let mut row = task(801, json!(1));
-    row["creation_date"] = json!(ago(30));
-    row["user_assigned"] = json!("Jonas Campos");
+    let mut row = assigned(801, None);
+    row["creation_date"] = json!(ago(3600));
+    row["user_assigned"] = json!("");
     row["created_by"] = json!("Ana Souza");
     row["responsible_phone"] = json!("(11) 99999-1234");
-    Mock::given(method("GET"))
-        .and(path("/api/work_orders/"))
-        .and(query_param("ot_status", "1"))
-        .respond_with(envelope(json!([row])))
-        .expect(1)
-        .mount(&fracttal)
-        .await;
+    mount_poll(&fracttal, json!([row.clone()])).await;
+    // An hour after its creation the work order is assigned to Jonas.
+    row["user_assigned"] = json!("Jonas Campos");
+    mount_poll(&fracttal, json!([row])).await;
     mount_catch_all(&fracttal).await;
     let whatsapp = MockServer::start().await;
     mount_whatsapp(&whatsapp, "wo_assignment", "5511999991234", 1).await;
@@ -761,12 +762,15 @@ async fn the_wo_assigned_spec_still_alerts_the_responsible() {
         &fracttal,
         &whatsapp,
     );
-    let Harness { ctx, .. } = harness();
+    let Harness { ctx, clock, .. } = harness();
+    let first = flow.run(&ctx).await.unwrap();
+    assert_eq!(first.counts.received, 0, "{first:?}");
+    clock.advance(Duration::from_secs(120));
     let report = flow.run(&ctx).await.unwrap();
     assert_eq!(report.counts.delivered, 1, "{report:?}");
     let messages = sent(&whatsapp).await;
     assert_eq!(messages[0].0[..2], ["Jonas Campos", "OT-801"]);
-    assert_eq!(messages[0].1, "fracttal:wo:801:1");
+    assert_eq!(messages[0].1, "fracttal:wo:801:assigned:Jonas Campos");
     fracttal.verify().await;
     whatsapp.verify().await;
 }
@@ -854,7 +858,7 @@ async fn a_status_scan_cut_short_resumes_and_only_then_forgets() {
     let third = source.poll(&ctx, Some(&cursor)).await.unwrap();
     assert!(third.records.is_empty(), "{:?}", keys(&third));
     let fourth = source.poll(&ctx, third.next_cursor.as_ref()).await.unwrap();
-    assert_eq!(keys(&fourth), ["fracttal:wo-status:903:1->3"]);
+    assert_eq!(keys(&fourth), ["fracttal:wo-status:903:3"]);
     // The resumed page asked for the interrupted scan's window, not one moved by the clock.
     let resumed = &server.received_requests().await.unwrap()[2];
     assert!(
@@ -901,4 +905,196 @@ async fn a_rate_limited_meters_list_is_waited_out_on_the_clock() {
         clock.sleeps()
     );
     server.verify().await;
+}
+
+// ---- assignments ----
+
+/// A task row of work order `id`, assigned to `who` (nobody with `None`), created three
+/// days before the test's start.
+fn assigned(id: u64, who: Option<&str>) -> Value {
+    let mut row = task(id, json!(1));
+    row["personnel_description"] = json!(who.unwrap_or(""));
+    row
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_assignment_is_notified_once_and_each_reassignment_again() {
+    let server = MockServer::start().await;
+    mount_token(&server).await;
+    let polls = [
+        // The first picture: 801 unassigned, 802 Ana's.
+        json!([assigned(801, None), assigned(802, Some("Ana Souza"))]),
+        // 801 assigned an hour later (the usual case), 803 created already assigned.
+        json!([
+            assigned(801, Some("Jonas Campos")),
+            assigned(802, Some("Ana Souza")),
+            assigned(803, Some("Marta Lima"))
+        ]),
+        // Seen again: nothing new.
+        json!([
+            assigned(801, Some("Jonas Campos")),
+            assigned(802, Some("Ana Souza")),
+            assigned(803, Some("Marta Lima"))
+        ]),
+        // 802 passed to Jonas.
+        json!([
+            assigned(801, Some("Jonas Campos")),
+            assigned(802, Some("Jonas Campos"))
+        ]),
+        // 802 back to Ana; 801 unassigned.
+        json!([assigned(801, None), assigned(802, Some("Ana Souza"))]),
+        // 801 to Jonas again.
+        json!([
+            assigned(801, Some("Jonas Campos")),
+            assigned(802, Some("Ana Souza"))
+        ]),
+    ];
+    for rows in &polls {
+        mount_poll(&server, rows.clone()).await;
+    }
+    mount_catch_all(&server).await;
+
+    let source = hubflow::fracttal::WorkOrderAssignmentSource::new(client(&server));
+    let Harness { ctx, clock, .. } = harness();
+    let mut cursor: Option<Cursor> = None;
+    let mut batches = Vec::new();
+    for _ in &polls {
+        let batch = source.poll(&ctx, cursor.as_ref()).await.unwrap();
+        cursor = batch.next_cursor.clone();
+        batches.push(batch);
+        clock.advance(Duration::from_secs(60));
+    }
+    let keys: Vec<Vec<&str>> = batches.iter().map(keys).collect();
+    assert_eq!(
+        keys,
+        [
+            vec![],
+            vec![
+                "fracttal:wo:801:assigned:Jonas Campos",
+                "fracttal:wo:803:assigned:Marta Lima"
+            ],
+            vec![],
+            vec!["fracttal:wo:802:assigned:Jonas Campos"],
+            vec!["fracttal:wo:802:assigned:Ana Souza:2"],
+            vec!["fracttal:wo:801:assigned:Jonas Campos:2"],
+        ]
+    );
+    let late = &batches[1].records[0];
+    assert_eq!(late.kind, "fracttal.work_order_assignment");
+    assert_eq!(late.data["responsible"], "Jonas Campos");
+    assert_eq!(late.data["responsible_from"], Value::Null);
+    assert_eq!(late.data["reassigned"], false);
+    assert_eq!(late.data["first_sighting"], false, "known, unassigned");
+    let created = &batches[1].records[1];
+    assert_eq!(created.data["first_sighting"], true);
+    let passed = &batches[3].records[0];
+    assert_eq!(passed.data["responsible_from"], "Ana Souza");
+    assert_eq!(passed.data["reassigned"], true);
+    assert_eq!(
+        passed.data["task_todo_description"],
+        "Replace the intake filter"
+    );
+    assert_eq!(batches[4].records[0].data["occurrence"], 2);
+    server.verify().await;
+}
+
+/// One page of the work-order query at offset `start`, used once, in mount order.
+async fn mount_page(server: &MockServer, start: u64, rows: Value, total: usize) {
+    Mock::given(method("GET"))
+        .and(path("/api/work_orders/"))
+        .and(query_param("start", start.to_string()))
+        .and(query_param("limit", "2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"success": true, "message": "200", "data": rows, "total": total}),
+        ))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_assignment_scan_cut_short_resumes_where_it_stopped_without_loss() {
+    let server = MockServer::start().await;
+    mount_token(&server).await;
+    let (ana, jonas) = (Some("Ana Souza"), Some("Jonas Campos"));
+    // A window of three tasks, two per page, one page per poll.
+    mount_page(&server, 0, json!([assigned(1, ana), assigned(2, None)]), 3).await;
+    mount_page(&server, 2, json!([assigned(3, None)]), 3).await;
+    mount_page(&server, 0, json!([assigned(1, ana), assigned(2, jonas)]), 3).await;
+    mount_page(&server, 2, json!([assigned(3, jonas)]), 3).await;
+    mount_catch_all(&server).await;
+
+    let source = hubflow::fracttal::WorkOrderAssignmentSource::new(client(&server))
+        .page_size(2)
+        .max_pages(1);
+    let Harness { ctx, .. } = harness();
+    let first = source.poll(&ctx, None).await.unwrap();
+    let second = source.poll(&ctx, first.next_cursor.as_ref()).await.unwrap();
+    assert!(
+        first.records.is_empty() && second.records.is_empty(),
+        "the first picture"
+    );
+    assert_eq!(
+        second.next_cursor.as_ref().unwrap().value()["primed"],
+        true,
+        "primed once the scan completed"
+    );
+    let third = source
+        .poll(&ctx, second.next_cursor.as_ref())
+        .await
+        .unwrap();
+    assert_eq!(keys(&third), ["fracttal:wo:2:assigned:Jonas Campos"]);
+    assert_eq!(
+        third.next_cursor.as_ref().unwrap().value()["resume"]["start"],
+        2
+    );
+    let fourth = source.poll(&ctx, third.next_cursor.as_ref()).await.unwrap();
+    assert_eq!(keys(&fourth), ["fracttal:wo:3:assigned:Jonas Campos"]);
+    server.verify().await;
+}
+
+const ASSIGNMENT_SPEC: &str = r#"{
+  "id": "assignments",
+  "source": {"fracttal.work_order_assignments": {"connection": "fracttal"}},
+  "map": {"to": "5511999991234", "template": "wo_assignment", "language": "pt_BR",
+          "body": ["{{ responsible }}", "{{ wo_folio }}"]},
+  "target": {"whatsapp.template": {"connection": "whatsapp"}}
+}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_automator_assignment_event_and_the_poll_of_the_same_change_send_once() {
+    let fracttal = MockServer::start().await;
+    mount_token(&fracttal).await;
+    mount_poll(&fracttal, json!([assigned(901, None)])).await;
+    mount_poll(&fracttal, json!([assigned(901, Some("Jonas Campos"))])).await;
+    mount_catch_all(&fracttal).await;
+    let whatsapp = MockServer::start().await;
+    mount_whatsapp(&whatsapp, "wo_assignment", "5511999991234", 1).await;
+    let flow = build(ASSIGNMENT_SPEC, &fracttal, &whatsapp);
+    let Harness { ctx, clock, .. } = harness();
+
+    let first = flow.run(&ctx).await.unwrap();
+    assert_eq!(first.counts.received, 0, "the first picture");
+    // Fracttal's "WO assigned" rule forwards the row at once.
+    let hook = EventSource::new().records(EventRecords::Assignment);
+    let reply = hook.handle(&InboundRequest::new(
+        Method::Post,
+        "/hooks/fracttal",
+        assigned(901, Some("Jonas Campos")).to_string(),
+    ));
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let evented = flow.process(&ctx, reply.records).await;
+    assert_eq!(evented.counts.delivered, 1, "{evented:?}");
+    // The next poll sees the same assignment: same key, so the claims drop it.
+    clock.advance(Duration::from_secs(60));
+    let polled = flow.run(&ctx).await.unwrap();
+    let key = "fracttal:wo:901:assigned:Jonas Campos";
+    assert!(
+        common::duplicate(&polled.get(key).unwrap().outcome).is_some(),
+        "{polled:?}"
+    );
+    assert_eq!(sent(&whatsapp).await.len(), 1);
+    fracttal.verify().await;
+    whatsapp.verify().await;
 }

@@ -1,5 +1,6 @@
 //! The headline flow end to end, built from the example's own spec: Fracttal work orders
-//! polled from a stand-in, the condition, the template mapping, and the WhatsApp target.
+//! polled from a stand-in, assigned after the first poll, the condition, the template
+//! mapping, and the WhatsApp target.
 
 mod common;
 
@@ -26,6 +27,8 @@ fn row(task: u64, assigned: &str, phone: Option<&str>) -> Value {
     row
 }
 
+/// The stand-ins: Fracttal answers the first poll with `rows` unassigned, every later one
+/// with `rows` as they are.
 async fn stand_ins(rows: Value) -> (MockServer, MockServer) {
     let fracttal = MockServer::start().await;
     Mock::given(method("POST"))
@@ -37,15 +40,23 @@ async fn stand_ins(rows: Value) -> (MockServer, MockServer) {
         .mount(&fracttal)
         .await;
     let total = rows.as_array().map_or(0, Vec::len);
-    Mock::given(method("GET"))
-        .and(path("/api/work_orders/"))
-        .and(header("authorization", "Bearer tok-e2e"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
-            json!({"success": true, "message": "200", "data": rows, "total": total}),
-        ))
-        .expect(1..)
-        .mount(&fracttal)
-        .await;
+    let mut unassigned = rows.clone();
+    for row in unassigned.as_array_mut().into_iter().flatten() {
+        row["user_assigned"] = json!("");
+    }
+    for (rows, times) in [(unassigned, Some(1)), (rows, None)] {
+        let mock = Mock::given(method("GET"))
+            .and(path("/api/work_orders/"))
+            .and(header("authorization", "Bearer tok-e2e"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(
+                json!({"success": true, "message": "200", "data": rows, "total": total}),
+            ));
+        let mock = match times {
+            Some(n) => mock.up_to_n_times(n).expect(n),
+            None => mock.expect(1..),
+        };
+        mock.mount(&fracttal).await;
+    }
     mount_catch_all(&fracttal).await;
     let whatsapp = MockServer::start().await;
     (fracttal, whatsapp)
@@ -109,6 +120,12 @@ async fn work_orders_for_the_person_are_sent_others_skipped_and_a_missing_phone_
         )
         .unwrap();
     let Harness { ctx, clock, .. } = harness();
+    let first = flow.run(&ctx).await.unwrap();
+    assert_eq!(
+        first.counts.received, 0,
+        "the first poll learns the open work orders"
+    );
+    clock.advance(std::time::Duration::from_secs(120));
     let report = flow.run(&ctx).await.unwrap();
 
     let outcome = |key: &str| {
@@ -118,18 +135,18 @@ async fn work_orders_for_the_person_are_sent_others_skipped_and_a_missing_phone_
             .outcome
     };
     assert!(matches!(
-        outcome("fracttal:wo:90211:1"),
+        outcome("fracttal:wo:90211:assigned:Jonas Campos"),
         Outcome::Delivered { .. }
     ));
     assert!(matches!(
-        outcome("fracttal:wo:90214:1"),
+        outcome("fracttal:wo:90214:assigned:JONAS CAMPOS"),
         Outcome::Delivered { .. }
     ));
-    match outcome("fracttal:wo:90212:1") {
+    match outcome("fracttal:wo:90212:assigned:Marta Lima") {
         Outcome::Skipped { reason } => assert!(reason.contains("Jonas Campos"), "{reason}"),
         other => panic!("expected a skip, got {other:?}"),
     }
-    match outcome("fracttal:wo:90213:1") {
+    match outcome("fracttal:wo:90213:assigned:Jonas Campos") {
         Outcome::Failed {
             failure,
             retryable,
@@ -160,7 +177,7 @@ async fn work_orders_for_the_person_are_sent_others_skipped_and_a_missing_phone_
     // Deliveries run concurrently: find the one for task 90211 by the key it carries.
     let first = sent
         .iter()
-        .find(|body| body["biz_opaque_callback_data"] == "fracttal:wo:90211:1")
+        .find(|body| body["biz_opaque_callback_data"] == "fracttal:wo:90211:assigned:Jonas Campos")
         .expect("a message for task 90211");
     let texts: Vec<&str> = first["template"]["components"][0]["parameters"]
         .as_array()

@@ -182,6 +182,7 @@ fn cases() -> Vec<Case> {
     );
     for kind in [
         "fracttal.work_orders",
+        "fracttal.work_order_assignments",
         "fracttal.work_order_status",
         "fracttal.meter_readings",
         "fracttal.work_requests",

@@ -5,6 +5,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::assignment::assignment_record;
 use super::rows::{work_order_record, TypeDate};
 use super::status::status_change_record;
 use crate::http::Method;
@@ -74,6 +75,10 @@ pub enum EventRecords {
     /// Status-change records, as the status source makes them ([`parse_status_event`]):
     /// for rules on *WO in process*, *in review*, *completed* or *cancelled*.
     StatusChange,
+    /// Assignment records, as the assignment source makes them
+    /// ([`parse_assignment_event`]): for the rule on *WO assigned* (Automator Basic's
+    /// "WO assigned → responsible", or a Pro rule on the responsible).
+    Assignment,
 }
 
 impl Default for EventSource {
@@ -138,7 +143,8 @@ impl EventSource {
     ///  "type_date": "creation_date", "records": "work_order"}
     /// ```
     ///
-    /// `records` is `work_order` (default) or `status_change` ([`EventRecords`]). Every
+    /// `records` is `work_order` (default), `status_change` or `assignment`
+    /// ([`EventRecords`]). Every
     /// field is optional; `header` defaults to [`DEFAULT_SECRET_HEADER`].
     pub fn from_spec(cx: &BuildContext<'_>, config: &Value) -> Result<Self, SpecErrors> {
         let config: EventConfig = cx.deserialize(config)?;
@@ -232,14 +238,15 @@ pub fn parse_event(body: &[u8], type_date: TypeDate) -> Result<Vec<Record>, Stri
 /// completed* or *WO cancelled* into status-change records of the same shape as the
 /// [status source](super::WorkOrderStatusSource)'s (see
 /// [`status_change_record`](super::status_change_record)). An event does not say which
-/// status the work order had before, so `status_from` is `null` and the key is
-/// `fracttal:wo-status:<task>:none-><status>`. Every row needs `id_work_orders_tasks` and
-/// `id_status_work_order`. Never panics.
+/// status the work order had before, so `status_from` is `null`; the key,
+/// `fracttal:wo-status:<task>:<status>`, is the one the status source gives the first time
+/// the task comes to that status, so a flow taking both sends the change once. Every row
+/// needs `id_work_orders_tasks` and `id_status_work_order`. Never panics.
 ///
 /// ```
 /// use hubflow::fracttal::parse_status_event;
 /// let records = parse_status_event(br#"{"id_work_orders_tasks": 77, "id_status_work_order": 3}"#).unwrap();
-/// assert_eq!(records[0].key, "fracttal:wo-status:77:none->3");
+/// assert_eq!(records[0].key, "fracttal:wo-status:77:3");
 /// assert_eq!(records[0].data["status_to_name"], "completed");
 /// assert!(parse_status_event(br#"[{"id_work_orders_tasks": 77}]"#).unwrap_err().contains("[0]"));
 /// ```
@@ -248,10 +255,43 @@ pub fn parse_status_event(body: &[u8]) -> Result<Vec<Record>, String> {
         .into_iter()
         .enumerate()
         .map(|(index, row)| match row {
-            Value::Object(map) => status_change_record(map, None).ok_or_else(|| {
+            Value::Object(map) => status_change_record(map, None, 1).ok_or_else(|| {
                 format!(
                     "[{index}] has no id_work_orders_tasks or no id_status_work_order: \
                      a status change needs both"
+                )
+            }),
+            _ => Err(format!("[{index}] is not a work-order row object")),
+        })
+        .collect()
+}
+
+/// Parses a body forwarded by an Automator rule on a work order's assignment into
+/// assignment records of the same shape as the
+/// [assignment source](super::WorkOrderAssignmentSource)'s (see
+/// [`assignment_record`](super::assignment_record)). An event does not say who was
+/// responsible before, so `responsible_from` is `null` and `first_sighting` `true`; the key,
+/// `fracttal:wo:<task>:assigned:<responsible>`, is the one the assignment source gives the
+/// first time the task is assigned to that person, so a flow taking both sends the
+/// assignment once. Every row needs `id_work_orders_tasks` and a responsible
+/// (`personnel_description` or `user_assigned`). Never panics.
+///
+/// ```
+/// use hubflow::fracttal::parse_assignment_event;
+/// let body = br#"{"id_work_orders_tasks": 77, "personnel_description": "Jonas Campos"}"#;
+/// let records = parse_assignment_event(body).unwrap();
+/// assert_eq!(records[0].key, "fracttal:wo:77:assigned:Jonas Campos");
+/// assert!(parse_assignment_event(br#"[{"id_work_orders_tasks": 77}]"#).unwrap_err().contains("[0]"));
+/// ```
+pub fn parse_assignment_event(body: &[u8]) -> Result<Vec<Record>, String> {
+    event_rows(body)?
+        .into_iter()
+        .enumerate()
+        .map(|(index, row)| match row {
+            Value::Object(map) => assignment_record(map, None, 1).ok_or_else(|| {
+                format!(
+                    "[{index}] has no id_work_orders_tasks or nobody responsible \
+                     (personnel_description, user_assigned): an assignment needs both"
                 )
             }),
             _ => Err(format!("[{index}] is not a work-order row object")),
@@ -303,6 +343,7 @@ impl WebhookSource for EventSource {
         let parsed = match self.records {
             EventRecords::WorkOrder => parse_event(&request.body, self.type_date),
             EventRecords::StatusChange => parse_status_event(&request.body),
+            EventRecords::Assignment => parse_assignment_event(&request.body),
         };
         match parsed {
             Ok(records) => WebhookReply::accepted(records),

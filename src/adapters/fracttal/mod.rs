@@ -4,10 +4,11 @@
 //! | kind | what | built by |
 //! |---|---|---|
 //! | `fracttal.work_orders` | [`Source`](crate::Source): polls "Query tasks in WOs", one record per task row, with a cursor | flow specs (`"source"`), or [`WorkOrdersSource`] |
+//! | `fracttal.work_order_assignments` | [`Source`](crate::Source): one record per task whose responsible was set or changed since the last poll | flow specs, or [`WorkOrderAssignmentSource`] |
 //! | `fracttal.work_order_status` | [`Source`](crate::Source): one record per task whose work-order status changed since the last poll | flow specs, or [`WorkOrderStatusSource`] |
 //! | `fracttal.meter_readings` | [`Source`](crate::Source): new meter readings judged against their meter's `min_value` / `max_value` | flow specs, or [`MeterReadingsSource`] |
 //! | `fracttal.work_requests` | [`Source`](crate::Source): new work requests | flow specs, or [`WorkRequestsSource`] |
-//! | `fracttal.event` | [`WebhookSource`](crate::WebhookSource): Automator events forwarded as JSON rows, as work-order or status-change records ([`EventRecords`]) | the host, with [`EventSource::new`] or [`EventSource::from_spec`] (webhook sources are not part of flow specs: the host routes its HTTP endpoint to them) |
+//! | `fracttal.event` | [`WebhookSource`](crate::WebhookSource): Automator events forwarded as JSON rows, as work-order, status-change or assignment records ([`EventRecords`]) | the host, with [`EventSource::new`] or [`EventSource::from_spec`] (webhook sources are not part of flow specs: the host routes its HTTP endpoint to them) |
 //! | `fracttal.work_request` | [`Target`](crate::Target): opens a work request | flow specs (`"target"`), or [`WorkRequestTarget`] |
 //!
 //! `fracttal.work_orders` and `fracttal.event` (by default) produce records of kind
@@ -28,8 +29,18 @@
 //!
 //! | notification | source | record kind | key |
 //! |---|---|---|---|
-//! | assignment of new tasks | `fracttal.work_orders` | `fracttal.work_order` | `fracttal:wo:<task>:<status>` |
-//! | status change or completion of work orders | `fracttal.work_order_status` (or `fracttal.event` with `"records": "status_change"`) | `fracttal.work_order_status` | `fracttal:wo-status:<task>:<from>-><to>` |
+//! | assignment of new tasks | `fracttal.work_order_assignments` (or `fracttal.event` with `"records": "assignment"`) | `fracttal.work_order_assignment` | `fracttal:wo:<task>:assigned:<responsible>` |
+//! | status change or completion of work orders | `fracttal.work_order_status` (or `fracttal.event` with `"records": "status_change"`) | `fracttal.work_order_status` | `fracttal:wo-status:<task>:<status>` |
+//!
+//! A task that comes back to a responsible or a status it had before gets `:<n>` after
+//! the key, the n-th time (see [`assignment_key`], [`status_change_key`]); an Automator
+//! event and the poll of the same change give the same key, so a flow may take both (the
+//! event for speed, the poll as the safety net) and sends each change once.
+//!
+//! **Assignments** carry the task row (with the aliases) and `responsible`,
+//! `responsible_from` (`null` when the task had nobody or was not known), `reassigned`,
+//! `first_sighting` and `occurrence`. See [`WorkOrderAssignmentSource`] for how late an
+//! assignment can be seen.
 //! | critical alerts: readings outside the range | `fracttal.meter_readings` | `fracttal.meter_reading` | `fracttal:reading:<serial>:<date>` |
 //! | specific requests and inquiries | `fracttal.work_requests` | `fracttal.work_request` | `fracttal:wr:<id_code>` |
 //!
@@ -41,6 +52,7 @@
 //! | `status_from_name`, `status_to_name` | `in_process`, `in_review`, `completed`, `cancelled` |
 //! | `status_from_label`, `status_to_label` | `{"en": …, "es": …, "pt": …}` for templates |
 //! | `first_sighting` | `true` when the previous status is unknown |
+//! | `occurrence` | how many times the task has come to this status, 1 the first time |
 //!
 //! The previous status of each task is kept in the source's cursor, bounded by a window of
 //! work orders (30 days by default) and by [`MAX_TRACKED_TASKS`]; a task seen for the first
@@ -100,6 +112,13 @@
 //!     "type_date": "creation_date", "limit": 100, "max_pages": 50,
 //!     "lookback_secs": 60, "rate_limit_retries": 1, "path": "work_orders/"
 //! }},
+//! "source": {"fracttal.work_order_assignments": {
+//!     "connection": "fracttal",
+//!     "code_asset": "PUMP-3", "code_location": "PLANT-1", "folio": "881",
+//!     "since": "2026-03-01T00:00:00Z", "type_date": "creation_date", "track_days": 30,
+//!     "first_sightings": true, "limit": 100, "max_pages": 50,
+//!     "rate_limit_retries": 1, "path": "work_orders/"
+//! }},
 //! "source": {"fracttal.work_order_status": {
 //!     "connection": "fracttal",
 //!     "code_asset": "PUMP-3", "code_location": "PLANT-1", "folio": "881",
@@ -141,6 +160,8 @@
 //! and other 4xx permanent), and the work-order source waits out a rate limit on the page
 //! it was reading before failing the poll. All waits go through the context's clock.
 
+mod assignment;
+mod changes;
 mod client;
 mod error;
 mod event;
@@ -160,14 +181,18 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use url::Url;
 
+pub use assignment::{
+    assignment_key, assignment_record, responsible_of, WorkOrderAssignmentSource, ASSIGNMENT_KIND,
+};
+pub use changes::{DEFAULT_TRACK_WINDOW, MAX_TRACKED_TASKS};
 pub use client::{
     Envelope, FracttalClient, FracttalClientBuilder, DEFAULT_BASE_URL, DEFAULT_REQUESTS_PER_MINUTE,
     DEFAULT_TOKEN_URL, FALLBACK_TOKEN_LIFETIME, REFRESH_AHEAD,
 };
 pub use error::{FracttalError, DEFAULT_RATE_LIMIT_WAIT, UNAUTHORIZED_ENDPOINT};
 pub use event::{
-    parse_event, parse_status_event, EventRecords, EventSource, DEFAULT_MAX_BODY,
-    DEFAULT_SECRET_HEADER,
+    parse_assignment_event, parse_event, parse_status_event, EventRecords, EventSource,
+    DEFAULT_MAX_BODY, DEFAULT_SECRET_HEADER,
 };
 pub use readings::{reading_key, reading_record, MeterReadingsSource, OutOfRange, READING_KIND};
 pub use requests::{
@@ -180,13 +205,15 @@ pub use rows::{
 };
 pub use status::{
     status_change_key, status_change_record, WorkOrderStatus, WorkOrderStatusSource,
-    DEFAULT_TRACK_WINDOW, MAX_TRACKED_TASKS, STATUS_CHANGE_KIND,
+    STATUS_CHANGE_KIND,
 };
 pub use work_orders::{WorkOrdersSource, MAX_PAGE_SIZE};
 pub use work_request::WorkRequestTarget;
 
 /// The source kind `fracttal.work_orders`.
 pub const WORK_ORDERS_KIND: &str = work_orders::KIND;
+/// The source kind `fracttal.work_order_assignments`.
+pub const WORK_ORDER_ASSIGNMENTS_KIND: &str = assignment::KIND;
 /// The source kind `fracttal.work_order_status`.
 pub const WORK_ORDER_STATUS_KIND: &str = status::KIND;
 /// The source kind `fracttal.meter_readings`.
@@ -359,6 +386,7 @@ macro_rules! adapter_configs {
 adapter_configs! {
     work_orders::WorkOrdersConfig => WorkOrdersSource, a "source";
     status::StatusConfig => WorkOrderStatusSource, a "source";
+    assignment::AssignmentConfig => WorkOrderAssignmentSource, a "source";
     readings::ReadingsConfig => MeterReadingsSource, a "source";
     requests::RequestsConfig => WorkRequestsSource, a "source";
     work_request::WorkRequestConfig => WorkRequestTarget, a "target";
@@ -374,7 +402,8 @@ fn build<C: AdapterConfig>(
     config.apply(client)
 }
 
-/// Registers the sources `fracttal.work_orders`, `fracttal.work_order_status`,
+/// Registers the sources `fracttal.work_orders`, `fracttal.work_order_assignments`,
+/// `fracttal.work_order_status`,
 /// `fracttal.meter_readings`, `fracttal.work_requests` and the target
 /// `fracttal.work_request`. Every factory shares one client cache, so flows on the same
 /// connection share a token and a rate limiter.
@@ -382,6 +411,7 @@ pub(crate) fn register(registry: &mut crate::spec::Registry) {
     let cache = Arc::new(ClientCache::default());
     register_source::<work_orders::WorkOrdersConfig>(registry, WORK_ORDERS_KIND, &cache);
     register_source::<status::StatusConfig>(registry, WORK_ORDER_STATUS_KIND, &cache);
+    register_source::<assignment::AssignmentConfig>(registry, WORK_ORDER_ASSIGNMENTS_KIND, &cache);
     register_source::<readings::ReadingsConfig>(registry, METER_READINGS_KIND, &cache);
     register_source::<requests::RequestsConfig>(registry, WORK_REQUESTS_KIND, &cache);
     registry.register_target(WORK_REQUEST_KIND, move |cx, config| {

@@ -1,17 +1,19 @@
 //! The `fracttal.work_order_status` source: a record per task whose work-order status
 //! changed since the last poll, with the previous and the new status.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::rows::{apply_aliases, id_text, parse_date, row_date, TypeDate};
-use super::scan::{self, paging_setters, spec_config, Pages, Windowed};
-use super::work_orders::{spec_filters, work_order_filters};
+use super::changes::DEFAULT_TRACK_WINDOW;
+use super::changes::{
+    self, occurrence_suffix, tracking_setters, Change, ChangesConfig, Tracking, Watch,
+};
+use super::rows::{apply_aliases, id_text, parse_date, TypeDate};
+use super::scan::{paging_setters, Windowed};
+use super::work_orders::work_order_filters;
 use super::FracttalClient;
 use crate::{Batch, Context, Cursor, Record, Source, SourceError};
 
@@ -20,13 +22,6 @@ pub const KIND: &str = "fracttal.work_order_status";
 
 /// The record kind of a status change.
 pub const STATUS_CHANGE_KIND: &str = "fracttal.work_order_status";
-
-/// The most tasks whose status one cursor remembers. Beyond it the tasks with the oldest
-/// dates are forgotten first; see [`WorkOrderStatusSource`].
-pub const MAX_TRACKED_TASKS: usize = 20_000;
-
-/// The default span of work orders followed: 30 days (by the [`TypeDate`] field).
-pub const DEFAULT_TRACK_WINDOW: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// A work order's status, `id_status_work_order` in the API (`ot_status` as a filter).
 ///
@@ -115,21 +110,28 @@ impl WorkOrderStatus {
     }
 }
 
-/// The key of a status change: `fracttal:wo-status:<task id>:<from>-><to>`, `<from>` being
-/// `none` when the previous status is unknown (a first sighting, an Automator event).
+/// The key of a status change: `fracttal:wo-status:<task id>:<status>` the first time the
+/// task comes to that status, `fracttal:wo-status:<task id>:<status>:<n>` the n-th time (a
+/// reopened work order completed again). The previous status is not part of it, so an
+/// Automator event of a change (which does not know it) and the poll that sees the same
+/// change give the same key, and the store's claims send it once.
 ///
 /// ```
 /// use hubflow::fracttal::status_change_key;
-/// assert_eq!(status_change_key("77", Some("1"), "3"), "fracttal:wo-status:77:1->3");
-/// assert_eq!(status_change_key("77", None, "3"), "fracttal:wo-status:77:none->3");
+/// assert_eq!(status_change_key("77", "3", 1), "fracttal:wo-status:77:3");
+/// assert_eq!(status_change_key("77", "3", 2), "fracttal:wo-status:77:3:2");
 /// ```
-pub fn status_change_key(task: &str, from: Option<&str>, to: &str) -> String {
-    format!("fracttal:wo-status:{task}:{}->{to}", from.unwrap_or("none"))
+pub fn status_change_key(task: &str, to: &str, occurrence: u32) -> String {
+    format!(
+        "fracttal:wo-status:{task}:{to}{}",
+        occurrence_suffix(occurrence)
+    )
 }
 
 /// The record of a task row whose status became the row's `id_status_work_order`, coming
-/// from `from` (`None`: unknown). `None` when the row has no task id or no status, which a
-/// status change needs.
+/// from `from` (`None`: unknown), for the `occurrence`-th time (1 the first time; see
+/// [`status_change_key`]). `None` when the row has no task id or no status, which a status
+/// change needs.
 ///
 /// Kind [`STATUS_CHANGE_KIND`], key per [`status_change_key`], the row's fields with the Hub
 /// [aliases](super::ALIASES), and:
@@ -140,6 +142,7 @@ pub fn status_change_key(task: &str, from: Option<&str>, to: &str) -> String {
 /// | `status_from_name`, `status_to_name` | `in_process`, `in_review`, `completed`, `cancelled` |
 /// | `status_from_label`, `status_to_label` | `{"en": "In process", "es": "En proceso", "pt": "Em andamento"}` |
 /// | `first_sighting` | `true` when the previous status is unknown |
+/// | `occurrence` | how many times the task has come to this status, 1 the first time |
 ///
 /// `occurred_at` is the row's date for the new status when it has one (`initial_date` for
 /// in process, `review_date` for in review, `wo_final_date` else `final_date` for
@@ -151,17 +154,21 @@ pub fn status_change_key(task: &str, from: Option<&str>, to: &str) -> String {
 ///
 /// let row = json!({"id_work_orders_tasks": 77, "id_status_work_order": 3, "wo_folio": "OT-881",
 ///                  "wo_final_date": "2026-03-02T10:00:00+00:00"});
-/// let record = status_change_record(row.as_object().unwrap().clone(), Some("2")).unwrap();
-/// assert_eq!(record.key, "fracttal:wo-status:77:2->3");
+/// let record = status_change_record(row.as_object().unwrap().clone(), Some("2"), 1).unwrap();
+/// assert_eq!(record.key, "fracttal:wo-status:77:3");
 /// assert_eq!(record.kind, "fracttal.work_order_status");
 /// assert_eq!((record.data["status_from"].clone(), record.data["status_to"].clone()), (json!(2), json!(3)));
 /// assert_eq!(record.data["status_to_label"]["pt"], "Concluída");
 /// assert_eq!(record.occurred_at.unwrap().to_rfc3339(), "2026-03-02T10:00:00+00:00");
 /// ```
-pub fn status_change_record(mut row: Map<String, Value>, from: Option<&str>) -> Option<Record> {
+pub fn status_change_record(
+    mut row: Map<String, Value>,
+    from: Option<&str>,
+    occurrence: u32,
+) -> Option<Record> {
     let task = row.get("id_work_orders_tasks").and_then(id_text)?;
     let to = row.get("id_status_work_order").and_then(id_text)?;
-    let key = status_change_key(&task, from, &to);
+    let key = status_change_key(&task, &to, occurrence);
     let to_status = status_of(&to);
     let at = to_status.and_then(|status| {
         status
@@ -190,6 +197,7 @@ pub fn status_change_record(mut row: Map<String, Value>, from: Option<&str>) -> 
     );
     row.insert("status_to_label".to_owned(), labels(to_status));
     row.insert("first_sighting".to_owned(), Value::Bool(from.is_none()));
+    row.insert("occurrence".to_owned(), Value::from(occurrence.max(1)));
     let record = Record::new(key, STATUS_CHANGE_KIND, Value::Object(row));
     Some(match at {
         Some(at) => record.occurred_at(at),
@@ -231,16 +239,16 @@ fn labels(status: Option<WorkOrderStatus>) -> Value {
 /// on the [`TypeDate`] field, `creation_date` unless set) and compares:
 ///
 /// * same status as remembered: nothing (a row seen again is not a new record);
-/// * another status: one record `<from>-><to>`;
+/// * another status: one record, from the remembered status to the new one;
 /// * a task not remembered (a *first sighting*): nothing, unless
-///   [`first_sightings`](Self::first_sightings) is on, and then a record `none-><status>`
+///   [`first_sightings`](Self::first_sightings) is on, and then a record from no status
 ///   — but never on the polls that build the first picture (before the first complete
 ///   scan), so a new flow does not announce every open work order.
 ///
 /// **The bound.** After each complete scan the cursor forgets tasks dated before the
-/// window; and it never holds more than [`MAX_TRACKED_TASKS`] tasks, dropping those with the
+/// window; and it never holds more than [`MAX_TRACKED_TASKS`](super::MAX_TRACKED_TASKS) tasks, dropping those with the
 /// oldest dates first. A task forgotten either way and seen again is a first sighting: its
-/// next change is missed (or, with first sightings on, reported as `none-><status>`, which
+/// next change is missed (or, with first sightings on, reported as a first sighting, which
 /// the store's claims drop when that key was delivered before). Keep the window to the
 /// work orders that still change (filter by `code_location` or `code_asset` for large
 /// companies): every poll reads the whole window, one request per 100 tasks, from the
@@ -250,8 +258,11 @@ fn labels(status: Option<WorkOrderStatus>) -> Value {
 /// When [`max_pages`](Self::max_pages) cuts a scan short, the next poll continues at the
 /// next offset with the same window, and forgetting waits for the scan to complete.
 ///
-/// Each distinct change alerts once, through the key: a task that makes the *same*
-/// transition twice (reopened and completed again, `1->3` twice) is reported once.
+/// Each change alerts once, through the key ([`status_change_key`]): the cursor counts how
+/// many times each task came to each status, so a task reopened and completed again is
+/// reported again (`…:3`, then `…:3:2`), and a poll repeating a change already seen is
+/// not. The counts are per cursor: an Automator event knows none, and gives the key of a
+/// first time, which is the poll's key for a first time too.
 ///
 /// ```
 /// use hubflow::fracttal::{FracttalClient, WorkOrderStatusSource};
@@ -268,9 +279,7 @@ pub struct WorkOrderStatusSource {
     /// The paging settings; `until` and `lookback` stay unset: the track window bounds
     /// the scan instead.
     window: Windowed,
-    type_date: TypeDate,
-    track_window: Duration,
-    first_sightings: bool,
+    tracking: Tracking,
 }
 
 impl WorkOrderStatusSource {
@@ -280,156 +289,44 @@ impl WorkOrderStatusSource {
     pub fn new(client: FracttalClient) -> Self {
         WorkOrderStatusSource {
             window: Windowed::new(client, "work_orders/", Duration::ZERO),
-            type_date: TypeDate::CreationDate,
-            track_window: DEFAULT_TRACK_WINDOW,
-            first_sightings: false,
+            tracking: Tracking {
+                type_date: TypeDate::CreationDate,
+                track_window: DEFAULT_TRACK_WINDOW,
+                first_sightings: false,
+            },
         }
     }
 
     paging_setters!();
 
-    fn filter(mut self, name: &'static str, value: String) -> Self {
-        self.window.filter(name, value);
-        self
-    }
-
     work_order_filters!();
 
-    /// Never work orders dated before this instant, whatever the window.
-    #[must_use]
-    pub fn since(mut self, at: DateTime<Utc>) -> Self {
-        self.window.since = Some(at);
-        self
-    }
-
-    /// Which date the window applies to (`type_date`; default `creation_date`).
-    #[must_use]
-    pub fn type_date(mut self, type_date: TypeDate) -> Self {
-        self.type_date = type_date;
-        self
-    }
-
-    /// How far back work orders are followed (default [`DEFAULT_TRACK_WINDOW`]).
-    #[must_use]
-    pub fn track_window(mut self, window: Duration) -> Self {
-        self.track_window = window;
-        self
-    }
-
-    /// Whether a task first seen after the first complete scan is reported, as
-    /// `none-><status>` (default off).
-    #[must_use]
-    pub fn first_sightings(mut self, on: bool) -> Self {
-        self.first_sightings = on;
-        self
-    }
-
-    /// The endpoint path below the base URL (default `work_orders/`).
-    #[must_use]
-    pub fn path(mut self, path: impl Into<String>) -> Self {
-        self.window.path = path.into();
-        self
-    }
+    tracking_setters!("off");
 }
 
-/// The cursor's JSON form: `{"tasks": {"<task id>": ["<status>", "<date>"]}, "primed": true,
-/// "resume": {"since": …, "start": 200}}`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct State {
-    #[serde(default)]
-    tasks: BTreeMap<String, (String, DateTime<Utc>)>,
-    /// Whether a complete scan has been made: first sightings count only after it.
-    #[serde(default)]
-    primed: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    resume: Option<Resume>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Resume {
-    since: DateTime<Utc>,
-    start: u64,
-}
+/// What the status source follows: `id_status_work_order`.
+const WATCH: Watch = Watch {
+    kind: KIND,
+    value_of: |row| row.get("id_status_work_order").and_then(id_text),
+    record: |row, change: Change<'_>| status_change_record(row, change.from, change.occurrence),
+};
 
 #[async_trait]
 impl Source for WorkOrderStatusSource {
     async fn poll(&self, ctx: &Context, cursor: Option<&Cursor>) -> Result<Batch, SourceError> {
-        let now = ctx.clock().now();
-        let mut state: State = scan::read_cursor(cursor, KIND)?;
-        let (horizon, start) = match &state.resume {
-            Some(resume) => (resume.since, resume.start),
-            None => {
-                let horizon = scan::minus(now, self.track_window);
-                (self.window.since.map_or(horizon, |s| horizon.max(s)), 0)
-            }
-        };
-        let report_new = state.primed && self.first_sightings;
-        let mut records = Vec::new();
-        let pages = Pages {
-            since: Some(horizon),
-            until: None,
-            start,
-            max_pages: self.window.max_pages,
-            what: "work-order row",
-        };
-        let tasks = &mut state.tasks;
-        let walked = self
-            .window
-            .query(Some(self.type_date.as_str()))
-            .walk(ctx, &pages, |row| {
-                let date = row_date(row, self.type_date);
-                if date.is_some_and(|d| d < horizon) {
-                    return;
-                }
-                let (Some(task), Some(status)) = (
-                    row.get("id_work_orders_tasks").and_then(id_text),
-                    row.get("id_status_work_order").and_then(id_text),
-                ) else {
-                    return;
-                };
-                let previous = tasks.insert(task, (status.clone(), date.unwrap_or(now)));
-                let from = match &previous {
-                    Some((before, _)) if *before == status => return,
-                    Some((before, _)) => Some(before.as_str()),
-                    None if report_new => None,
-                    None => return,
-                };
-                if let Some(record) = status_change_record(row.clone(), from) {
-                    records.push(record);
-                }
-            })
-            .await?;
-        if walked.complete {
-            state.resume = None;
-            state.primed = true;
-            state.tasks.retain(|_, (_, at)| *at >= horizon);
-        } else {
-            state.resume = Some(Resume {
-                since: horizon,
-                start: walked.next,
-            });
-        }
-        scan::cap_by_date(&mut state.tasks, MAX_TRACKED_TASKS, |(_, at)| *at);
-        Ok(Batch::new(records, Some(scan::write_cursor(&state)?)))
+        changes::poll(&self.window, &self.tracking, &WATCH, ctx, cursor).await
     }
 }
 
-spec_config! {
-    /// The source's spec config (see the module docs).
-    StatusConfig {
-        code_asset: String,
-        code_location: String,
-        folio: String,
-        since,
-        type_date: TypeDate,
-        track_days: u32,
-        first_sightings: bool,
-        limit,
-        max_pages,
-        rate_limit_retries,
-        path,
+/// The status source's spec config (see the module docs of `fracttal`).
+#[derive(Debug, serde::Deserialize)]
+#[serde(transparent)]
+pub(crate) struct StatusConfig(ChangesConfig);
+
+impl std::ops::Deref for StatusConfig {
+    type Target = ChangesConfig;
+    fn deref(&self) -> &ChangesConfig {
+        &self.0
     }
 }
 
@@ -440,36 +337,8 @@ impl StatusConfig {
     ) -> Result<WorkOrderStatusSource, crate::SpecErrors> {
         let mut errors = crate::SpecErrors::new();
         let mut source = WorkOrderStatusSource::new(client);
-        let filters = [self.code_asset, self.code_location, self.folio];
-        spec_filters(&mut source.window, filters);
-        source
-            .window
-            .spec_dates(&mut errors, self.since.as_deref(), None);
-        if let Some(days) = self.track_days {
-            if !(1..=366).contains(&days) {
-                errors.push(
-                    crate::SpecError::new("/track_days", format!("{days} days")).with_hint(
-                        "follow work orders of the last 1 to 366 days; every poll reads them all",
-                    ),
-                );
-            }
-            source = source.track_window(Duration::from_secs(u64::from(days) * 24 * 3600));
-        }
-        let window = &mut source.window;
-        window.spec_paging(
-            &mut errors,
-            self.limit,
-            self.max_pages,
-            None,
-            self.rate_limit_retries,
-        );
-        window.spec_path(&mut errors, self.path);
-        if let Some(type_date) = self.type_date {
-            source = source.type_date(type_date);
-        }
-        if let Some(on) = self.first_sightings {
-            source = source.first_sightings(on);
-        }
+        self.0
+            .apply_to(&mut source.window, &mut source.tracking, &mut errors);
         errors.into_result(source)
     }
 }

@@ -12,14 +12,15 @@ fn statuses_round_trip_and_unknown_ones_stay_text() {
     }
     assert_eq!(WorkOrderStatus::InProcess.label("fr"), None);
     let row = json!({"id_work_orders_tasks": "9", "id_status_work_order": "X7"});
-    let record = status_change_record(row.as_object().unwrap().clone(), Some("1")).unwrap();
-    assert_eq!(record.key, "fracttal:wo-status:9:1->X7");
+    let record = status_change_record(row.as_object().unwrap().clone(), Some("1"), 1).unwrap();
+    assert_eq!(record.key, "fracttal:wo-status:9:X7");
+    assert_eq!(record.data["occurrence"], 1);
     assert_eq!(record.data["status_to"], "X7");
     assert_eq!(record.data["status_to_name"], Value::Null);
     assert_eq!(record.data["status_from_name"], "in_process");
     assert_eq!(record.occurred_at, None);
     let no_task = json!({"id_status_work_order": 1});
-    assert!(status_change_record(no_task.as_object().unwrap().clone(), None).is_none());
+    assert!(status_change_record(no_task.as_object().unwrap().clone(), None, 1).is_none());
 }
 
 #[test]
