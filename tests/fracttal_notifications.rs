@@ -1098,3 +1098,170 @@ async fn an_automator_assignment_event_and_the_poll_of_the_same_change_send_once
     fracttal.verify().await;
     whatsapp.verify().await;
 }
+
+// ---- meter alerts ----
+
+/// A meter with limits 10 to 80 °C whose last reading was `value`, `hours` before the
+/// test's start.
+fn meter(serial: &str, value: f64, hours: i64) -> Value {
+    json!({
+        "serial": serial, "description": "Discharge temperature", "units_code": "°C",
+        "min_value": 10, "max_value": 80, "code": "COMP-2", "items_description": "Compressor 2",
+        "last_data": {"date": ago(hours * 3600), "value": value, "accumulated_value": 0}
+    })
+}
+
+async fn mount_meters(server: &MockServer, meters: Value) {
+    Mock::given(method("GET"))
+        .and(path("/api/meters_list"))
+        .and(query_param("start", "0"))
+        .respond_with(envelope(meters))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn meters_out_of_range_or_silent_alert_once_per_reading() {
+    let server = MockServer::start().await;
+    mount_token(&server).await;
+    let mut no_reading = meter("M-400", 0.0, 0);
+    no_reading["last_data"] = Value::Null;
+    let polls = [
+        // Above its maximum; silent for 30 h; fine; never read.
+        json!([
+            meter("M-100", 95.5, 1),
+            meter("M-200", 40.0, 30),
+            meter("M-300", 50.0, 1),
+            no_reading.clone()
+        ]),
+        // The same: nothing new.
+        json!([
+            meter("M-100", 95.5, 1),
+            meter("M-200", 40.0, 30),
+            meter("M-300", 50.0, 1),
+            no_reading
+        ]),
+        // M-100 read again, still above; M-200 read again; M-300 below its minimum.
+        json!([
+            meter("M-100", 97.0, 0),
+            meter("M-200", 41.0, 0),
+            meter("M-300", 9.5, 0)
+        ]),
+    ];
+    for meters in &polls {
+        mount_meters(&server, meters.clone()).await;
+    }
+    mount_catch_all(&server).await;
+
+    let source = hubflow::fracttal::MeterAlertsSource::new(client(&server))
+        .stale_after(Duration::from_secs(24 * 3600));
+    let Harness { ctx, .. } = harness();
+    let first = source.poll(&ctx, None).await.unwrap();
+    assert_eq!(
+        keys(&first),
+        [
+            "fracttal:meter:M-100:out_of_range:2026-03-02T07:00:00Z",
+            "fracttal:meter:M-200:stale:2026-03-01T02:00:00Z",
+            "fracttal:meter:M-400:stale:never"
+        ]
+    );
+    let above = &first.records[0];
+    assert_eq!(above.kind, "fracttal.meter_out_of_range");
+    assert_eq!(above.data["out_of_range"], "above");
+    assert_eq!(above.data["limit_text"], "80 °C");
+    assert_eq!(above.data["item_description"], "Compressor 2");
+    let silent = &first.records[1];
+    assert_eq!(silent.kind, "fracttal.meter_stale");
+    assert_eq!(silent.data["hours_without_update"], 30);
+    assert_eq!(silent.data["stale_after_hours"], 24);
+    assert_eq!(first.records[2].data["last_reading_at"], Value::Null);
+
+    let second = source.poll(&ctx, first.next_cursor.as_ref()).await.unwrap();
+    assert!(second.records.is_empty(), "{:?}", keys(&second));
+    let third = source
+        .poll(&ctx, second.next_cursor.as_ref())
+        .await
+        .unwrap();
+    assert_eq!(
+        keys(&third),
+        [
+            "fracttal:meter:M-100:out_of_range:2026-03-02T08:00:00Z",
+            "fracttal:meter:M-300:out_of_range:2026-03-02T08:00:00Z"
+        ]
+    );
+    assert_eq!(third.records[1].data["out_of_range"], "below");
+    server.verify().await;
+}
+
+#[test]
+fn the_meter_alerts_spec_config_is_checked() {
+    let registry = Registry::default();
+    let mut connections = Connections::new();
+    connections.insert(
+        "fracttal",
+        json!({"client_id": "key", "client_secret": {"secret": "FRACTTAL_SECRET"}}),
+    );
+    let secrets = MapSecrets::new().with("FRACTTAL_SECRET", "secret");
+    let spec = |source: Value| {
+        FlowSpec::from_json(
+            &json!({
+                "id": "meters", "source": {"fracttal.meter_alerts": source},
+                "map": {"to": "5511999991234", "template": "t", "language": "pt_BR"},
+                "target": {"whatsapp.template": {"connection": "whatsapp"}}
+            })
+            .to_string(),
+        )
+        .unwrap()
+    };
+    let errors = spec(
+        json!({"connection": "fracttal", "out_of_range": false, "stale_after_hours": 0,
+                             "max_meter_pages": 0}),
+    )
+    .build(&registry, &connections, &secrets)
+    .unwrap_err();
+    let text = errors.to_string();
+    for path in ["stale_after_hours", "max_meter_pages"] {
+        assert!(text.contains(path), "{text}");
+    }
+    let errors = spec(json!({"connection": "fracttal", "out_of_range": false}))
+        .build(&registry, &connections, &secrets)
+        .unwrap_err();
+    assert!(
+        errors.to_string().contains("would report nothing"),
+        "{errors}"
+    );
+}
+
+#[test]
+fn events_the_api_cannot_observe_come_through_the_automator_webhook() {
+    let secrets = MapSecrets::new();
+    let registry = Registry::default();
+    let connections = Connections::new();
+    let cx = hubflow::spec::BuildContext::new(&registry, &connections, &secrets);
+    for (records, kind, row) in [
+        (
+            "stock_below_minimum",
+            "fracttal.stock_below_minimum",
+            json!({"code": "FLT-20", "description": "Filter cartridge", "stock": 2, "min_stock": 5}),
+        ),
+        (
+            "document_expiry",
+            "fracttal.document_expiry",
+            json!({"document": "Boiler certificate", "expiry_date": "2026-04-01"}),
+        ),
+        ("task_expired", "fracttal.task_expired", task(77, json!(1))),
+        ("task_pending", "fracttal.task_pending", task(78, json!(1))),
+    ] {
+        let source = EventSource::from_spec(&cx, &json!({"records": records})).unwrap();
+        let request = InboundRequest::new(Method::Post, "/hooks/fracttal", row.to_string());
+        let reply = source.handle(&request);
+        assert_eq!(reply.status, 200, "{records}: {}", reply.body);
+        assert_eq!(reply.records[0].kind, kind);
+        // The same row forwarded again is the same record.
+        assert_eq!(source.handle(&request).records[0].key, reply.records[0].key);
+        let bad = source.handle(&InboundRequest::new(Method::Post, "/hooks/fracttal", "[1]"));
+        assert_eq!(bad.status, 400, "{records}");
+    }
+}

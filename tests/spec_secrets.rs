@@ -185,6 +185,7 @@ fn cases() -> Vec<Case> {
         "fracttal.work_order_assignments",
         "fracttal.work_order_status",
         "fracttal.meter_readings",
+        "fracttal.meter_alerts",
         "fracttal.work_requests",
     ] {
         simple(

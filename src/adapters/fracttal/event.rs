@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::assignment::assignment_record;
-use super::rows::{work_order_record, TypeDate};
+use super::rows::{apply_aliases, work_order_record, TypeDate};
 use super::status::status_change_record;
 use crate::http::Method;
 use crate::spec::{BuildContext, SecretRef};
@@ -79,6 +79,32 @@ pub enum EventRecords {
     /// ([`parse_assignment_event`]): for the rule on *WO assigned* (Automator Basic's
     /// "WO assigned → responsible", or a Pro rule on the responsible).
     Assignment,
+    /// *Stock*: "the existence of an item is under its minimum" (Warehouses → Stock), which
+    /// the API cannot observe. Records of kind `fracttal.stock_below_minimum`
+    /// ([`parse_automator_event`]).
+    StockBelowMinimum,
+    /// *Expiry of a document* (Settings → Document Management), which the API cannot
+    /// observe. Records of kind `fracttal.document_expiry`.
+    DocumentExpiry,
+    /// *Tasks expired in WO's* (Work Orders). Records of kind `fracttal.task_expired`.
+    TaskExpired,
+    /// *Pending tasks or with delay* (Pending Tasks). Records of kind
+    /// `fracttal.task_pending`.
+    TaskPending,
+}
+
+impl EventRecords {
+    /// The record kind of the events that carry no work-order semantics hubflow knows
+    /// (`None` for work orders, status changes and assignments, which have their own).
+    pub fn automator_kind(self) -> Option<&'static str> {
+        match self {
+            EventRecords::StockBelowMinimum => Some("fracttal.stock_below_minimum"),
+            EventRecords::DocumentExpiry => Some("fracttal.document_expiry"),
+            EventRecords::TaskExpired => Some("fracttal.task_expired"),
+            EventRecords::TaskPending => Some("fracttal.task_pending"),
+            EventRecords::WorkOrder | EventRecords::StatusChange | EventRecords::Assignment => None,
+        }
+    }
 }
 
 impl Default for EventSource {
@@ -143,7 +169,8 @@ impl EventSource {
     ///  "type_date": "creation_date", "records": "work_order"}
     /// ```
     ///
-    /// `records` is `work_order` (default), `status_change` or `assignment`
+    /// `records` is `work_order` (default), `status_change`, `assignment`,
+    /// `stock_below_minimum`, `document_expiry`, `task_expired` or `task_pending`
     /// ([`EventRecords`]). Every
     /// field is optional; `header` defaults to [`DEFAULT_SECRET_HEADER`].
     pub fn from_spec(cx: &BuildContext<'_>, config: &Value) -> Result<Self, SpecErrors> {
@@ -299,6 +326,44 @@ pub fn parse_assignment_event(body: &[u8]) -> Result<Vec<Record>, String> {
         .collect()
 }
 
+/// Parses a body forwarded by an Automator rule whose event hubflow takes as it comes
+/// (stock under its minimum, a document's expiry, expired or pending tasks: Fracttal
+/// documents no payload for any of them) into records of `kind`
+/// ([`EventRecords::automator_kind`]): the row's fields as received, with the Hub
+/// [aliases](super::ALIASES), key `<kind>:#<hash of the row>`, so the same row forwarded
+/// twice is one record, and any change in it a new one. Never panics.
+///
+/// ```
+/// use hubflow::fracttal::parse_automator_event;
+/// let body = br#"{"code": "FLT-20", "description": "Filter cartridge", "stock": 2, "min_stock": 5}"#;
+/// let records = parse_automator_event(body, "fracttal.stock_below_minimum").unwrap();
+/// assert_eq!(records[0].kind, "fracttal.stock_below_minimum");
+/// assert!(records[0].key.starts_with("fracttal.stock_below_minimum:#"));
+/// assert_eq!(records[0], parse_automator_event(body, "fracttal.stock_below_minimum").unwrap()[0]);
+/// assert!(parse_automator_event(b"[1]", "fracttal.document_expiry").unwrap_err().contains("[0]"));
+/// ```
+pub fn parse_automator_event(body: &[u8], kind: &str) -> Result<Vec<Record>, String> {
+    event_rows(body)?
+        .into_iter()
+        .enumerate()
+        .map(|(index, row)| match row {
+            Value::Object(mut map) => {
+                let hash = crate::record::stable_hash(&[
+                    kind.as_bytes(),
+                    Value::Object(map.clone()).to_string().as_bytes(),
+                ]);
+                apply_aliases(&mut map);
+                Ok(Record::new(
+                    format!("{kind}:#{hash:016x}"),
+                    kind,
+                    Value::Object(map),
+                ))
+            }
+            _ => Err(format!("[{index}] is not a row object")),
+        })
+        .collect()
+}
+
 /// The rows of a body: one row object, an array of rows, or an API envelope.
 fn event_rows(body: &[u8]) -> Result<Vec<Value>, String> {
     let value: Value = serde_json::from_slice(body).map_err(|e| {
@@ -344,6 +409,10 @@ impl WebhookSource for EventSource {
             EventRecords::WorkOrder => parse_event(&request.body, self.type_date),
             EventRecords::StatusChange => parse_status_event(&request.body),
             EventRecords::Assignment => parse_assignment_event(&request.body),
+            other => match other.automator_kind() {
+                Some(kind) => parse_automator_event(&request.body, kind),
+                None => Err("no parser for this kind of event".to_owned()),
+            },
         };
         match parsed {
             Ok(records) => WebhookReply::accepted(records),

@@ -6,6 +6,7 @@
 //! | `fracttal.work_orders` | [`Source`](crate::Source): polls "Query tasks in WOs", one record per task row, with a cursor | flow specs (`"source"`), or [`WorkOrdersSource`] |
 //! | `fracttal.work_order_assignments` | [`Source`](crate::Source): one record per task whose responsible was set or changed since the last poll | flow specs, or [`WorkOrderAssignmentSource`] |
 //! | `fracttal.work_order_status` | [`Source`](crate::Source): one record per task whose work-order status changed since the last poll | flow specs, or [`WorkOrderStatusSource`] |
+//! | `fracttal.meter_alerts` | [`Source`](crate::Source): meters whose last reading (`last_data`) is out of range, or without a reading for N hours | flow specs, or [`MeterAlertsSource`] |
 //! | `fracttal.meter_readings` | [`Source`](crate::Source): new meter readings judged against their meter's `min_value` / `max_value` | flow specs, or [`MeterReadingsSource`] |
 //! | `fracttal.work_requests` | [`Source`](crate::Source): new work requests | flow specs, or [`WorkRequestsSource`] |
 //! | `fracttal.event` | [`WebhookSource`](crate::WebhookSource): Automator events forwarded as JSON rows, as work-order, status-change or assignment records ([`EventRecords`]) | the host, with [`EventSource::new`] or [`EventSource::from_spec`] (webhook sources are not part of flow specs: the host routes its HTTP endpoint to them) |
@@ -126,6 +127,11 @@
 //!     "first_sightings": false, "limit": 100, "max_pages": 50,
 //!     "rate_limit_retries": 1, "path": "work_orders/"
 //! }},
+//! "source": {"fracttal.meter_alerts": {
+//!     "connection": "fracttal",
+//!     "out_of_range": true, "stale_after_hours": 24,
+//!     "limit": 100, "max_meter_pages": 50, "rate_limit_retries": 1, "path": "meters_list"
+//! }},
 //! "source": {"fracttal.meter_readings": {
 //!     "connection": "fracttal",
 //!     "source": "API", "since": "2026-03-01T00:00:00Z", "until": "2026-12-31T00:00:00Z",
@@ -166,6 +172,7 @@ mod client;
 mod error;
 mod event;
 pub mod fake;
+mod meters;
 mod readings;
 mod requests;
 mod rows;
@@ -191,8 +198,11 @@ pub use client::{
 };
 pub use error::{FracttalError, DEFAULT_RATE_LIMIT_WAIT, UNAUTHORIZED_ENDPOINT};
 pub use event::{
-    parse_assignment_event, parse_event, parse_status_event, EventRecords, EventSource,
-    DEFAULT_MAX_BODY, DEFAULT_SECRET_HEADER,
+    parse_assignment_event, parse_automator_event, parse_event, parse_status_event, EventRecords,
+    EventSource, DEFAULT_MAX_BODY, DEFAULT_SECRET_HEADER,
+};
+pub use meters::{
+    meter_out_of_range_record, meter_stale_record, MeterAlertsSource, OUT_OF_RANGE_KIND, STALE_KIND,
 };
 pub use readings::{reading_key, reading_record, MeterReadingsSource, OutOfRange, READING_KIND};
 pub use requests::{
@@ -216,6 +226,8 @@ pub const WORK_ORDERS_KIND: &str = work_orders::KIND;
 pub const WORK_ORDER_ASSIGNMENTS_KIND: &str = assignment::KIND;
 /// The source kind `fracttal.work_order_status`.
 pub const WORK_ORDER_STATUS_KIND: &str = status::KIND;
+/// The source kind `fracttal.meter_alerts`.
+pub const METER_ALERTS_KIND: &str = meters::KIND;
 /// The source kind `fracttal.meter_readings`.
 pub const METER_READINGS_KIND: &str = readings::KIND;
 /// The source kind `fracttal.work_requests`.
@@ -388,6 +400,7 @@ adapter_configs! {
     status::StatusConfig => WorkOrderStatusSource, a "source";
     assignment::AssignmentConfig => WorkOrderAssignmentSource, a "source";
     readings::ReadingsConfig => MeterReadingsSource, a "source";
+    meters::MeterAlertsConfig => MeterAlertsSource, a "source";
     requests::RequestsConfig => WorkRequestsSource, a "source";
     work_request::WorkRequestConfig => WorkRequestTarget, a "target";
 }
@@ -403,8 +416,8 @@ fn build<C: AdapterConfig>(
 }
 
 /// Registers the sources `fracttal.work_orders`, `fracttal.work_order_assignments`,
-/// `fracttal.work_order_status`,
-/// `fracttal.meter_readings`, `fracttal.work_requests` and the target
+/// `fracttal.work_order_status`, `fracttal.meter_readings`, `fracttal.meter_alerts`,
+/// `fracttal.work_requests` and the target
 /// `fracttal.work_request`. Every factory shares one client cache, so flows on the same
 /// connection share a token and a rate limiter.
 pub(crate) fn register(registry: &mut crate::spec::Registry) {
@@ -413,6 +426,7 @@ pub(crate) fn register(registry: &mut crate::spec::Registry) {
     register_source::<status::StatusConfig>(registry, WORK_ORDER_STATUS_KIND, &cache);
     register_source::<assignment::AssignmentConfig>(registry, WORK_ORDER_ASSIGNMENTS_KIND, &cache);
     register_source::<readings::ReadingsConfig>(registry, METER_READINGS_KIND, &cache);
+    register_source::<meters::MeterAlertsConfig>(registry, METER_ALERTS_KIND, &cache);
     register_source::<requests::RequestsConfig>(registry, WORK_REQUESTS_KIND, &cache);
     registry.register_target(WORK_REQUEST_KIND, move |cx, config| {
         let target = build::<work_request::WorkRequestConfig>(&cache, cx, config)?;

@@ -127,8 +127,30 @@ pub fn reading_key(row: &Map<String, Value>) -> String {
     format!("fracttal:reading:{serial}:{date}")
 }
 
+/// Where a reading or a meter names its asset's code, in order of preference.
+pub(super) const ASSET_CODE_FIELDS: &[&str] = &["code_item", "items_code", "item_code", "code"];
+
+/// Where a reading or a meter names its asset, in order of preference.
+pub(super) const ITEM_DESCRIPTION_FIELDS: &[&str] = &[
+    "items_description",
+    "item_description",
+    "items_log_description",
+    "parent_description",
+];
+
+/// Checks a spec's `max_meter_pages` (at least 1).
+pub(super) fn spec_meter_pages(errors: &mut crate::SpecErrors, pages: Option<u32>) -> Option<u32> {
+    if pages == Some(0) {
+        errors.push(crate::SpecError::new(
+            "/max_meter_pages",
+            "must be at least 1",
+        ));
+    }
+    pages
+}
+
 /// The first present field among `fields`, looked up in the reading, then in the meter.
-fn pick(
+pub(super) fn pick(
     reading: &Map<String, Value>,
     meter: Option<&Map<String, Value>>,
     fields: &[&str],
@@ -195,21 +217,8 @@ pub fn reading_record(reading: Map<String, Value>, meter: Option<&Map<String, Va
         OutOfRange::Above => max,
         OutOfRange::None => None,
     };
-    let asset_code = pick(
-        &reading,
-        meter,
-        &["code_item", "items_code", "item_code", "code"],
-    );
-    let item_description = pick(
-        &reading,
-        meter,
-        &[
-            "items_description",
-            "item_description",
-            "items_log_description",
-            "parent_description",
-        ],
-    );
+    let asset_code = pick(&reading, meter, ASSET_CODE_FIELDS);
+    let item_description = pick(&reading, meter, ITEM_DESCRIPTION_FIELDS);
     let num = |n: Option<f64>| n.map_or(Value::Null, number_value);
     let mut data = reading;
     let serial = serial_of(&data).map_or(Value::Null, Value::String);
@@ -413,13 +422,7 @@ impl ReadingsConfig {
             self.lookback_secs,
             self.rate_limit_retries,
         );
-        if let Some(pages) = self.max_meter_pages {
-            if pages == 0 {
-                errors.push(crate::SpecError::new(
-                    "/max_meter_pages",
-                    "must be at least 1",
-                ));
-            }
+        if let Some(pages) = spec_meter_pages(&mut errors, self.max_meter_pages) {
             source = source.max_meter_pages(pages);
         }
         source.window.spec_path(&mut errors, self.path);
