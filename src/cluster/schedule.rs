@@ -1,4 +1,4 @@
-//! The cluster's scheduler for timed triggers (`every`, `daily`).
+//! The cluster's scheduler for timed triggers (`every`, `daily`, `date`).
 //!
 //! graphile_worker's own cron knows only UTC minutes, so the cluster uses it for one thing:
 //! a `hubflow_tick` job once a minute for the whole cluster. The tick runs this scheduler,
@@ -126,6 +126,8 @@ fn period_bound(trigger: &Trigger) -> Duration {
         Trigger::Every { seconds, .. } => Duration::from_secs(*seconds),
         // A local day is 23 to 25 hours, and a time in a gap moves up to 3 hours.
         Trigger::Daily { .. } => Duration::from_secs(2 * 24 * 3600),
+        // One instant, wherever it is: the walk starts at `after`.
+        Trigger::Date { .. } => Duration::MAX,
         Trigger::Event { .. } | Trigger::Manual => Duration::ZERO,
     }
 }

@@ -51,6 +51,17 @@ pub enum Trigger {
         #[serde(default, skip_serializing_if = "CatchUp::is_default")]
         catch_up: CatchUp,
     },
+    /// Run once, at an instant (Fracttal Hub's *Date* trigger). JSON:
+    /// `{"date": {"at": "2026-12-24T08:00:00-03:00"}}`, an RFC 3339 instant with its offset.
+    /// A scheduler that was down at the instant runs it late by [`CatchUp::Latest`] (the
+    /// default), not at all by [`CatchUp::Skip`], and within a window by [`CatchUp::All`].
+    Date {
+        /// The instant.
+        at: DateTime<Utc>,
+        /// What a scheduler does if it missed the instant (default [`CatchUp::Latest`]).
+        #[serde(default, skip_serializing_if = "CatchUp::is_default")]
+        catch_up: CatchUp,
+    },
 }
 
 /// What a scheduler runs, once it is back, for the instants of a timed [`Trigger`] that came
@@ -104,6 +115,24 @@ impl Trigger {
         }
     }
 
+    /// Once at `at`, catching up with [`CatchUp::Latest`].
+    ///
+    /// ```
+    /// use hubflow::Trigger;
+    /// let once = Trigger::date("2026-12-24T11:00:00Z".parse().unwrap());
+    /// let before = "2026-12-24T10:59:59Z".parse().unwrap();
+    /// assert_eq!(once.next_due(before).unwrap().to_rfc3339(), "2026-12-24T11:00:00+00:00");
+    /// assert_eq!(once.next_due("2026-12-24T11:00:00Z".parse().unwrap()), None, "once only");
+    /// let spec: Trigger = serde_json::from_str(r#"{"date": {"at": "2026-12-24T08:00:00-03:00"}}"#).unwrap();
+    /// assert_eq!(spec, once);
+    /// ```
+    pub fn date(at: DateTime<Utc>) -> Self {
+        Trigger::Date {
+            at,
+            catch_up: CatchUp::default(),
+        }
+    }
+
     /// Every day at `at` in `time_zone`, catching up with [`CatchUp::Latest`].
     pub fn daily(at: chrono::NaiveTime, time_zone: chrono_tz::Tz) -> Self {
         Trigger::Daily {
@@ -124,27 +153,33 @@ impl Trigger {
     #[must_use]
     pub fn with_catch_up(mut self, value: CatchUp) -> Self {
         match &mut self {
-            Trigger::Every { catch_up, .. } | Trigger::Daily { catch_up, .. } => *catch_up = value,
+            Trigger::Every { catch_up, .. }
+            | Trigger::Daily { catch_up, .. }
+            | Trigger::Date { catch_up, .. } => *catch_up = value,
             Trigger::Event { .. } | Trigger::Manual => {}
         }
         self
     }
 
-    /// The catch-up setting of a timed trigger; `None` for `Event` and `Manual`.
+    /// The catch-up setting of a timed trigger (`Every`, `Daily`, `Date`); `None` for
+    /// `Event` and `Manual`.
     pub fn catch_up(&self) -> Option<CatchUp> {
         match self {
-            Trigger::Every { catch_up, .. } | Trigger::Daily { catch_up, .. } => Some(*catch_up),
+            Trigger::Every { catch_up, .. }
+            | Trigger::Daily { catch_up, .. }
+            | Trigger::Date { catch_up, .. } => Some(*catch_up),
             Trigger::Event { .. } | Trigger::Manual => None,
         }
     }
 
-    /// Whether the trigger comes due by itself (`Every`, `Daily`).
+    /// Whether the trigger comes due by itself (`Every`, `Daily`, `Date`).
     pub fn is_timed(&self) -> bool {
         self.catch_up().is_some()
     }
 
     /// The next instant strictly after `now` at which the flow is due, or `None` for
-    /// triggers the host fires itself (`Event`, `Manual`).
+    /// triggers the host fires itself (`Event`, `Manual`) and for a `Date` whose instant is
+    /// not after `now`.
     ///
     /// `Every` is aligned to multiples of the interval since the Unix epoch, so every worker
     /// and every restart agree on the schedule. `Daily` follows the time zone's rules: on a
@@ -174,6 +209,7 @@ impl Trigger {
                     .filter_map(|day| local_instant(day, *at, time_zone))
                     .find(|due| *due > now)
             }
+            Trigger::Date { at, .. } => (*at > now).then_some(*at),
         }
     }
 }

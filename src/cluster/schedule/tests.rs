@@ -246,3 +246,46 @@ fn the_schedule_key_ignores_the_catch_up_only() {
     );
     assert_ne!(schedule_key(&every), schedule_key(&Trigger::every(120)));
 }
+
+#[test]
+fn a_date_runs_once_on_time_or_as_its_catch_up_says_when_missed() {
+    let once = Trigger::date(utc("2026-03-01T10:01:00Z"));
+    // On time: enqueued by the tick within the lookahead, and by no later tick.
+    let first = planned(&once, "2026-03-01T10:00:00Z", "2026-03-01T10:00:30Z");
+    assert_eq!(times(&first), ["10:01:00"]);
+    let later = plan(
+        &once,
+        first.planned_until,
+        utc("2026-03-01T10:01:30Z"),
+        LOOKAHEAD,
+        GRACE,
+        MAX_RUNS_PER_TICK,
+    );
+    assert!(later.due.is_empty(), "{later:?}");
+    // Missed while nothing ran (planned until 09:00, back at 12:00).
+    let missed = planned(&once, "2026-03-01T09:00:00Z", "2026-03-01T12:00:00Z");
+    assert_eq!(times(&missed), ["10:01:00"], "latest: once, late");
+    let skip = once.clone().with_catch_up(CatchUp::Skip);
+    assert!(
+        planned(&skip, "2026-03-01T09:00:00Z", "2026-03-01T12:00:00Z")
+            .due
+            .is_empty()
+    );
+    let recent = once.with_catch_up(CatchUp::All {
+        within_seconds: 3600,
+    });
+    assert!(
+        planned(&recent, "2026-03-01T09:00:00Z", "2026-03-01T12:00:00Z")
+            .due
+            .is_empty(),
+        "older than the window"
+    );
+    assert_eq!(
+        times(&planned(
+            &recent,
+            "2026-03-01T09:00:00Z",
+            "2026-03-01T10:30:00Z"
+        )),
+        ["10:01:00"]
+    );
+}

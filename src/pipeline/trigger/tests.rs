@@ -151,3 +151,34 @@ fn catch_up_does_not_change_when_a_trigger_is_due() {
         Trigger::Manual
     );
 }
+
+#[test]
+fn a_date_is_one_instant_with_its_offset_and_refuses_a_local_time_without_one() {
+    let once: Trigger = serde_json::from_str(
+        r#"{"date": {"at": "2026-12-24T08:00:00-03:00", "catch_up": "skip"}}"#,
+    )
+    .unwrap();
+    let at: DateTime<Utc> = "2026-12-24T11:00:00Z".parse().unwrap();
+    assert_eq!(
+        once,
+        Trigger::Date {
+            at,
+            catch_up: CatchUp::Skip
+        }
+    );
+    assert!(once.is_timed());
+    assert_eq!(once.next_due(at - chrono::Duration::seconds(1)), Some(at));
+    assert_eq!(once.next_due(at), None);
+    assert_eq!(
+        serde_json::to_value(Trigger::date(at)).unwrap(),
+        serde_json::json!({"date": {"at": "2026-12-24T11:00:00Z"}})
+    );
+    for bad in [
+        r#"{"date": {"at": "2026-12-24T08:00:00"}}"#,
+        r#"{"date": {"at": "tomorrow"}}"#,
+        r#"{"date": {}}"#,
+        r#"{"date": {"at": "2026-12-24T08:00:00Z", "every": 3}}"#,
+    ] {
+        assert!(serde_json::from_str::<Trigger>(bad).is_err(), "{bad}");
+    }
+}
