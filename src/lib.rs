@@ -52,7 +52,7 @@
 //! * Adapters: [`http_target`] (feature `http`), [`whatsapp`] (WhatsApp Cloud API: send,
 //!   receive signed webhooks), [`timelines`] (TimelinesAI webhooks and sending),
 //!   [`fracttal`] (Fracttal One: OAuth client, work-order, status-change, meter-reading and
-//!   work-request sources, events, work requests),
+//!   work-request sources, events, work requests, notes on work orders),
 //!   [`rm`] (RM-style ERP appointment confirmations, answered back into the ERP),
 //!   [`rdconversas`] (RD Conversas template sends). They share one client layer:
 //!   [`auth`] holds the credentials (static, OAuth client credentials, RM's JWT, a host's
@@ -101,7 +101,7 @@
 //! | `http` | yes | the generic JSON webhook target, kind `http.post` |
 //! | `whatsapp` | yes | [`whatsapp`]: the WhatsApp Cloud API target and webhook (brings hmac, sha2, hex) |
 //! | `timelines` | yes | [`timelines`]: TimelinesAI webhook intake and the `timelines.message` target |
-//! | `fracttal` | yes | [`fracttal`]: the OAuth client, `fracttal.work_orders`, `fracttal.work_order_status`, `fracttal.meter_readings`, `fracttal.work_requests`, `fracttal.event`, `fracttal.work_request` |
+//! | `fracttal` | yes | [`fracttal`]: the OAuth client, `fracttal.work_orders`, `fracttal.work_order_status`, `fracttal.meter_readings`, `fracttal.work_requests`, `fracttal.event`, `fracttal.work_request`, `fracttal.work_order_note` |
 //! | `rdconversas` | yes | [`rdconversas`]: RD Conversas template sends, kind `rdconversas.template` |
 //! | `rm` | yes | [`rm`]: appointment confirmations and reply routing for RM-style ERPs (senders found by kind, e.g. `whatsapp.template` or `rdconversas.template`) |
 //! | `testing` | no | `hubflow::testing`: the store conformance suite and the provider fakes in one place, for tests |

@@ -174,12 +174,14 @@ fn cases() -> Vec<Case> {
         json!({"connection": "c"}),
         vec![timelines()],
     );
-    simple(
-        "fracttal.work_request",
-        Role::Target,
-        json!({"connection": "c"}),
-        vec![fracttal()],
-    );
+    for kind in ["fracttal.work_request", "fracttal.work_order_note"] {
+        simple(
+            kind,
+            Role::Target,
+            json!({"connection": "c"}),
+            vec![fracttal()],
+        );
+    }
     for kind in [
         "fracttal.work_orders",
         "fracttal.work_order_assignments",

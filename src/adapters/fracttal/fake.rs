@@ -7,10 +7,13 @@ use serde_json::json;
 use super::client::{DEFAULT_BASE_URL, DEFAULT_TOKEN_URL};
 use crate::http::{trimmed_path, FakeScript, HttpRequest, HttpResponse, Method, ProviderFake};
 
-/// Answers like Fracttal One: the OAuth token route issues a token, a `POST` below the API
-/// base path creates an item (`{"success": true, "data": {"id_code": 1, …}}`), a `GET` lists
-/// nothing (`{"success": true, "data": [], "total": 0}`), and on demand any request fails
-/// with Fracttal's error envelope.
+/// Answers like Fracttal One: the OAuth token route issues a token, a `POST` (or `PUT`)
+/// below the API base path creates or updates an item (`{"success": true, "data":
+/// {"id_code": 1, …}}`), a query of work orders by task or folio (`GET work_orders/` with
+/// `id_work_order_task` or `folio`, what `fracttal.work_order_note` reads) answers one task
+/// row of work order 1 with an empty `note`, any other `GET` lists nothing (`{"success":
+/// true, "data": [], "total": 0}`), and on demand any request fails with Fracttal's error
+/// envelope.
 ///
 /// The fake knows its routes by path: the token URL's path and the API base URL's path
 /// (`/oauth/token` and `/api/` by default, or those of a [`FracttalClient`](super::FracttalClient)
@@ -18,10 +21,14 @@ use crate::http::{trimmed_path, FakeScript, HttpRequest, HttpResponse, Method, P
 ///
 /// ```
 /// use hubflow::fracttal::fake::FracttalFake;
-/// use hubflow::http::{HttpRequest, ProviderFake};
+/// use hubflow::http::{HttpRequest, Method, ProviderFake};
 /// use serde_json::json;
 ///
 /// let fake = FracttalFake::new();
+/// let query = HttpRequest::new(Method::Get,
+///     "https://app.fracttal.com/api/work_orders/?id_work_order_task=77".parse().unwrap());
+/// let row = &fake.answer(&query).unwrap().json_body().unwrap()["data"][0];
+/// assert_eq!((row["id_work_order"].clone(), row["note"].clone()), (json!(1), json!("")));
 /// let create = HttpRequest::post_json("https://app.fracttal.com/api/work_requests".parse().unwrap(),
 ///     &json!({"description": "Pump 3 leaks"})).unwrap();
 /// assert_eq!(fake.answer(&create).unwrap().json_body().unwrap()["data"]["id_code"], 1);
@@ -110,6 +117,8 @@ impl ProviderFake for FracttalFake {
                     "expires_in": 7200
                 }),
             )
+        } else if let Some(row) = work_order_query(request) {
+            HttpResponse::json(200, &json!({"success": true, "data": [row], "total": 1}))
         } else if request.method == Method::Get {
             HttpResponse::json(200, &json!({"success": true, "data": [], "total": 0}))
         } else {
@@ -124,4 +133,30 @@ impl ProviderFake for FracttalFake {
             )
         })
     }
+}
+
+/// The one task row a query of work orders by task or folio answers: work order 1, the task
+/// or folio asked for, an empty note.
+fn work_order_query(request: &HttpRequest) -> Option<serde_json::Value> {
+    if request.method != Method::Get || !trimmed_path(request.url.path()).ends_with("work_orders") {
+        return None;
+    }
+    let asked = |name: &str| {
+        request
+            .url
+            .query_pairs()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+    };
+    let task = asked("id_work_order_task");
+    let folio = asked("folio");
+    if task.is_none() && folio.is_none() {
+        return None;
+    }
+    Some(json!({
+        "id_work_order": 1,
+        "wo_folio": folio.unwrap_or_else(|| "1".to_owned()),
+        "id_work_orders_tasks": task.unwrap_or_else(|| "1".to_owned()),
+        "note": ""
+    }))
 }

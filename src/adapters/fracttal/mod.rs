@@ -11,6 +11,7 @@
 //! | `fracttal.work_requests` | [`Source`](crate::Source): new work requests | flow specs, or [`WorkRequestsSource`] |
 //! | `fracttal.event` | [`WebhookSource`](crate::WebhookSource): Automator events forwarded as JSON rows, as work-order, status-change or assignment records ([`EventRecords`]) | the host, with [`EventSource::new`] or [`EventSource::from_spec`] (webhook sources are not part of flow specs: the host routes its HTTP endpoint to them) |
 //! | `fracttal.work_request` | [`Target`](crate::Target): opens a work request | flow specs (`"target"`), or [`WorkRequestTarget`] |
+//! | `fracttal.work_order_note` | [`Target`](crate::Target): appends a line to a work order's note (read, then `PUT work_orders/<id>`), once per record ([`note_marker`]) | flow specs (`"target"`), or [`WorkOrderNoteTarget`] |
 //!
 //! `fracttal.work_orders` and `fracttal.event` (by default) produce records of kind
 //! `fracttal.work_order` with the key
@@ -178,6 +179,7 @@ mod requests;
 mod rows;
 mod scan;
 mod status;
+mod work_order_note;
 mod work_orders;
 mod work_request;
 
@@ -217,6 +219,9 @@ pub use status::{
     status_change_key, status_change_record, WorkOrderStatus, WorkOrderStatusSource,
     STATUS_CHANGE_KIND,
 };
+pub use work_order_note::{
+    note_marker, WorkOrderNote, WorkOrderNoteError, WorkOrderNoteTarget, MAX_NOTE_BYTES,
+};
 pub use work_orders::{WorkOrdersSource, MAX_PAGE_SIZE};
 pub use work_request::WorkRequestTarget;
 
@@ -236,6 +241,8 @@ pub const WORK_REQUESTS_KIND: &str = requests::KIND;
 pub const EVENT_KIND: &str = event::KIND;
 /// The target kind `fracttal.work_request`.
 pub const WORK_REQUEST_KIND: &str = work_request::KIND;
+/// The target kind `fracttal.work_order_note`.
+pub const WORK_ORDER_NOTE_KIND: &str = work_order_note::KIND;
 
 use crate::spec::{BuildContext, SecretRef, SecretValue};
 use crate::{SpecError, SpecErrors};
@@ -403,6 +410,7 @@ adapter_configs! {
     meters::MeterAlertsConfig => MeterAlertsSource, a "source";
     requests::RequestsConfig => WorkRequestsSource, a "source";
     work_request::WorkRequestConfig => WorkRequestTarget, a "target";
+    work_order_note::WorkOrderNoteConfig => WorkOrderNoteTarget, a "target";
 }
 
 fn build<C: AdapterConfig>(
@@ -428,6 +436,11 @@ pub(crate) fn register(registry: &mut crate::spec::Registry) {
     register_source::<readings::ReadingsConfig>(registry, METER_READINGS_KIND, &cache);
     register_source::<meters::MeterAlertsConfig>(registry, METER_ALERTS_KIND, &cache);
     register_source::<requests::RequestsConfig>(registry, WORK_REQUESTS_KIND, &cache);
+    let notes = Arc::clone(&cache);
+    registry.register_target(WORK_ORDER_NOTE_KIND, move |cx, config| {
+        let target = build::<work_order_note::WorkOrderNoteConfig>(&notes, cx, config)?;
+        Ok(crate::DynTarget::new(target))
+    });
     registry.register_target(WORK_REQUEST_KIND, move |cx, config| {
         let target = build::<work_request::WorkRequestConfig>(&cache, cx, config)?;
         Ok(crate::DynTarget::new(target))

@@ -15,8 +15,9 @@ use crate::{Context, DeliveryError, Receipt, Record, Target, TargetError};
 /// The kind name of this target in flow specs.
 pub const KIND: &str = "fracttal.work_request";
 
+/// How a payload field is checked and normalised (shared by the Fracttal targets).
 #[derive(Clone, Copy)]
-enum Field {
+pub(super) enum Field {
     Text,
     Id,
     Email,
@@ -131,50 +132,78 @@ impl WorkRequestTarget {
                     .to_owned(),
             ));
         };
-        let mut body = Map::new();
         let mut problems: Vec<(String, String)> = Vec::new();
-        for (name, value) in fields {
-            let kind = FIELDS.iter().find(|(known, _)| known == name).map(|f| f.1);
-            let Some(kind) = kind else {
-                if self.extra_fields.iter().any(|f| f == name) {
-                    body.insert(name.clone(), value.clone());
-                } else {
-                    problems.push((name.clone(), unknown_field_message(name)));
-                }
-                continue;
-            };
-            match normalise(kind, value) {
-                Ok(Some(value)) => {
-                    body.insert(name.clone(), value);
-                }
-                Ok(None) => {}
-                Err(message) => problems.push((name.clone(), message)),
-            }
-        }
+        let body = read_fields(
+            fields,
+            FIELDS,
+            &self.extra_fields,
+            "work-request",
+            &mut problems,
+        );
         if !body.contains_key("description") && !problems.iter().any(|(f, _)| f == "description") {
             problems.push((
                 "description".to_owned(),
                 "required: what is requested".to_owned(),
             ));
         }
-        match problems.len() {
-            0 => Ok(body),
-            1 => {
-                let (field, message) = problems.remove(0);
-                Err(TargetError::field(field, message))
-            }
-            _ => Err(TargetError::InvalidPayload(
-                problems
-                    .iter()
-                    .map(|(field, message)| format!("`{field}`: {message}"))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )),
-        }
+        refuse(problems)?;
+        Ok(body)
     }
 }
 
-fn normalise(kind: Field, value: &Value) -> Result<Option<Value>, String> {
+/// The fields of `payload` that `known` names, each normalised as its [`Field`] says, and
+/// those `extra` names as they are; every other field, and every field that does not fit,
+/// is added to `problems` (an unknown one with the closest known name, for a `what` field).
+/// `null` and empty optional fields are left out.
+pub(super) fn read_fields(
+    payload: &Map<String, Value>,
+    known: &[(&str, Field)],
+    extra: &[String],
+    what: &str,
+    problems: &mut Vec<(String, String)>,
+) -> Map<String, Value> {
+    let mut body = Map::new();
+    for (name, value) in payload {
+        let kind = known.iter().find(|(k, _)| k == name).map(|f| f.1);
+        let Some(kind) = kind else {
+            if extra.iter().any(|f| f == name) {
+                body.insert(name.clone(), value.clone());
+            } else {
+                problems.push((name.clone(), unknown_field_message(name, what, known)));
+            }
+            continue;
+        };
+        match normalise(kind, value) {
+            Ok(Some(value)) => {
+                body.insert(name.clone(), value);
+            }
+            Ok(None) => {}
+            Err(message) => problems.push((name.clone(), message)),
+        }
+    }
+    body
+}
+
+/// `Ok` without problems; else the one field's error, or all of them in one message.
+pub(super) fn refuse(mut problems: Vec<(String, String)>) -> Result<(), TargetError> {
+    match problems.len() {
+        0 => Ok(()),
+        1 => {
+            let (field, message) = problems.remove(0);
+            Err(TargetError::field(field, message))
+        }
+        _ => Err(TargetError::InvalidPayload(
+            problems
+                .iter()
+                .map(|(field, message)| format!("`{field}`: {message}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+        )),
+    }
+}
+
+/// `value` checked and normalised as `kind` says: `None` for `null` and empty texts.
+pub(super) fn normalise(kind: Field, value: &Value) -> Result<Option<Value>, String> {
     let text = match value {
         Value::Null => return Ok(None),
         // Templates render a missing field as an empty text: leave the field out.
@@ -243,19 +272,19 @@ fn kind_of(value: &Value) -> &'static str {
     }
 }
 
-fn unknown_field_message(name: &str) -> String {
-    let closest = FIELDS
+fn unknown_field_message(name: &str, what: &str, known: &[(&str, Field)]) -> String {
+    let closest = known
         .iter()
-        .map(|(known, _)| (levenshtein(name, known), *known))
+        .map(|(field, _)| (levenshtein(name, field), *field))
         .min();
     match closest {
         // Suggest only a name close for its length, so short typos get no wild guesses.
-        Some((distance, known)) if distance <= name.len().max(3) / 3 || known.starts_with(name) => {
-            format!("unknown work-request field; did you mean `{known}`?")
+        Some((distance, field)) if distance <= name.len().max(3) / 3 || field.starts_with(name) => {
+            format!("unknown {what} field; did you mean `{field}`?")
         }
         _ => format!(
-            "unknown work-request field; known fields: {}",
-            FIELDS.iter().map(|f| f.0).collect::<Vec<_>>().join(", ")
+            "unknown {what} field; known fields: {}",
+            known.iter().map(|f| f.0).collect::<Vec<_>>().join(", ")
         ),
     }
 }
