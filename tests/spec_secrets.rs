@@ -243,6 +243,17 @@ fn cases() -> Vec<Case> {
         config_secrets: &[],
         config_plain_or_secret: &["/headers/X-Api-Key", "/headers/X-Plain"],
     });
+    cases.push(Case {
+        kind: "http.json",
+        role: Role::Source,
+        label: "http.json",
+        config: json!({"connection": "c", "path": "items",
+            "headers": {"X-Api-Key": {"secret": "S_KEY"}, "X-Plain": "yes"}}),
+        forms: vec![http()],
+        connection_error_at: "/source/http.json/connection".into(),
+        config_secrets: &[],
+        config_plain_or_secret: &["/headers/X-Api-Key", "/headers/X-Plain"],
+    });
     cases
 }
 

@@ -1,4 +1,5 @@
-//! The generic HTTP target: the mapped payload, POSTed as JSON to a URL.
+//! The generic HTTP target (`http.post`: the mapped payload, POSTed as JSON to a URL) and
+//! source (`http.json`: any JSON API polled for items, see [`HttpJsonSource`]).
 //!
 //! The way to reach any system that takes a webhook: an ERP's REST endpoint, a chat
 //! platform's incoming hook, a queue's HTTP front. In a flow spec its kind is `http.post`:
@@ -20,12 +21,47 @@
 
 pub mod fake;
 
+/// The header and timeout setters of an adapter holding its request in `self.request`,
+/// written once for the target and the source.
+macro_rules! request_setters {
+    () => {
+        /// Adds a plain header.
+        #[must_use]
+        pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+            self.request = self.request.header(name, value);
+            self
+        }
+
+        /// Adds a credential header, redacted wherever a request is shown.
+        #[must_use]
+        pub fn secret_header(
+            mut self,
+            name: impl Into<String>,
+            value: secrecy::SecretString,
+        ) -> Self {
+            self.request = self.request.secret_header(name, value);
+            self
+        }
+
+        /// Sets the per-request timeout.
+        #[must_use]
+        pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.request = self.request.timeout(timeout);
+            self
+        }
+    };
+}
+use request_setters;
+
+mod json_source;
+
+pub use json_source::{HttpJsonSource, Paging, SOURCE_KIND};
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
@@ -81,26 +117,7 @@ impl HttpTarget {
         self
     }
 
-    /// Adds a plain header.
-    #[must_use]
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.request = self.request.header(name, value);
-        self
-    }
-
-    /// Adds a credential header, redacted wherever a request is shown.
-    #[must_use]
-    pub fn secret_header(mut self, name: impl Into<String>, value: SecretString) -> Self {
-        self.request = self.request.secret_header(name, value);
-        self
-    }
-
-    /// Sets the per-request timeout.
-    #[must_use]
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.request = self.request.timeout(timeout);
-        self
-    }
+    request_setters!();
 
     /// Sends the record's key in this header (e.g. `Idempotency-Key`), for endpoints that
     /// drop repeated deliveries themselves: with it, even a retry after a timeout that the
@@ -122,9 +139,53 @@ impl HttpTarget {
     pub fn from_spec(cx: &BuildContext<'_>, config: &Value) -> Result<Self, SpecErrors> {
         let config: HttpTargetConfig = cx.deserialize(config)?;
         let mut errors = SpecErrors::new();
+        let place = Endpoint {
+            connection: config.connection.as_deref(),
+            url: config.url.as_deref(),
+            path: config.path.as_deref(),
+            headers: &config.headers,
+        };
+        let endpoint = place.resolve(cx, &mut errors);
+        if !matches!(config.method, Method::Post | Method::Put | Method::Patch) {
+            errors.push(
+                SpecError::new("/method", format!("{} sends no body", config.method))
+                    .with_hint("use POST, PUT or PATCH"),
+            );
+        }
+        let Some((url, headers)) = endpoint else {
+            return Err(errors);
+        };
+        let mut request = HttpRequest::new(config.method, url);
+        request.headers = headers;
+        request.timeout = config.timeout_ms.map(Duration::from_millis);
+        let target = HttpTarget {
+            request,
+            receipt_id: config.receipt_id,
+            idempotency_header: config.idempotency_header,
+        };
+        errors.into_result(target)
+    }
+}
+
+/// Where a spec sends its requests: a connection (base URL and headers) and a path below
+/// it, or a full URL; plus headers of its own. One reading for the target and the source.
+pub(crate) struct Endpoint<'a> {
+    pub connection: Option<&'a str>,
+    pub url: Option<&'a str>,
+    pub path: Option<&'a str>,
+    pub headers: &'a BTreeMap<String, SecretValue>,
+}
+
+impl Endpoint<'_> {
+    /// The URL and the headers, or `None` with the reasons in `errors`.
+    pub(crate) fn resolve(
+        &self,
+        cx: &BuildContext<'_>,
+        errors: &mut SpecErrors,
+    ) -> Option<(Url, Headers)> {
         let mut headers = Headers::new();
         let mut base = None;
-        if let Some(name) = &config.connection {
+        if let Some(name) = self.connection {
             match cx.connection::<HttpConnection>(name) {
                 Ok(connection) => {
                     base = connection.base_url;
@@ -133,21 +194,21 @@ impl HttpTarget {
                         &mut headers,
                         &connection.headers,
                         &format!("/connections/{name}/headers"),
-                        &mut errors,
+                        errors,
                     );
                 }
                 Err(e) => {
                     // Without the connection the URL cannot be judged; report only the cause.
                     errors.extend(SpecErrors::from(e).prefixed("/connection"));
-                    return Err(errors);
+                    return None;
                 }
             }
         }
-        add_headers(cx, &mut headers, &config.headers, "/headers", &mut errors);
-        let url = match (&config.url, &config.path, base) {
+        add_headers(cx, &mut headers, self.headers, "/headers", errors);
+        let url = match (self.url, self.path, base) {
             // A connection's headers may hold its credentials: they only ever go below its
             // base URL, whatever a (user-edited) flow spec says.
-            (Some(_), None, _) if config.connection.is_some() => Err(SpecError::new(
+            (Some(_), None, _) if self.connection.is_some() => Err(SpecError::new(
                 "/url",
                 "a flow that names a connection sends below the connection's base_url",
             )
@@ -181,14 +242,8 @@ impl HttpTarget {
                     .with_hint("keep one"))
             }
         };
-        if !matches!(config.method, Method::Post | Method::Put | Method::Patch) {
-            errors.push(
-                SpecError::new("/method", format!("{} sends no body", config.method))
-                    .with_hint("use POST, PUT or PATCH"),
-            );
-        }
-        let url = match url {
-            Ok(url) if matches!(url.scheme(), "http" | "https") => Some(url),
+        match url {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => Some((url, headers)),
             Ok(url) => {
                 errors.push(
                     SpecError::new("/url", format!("unsupported scheme `{}`", url.scheme()))
@@ -200,17 +255,7 @@ impl HttpTarget {
                 errors.push(e);
                 None
             }
-        };
-        let Some(url) = url else { return Err(errors) };
-        let mut request = HttpRequest::new(config.method, url);
-        request.headers = headers;
-        request.timeout = config.timeout_ms.map(Duration::from_millis);
-        let target = HttpTarget {
-            request,
-            receipt_id: config.receipt_id,
-            idempotency_header: config.idempotency_header,
-        };
-        errors.into_result(target)
+        }
     }
 }
 
@@ -275,6 +320,10 @@ struct HttpConnection {
 pub(crate) fn register(registry: &mut crate::spec::Registry) {
     registry.register_target(KIND, |cx, config| {
         Ok(DynTarget::new(HttpTarget::from_spec(cx, config)?))
+    });
+    registry.register_source(SOURCE_KIND, |cx, config| {
+        Ok(std::sync::Arc::new(HttpJsonSource::from_spec(cx, config)?)
+            as std::sync::Arc<dyn crate::Source>)
     });
 }
 
