@@ -54,7 +54,7 @@ fn one() -> u64 {
 /// # Pages
 ///
 /// With [`Paging::Page`] or [`Paging::Offset`] and a [`page_size`](Self::page_size) (sent
-/// as [`size_param`](Self::size_param) when set), pages are read until one is shorter
+/// in the parameter given with it), pages are read until one is shorter
 /// than the page size, or [`max_pages`](Self::max_pages) were read; then the next poll goes
 /// on from the next page, with the same watermark, so a long list is read across polls
 /// without a gap.
