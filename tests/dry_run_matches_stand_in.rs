@@ -382,6 +382,55 @@ async fn fracttal_work_request_fetches_its_token_first() {
     assert_eq!(sent[0].url.path(), "/oauth/token");
 }
 
+#[tokio::test]
+async fn fracttal_work_order_note_reads_the_note_then_appends_to_it() {
+    use hubflow::fracttal::{FracttalClient, WorkOrderNoteTarget};
+    let server = MockServer::start().await;
+    answer(
+        &server,
+        "POST",
+        "/oauth/token",
+        json!({"access_token": "fake-token-1", "token_type": "Bearer", "expires_in": 7200}),
+    )
+    .await;
+    // What the fake answers too: work order 1, its task 77, an empty note.
+    answer(
+        &server,
+        "GET",
+        "/api/work_orders/",
+        json!({"success": true, "message": "200", "total": 1, "data": [
+            {"id_work_order": 1, "wo_folio": "1", "id_work_orders_tasks": "77", "note": ""}
+        ]}),
+    )
+    .await;
+    answer(
+        &server,
+        "PUT",
+        "/api/work_orders/1",
+        json!({"success": true, "message": "200", "data": {}}),
+    )
+    .await;
+    let client = FracttalClient::builder(SecretString::from("key"), SecretString::from("secret"))
+        .base_url(url(&server, "/api/"))
+        .token_url(url(&server, "/oauth/token"))
+        .build();
+    let flow = Flow::builder("note")
+        .target(WorkOrderNoteTarget::new(client))
+        .build()
+        .unwrap();
+    let sent = assert_dry_run_matches(
+        &flow,
+        &server,
+        record(json!({"id_work_orders_tasks": 77, "note": "WhatsApp to 5511999991234: read"})),
+    )
+    .await;
+    let paths: Vec<&str> = sent.iter().map(|r| r.url.path()).collect();
+    assert_eq!(
+        paths,
+        ["/oauth/token", "/api/work_orders/", "/api/work_orders/1"]
+    );
+}
+
 // --- RD Conversas and RM ----------------------------------------------------------------
 
 #[tokio::test]

@@ -1265,3 +1265,37 @@ fn events_the_api_cannot_observe_come_through_the_automator_webhook() {
         assert_eq!(bad.status, 400, "{records}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_work_order_reopened_and_completed_again_alerts_each_time() {
+    let server = MockServer::start().await;
+    mount_token(&server).await;
+    let statuses = [1, 3, 1, 3, 3];
+    for status in statuses {
+        mount_poll(&server, json!([task(551, json!(status))])).await;
+    }
+    mount_catch_all(&server).await;
+    let source = WorkOrderStatusSource::new(client(&server));
+    let Harness { ctx, .. } = harness();
+    let mut cursor: Option<Cursor> = None;
+    let mut seen = Vec::new();
+    for _ in statuses {
+        let batch = source.poll(&ctx, cursor.as_ref()).await.unwrap();
+        seen.extend(
+            batch
+                .records
+                .iter()
+                .map(|r| (r.key.clone(), r.data["occurrence"].clone())),
+        );
+        cursor = batch.next_cursor;
+    }
+    assert_eq!(
+        seen,
+        [
+            ("fracttal:wo-status:551:3".to_owned(), json!(1)),
+            ("fracttal:wo-status:551:1:2".to_owned(), json!(2)),
+            ("fracttal:wo-status:551:3:2".to_owned(), json!(2)),
+        ]
+    );
+    server.verify().await;
+}
