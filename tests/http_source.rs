@@ -283,3 +283,36 @@ async fn a_spec_polls_through_a_connection_with_its_secret_header() {
     assert!(text.contains("/source/http.json/page_size"), "{text}");
     assert!(text.contains("/source/http.json/cursor_param"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn numbered_pages_without_a_size_are_read_until_an_empty_one() {
+    let server = MockServer::start().await;
+    for (n, items) in [
+        ("0", json!([item(1, "a"), item(2, "b"), item(3, "c")])),
+        ("1", json!([item(4, "d")])),
+        ("2", json!([])),
+    ] {
+        Mock::given(method("GET"))
+            .and(path("/list"))
+            .and(query_param("p", n))
+            .respond_with(ResponseTemplate::new(200).set_body_json(items))
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    mount_catch_all(&server).await;
+    let source = HttpJsonSource::new(format!("{}/list", server.uri()).parse().unwrap()).paging(
+        Paging::Page {
+            param: "p".into(),
+            first: 0,
+        },
+    );
+    let Harness { ctx, .. } = harness();
+    let batch = source.poll(&ctx, None).await.unwrap();
+    assert_eq!(
+        keys(&batch.records),
+        ["http.item:1", "http.item:2", "http.item:3", "http.item:4"]
+    );
+    assert!(batch.next_cursor.unwrap().value().get("resume").is_none());
+    server.verify().await;
+}

@@ -89,6 +89,20 @@ pub(crate) fn lookup<'v>(root: &'v Value, path: &str) -> Option<&'v Value> {
         })
 }
 
+/// [`lookup`] for a value to change or take out.
+#[cfg_attr(not(feature = "http"), allow(dead_code))] // only the HTTP source takes items out
+pub(crate) fn lookup_mut<'v>(root: &'v mut Value, path: &str) -> Option<&'v mut Value> {
+    if path.is_empty() {
+        return Some(root);
+    }
+    path.split('.')
+        .try_fold(root, |value, segment| match value {
+            Value::Object(map) => map.get_mut(segment),
+            Value::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get_mut(i)),
+            _ => None,
+        })
+}
+
 /// What a JSON value is, for error messages: never its content, which may be personal data.
 pub(crate) fn json_kind(value: &Value) -> &'static str {
     match value {

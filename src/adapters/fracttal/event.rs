@@ -3,7 +3,7 @@
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::assignment::assignment_record;
 use super::rows::{apply_aliases, work_order_record, TypeDate};
@@ -251,12 +251,25 @@ impl EventSource {
 /// assert!(parse_event(b"[1, 2]", TypeDate::CreationDate).unwrap_err().contains("[0]"));
 /// ```
 pub fn parse_event(body: &[u8], type_date: TypeDate) -> Result<Vec<Record>, String> {
+    records_of(body, "a work-order row object", |map| {
+        Ok(work_order_record(map, type_date))
+    })
+}
+
+/// The records of a body's rows (see [`event_rows`]), each built by `build`; the first
+/// row that is not an object (`what` says what it should be) or that `build` refuses
+/// (with its reason) is the error, with its index.
+fn records_of(
+    body: &[u8],
+    what: &str,
+    build: impl Fn(Map<String, Value>) -> Result<Record, String>,
+) -> Result<Vec<Record>, String> {
     event_rows(body)?
         .into_iter()
         .enumerate()
         .map(|(index, row)| match row {
-            Value::Object(map) => Ok(work_order_record(map, type_date)),
-            _ => Err(format!("[{index}] is not a work-order row object")),
+            Value::Object(map) => build(map).map_err(|why| format!("[{index}] {why}")),
+            _ => Err(format!("[{index}] is not {what}")),
         })
         .collect()
 }
@@ -278,19 +291,12 @@ pub fn parse_event(body: &[u8], type_date: TypeDate) -> Result<Vec<Record>, Stri
 /// assert!(parse_status_event(br#"[{"id_work_orders_tasks": 77}]"#).unwrap_err().contains("[0]"));
 /// ```
 pub fn parse_status_event(body: &[u8]) -> Result<Vec<Record>, String> {
-    event_rows(body)?
-        .into_iter()
-        .enumerate()
-        .map(|(index, row)| match row {
-            Value::Object(map) => status_change_record(map, None, 1).ok_or_else(|| {
-                format!(
-                    "[{index}] has no id_work_orders_tasks or no id_status_work_order: \
-                     a status change needs both"
-                )
-            }),
-            _ => Err(format!("[{index}] is not a work-order row object")),
+    records_of(body, "a work-order row object", |map| {
+        status_change_record(map, None, 1).ok_or_else(|| {
+            "has no id_work_orders_tasks or no id_status_work_order: a status change needs both"
+                .to_owned()
         })
-        .collect()
+    })
 }
 
 /// Parses a body forwarded by an Automator rule on a work order's assignment into
@@ -311,19 +317,13 @@ pub fn parse_status_event(body: &[u8]) -> Result<Vec<Record>, String> {
 /// assert!(parse_assignment_event(br#"[{"id_work_orders_tasks": 77}]"#).unwrap_err().contains("[0]"));
 /// ```
 pub fn parse_assignment_event(body: &[u8]) -> Result<Vec<Record>, String> {
-    event_rows(body)?
-        .into_iter()
-        .enumerate()
-        .map(|(index, row)| match row {
-            Value::Object(map) => assignment_record(map, None, 1).ok_or_else(|| {
-                format!(
-                    "[{index}] has no id_work_orders_tasks or nobody responsible \
-                     (personnel_description, user_assigned): an assignment needs both"
-                )
-            }),
-            _ => Err(format!("[{index}] is not a work-order row object")),
+    records_of(body, "a work-order row object", |map| {
+        assignment_record(map, None, 1).ok_or_else(|| {
+            "has no id_work_orders_tasks or nobody responsible (personnel_description, \
+             user_assigned): an assignment needs both"
+                .to_owned()
         })
-        .collect()
+    })
 }
 
 /// Parses a body forwarded by an Automator rule whose event hubflow takes as it comes
@@ -343,25 +343,17 @@ pub fn parse_assignment_event(body: &[u8]) -> Result<Vec<Record>, String> {
 /// assert!(parse_automator_event(b"[1]", "fracttal.document_expiry").unwrap_err().contains("[0]"));
 /// ```
 pub fn parse_automator_event(body: &[u8], kind: &str) -> Result<Vec<Record>, String> {
-    event_rows(body)?
-        .into_iter()
-        .enumerate()
-        .map(|(index, row)| match row {
-            Value::Object(mut map) => {
-                let hash = crate::record::stable_hash(&[
-                    kind.as_bytes(),
-                    Value::Object(map.clone()).to_string().as_bytes(),
-                ]);
-                apply_aliases(&mut map);
-                Ok(Record::new(
-                    format!("{kind}:#{hash:016x}"),
-                    kind,
-                    Value::Object(map),
-                ))
-            }
-            _ => Err(format!("[{index}] is not a row object")),
-        })
-        .collect()
+    records_of(body, "a row object", |mut map| {
+        // A map of JSON values always serializes; the text is the row as received.
+        let text = serde_json::to_string(&map).unwrap_or_default();
+        let hash = crate::record::stable_hash(&[kind.as_bytes(), text.as_bytes()]);
+        apply_aliases(&mut map);
+        Ok(Record::new(
+            format!("{kind}:#{hash:016x}"),
+            kind,
+            Value::Object(map),
+        ))
+    })
 }
 
 /// The rows of a body: one row object, an array of rows, or an API envelope.
@@ -405,14 +397,11 @@ impl WebhookSource for EventSource {
                 format!("body over the limit of {} bytes", self.max_body),
             );
         }
-        let parsed = match self.records {
-            EventRecords::WorkOrder => parse_event(&request.body, self.type_date),
-            EventRecords::StatusChange => parse_status_event(&request.body),
-            EventRecords::Assignment => parse_assignment_event(&request.body),
-            other => match other.automator_kind() {
-                Some(kind) => parse_automator_event(&request.body, kind),
-                None => Err("no parser for this kind of event".to_owned()),
-            },
+        let parsed = match (self.records, self.records.automator_kind()) {
+            (_, Some(kind)) => parse_automator_event(&request.body, kind),
+            (EventRecords::StatusChange, None) => parse_status_event(&request.body),
+            (EventRecords::Assignment, None) => parse_assignment_event(&request.body),
+            (_, None) => parse_event(&request.body, self.type_date),
         };
         match parsed {
             Ok(records) => WebhookReply::accepted(records),

@@ -11,7 +11,7 @@ use url::Url;
 
 use super::Endpoint;
 use crate::http::{HttpRequest, Method};
-use crate::record::{json_kind, lookup, stable_hash};
+use crate::record::{json_kind, lookup, lookup_mut, stable_hash};
 use crate::spec::{BuildContext, SecretValue};
 use crate::{Batch, Context, Cursor, Record, Source, SourceError, SpecError, SpecErrors};
 
@@ -36,7 +36,8 @@ pub enum Paging {
         #[serde(default = "one")]
         first: u64,
     },
-    /// `?<param>=<offset>`, the offset of the page's first item, from 0.
+    /// `?<param>=<offset>`, the offset of the page's first item, from 0. Needs the page
+    /// size ([`HttpJsonSource::page_size`]) to advance; without it one page is read.
     Offset {
         /// The offset parameter, e.g. `offset` or `start`.
         param: String,
@@ -55,7 +56,8 @@ fn one() -> u64 {
 ///
 /// With [`Paging::Page`] or [`Paging::Offset`] and a [`page_size`](Self::page_size) (sent
 /// in the parameter given with it), pages are read until one is shorter
-/// than the page size, or [`max_pages`](Self::max_pages) were read; then the next poll goes
+/// than the page size (without a page size, numbered pages until an empty one), or
+/// [`max_pages`](Self::max_pages) were read; then the next poll goes
 /// on from the next page, with the same watermark, so a long list is read across polls
 /// without a gap.
 ///
@@ -317,7 +319,7 @@ impl Source for HttpJsonSource {
                     crate::ProviderError::from_response(PROVIDER, &response, ctx.clock().now());
                 return Err(error.into());
             }
-            let body = response.json_body().map_err(|e| SourceError::Response {
+            let mut body = response.json_body().map_err(|e| SourceError::Response {
                 provider: PROVIDER.to_owned(),
                 message: format!(
                     "the answer is not JSON (line {}, column {})",
@@ -325,15 +327,16 @@ impl Source for HttpJsonSource {
                     e.column()
                 ),
             })?;
-            let items = match lookup(&body, &self.items) {
-                Some(Value::Array(items)) => items.clone(),
+            let items = match lookup_mut(&mut body, &self.items) {
+                // Moved out of the answer, which is not read again.
+                Some(Value::Array(items)) => std::mem::take(items),
                 Some(other) => {
                     return Err(SourceError::Response {
                         provider: PROVIDER.to_owned(),
                         message: format!(
                             "`{}` is {}, not an array of items",
                             display_path(&self.items),
-                            json_kind(other)
+                            json_kind(&*other)
                         ),
                     })
                 }
@@ -369,10 +372,14 @@ impl Source for HttpJsonSource {
                 }
                 records.push(record);
             }
-            let short = self
-                .page_size
-                .is_none_or(|size| count < usize::try_from(size).unwrap_or(usize::MAX));
-            if matches!(self.paging, Paging::None) || short || count == 0 {
+            // The last page: a short one when the page size is known; without it, an empty
+            // page (page numbers), or the only request (offsets need the size to advance).
+            let last = match (&self.paging, self.page_size) {
+                (Paging::None, _) | (Paging::Offset { .. }, None) => true,
+                (_, Some(size)) => count < usize::try_from(size).unwrap_or(usize::MAX),
+                (Paging::Page { .. }, None) => count == 0,
+            };
+            if last {
                 complete = true;
                 break;
             }
