@@ -2,18 +2,25 @@
 //! records end to end against the in-memory HTTP client.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use futures_util::FutureExt;
 use hubflow::http::RecordingClient;
 use hubflow::http_target::HttpTarget;
-use hubflow::{Context, DeliveryPolicy, FieldMap, Flow, ManualClock, MemoryStore, Record, Rule};
+use hubflow::lookup::MapDirectory;
+use hubflow::{
+    Context, DeliveryPolicy, FieldMap, Flow, Lookup, ManualClock, MemoryStore, Record, Rule,
+};
 use serde_json::json;
 
-fn flow() -> Flow {
-    let rule = Rule::parse(&json!({"all": [
+fn bench_rule() -> Rule {
+    Rule::parse(&json!({"all": [
         {"field": "user_assigned", "op": "eq", "value": "Jonas Campos", "case_insensitive": true},
         {"field": "id_status_work_order", "op": "in", "value": [1, 2]}
     ]}))
-    .expect("the bench rule is valid");
-    let map = FieldMap::new(json!({
+    .expect("the bench rule is valid")
+}
+
+fn bench_map() -> FieldMap {
+    FieldMap::new(json!({
         "to": "{{ responsible_phone | phone('BR') }}",
         "template": "wo_assignment",
         "language": "pt_BR",
@@ -26,10 +33,13 @@ fn flow() -> Flow {
             "{{ item_description | default('-') }}"
         ]
     }))
-    .expect("the bench mapping is valid");
+    .expect("the bench mapping is valid")
+}
+
+fn flow() -> Flow {
     Flow::builder("bench")
-        .when(rule)
-        .map(map)
+        .when(bench_rule())
+        .map(bench_map())
         .target(HttpTarget::new(
             "https://hooks.example.com/wo".parse().expect("valid URL"),
         ))
@@ -55,8 +65,42 @@ fn record(i: usize) -> Record {
 fn plan_one(c: &mut Criterion) {
     let flow = flow();
     let record = record(1);
+    let ctx = Context::new(
+        RecordingClient::new(),
+        ManualClock::new("2026-03-02T12:00:00Z".parse().expect("valid instant")),
+        MemoryStore::new(),
+    );
+    // Without lookups the plan does no I/O: its future is ready at the first poll.
     c.bench_function("plan: condition + 7-field map + prepare, one record", |b| {
-        b.iter(|| flow.plan(std::hint::black_box(&record)))
+        b.iter(|| {
+            flow.plan(&ctx, std::hint::black_box(&record))
+                .now_or_never()
+                .expect("a plan without lookups is ready at once")
+        })
+    });
+    // The same flow resolving the phone through a map directory, answered from its cache
+    // after the first record: what a lookup adds to every record.
+    let staff = MapDirectory::new([("Jonas Campos", json!("(11) 99999-1234"))]);
+    let with_lookup = Flow::builder("bench-lookup")
+        .when(bench_rule())
+        .lookup(Lookup::new("user_assigned", "responsible_phone", staff))
+        .map(bench_map())
+        .target(HttpTarget::new(
+            "https://hooks.example.com/wo".parse().expect("valid URL"),
+        ))
+        .build()
+        .expect("the bench flow is valid");
+    let mut unlisted = record.clone();
+    if let Some(data) = unlisted.data.as_object_mut() {
+        data.remove("responsible_phone");
+    }
+    c.bench_function("plan: the same, phone from a cached map lookup", |b| {
+        b.iter(|| {
+            with_lookup
+                .plan(&ctx, std::hint::black_box(&unlisted))
+                .now_or_never()
+                .expect("a map lookup is ready at once")
+        })
     });
 }
 

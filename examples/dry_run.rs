@@ -65,7 +65,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     ];
 
     println!("== plan (no I/O: both alternatives)");
-    if let Ok(Plan::Send(action)) = flow.plan(&records[0]) {
+    if let Ok(Plan::Send(action)) = flow.plan(&ctx, &records[0]).await {
         println!("{}", serde_json::to_string_pretty(&action)?);
     }
 

@@ -38,10 +38,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let spec = FlowSpec::from_json(SPEC)?;
     let flow = spec.build(&Registry::default(), &connections, secrets.as_ref())?;
 
+    let ctx = Context::new(ReqwestClient::new()?, TokioClock, MemoryStore::new());
     let records = sample_work_orders();
     println!("== plan ({} records)", records.len());
     for record in &records {
-        match flow.plan(record) {
+        match flow.plan(&ctx, record).await {
             Ok(Plan::Send(request)) => println!(
                 "{}: send\n{}",
                 record.key,
@@ -52,7 +53,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
-    let ctx = Context::new(ReqwestClient::new()?, TokioClock, MemoryStore::new());
     if live_url.is_none() {
         // A dry run executes the flow against a fake of the endpoint: the requests it shows
         // are the ones a real run sends, in order, and nothing leaves this machine.

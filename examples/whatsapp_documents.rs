@@ -105,7 +105,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "erp.work_order",
         json!({"phone": customer, "folio": "OT-1021"}),
     );
-    if let hubflow::Plan::Send(request) = send.plan(&done)? {
+    if let hubflow::Plan::Send(request) = send.plan(&ctx, &done).await? {
         println!(
             "dry run of the send:\n{}",
             serde_json::to_string_pretty(&request)?

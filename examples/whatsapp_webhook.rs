@@ -209,7 +209,7 @@ async fn webhook(
             }
             for record in &records {
                 // What the ERP will receive for this record (secrets would show as [redacted]).
-                match app.flow.plan(record) {
+                match app.flow.plan(&app.ctx, record).await {
                     Ok(plan) => println!(
                         "{}: {}",
                         record.key,

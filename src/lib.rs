@@ -156,7 +156,7 @@ mod adapters;
 mod pipeline;
 mod ports;
 
-pub use pipeline::{condition, mapper, spec};
+pub use pipeline::{condition, lookup, mapper, spec};
 pub use ports::http;
 
 pub(crate) use pipeline::{
@@ -204,6 +204,7 @@ pub use flow::{
     Counts, DeliveryPolicy, DryRun, DryRunRecord, Failure, Flow, FlowBuilder, OnUnknown, Outcome,
     Plan, PlanError, RecordOutcome, RunError, RunReport, Stage, StoreWrite,
 };
+pub use lookup::{Directory, Lookup, OnMissing};
 pub use mapper::{FieldMap, MapError, Mapper};
 pub use rate::RateLimiter;
 pub use record::{Cursor, Record};

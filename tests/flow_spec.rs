@@ -58,7 +58,10 @@ async fn a_spec_built_flow_posts_to_the_connection_path_with_the_secret_header()
     assert_eq!(flow.delivery().retry.max_attempts, 2);
     // The key is in the plan's request, which must not show it.
     let record = hubflow::Record::new("probe", "t", serde_json::json!({}));
-    let plan = flow.plan(&record).expect("plans");
+    let plan = flow
+        .plan(&common::plan_ctx(), &record)
+        .await
+        .expect("plans");
     let shown = format!("{plan:?}{}", serde_json::to_string(&plan).unwrap());
     assert!(
         shown.contains("[redacted]") && !shown.contains(OPS_KEY),

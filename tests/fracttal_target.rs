@@ -111,7 +111,11 @@ async fn a_mapped_record_opens_a_work_request_with_the_bearer_added_at_delivery(
     let flow = flow(WorkRequestTarget::new(client(&server)), 3);
 
     // The dry run shows the body exactly and no credentials.
-    let Plan::Send(planned) = flow.plan(&message("wamid.1")).unwrap() else {
+    let Plan::Send(planned) = flow
+        .plan(&common::plan_ctx(), &message("wamid.1"))
+        .await
+        .unwrap()
+    else {
         panic!("expected a request to send");
     };
     let planned = planned

@@ -129,7 +129,11 @@ async fn the_task_id_resolves_the_work_order_and_the_line_is_appended_to_its_not
     let flow = flow(WorkOrderNoteTarget::new(client(&server)), 3);
 
     // The plan shows the read and the line, and no credentials.
-    let Plan::Send(planned) = flow.plan(&status("wamid.A:read")).unwrap() else {
+    let Plan::Send(planned) = flow
+        .plan(&common::plan_ctx(), &status("wamid.A:read"))
+        .await
+        .unwrap()
+    else {
         panic!("expected an action");
     };
     let planned = planned.downcast_ref::<WorkOrderNote>().unwrap();

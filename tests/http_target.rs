@@ -369,7 +369,10 @@ async fn a_dry_run_shows_the_request_with_secrets_redacted_and_sends_nothing() {
         .expect("the flow builds");
     let record = work_order("wo:dry");
 
-    let plan = flow.plan(&record).expect("the record plans");
+    let plan = flow
+        .plan(&common::plan_ctx(), &record)
+        .await
+        .expect("the record plans");
     let Plan::Send(request) = &plan else {
         panic!("expected a send plan, got {plan:?}");
     };
@@ -391,7 +394,11 @@ async fn a_dry_run_shows_the_request_with_secrets_redacted_and_sends_nothing() {
 
     let mut low = record.clone();
     low.data["priority"] = json!(1);
-    match flow.plan(&low).expect("the record plans") {
+    match flow
+        .plan(&common::plan_ctx(), &low)
+        .await
+        .expect("the record plans")
+    {
         Plan::Skip(reason) => assert!(reason.contains("priority is 2"), "{reason}"),
         other => panic!("expected a skip, got {other:?}"),
     }

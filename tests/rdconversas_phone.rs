@@ -140,24 +140,37 @@ fn build(connection: Value, target: Value) -> Result<hubflow::Flow, hubflow::Spe
     )
 }
 
-#[test]
-fn the_connection_sets_the_default_country_and_it_is_checked_at_build_time() {
-    let plan = |flow: &hubflow::Flow, to: &str| {
-        let record = Record::new("k", "a", json!({"to": to, "variables": []}));
-        match flow.plan(&record).expect("a plan") {
-            Plan::Send(action) => action.to_json()["request"]["body"]["recipient_number"].clone(),
-            Plan::Skip(why) => panic!("skipped: {why}"),
-        }
-    };
+/// The recipient number a flow's plan sends to.
+async fn planned_recipient(flow: &hubflow::Flow, to: &str) -> Value {
+    let ctx = hubflow::Context::new(
+        hubflow::http::RecordingClient::new(),
+        hubflow::ManualClock::new(chrono::Utc::now()),
+        hubflow::MemoryStore::new(),
+    );
+    let record = Record::new("k", "a", json!({"to": to, "variables": []}));
+    match flow.plan(&ctx, &record).await.expect("a plan") {
+        Plan::Send(action) => action.to_json()["request"]["body"]["recipient_number"].clone(),
+        Plan::Skip(why) => panic!("skipped: {why}"),
+    }
+}
+
+#[tokio::test]
+async fn the_connection_sets_the_default_country_and_it_is_checked_at_build_time() {
     let target = json!({"rdconversas.template": {"connection": "rd", "template_message_id": "t"}});
     let chile = build(
         json!({"token": {"secret": "RD"}, "default_country": "CL"}),
         target.clone(),
     )
     .expect("builds");
-    assert_eq!(plan(&chile, "9 6123 4567"), json!("+56961234567"));
+    assert_eq!(
+        planned_recipient(&chile, "9 6123 4567").await,
+        json!("+56961234567")
+    );
     let brazil = build(json!({"token": {"secret": "RD"}}), target.clone()).expect("builds");
-    assert_eq!(plan(&brazil, "(11) 99999-8888"), json!("+5511999998888"));
+    assert_eq!(
+        planned_recipient(&brazil, "(11) 99999-8888").await,
+        json!("+5511999998888")
+    );
 
     for (target, path) in [
         (target, "/target/rdconversas.template/connection"),

@@ -100,7 +100,11 @@ async fn answers_a_received_message_by_phone_with_the_bearer_token() {
         .expect("the flow builds");
 
     // A plan shows the request without the token: the send path adds it when it sends.
-    let Plan::Send(request) = flow.plan(&record).expect("plans") else {
+    let Plan::Send(request) = flow
+        .plan(&common::plan_ctx(), &record)
+        .await
+        .expect("plans")
+    else {
         panic!("expected a send plan");
     };
     let shown = serde_json::to_string(&request).expect("serializes");

@@ -209,7 +209,7 @@ async fn the_dry_run_shows_the_upload_but_not_the_bytes_or_the_token() {
     mount_catch_all(&server).await;
     let flow = document_flow(&server, files());
 
-    let Plan::Send(request) = flow.plan(&work_order()).unwrap() else {
+    let Plan::Send(request) = flow.plan(&common::plan_ctx(), &work_order()).await.unwrap() else {
         panic!("expected a send")
     };
 
@@ -409,7 +409,10 @@ async fn a_missing_file_fails_without_a_request_and_a_target_without_provider_fa
         ))
         .build()
         .unwrap();
-    let error = no_provider.plan(&work_order()).unwrap_err();
+    let error = no_provider
+        .plan(&common::plan_ctx(), &work_order())
+        .await
+        .unwrap_err();
     assert!(error.to_string().contains("no media provider"), "{error}");
     assert_eq!(received(&server).await, 0);
 }

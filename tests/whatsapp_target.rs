@@ -379,7 +379,10 @@ async fn the_dry_run_shows_the_request_without_the_token() {
     let server = MockServer::start().await;
     mount_catch_all(&server).await;
     let flow = template_flow(&server, 3);
-    let plan = flow.plan(&work_order("wo:1", "(11) 99999-1234")).unwrap();
+    let plan = flow
+        .plan(&common::plan_ctx(), &work_order("wo:1", "(11) 99999-1234"))
+        .await
+        .unwrap();
     let shown = serde_json::to_string(&plan).unwrap();
     // The send path adds the token when it sends; the plan does not hold it at all.
     assert!(

@@ -47,7 +47,10 @@ impl Inner {
             .run_at(accepted_at)
             .max_attempts(i16::try_from(self.config.max_attempts).unwrap_or(i16::MAX));
         // A record that would not be sent (skipped, unmappable) has nobody to keep in order.
-        if let Ok(Plan::Send(action)) = flow.plan(record) {
+        // A flow's lookups run here too (their cache then serves the job), so a recipient
+        // resolved from a directory is queued in order like one the record names; when a
+        // directory does not answer, the record queues without an order and its job decides.
+        if let Ok(Plan::Send(action)) = flow.plan(&self.ctx, record).await {
             if let Some(recipient) = action.recipient() {
                 spec = spec.queue_name(queue::recipient_queue(
                     &self.queue_key,

@@ -44,6 +44,9 @@ pub struct Context {
     /// Set in the context of a dry run: adapters keep what they learn in it (tokens,
     /// rate-limit slots) away from the real run's state.
     dry_run: Option<DryRunMark>,
+    /// In a dry run, the host's own HTTP client: lookups read their directories through
+    /// it, for real (they only read), while the flow's requests go to the fakes.
+    reads: Option<Arc<dyn HttpClient>>,
 }
 
 /// The four store concerns of a context, shared.
@@ -98,6 +101,7 @@ impl Context {
             rates: None,
             worker: worker.into(),
             dry_run: None,
+            reads: None,
         }
     }
 
@@ -234,7 +238,21 @@ impl Context {
         let mut ctx = Context::from_arcs(http, clock, store);
         ctx.worker = self.worker.clone();
         ctx.dry_run = Some(mark);
+        ctx.reads = Some(self.reads.clone().unwrap_or_else(|| self.http.clone()));
         ctx
+    }
+
+    /// The context lookups run in: this one, except in a dry run, where their HTTP goes
+    /// through the host's client rather than the target's fakes.
+    pub(crate) fn for_lookups(&self) -> std::borrow::Cow<'_, Context> {
+        match &self.reads {
+            None => std::borrow::Cow::Borrowed(self),
+            Some(reads) => {
+                let mut ctx = self.clone();
+                ctx.http = reads.clone();
+                std::borrow::Cow::Owned(ctx)
+            }
+        }
     }
 
     /// The four store concerns, shared (what a dry run's overlay reads through to).

@@ -5,6 +5,7 @@ pub mod condition;
 pub(crate) mod context;
 pub(crate) mod error;
 pub(crate) mod flow;
+pub mod lookup;
 pub mod mapper;
 pub(crate) mod phone;
 pub(crate) mod rate;

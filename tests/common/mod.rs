@@ -346,3 +346,13 @@ async fn write_all(stream: &TcpStream, mut data: &[u8]) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// A context for [`Flow::plan`](hubflow::Flow::plan) on flows without lookups: a recording
+/// client that nothing reaches, a manual clock and a fresh store.
+pub fn plan_ctx() -> Context {
+    Context::new(
+        hubflow::http::RecordingClient::new(),
+        ManualClock::new(start_instant()),
+        MemoryStore::new(),
+    )
+}

@@ -1,5 +1,7 @@
-//! The generic HTTP target (`http.post`: the mapped payload, POSTed as JSON to a URL) and
-//! source (`http.json`: any JSON API polled for items, see [`HttpJsonSource`]).
+//! The generic HTTP target (`http.post`: the mapped payload, POSTed as JSON to a URL),
+//! source (`http.json`: any JSON API polled for items, see [`HttpJsonSource`]) and lookup
+//! directory (`http.json` in a lookup's `from`: an entry per key from any JSON API, see
+//! [`HttpDirectory`]).
 //!
 //! The way to reach any system that takes a webhook: an ERP's REST endpoint, a chat
 //! platform's incoming hook, a queue's HTTP front. In a flow spec its kind is `http.post`:
@@ -53,8 +55,10 @@ macro_rules! request_setters {
 }
 use request_setters;
 
+mod directory;
 mod json_source;
 
+pub use directory::{HttpDirectory, DIRECTORY_KIND};
 pub use json_source::{HttpJsonSource, Paging, SOURCE_KIND};
 
 use std::collections::BTreeMap;
@@ -324,6 +328,10 @@ pub(crate) fn register(registry: &mut crate::spec::Registry) {
     registry.register_source(SOURCE_KIND, |cx, config| {
         Ok(std::sync::Arc::new(HttpJsonSource::from_spec(cx, config)?)
             as std::sync::Arc<dyn crate::Source>)
+    });
+    registry.register_directory(DIRECTORY_KIND, |cx, config| {
+        Ok(std::sync::Arc::new(HttpDirectory::from_spec(cx, config)?)
+            as std::sync::Arc<dyn crate::Directory>)
     });
 }
 

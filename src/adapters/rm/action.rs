@@ -195,17 +195,21 @@ pub(crate) async fn was_applied(
 ///
 /// ```
 /// use hubflow::rm::{Action, ActionTarget, RmAuth, RmClient};
-/// use hubflow::{Plan, Flow, Record};
+/// use hubflow::{Context, Flow, ManualClock, MemoryStore, Plan, Record};
+/// use hubflow::http::RecordingClient;
 /// use secrecy::SecretString;
 /// use serde_json::json;
 ///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let client = RmClient::new("https://erp.example:8051".parse().unwrap(), RmAuth::Bearer(SecretString::from("t0k3n")));
 /// let flow = Flow::builder("cancel").target(ActionTarget::new(client, Action::Cancel)).build().unwrap();
+/// let ctx = Context::new(RecordingClient::new(), ManualClock::new(chrono::Utc::now()), MemoryStore::new());
 /// let record = Record::new("k", "x", json!({"appointment_id": "A-17"}));
-/// let Plan::Send(action) = flow.plan(&record).unwrap() else { unreachable!() };
+/// let Plan::Send(action) = flow.plan(&ctx, &record).await.unwrap() else { unreachable!() };
 /// let request = action.downcast_ref::<hubflow::http::HttpRequest>().unwrap();
 /// assert_eq!(request.url.path(), "/api/healthcare/v1/appointments/A-17/cancel");
 /// assert_eq!(request.headers.get("idempotency-key"), Some("rm:cancel:A-17"));
+/// # });
 /// ```
 #[derive(Clone)]
 pub struct ActionTarget {

@@ -267,29 +267,15 @@ fn fill_json(value: &Value, values: &BTreeMap<String, Value>) -> Result<Value, R
     })
 }
 
-/// What is percent-encoded in a path segment: everything but RFC 3986's unreserved
-/// characters (letters, digits, `-`, `.`, `_`, `~`).
-const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
 /// Percent-encodes a value for one path segment, so an id cannot add segments (`/`), a
 /// query (`?`) or climb (`..`).
 fn encode_segment(value: &str) -> Result<String, RmError> {
-    // `.` and `..` are path operations once joined, even percent-encoded (URL parsers
-    // read `%2E%2E` as `..`): no appointment id looks like that, so they are refused.
-    if value == "."
-        || value == ".."
-        || value.eq_ignore_ascii_case("%2e")
-        || value.eq_ignore_ascii_case("%2e%2e")
-    {
-        return Err(RmError::InvalidRequest(format!(
+    // No appointment id looks like `.` or `..`, which would change the route: refused.
+    crate::http::path_segment(value).ok_or_else(|| {
+        RmError::InvalidRequest(format!(
             "a route value may not be `{value}`: it would change the route"
-        )));
-    }
-    Ok(percent_encoding::utf8_percent_encode(value, SEGMENT).to_string())
+        ))
+    })
 }
 
 #[cfg(test)]

@@ -55,7 +55,7 @@ fn the_example_specs_build_and_plan_without_showing_secrets() {
         if name == "rm-replies.json" {
             continue;
         }
-        let Plan::Send(request) = flow.plan(&appointment()).unwrap() else {
+        let Plan::Send(request) = flow.plan_now(&appointment()).unwrap() else {
             panic!("{name}: the appointment is sent")
         };
         let shown = serde_json::to_string(&request).unwrap();
@@ -80,7 +80,7 @@ fn the_confirmation_spec_skips_appointments_without_mobile_or_birth_date() {
             let mut record = appointment();
             record.data[field] = blank;
             assert!(
-                matches!(flow.plan(&record).unwrap(), Plan::Skip(reason) if reason.contains(field)),
+                matches!(flow.plan_now(&record).unwrap(), Plan::Skip(reason) if reason.contains(field)),
                 "{field}"
             );
         }

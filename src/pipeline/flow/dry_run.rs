@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::{Flow, RunReport};
 use crate::context::DryRunMark;
 use crate::http::{FakeClient, HttpRequest};
+use crate::lookup::LookupResult;
 use crate::{
     Claim, ClaimStore, Clock, Context, Cursor, CursorLease, CursorStore, HistoryEntry,
     HistoryStore, ManualClock, MemoryStore, Receipt, Record, SavedCursor, StateEntry, StateStore,
@@ -42,6 +43,10 @@ pub struct DryRunRecord {
     pub requests: Vec<HttpRequest>,
     /// What the run would have written to the store, in order. None of it was written.
     pub writes: Vec<StoreWrite>,
+    /// What each of the flow's lookups found, in order (a lookup that found nothing ends
+    /// the list: the record was skipped or failed there). Lookups read their directories
+    /// for real, through the host's HTTP client.
+    pub lookups: Vec<LookupResult>,
 }
 
 /// A store write a dry run kept to itself.
@@ -121,11 +126,14 @@ impl Flow {
                 Arc::new(store.clone()),
                 mark.clone(),
             );
-            let line = self.process_one(&run, record).await;
+            let planned = self.planned(&run, record).await;
+            let lookups = planned.lookups.clone();
+            let line = self.finish(&run, planned, None).await;
             traces.push(DryRunRecord {
                 key: line.key.clone(),
                 requests: http.requests(),
                 writes: store.take_writes(),
+                lookups,
             });
             lines.push(line);
         }

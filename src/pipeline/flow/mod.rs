@@ -8,6 +8,7 @@ use futures_util::future::{select, BoxFuture, Either};
 use futures_util::stream::{self, FuturesUnordered, StreamExt};
 use serde::Serialize;
 
+use crate::lookup::{self, Lookup, LookupError, LookupResult};
 use crate::mapper::Passthrough;
 use crate::retry::jitter;
 use crate::{
@@ -70,6 +71,7 @@ struct FlowInner {
     source: Option<Arc<dyn Source>>,
     condition: Arc<dyn Condition>,
     condition_text: String,
+    lookups: Vec<Lookup>,
     mapper: Arc<dyn Mapper>,
     target: DynTarget,
     delivery: DeliveryPolicy,
@@ -84,9 +86,12 @@ type Claimed = (usize, Planned, Option<ClaimAnswer>);
 
 /// A record with its plan, on its way to delivery.
 struct Planned {
+    /// The record, with what its lookups found.
     record: Record,
     plan: Result<Plan, PlanError>,
     started: chrono::DateTime<chrono::Utc>,
+    /// What each lookup found, in order.
+    lookups: Vec<LookupResult>,
 }
 
 impl Planned {
@@ -96,11 +101,13 @@ impl Planned {
     }
 }
 
-/// What a flow would do with a record, decided without any I/O.
+/// What a flow would do with a record: decided without sending anything, by the condition,
+/// the lookups, the mapper and the target's `prepare`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Plan {
-    /// The condition does not hold: nothing would be sent.
+    /// The condition does not hold, or a lookup found nobody ([`OnMissing::Skip`](
+    /// crate::OnMissing::Skip)): nothing would be sent.
     Skip(String),
     /// The target would execute this action: its serialized form is exactly what delivering
     /// does (see [`Target`]). Decisions that need state are shown as their alternatives; a
@@ -112,6 +119,10 @@ pub enum Plan {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PlanError {
+    /// A lookup found no entry under [`OnMissing::Fail`](crate::OnMissing::Fail), or its
+    /// directory did not answer.
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
     /// The mapper failed.
     #[error("mapping failed: {0}")]
     Map(#[from] MapError),
@@ -145,6 +156,7 @@ impl Flow {
             trigger: Trigger::Manual,
             source: None,
             condition: None,
+            lookups: Vec::new(),
             mapper: None,
             target: None,
             delivery: DeliveryPolicy::default(),
@@ -171,19 +183,92 @@ impl Flow {
         &self.inner.delivery
     }
 
-    /// What the flow would do with `record`: condition, mapper and target's `prepare`, all
-    /// pure. A dry run is a loop over this.
-    pub fn plan(&self, record: &Record) -> Result<Plan, PlanError> {
-        if !self.inner.condition.evaluate(record) {
-            let why = self
-                .inner
-                .condition
-                .explain(record)
-                .unwrap_or_else(|| self.inner.condition_text.clone());
-            return Ok(Plan::Skip(format!("condition not met: {why}")));
+    /// The flow's lookups, in the order they run.
+    pub fn lookups(&self) -> &[Lookup] {
+        &self.inner.lookups
+    }
+
+    /// What the flow would do with `record`, sending nothing: the condition, the lookups
+    /// (through `ctx`, and its cache), the mapper and the target's `prepare`. Without
+    /// lookups it does no I/O at all. The action shows what the lookups found (the phone a
+    /// lookup resolved is the action's recipient); a [dry run](Flow::dry_run) also lists
+    /// them one by one.
+    ///
+    /// ```
+    /// use hubflow::{Context, Flow, ManualClock, MemoryStore, Plan, Record, Rule};
+    /// use hubflow::http::RecordingClient;
+    /// use hubflow::http_target::HttpTarget;
+    /// use serde_json::json;
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let flow = Flow::builder("notify-ops")
+    ///     .when(Rule::parse(&json!({"field": "priority", "op": "eq", "value": "high"})).unwrap())
+    ///     .target(HttpTarget::new("https://ops.example.com/hook".parse().unwrap()))
+    ///     .build()
+    ///     .unwrap();
+    /// let ctx = Context::new(RecordingClient::new(), ManualClock::new(chrono::Utc::now()), MemoryStore::new());
+    /// let low = Record::new("b", "ticket", json!({"priority": "low"}));
+    /// assert_eq!(
+    ///     flow.plan(&ctx, &low).await.unwrap(),
+    ///     Plan::Skip("condition not met: priority (\"low\") eq \"high\"".into())
+    /// );
+    /// # });
+    /// ```
+    pub async fn plan(&self, ctx: &Context, record: &Record) -> Result<Plan, PlanError> {
+        if self.inner.lookups.is_empty() {
+            return self.plan_without_lookups(record);
         }
+        let mut record = record.clone();
+        self.plan_into(ctx, &mut record, &mut Vec::new()).await
+    }
+
+    /// The condition's skip reason for `record`, if it does not hold.
+    fn skip_reason(&self, record: &Record) -> Option<String> {
+        if self.inner.condition.evaluate(record) {
+            return None;
+        }
+        let why = self
+            .inner
+            .condition
+            .explain(record)
+            .unwrap_or_else(|| self.inner.condition_text.clone());
+        Some(format!("condition not met: {why}"))
+    }
+
+    /// The mapper and the target's `prepare`.
+    fn shape(&self, record: &Record) -> Result<Plan, PlanError> {
         let payload = self.inner.mapper.map(record)?;
         Ok(Plan::Send(self.inner.target.prepare(record, &payload)?))
+    }
+
+    /// The plan of a flow without lookups: pure.
+    fn plan_without_lookups(&self, record: &Record) -> Result<Plan, PlanError> {
+        if let Some(reason) = self.skip_reason(record) {
+            return Ok(Plan::Skip(reason));
+        }
+        self.shape(record)
+    }
+
+    /// The plan, with the lookups' entries put into `record` and their results in `results`.
+    async fn plan_into(
+        &self,
+        ctx: &Context,
+        record: &mut Record,
+        results: &mut Vec<LookupResult>,
+    ) -> Result<Plan, PlanError> {
+        if let Some(reason) = self.skip_reason(record) {
+            return Ok(Plan::Skip(reason));
+        }
+        if !self.inner.lookups.is_empty() {
+            let ctx = ctx.for_lookups();
+            let retry = &self.inner.delivery.retry;
+            if let Some(reason) =
+                lookup::enrich(&self.inner.lookups, &ctx, record, retry, results).await?
+            {
+                return Ok(Plan::Skip(reason));
+            }
+        }
+        self.shape(record)
     }
 
     /// Delivers records pushed by a webhook or handed over by the host, and reports what
@@ -210,7 +295,7 @@ impl Flow {
             // others: the narrowest window between a claim and its send.
             stream::iter(records.into_iter().enumerate())
                 .map(|(index, record)| async move {
-                    let planned = self.planned(ctx, record);
+                    let planned = self.planned(ctx, record).await;
                     (index, self.finish(ctx, planned, None).await)
                 })
                 .buffer_unordered(in_flight)
@@ -251,13 +336,9 @@ impl Flow {
                 delivering.push(async move { (index, self.finish(ctx, planned, claim).await) });
             }
             if claimed.is_empty() && claiming.is_none() {
-                let chunk: Vec<(usize, Planned)> = records
-                    .by_ref()
-                    .take(batch)
-                    .map(|(index, record)| (index, self.planned(ctx, record)))
-                    .collect();
+                let chunk: Vec<(usize, Record)> = records.by_ref().take(batch).collect();
                 if !chunk.is_empty() {
-                    claiming = Some(Box::pin(self.claim_chunk(ctx, chunk)));
+                    claiming = Some(Box::pin(self.plan_and_claim(ctx, chunk)));
                 }
             }
             match claiming.as_mut() {
@@ -279,6 +360,24 @@ impl Flow {
             }
         }
         lines
+    }
+
+    /// Plans a chunk's records (their lookups concurrently) and claims their keys.
+    async fn plan_and_claim(&self, ctx: &Context, chunk: Vec<(usize, Record)>) -> Vec<Claimed> {
+        let planned: Vec<(usize, Planned)> = if self.inner.lookups.is_empty() {
+            chunk
+                .into_iter()
+                .map(|(index, record)| (index, self.planned_without_lookups(ctx, record)))
+                .collect()
+        } else {
+            futures_util::future::join_all(
+                chunk
+                    .into_iter()
+                    .map(|(index, record)| async move { (index, self.planned(ctx, record).await) }),
+            )
+            .await
+        };
+        self.claim_chunk(ctx, planned).await
     }
 
     /// Claims the keys of a chunk's records that would be sent, in one
@@ -476,18 +575,30 @@ impl Flow {
             .collect()
     }
 
-    /// Plans a record (pure), noting when its processing started.
-    fn planned(&self, ctx: &Context, record: Record) -> Planned {
+    /// Plans a record, its lookups included, noting when its processing started.
+    async fn planned(&self, ctx: &Context, mut record: Record) -> Planned {
+        if self.inner.lookups.is_empty() {
+            return self.planned_without_lookups(ctx, record);
+        }
+        let started = ctx.clock().now();
+        let mut lookups = Vec::new();
+        let plan = self.plan_into(ctx, &mut record, &mut lookups).await;
         Planned {
-            started: ctx.clock().now(),
-            plan: self.plan(&record),
             record,
+            plan,
+            started,
+            lookups,
         }
     }
 
-    async fn process_one(&self, ctx: &Context, record: Record) -> RecordOutcome {
-        let planned = self.planned(ctx, record);
-        self.finish(ctx, planned, None).await
+    /// [`Flow::planned`] for a flow without lookups: no future to wait for.
+    fn planned_without_lookups(&self, ctx: &Context, record: Record) -> Planned {
+        Planned {
+            started: ctx.clock().now(),
+            plan: self.plan_without_lookups(&record),
+            record,
+            lookups: Vec::new(),
+        }
     }
 
     /// Delivers a planned record and reports its outcome. `claim` is the answer of a batch
@@ -502,6 +613,7 @@ impl Flow {
             record,
             plan,
             started,
+            lookups: _,
         } = planned;
         let mut warning = None;
         let outcome = match plan {
@@ -510,6 +622,7 @@ impl Flow {
                 self.deliver(ctx, &record, &action, claim, &mut warning)
                     .await
             }
+            Err(PlanError::Lookup(e)) => failed(Failure::from_lookup(&e), 0),
             Err(PlanError::Map(e)) => failed(Failure::from_map(&e), 0),
             Err(PlanError::Prepare(e)) => failed(Failure::from_prepare(&e), 0),
         };
@@ -707,6 +820,7 @@ impl fmt::Debug for Flow {
             .field("trigger", &self.inner.trigger)
             .field("source", &self.inner.source.is_some())
             .field("condition", &self.inner.condition_text)
+            .field("lookups", &self.inner.lookups)
             .field("delivery", &self.inner.delivery)
             .finish_non_exhaustive()
     }
@@ -720,6 +834,7 @@ pub struct FlowBuilder {
     trigger: Trigger,
     source: Option<Arc<dyn Source>>,
     condition: Option<(Arc<dyn Condition>, String)>,
+    lookups: Vec<Lookup>,
     mapper: Option<Arc<dyn Mapper>>,
     target: Option<DynTarget>,
     delivery: DeliveryPolicy,
@@ -761,6 +876,13 @@ impl FlowBuilder {
         self
     }
 
+    /// Adds a lookup: after the condition, before the mapper, in the order added (a later
+    /// lookup sees what an earlier one put into the record). See [`Lookup`].
+    pub fn lookup(mut self, lookup: Lookup) -> Self {
+        self.lookups.push(lookup);
+        self
+    }
+
     /// The mapper that turns a record into the target's payload.
     pub fn map(mut self, mapper: impl Mapper + 'static) -> Self {
         self.mapper = Some(Arc::new(mapper));
@@ -793,6 +915,11 @@ impl FlowBuilder {
         for (field, message) in self.delivery.problems() {
             errors.push(SpecError::new(format!("/delivery/{field}"), message));
         }
+        for (index, lookup) in self.lookups.iter().enumerate() {
+            for (field, message) in lookup.problems() {
+                errors.push(SpecError::new(format!("/lookup/{index}/{field}"), message));
+            }
+        }
         let Some(target) = self.target else {
             errors.push(
                 SpecError::new("/target", "the flow has no target")
@@ -821,12 +948,30 @@ impl FlowBuilder {
                 source: self.source,
                 condition,
                 condition_text,
+                lookups: self.lookups,
                 mapper: self.mapper.unwrap_or_else(|| Arc::new(Passthrough)),
                 target,
                 delivery: self.delivery,
                 pacer,
             }),
         })
+    }
+}
+
+#[cfg(test)]
+impl Flow {
+    /// The plan for `record`, blocking, in a context of fakes: for the tests of flows
+    /// without lookups (nothing is sent, so no request is made).
+    pub(crate) fn plan_now(&self, record: &Record) -> Result<Plan, PlanError> {
+        let ctx = Context::new(
+            crate::http::RecordingClient::new(),
+            crate::ManualClock::new(chrono::Utc::now()),
+            crate::MemoryStore::new(),
+        );
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a test runtime")
+            .block_on(self.plan(&ctx, record))
     }
 }
 

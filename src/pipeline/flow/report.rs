@@ -5,6 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::lookup::LookupError;
 use crate::{DeliveryError, ErrorClass, HistoryEntry, MapError, Receipt, Record, TargetError};
 
 /// How one record ended. Every record that enters a flow ends in exactly one.
@@ -60,6 +61,8 @@ impl Outcome {
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Stage {
+    /// Looking the record up in a directory ([`Lookup`](crate::Lookup)).
+    Lookup,
     /// Mapping the record to a payload.
     Map,
     /// Preparing the target's request.
@@ -182,6 +185,20 @@ impl Failure {
 
     pub(crate) fn from_map(error: &MapError) -> Self {
         Failure::permanent(Stage::Map, error.to_string())
+    }
+
+    pub(crate) fn from_lookup(error: &LookupError) -> Self {
+        match error {
+            LookupError::Missing { .. } => Failure::permanent(Stage::Lookup, error.to_string()),
+            LookupError::Directory { error: cause, .. } => Failure {
+                stage: Stage::Lookup,
+                message: error.to_string(),
+                class: cause.class(),
+                status: cause.status(),
+                code: cause.code().map(str::to_owned),
+                error: Some(cause.clone()),
+            },
+        }
     }
 
     pub(crate) fn from_prepare(error: &TargetError) -> Self {

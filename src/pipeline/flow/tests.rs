@@ -113,25 +113,30 @@ fn flow_is_a_shareable_value() {
     assert_traits::<Flow>();
 }
 
-#[test]
-fn plan_is_pure_and_explains_skips() {
+#[tokio::test]
+async fn plan_is_pure_and_explains_skips() {
     let flow = flow_with(Scripted::new(vec![]));
+    let http = RecordingClient::new();
+    let (ctx, _) = ctx_with(http.clone(), MemoryStore::new());
     assert_eq!(
-        flow.plan(&record("a", json!({"skip": 1}))).unwrap(),
+        flow.plan(&ctx, &record("a", json!({"skip": 1})))
+            .await
+            .unwrap(),
         Plan::Skip("condition not met: no `skip` field".into())
     );
     assert!(matches!(
-        flow.plan(&record("a", json!({}))).unwrap(),
+        flow.plan(&ctx, &record("a", json!({}))).await.unwrap(),
         Plan::Send(_)
     ));
     assert!(matches!(
-        flow.plan(&record("a", json!({"fail": 1}))),
+        flow.plan(&ctx, &record("a", json!({"fail": 1}))).await,
         Err(PlanError::Map(_))
     ));
     assert!(matches!(
-        flow.plan(&record("a", json!({"reject": 1}))),
+        flow.plan(&ctx, &record("a", json!({"reject": 1}))).await,
         Err(PlanError::Prepare(_))
     ));
+    assert!(http.requests().is_empty());
 }
 
 #[tokio::test]

@@ -21,6 +21,11 @@
 //!    [`Registry`], every connection is declared, every secret resolves, and every adapter
 //!    config is valid; then it returns the [`Flow`].
 //!
+//! A flow may also look records up in a directory between its condition and its mapping
+//! (`"lookup"`, one step or a list; see [`lookup`](crate::lookup)): a map written in the
+//! spec (`map`), an HTTP JSON API (`http.json`), or a host's own kind
+//! ([`Registry::register_directory`]).
+//!
 //! Secrets appear in specs only by name (`{"secret": "OPS_TOKEN"}`); the host's
 //! [`SecretResolver`] supplies the values at build time.
 
@@ -28,12 +33,17 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use crate::{pointer_token, DeliveryPolicy, FieldMap, Flow, Rule, SpecError, SpecErrors, Trigger};
+use crate::{
+    pointer_token, DeliveryPolicy, FieldMap, Flow, Lookup, OnMissing, Rule, SpecError, SpecErrors,
+    Trigger,
+};
 
 mod registry;
 mod secrets;
 
-pub use registry::{BuildContext, Connections, Registry, SourceFactory, TargetFactory};
+pub use registry::{
+    BuildContext, Connections, DirectoryFactory, Registry, SourceFactory, TargetFactory,
+};
 #[cfg(any(feature = "timelines", feature = "fracttal", feature = "rm"))]
 pub(crate) use secrets::constant_time_eq;
 pub use secrets::{EnvSecrets, MapSecrets, SecretRef, SecretResolver, SecretValue};
@@ -90,6 +100,104 @@ impl KindSpec {
     }
 }
 
+/// A lookup step as data:
+/// `{"field": "responsible", "into": "responsible_phone", "from": {"map": {…}}, "on_missing": "skip", "cache_seconds": 300}`.
+///
+/// `from` names a directory kind of the [`Registry`] with its config, as `source` and
+/// `target` do; `on_missing` is `skip` (default) or `fail`; `cache_seconds` defaults to 300
+/// (0: no cache).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct LookupSpec {
+    /// The record field whose value is looked up (a dotted path).
+    pub field: String,
+    /// Where the entry goes in the record (a dotted path).
+    pub into: String,
+    /// The directory.
+    pub from: KindSpec,
+    /// What happens without an entry.
+    pub on_missing: OnMissing,
+    /// How long answers are kept, in seconds (`None`: the default, 300).
+    pub cache_seconds: Option<u64>,
+}
+
+/// The fields of a lookup step, as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LookupFields {
+    field: String,
+    into: String,
+    from: Value,
+    #[serde(default)]
+    on_missing: OnMissing,
+    #[serde(default)]
+    cache_seconds: Option<u64>,
+}
+
+impl LookupSpec {
+    fn parse(value: &Value) -> Result<LookupSpec, SpecErrors> {
+        let fields: LookupFields = deserialize_at(value)?;
+        let mut errors = SpecErrors::new();
+        if fields.field.trim().is_empty() {
+            errors.push(
+                SpecError::new("/field", "the field to look up is empty").with_hint(
+                    "name the record field whose value is looked up, e.g. \"responsible\"",
+                ),
+            );
+        }
+        if fields.into.trim().is_empty() {
+            errors.push(
+                SpecError::new("/into", "the field to put the entry in is empty")
+                    .with_hint("name a new field, e.g. \"responsible_phone\""),
+            );
+        }
+        let from = KindSpec::parse(&fields.from, "/from").map_err(|e| errors.push(e));
+        match from {
+            Ok(from) if errors.is_empty() => Ok(LookupSpec {
+                field: fields.field,
+                into: fields.into,
+                from,
+                on_missing: fields.on_missing,
+                cache_seconds: fields.cache_seconds,
+            }),
+            _ => Err(errors),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        let mut map = Map::new();
+        map.insert("field".into(), Value::String(self.field.clone()));
+        map.insert("into".into(), Value::String(self.into.clone()));
+        map.insert("from".into(), self.from.to_value());
+        map.insert(
+            "on_missing".into(),
+            serde_json::to_value(self.on_missing).unwrap_or(Value::Null),
+        );
+        if let Some(seconds) = self.cache_seconds {
+            map.insert("cache_seconds".into(), Value::from(seconds));
+        }
+        Value::Object(map)
+    }
+}
+
+/// Parses `lookup`: one step, or a list of them.
+fn parse_lookups(value: &Value) -> Result<Vec<LookupSpec>, SpecErrors> {
+    match value {
+        Value::Array(steps) => {
+            let mut errors = SpecErrors::new();
+            let mut parsed = Vec::with_capacity(steps.len());
+            for (index, step) in steps.iter().enumerate() {
+                match LookupSpec::parse(step) {
+                    Ok(step) => parsed.push(step),
+                    Err(e) => errors.extend(e.prefixed(&format!("/{index}"))),
+                }
+            }
+            errors.into_result(parsed)
+        }
+        step => LookupSpec::parse(step).map(|step| vec![step]),
+    }
+}
+
 /// A flow as data. See the [module docs](self) for the JSON form.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -104,6 +212,8 @@ pub struct FlowSpec {
     pub source: Option<KindSpec>,
     /// Which records it acts on (`always` when absent).
     pub when: Rule,
+    /// The lookups, in order (the JSON's `lookup`).
+    pub lookups: Vec<LookupSpec>,
     /// The mapping; without it the record's data is the payload.
     pub map: Option<FieldMap>,
     /// Where it delivers.
@@ -118,6 +228,7 @@ const FIELDS: &[&str] = &[
     "trigger",
     "source",
     "when",
+    "lookup",
     "map",
     "target",
     "delivery",
@@ -195,6 +306,7 @@ impl FlowSpec {
             KindSpec::parse(v, "").map_err(SpecErrors::from)
         });
         let when = section(doc, "when", &mut errors, Rule::parse).unwrap_or(Rule::Always);
+        let lookups = section(doc, "lookup", &mut errors, parse_lookups).unwrap_or_default();
         let map = section(doc, "map", &mut errors, |v| FieldMap::new(v.clone()));
         let target = section(doc, "target", &mut errors, |v| {
             KindSpec::parse(v, "").map_err(SpecErrors::from)
@@ -222,6 +334,7 @@ impl FlowSpec {
                 trigger,
                 source,
                 when,
+                lookups,
                 map,
                 target,
                 delivery,
@@ -284,6 +397,40 @@ impl FlowSpec {
                 }
             }
         });
+        let listed = self.lookups.len() > 1;
+        let mut lookups = Vec::with_capacity(self.lookups.len());
+        for (index, step) in self.lookups.iter().enumerate() {
+            let at = if listed {
+                format!("/lookup/{index}/from")
+            } else {
+                "/lookup/from".to_owned()
+            };
+            let directory = match registry.directory(&step.from.kind) {
+                Some(factory) => factory(&cx, &step.from.config)
+                    .map_err(|e| {
+                        errors
+                            .extend(e.prefixed(&format!("{at}/{}", pointer_token(&step.from.kind))))
+                    })
+                    .ok(),
+                None => {
+                    errors.push(unknown_kind(
+                        &at,
+                        "directory",
+                        &step.from.kind,
+                        registry.directory_kinds(),
+                    ));
+                    None
+                }
+            };
+            if let Some(directory) = directory {
+                let mut lookup = Lookup::with_directory(&step.field, &step.into, directory)
+                    .on_missing(step.on_missing);
+                if let Some(seconds) = step.cache_seconds {
+                    lookup = lookup.cache_for(std::time::Duration::from_secs(seconds));
+                }
+                lookups.push(lookup);
+            }
+        }
         let Some(target) = target.filter(|_| errors.is_empty()) else {
             return Err(errors);
         };
@@ -292,6 +439,9 @@ impl FlowSpec {
             .when(self.when.clone())
             .target(target)
             .delivery(self.delivery.clone());
+        for lookup in lookups {
+            builder = builder.lookup(lookup);
+        }
         if let Some(map) = &self.map {
             builder = builder.map(map.clone());
         }
@@ -319,6 +469,18 @@ impl FlowSpec {
             "when".into(),
             serde_json::to_value(&self.when).unwrap_or(Value::Null),
         );
+        match self.lookups.as_slice() {
+            [] => {}
+            [one] => {
+                doc.insert("lookup".into(), one.to_value());
+            }
+            many => {
+                doc.insert(
+                    "lookup".into(),
+                    Value::Array(many.iter().map(LookupSpec::to_value).collect()),
+                );
+            }
+        }
         if let Some(map) = &self.map {
             doc.insert("map".into(), map.shape().clone());
         }

@@ -10,11 +10,14 @@ use serde_json::Value;
 
 use super::secrets::{SecretRef, SecretResolver, SecretValue};
 use crate::http::HeaderValue;
-use crate::{DynTarget, Source, SpecError, SpecErrors};
+use crate::{Directory, DynTarget, Source, SpecError, SpecErrors};
 
 /// Builds a target of one kind from its spec config.
 pub type TargetFactory =
     dyn Fn(&BuildContext<'_>, &Value) -> Result<DynTarget, SpecErrors> + Send + Sync;
+/// Builds a lookup's directory of one kind from its spec config.
+pub type DirectoryFactory =
+    dyn Fn(&BuildContext<'_>, &Value) -> Result<Arc<dyn Directory>, SpecErrors> + Send + Sync;
 /// Builds a source of one kind from its spec config.
 pub type SourceFactory =
     dyn Fn(&BuildContext<'_>, &Value) -> Result<Arc<dyn Source>, SpecErrors> + Send + Sync;
@@ -37,6 +40,7 @@ pub type SourceFactory =
 pub struct Registry {
     targets: BTreeMap<String, Arc<TargetFactory>>,
     sources: BTreeMap<String, Arc<SourceFactory>>,
+    directories: BTreeMap<String, Arc<DirectoryFactory>>,
 }
 
 impl Registry {
@@ -45,6 +49,7 @@ impl Registry {
         Registry {
             targets: BTreeMap::new(),
             sources: BTreeMap::new(),
+            directories: BTreeMap::new(),
         }
     }
 
@@ -69,6 +74,52 @@ impl Registry {
         self
     }
 
+    /// Registers (or replaces) a directory kind for lookups' `from`: how a host offers its
+    /// own directory (its staff table, its CRM) to flow specs by name.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use hubflow::lookup::directory_fn;
+    /// use hubflow::spec::{Connections, MapSecrets, Registry};
+    /// use hubflow::{Directory, FlowSpec};
+    /// use serde_json::json;
+    ///
+    /// let mut registry = Registry::default();
+    /// registry.register_directory("acme.staff", |_cx, _config| {
+    ///     let staff = directory_fn("Acme's staff table", |name| {
+    ///         (name == "Jonas Campos").then(|| json!("5511999991234"))
+    ///     });
+    ///     Ok(Arc::new(staff) as Arc<dyn Directory>)
+    /// });
+    /// let spec = FlowSpec::from_json(r#"{
+    ///     "id": "assigned",
+    ///     "lookup": {"field": "responsible", "into": "phone", "from": "acme.staff"},
+    ///     "map": {"to": "{{ phone }}"},
+    ///     "target": {"http.post": {"url": "https://ops.example.com/hook"}}
+    /// }"#).unwrap();
+    /// let flow = spec.build(&registry, &Connections::new(), &MapSecrets::new()).unwrap();
+    /// assert_eq!(flow.lookups()[0].describe(), "Acme's staff table");
+    /// ```
+    pub fn register_directory<F>(&mut self, kind: impl Into<String>, factory: F) -> &mut Self
+    where
+        F: Fn(&BuildContext<'_>, &Value) -> Result<Arc<dyn Directory>, SpecErrors>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.directories.insert(kind.into(), Arc::new(factory));
+        self
+    }
+
+    /// The registered directory kinds, sorted.
+    pub fn directory_kinds(&self) -> impl Iterator<Item = &str> {
+        self.directories.keys().map(String::as_str)
+    }
+
+    pub(crate) fn directory(&self, kind: &str) -> Option<&Arc<DirectoryFactory>> {
+        self.directories.get(kind)
+    }
+
     /// The registered target kinds, sorted.
     pub fn target_kinds(&self) -> impl Iterator<Item = &str> {
         self.targets.keys().map(String::as_str)
@@ -89,9 +140,12 @@ impl Registry {
 }
 
 impl Default for Registry {
-    /// Every adapter kind compiled into this build.
+    /// Every adapter kind compiled into this build, and the `map` directory.
     fn default() -> Self {
         let mut registry = Registry::empty();
+        registry.register_directory(crate::lookup::MAP_KIND, |cx, config| {
+            Ok(Arc::new(crate::lookup::MapDirectory::from_spec(cx, config)?) as Arc<dyn Directory>)
+        });
         crate::adapters::register_builtin(&mut registry);
         registry
     }
@@ -102,6 +156,7 @@ impl fmt::Debug for Registry {
         f.debug_struct("Registry")
             .field("targets", &self.targets.keys().collect::<Vec<_>>())
             .field("sources", &self.sources.keys().collect::<Vec<_>>())
+            .field("directories", &self.directories.keys().collect::<Vec<_>>())
             .finish()
     }
 }

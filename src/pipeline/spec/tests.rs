@@ -148,7 +148,7 @@ fn build_reports_unknown_kinds_connections_and_secrets() {
         .build(&Registry::default(), &connections, &secrets)
         .unwrap();
     let record = crate::Record::new("k", "t", json!({"a": 1}));
-    let crate::Plan::Send(request) = flow.plan(&record).unwrap() else {
+    let crate::Plan::Send(request) = flow.plan_now(&record).unwrap() else {
         panic!("expected a send")
     };
     let request = request.downcast_ref::<crate::http::HttpRequest>().unwrap();
@@ -294,7 +294,9 @@ fn hosts_can_register_their_own_kinds() {
         .unwrap()
         .build(&registry, &Connections::new(), &MapSecrets::new())
         .unwrap();
-    let crate::Plan::Send(request) = flow.plan(&crate::Record::new("k", "t", json!({}))).unwrap()
+    let crate::Plan::Send(request) = flow
+        .plan_now(&crate::Record::new("k", "t", json!({})))
+        .unwrap()
     else {
         panic!()
     };
@@ -317,7 +319,9 @@ fn secrets_never_appear_in_debug_of_a_built_flow() {
         .unwrap()
         .build(&Registry::default(), &Connections::new(), &secrets)
         .unwrap();
-    let plan = flow.plan(&crate::Record::new("k", "t", json!({}))).unwrap();
+    let plan = flow
+        .plan_now(&crate::Record::new("k", "t", json!({})))
+        .unwrap();
     for shown in [
         format!("{flow:?}"),
         format!("{plan:?}"),
@@ -342,7 +346,7 @@ fn the_http_target_can_send_the_record_key_for_idempotency() {
         )
         .unwrap();
     let crate::Plan::Send(request) = flow
-        .plan(&crate::Record::new("fracttal:wo:9:1", "t", json!({})))
+        .plan_now(&crate::Record::new("fracttal:wo:9:1", "t", json!({})))
         .unwrap()
     else {
         panic!("expected a send")

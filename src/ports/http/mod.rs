@@ -53,6 +53,7 @@ pub(crate) use fake::FakeScript;
 pub use fake::{FakeClient, ProviderFake};
 pub use headers::{HeaderValue, Headers, REDACTED};
 pub use recording::RecordingClient;
+pub(crate) use request::path_segment;
 pub use request::{HttpRequest, Method};
 #[cfg(feature = "reqwest")]
 pub use reqwest_client::{ReqwestClient, ReqwestClientBuilder, DEFAULT_MAX_RESPONSE_BYTES};

@@ -172,3 +172,26 @@ impl Serialize for HttpRequest {
         s.end()
     }
 }
+
+/// What is percent-encoded in a path segment: everything but RFC 3986's unreserved
+/// characters (letters, digits, `-`, `.`, `_`, `~`).
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Percent-encodes a value for one path segment, so it cannot add segments (`/`), a query
+/// (`?`) or climb (`..`); `None` for `.` and `..`, which are path operations once joined
+/// even percent-encoded (URL parsers read `%2E%2E` as `..`).
+#[cfg_attr(not(any(feature = "http", feature = "rm")), allow(dead_code))]
+pub(crate) fn path_segment(value: &str) -> Option<String> {
+    if value == "."
+        || value == ".."
+        || value.eq_ignore_ascii_case("%2e")
+        || value.eq_ignore_ascii_case("%2e%2e")
+    {
+        return None;
+    }
+    Some(percent_encoding::utf8_percent_encode(value, SEGMENT).to_string())
+}
