@@ -371,3 +371,106 @@ fn connections_debug_names_them_and_prints_nothing_they_hold() {
     assert!(!debug.contains("sk-live-123"), "{debug}");
     assert!(!debug.contains("ops.example.com"), "{debug}");
 }
+
+#[test]
+fn a_lookup_is_one_step_or_a_list_and_round_trips() {
+    let mut doc = minimal();
+    doc["lookup"] = json!({"field": "responsible", "into": "phone",
+                           "from": {"map": {"entries": {"Jonas Campos": "5511999991234"}}}});
+    let spec = FlowSpec::from_value(&doc).unwrap();
+    assert_eq!(spec.lookups.len(), 1);
+    assert_eq!(spec.lookups[0].from.kind, "map");
+    assert_eq!(spec.lookups[0].on_missing, OnMissing::Skip);
+    let again = FlowSpec::from_value(&spec.to_value()).unwrap();
+    assert_eq!(again.lookups, spec.lookups);
+    assert!(spec.to_value()["lookup"].is_object());
+
+    doc["lookup"] = json!([
+        {"field": "responsible", "into": "person", "from": {"map": {"entries": {}}}},
+        {"field": "person.id", "into": "phone", "from": {"map": {"entries": {}}},
+         "on_missing": "fail", "cache_seconds": 0}
+    ]);
+    let spec = FlowSpec::from_value(&doc).unwrap();
+    assert_eq!(spec.lookups[1].on_missing, OnMissing::Fail);
+    assert_eq!(spec.lookups[1].cache_seconds, Some(0));
+    let shown = spec.to_value();
+    assert_eq!(shown["lookup"].as_array().map(Vec::len), Some(2));
+    assert_eq!(FlowSpec::from_value(&shown).unwrap().lookups, spec.lookups);
+}
+
+#[test]
+fn lookup_problems_are_located() {
+    let mut doc = minimal();
+    doc["lookup"] = json!([
+        {"field": "", "into": "phone", "from": {"map": {"entries": {}}}},
+        {"field": "a", "into": "b", "from": {}, "on_missing": "ignore"},
+        {"field": "a", "into": "b", "form": "map"}
+    ]);
+    let errors = FlowSpec::from_value(&doc).unwrap_err();
+    assert_eq!(
+        paths(&errors),
+        ["/lookup/0/field", "/lookup/1/on_missing", "/lookup/2/form"]
+    );
+    let hint = errors
+        .iter()
+        .nth(1)
+        .unwrap()
+        .hint
+        .clone()
+        .unwrap_or_default();
+    assert!(hint.contains("skip") && hint.contains("fail"), "{hint}");
+
+    doc["lookup"] = json!({"field": "a", "into": "b", "from": {}});
+    assert_eq!(
+        paths(&FlowSpec::from_value(&doc).unwrap_err()),
+        ["/lookup/from"]
+    );
+}
+
+#[test]
+fn building_a_lookup_checks_its_directory_kind_and_config() {
+    let mut doc = minimal();
+    doc["lookup"] = json!({"field": "a", "into": "b", "from": {"ldap": {}}});
+    let errors = FlowSpec::from_value(&doc)
+        .unwrap()
+        .build(
+            &Registry::default(),
+            &Connections::new(),
+            &MapSecrets::new(),
+        )
+        .unwrap_err();
+    let error = errors.iter().next().unwrap();
+    assert_eq!(error.path, "/lookup/from");
+    assert_eq!(error.message, "unknown directory kind \"ldap\"");
+    assert!(
+        error.hint.as_deref().unwrap_or("").contains("map"),
+        "{error:?}"
+    );
+
+    doc["lookup"] = json!([
+        {"field": "a", "into": "b", "from": {"map": {"entries": {}}}},
+        {"field": "a", "into": "b", "from": {"map": {"entries": {}, "case": true}}}
+    ]);
+    let errors = FlowSpec::from_value(&doc)
+        .unwrap()
+        .build(
+            &Registry::default(),
+            &Connections::new(),
+            &MapSecrets::new(),
+        )
+        .unwrap_err();
+    assert_eq!(paths(&errors), ["/lookup/1/from/map/case"]);
+
+    doc["lookup"] = json!({"field": "who", "into": "phone", "cache_seconds": 30,
+        "from": {"map": {"entries": {"Jonas Campos": "1"}, "case_insensitive": true}}});
+    let flow = FlowSpec::from_value(&doc)
+        .unwrap()
+        .build(
+            &Registry::default(),
+            &Connections::new(),
+            &MapSecrets::new(),
+        )
+        .unwrap();
+    assert_eq!(flow.lookups()[0].describe(), "a map of 1 entry");
+    assert_eq!(flow.lookups()[0].into_field(), "phone");
+}
