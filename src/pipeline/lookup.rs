@@ -33,8 +33,9 @@
 //! Every lookup keeps the entries it found, and the keys it did not find, for its cache
 //! time (5 minutes by default; [`Lookup::cache_for`]), measured on the context's clock, and
 //! at most [`Lookup::cache_capacity`] keys: a batch of forty work orders for one technician
-//! asks the directory once. The cache belongs to the lookup (its flow's clones share it); no
-//! state is global. Errors are not cached.
+//! asks the directory once, also when they are in flight together (records waiting for the
+//! same key share one question). The cache belongs to the lookup (its flow's clones share
+//! it); no state is global. Errors are not cached.
 //!
 //! # Dry runs
 //!
@@ -49,6 +50,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures_util::future::{BoxFuture, FutureExt, Shared};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -415,7 +417,7 @@ impl Lookup {
         &self,
         ctx: &Context,
         record: &Record,
-    ) -> Result<LookupResult, DeliveryError> {
+    ) -> Result<LookupResult, Arc<DeliveryError>> {
         let key = match self.key_of(record) {
             Ok(key) => key,
             Err(why) => {
@@ -429,13 +431,12 @@ impl Lookup {
             }
         };
         let now = ctx.clock().now();
-        let cached = self.cached(&key, now);
-        let (found, from_cache) = match cached {
-            Some(found) => (found, true),
-            None => {
-                let found = self.directory.find(ctx, &key).await?;
-                self.remember(&key, &found, now);
-                (found, false)
+        let (found, from_cache) = match self.cached_or_pending(ctx, &key, now) {
+            Answer::Cached(found) => (found, true),
+            Answer::Pending(pending) => {
+                let answer = pending.await;
+                self.settle(&key, &answer, now);
+                (answer?, false)
             }
         };
         let missing = match &found {
@@ -454,22 +455,54 @@ impl Lookup {
         })
     }
 
-    fn cached(&self, key: &str, now: DateTime<Utc>) -> Option<Option<Value>> {
-        if self.ttl.is_zero() || self.capacity == 0 {
-            return None;
-        }
-        let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        let (at, found) = cache.entries.get(key)?;
-        let fresh = crate::clock::add(*at, self.ttl) > now;
-        fresh.then(|| found.clone())
+    fn caches(&self) -> bool {
+        !self.ttl.is_zero() && self.capacity > 0
     }
 
-    fn remember(&self, key: &str, found: &Option<Value>, now: DateTime<Utc>) {
-        if self.ttl.is_zero() || self.capacity == 0 {
+    /// The cached answer for `key`, or the question to the directory: the one already
+    /// asked for it by a concurrent record (so forty records for one person in flight at
+    /// once ask once), or a new one.
+    fn cached_or_pending(&self, ctx: &Context, key: &str, now: DateTime<Utc>) -> Answer {
+        let ask = || {
+            let directory = self.directory.clone();
+            let ctx = ctx.clone();
+            let key = key.to_owned();
+            async move { directory.find(&ctx, &key).await.map_err(Arc::new) }
+                .boxed()
+                .shared()
+        };
+        if !self.caches() {
+            return Answer::Pending(ask());
+        }
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((at, found)) = cache.entries.get(key) {
+            if crate::clock::add(*at, self.ttl) > now {
+                return Answer::Cached(found.clone());
+            }
+        }
+        let pending = cache
+            .asking
+            .entry(key.to_owned())
+            .or_insert_with(ask)
+            .clone();
+        Answer::Pending(pending)
+    }
+
+    /// Keeps an answer (not an error) and forgets the question.
+    fn settle(
+        &self,
+        key: &str,
+        answer: &Result<Option<Value>, Arc<DeliveryError>>,
+        now: DateTime<Utc>,
+    ) {
+        if !self.caches() {
             return;
         }
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        cache.insert(key, found.clone(), now, self.capacity);
+        cache.asking.remove(key);
+        if let Ok(found) = answer {
+            cache.insert(key, found.clone(), now, self.capacity);
+        }
     }
 }
 
@@ -485,12 +518,22 @@ impl fmt::Debug for Lookup {
     }
 }
 
+/// A directory's answer to a question, shared by every record waiting for it.
+type Asked = Shared<BoxFuture<'static, Result<Option<Value>, Arc<DeliveryError>>>>;
+
+/// What a lookup has for a key: an answer kept, or a question to wait for.
+enum Answer {
+    Cached(Option<Value>),
+    Pending(Asked),
+}
+
 /// Answers kept by key with the instant they were asked, and the order they came in, so
-/// that a full cache drops the oldest.
+/// that a full cache drops the oldest; and the questions being asked.
 #[derive(Default)]
 struct Cache {
     entries: HashMap<String, (DateTime<Utc>, Option<Value>)>,
     order: VecDeque<String>,
+    asking: HashMap<String, Asked>,
 }
 
 impl Cache {
@@ -642,8 +685,11 @@ pub(crate) async fn enrich(
             match lookup.find(ctx, record).await {
                 Ok(result) => break result,
                 Err(error) => {
-                    match retry.decide(attempt, &error, crate::retry::jitter(&record.key, attempt))
-                    {
+                    match retry.decide(
+                        attempt,
+                        error.as_ref(),
+                        crate::retry::jitter(&record.key, attempt),
+                    ) {
                         crate::RetryDecision::Retry { after } => {
                             if !after.is_zero() {
                                 ctx.clock().sleep(after).await;
@@ -653,7 +699,7 @@ pub(crate) async fn enrich(
                         crate::RetryDecision::GiveUp => {
                             return Err(LookupError::Directory {
                                 into: lookup.into.clone(),
-                                error: Arc::new(error),
+                                error,
                             })
                         }
                     }

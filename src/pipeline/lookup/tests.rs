@@ -460,3 +460,42 @@ fn debug_shows_the_directory_by_its_description() {
     let shown = format!("{lookup:?}");
     assert!(shown.contains("the technicians file"), "{shown}");
 }
+
+/// A directory that takes a few polls to answer, so that records in flight together
+/// overlap on it.
+struct Slow {
+    asked: AtomicU32,
+}
+
+#[async_trait]
+impl Directory for Slow {
+    async fn find(&self, _ctx: &Context, _key: &str) -> Result<Option<Value>, DeliveryError> {
+        self.asked.fetch_add(1, Ordering::SeqCst);
+        for _ in 0..5 {
+            tokio::task::yield_now().await;
+        }
+        Ok(Some(json!("5511999991234")))
+    }
+}
+
+#[tokio::test]
+async fn records_in_flight_together_share_one_question() {
+    let (ctx, _, http) = ctx();
+    let slow = Arc::new(Slow {
+        asked: AtomicU32::new(0),
+    });
+    let flow = Flow::builder("together")
+        .lookup(Lookup::with_directory("responsible", "phone", slow.clone()))
+        .map(FieldMap::new(json!({"to": "{{ phone }}"})).unwrap())
+        .target(HttpTarget::new("https://ops.example.com/hook".parse().unwrap()))
+        .delivery(DeliveryPolicy::default().max_in_flight(8))
+        .build()
+        .unwrap();
+    let records = (0..8)
+        .map(|i| assigned(&format!("r{i}"), json!("Jonas Campos")))
+        .collect();
+    let report = flow.process(&ctx, records).await;
+    assert_eq!(report.counts.delivered, 8);
+    assert_eq!(slow.asked.load(Ordering::SeqCst), 1);
+    assert_eq!(http.requests().len(), 8);
+}
