@@ -19,19 +19,22 @@
 //!
 //! The default flow is the JSON spec `examples/flows/wo-assigned.json`: source
 //! `fracttal.work_order_assignments` (a task's responsible set or changed, whenever that
-//! happens), condition *Responsible is equal to Jonas Campos*, and the `wo_assignment`
-//! template filled with `responsible`, `wo_folio`, `task_todo_description`,
-//! `creation_date`, `created_by`, `responsible` and `item_description` (the seven fields of
-//! the Hub's mapping screen).
+//! happens), a lookup of the responsible's phone in the team directory (a map in the spec;
+//! a responsible not in it is skipped with the reason), and the `wo_assignment` template
+//! filled with `responsible`, `wo_folio`, `task_todo_description`, `creation_date`,
+//! `created_by`, `responsible` and `item_description` (the seven fields of the Hub's
+//! mapping screen).
 //!
 //! With no environment set it starts local stand-ins of both APIs on 127.0.0.1 with data
 //! for the chosen flow, and prints each WhatsApp request the stand-in received and the
 //! reports: what was delivered, and what was skipped with its reason. Nothing leaves the
-//! machine. For `wo-assigned`, three work orders are created unassigned; the first poll
-//! learns them; then they are assigned (two to Jonas Campos, one to Marta Lima) and
-//! Fracttal's Automator rule *WO assigned* forwards the rows, which are delivered at once;
-//! the next poll sees the same assignments, and the store's claims answer them as
-//! duplicates: the event and the poll of one assignment send one message.
+//! machine. For `wo-assigned`, four work orders are created unassigned; the first poll
+//! learns them; then they are assigned (two to Jonas Campos, one to Marta Lima, one to
+//! Rafael Costa, a contractor the directory does not have) and Fracttal's Automator rule
+//! *WO assigned* forwards the rows: the three for the team are delivered at once, to the
+//! phones the directory gives, and Rafael's is skipped; the next poll sees the same
+//! assignments, and the store's claims answer the three as duplicates: the event and the
+//! poll of one assignment send one message.
 //! `wo-status-changed` also runs twice: the first run learns the statuses, the second
 //! finds the changes.
 //!
@@ -42,11 +45,12 @@
 //! nothing is sent twice, whatever restarts in between. Delete the file to start over.
 //!
 //! To run it for real, set `FRACTTAL_KEY`, `FRACTTAL_SECRET` (an OAuth client of type
-//! Client Credentials), `WHATSAPP_TOKEN` and `WHATSAPP_PHONE_NUMBER_ID`. Work-order rows
-//! carry the responsible's phone number in `responsible_phone` here; where yours do not,
-//! map `to` from the field that has it, or write the number itself, as Fracttal Hub's
-//! "Recipient Phone Number" does: `"to": "5511999991234"` (the other three specs send to
-//! a maintenance manager's number written that way: put yours in).
+//! Client Credentials), `WHATSAPP_TOKEN` and `WHATSAPP_PHONE_NUMBER_ID`, and put your
+//! team in the spec's directory, or point its lookup at your staff API (`http.json`) or at
+//! a directory kind of your own (`Registry::register_directory`); see docs/fracttal.md. A
+//! fixed recipient also works, as Fracttal Hub's "Recipient Phone Number" does:
+//! `"to": "5511999991234"` (the other three specs send to a maintenance manager's number
+//! written that way: put yours in).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -312,23 +316,28 @@ fn ago(seconds: i64) -> String {
     (chrono::Utc::now() - chrono::Duration::seconds(seconds)).to_rfc3339()
 }
 
-/// Three work orders created this morning, assigned since: two to Jonas Campos, one to
-/// Marta Lima. The rows as Fracttal returns them, and as its Automator forwards them.
+/// Four work orders created this morning, assigned since: two to Jonas Campos, one to
+/// Marta Lima, one to Rafael Costa (a contractor). The rows as Fracttal returns them, and as
+/// its Automator forwards them: the responsible's name, no phone.
 fn assigned_rows() -> Value {
     let created = ago(3600);
     json!([
         {"wo_folio": "OT-1021", "id_work_order": 4410, "id_work_orders_tasks": 90211, "id_status_work_order": 1,
          "creation_date": created, "created_by": "Ana Souza", "user_assigned": "Jonas Campos",
-         "responsible_phone": "(11) 99999-1234", "description": "Replace the intake filter of pump 3",
+         "description": "Replace the intake filter of pump 3",
          "items_log_description": "Centrifugal pump 3", "code": "PUMP-3"},
         {"wo_folio": "OT-1022", "id_work_order": 4411, "id_work_orders_tasks": 90212, "id_status_work_order": 1,
          "creation_date": created, "created_by": "Ana Souza", "user_assigned": "Marta Lima",
-         "responsible_phone": "(21) 98888-4321", "description": "Lubricate the conveyor bearings",
+         "description": "Lubricate the conveyor bearings",
          "items_log_description": "Conveyor 7", "code": "CONV-7"},
         {"wo_folio": "OT-1023", "id_work_order": 4412, "id_work_orders_tasks": 90213, "id_status_work_order": 1,
          "creation_date": created, "created_by": "Carlos Dias", "user_assigned": "Jonas Campos",
-         "responsible_phone": "+55 11 99999-1234", "description": "Inspect the fire pump",
-         "items_log_description": "Fire pump", "code": "FIRE-1"}
+         "description": "Inspect the fire pump",
+         "items_log_description": "Fire pump", "code": "FIRE-1"},
+        {"wo_folio": "OT-1024", "id_work_order": 4413, "id_work_orders_tasks": 90214, "id_status_work_order": 1,
+         "creation_date": created, "created_by": "Carlos Dias", "user_assigned": "Rafael Costa",
+         "description": "Replace the roof fan belt",
+         "items_log_description": "Roof fan 2", "code": "FAN-2"}
     ])
 }
 

@@ -748,7 +748,6 @@ async fn the_wo_assigned_spec_alerts_the_responsible_when_the_task_is_assigned()
     row["creation_date"] = json!(ago(3600));
     row["user_assigned"] = json!("");
     row["created_by"] = json!("Ana Souza");
-    row["responsible_phone"] = json!("(11) 99999-1234");
     mount_poll(&fracttal, json!([row.clone()])).await;
     // An hour after its creation the work order is assigned to Jonas.
     row["user_assigned"] = json!("Jonas Campos");
@@ -797,6 +796,18 @@ fn every_notification_spec_validates() {
     ] {
         let spec = FlowSpec::from_json(text).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(spec.target.kind, "whatsapp.template", "{name}");
+        // The assignment notifies the responsible, whose phone the team directory has; the
+        // other three notify one manager, at the number written in the spec.
+        let looked_up: Vec<(&str, &str)> = spec
+            .lookups
+            .iter()
+            .map(|l| (l.field.as_str(), l.into.as_str()))
+            .collect();
+        if name == "wo-assigned" {
+            assert_eq!(looked_up, [("responsible", "responsible_phone")]);
+        } else {
+            assert!(looked_up.is_empty(), "{name}");
+        }
         let source = spec.source.as_ref().unwrap().kind.clone();
         assert!(
             Registry::default().source_kinds().any(|k| k == source),

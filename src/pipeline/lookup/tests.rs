@@ -487,7 +487,9 @@ async fn records_in_flight_together_share_one_question() {
     let flow = Flow::builder("together")
         .lookup(Lookup::with_directory("responsible", "phone", slow.clone()))
         .map(FieldMap::new(json!({"to": "{{ phone }}"})).unwrap())
-        .target(HttpTarget::new("https://ops.example.com/hook".parse().unwrap()))
+        .target(HttpTarget::new(
+            "https://ops.example.com/hook".parse().unwrap(),
+        ))
         .delivery(DeliveryPolicy::default().max_in_flight(8))
         .build()
         .unwrap();
