@@ -30,12 +30,14 @@
 //!
 //! * [`Record`], [`Cursor`]: the data that moves.
 //! * [`Condition`] and the serializable [`Rule`] language ([`condition`]).
+//! * [`Lookup`] and its [`Directory`] ([`lookup`]): a record enriched from a directory (a
+//!   map, an HTTP JSON API, the host's own) before it is mapped, e.g. a phone by a name.
 //! * [`Mapper`] and the template-based [`FieldMap`] with its filters ([`mapper`]).
 //! * [`Target`] and its typed [`Action`] ([`DynTarget`] and [`PreparedAction`] erase them),
 //!   [`Source`], [`WebhookSource`]: the adapter traits.
 //! * [`Flow`], [`FlowBuilder`], [`DeliveryPolicy`], [`RetryPolicy`], [`RunReport`]: running;
-//!   [`Flow::plan`] shows a record's action without I/O, [`Flow::dry_run`] executes a flow
-//!   against provider fakes and lists every request a real run would send;
+//!   [`Flow::plan`] shows a record's action (no I/O but its lookups), [`Flow::dry_run`]
+//!   executes a flow against provider fakes and lists every request a real run would send;
 //!   [`Flow::settle`] settles unknown outcomes with a provider's [`Settlement`] evidence.
 //! * [`FlowSpec`] and the [`spec`] module: flows as JSON, the [`spec::Registry`] of kinds,
 //!   named connections and secrets.

@@ -63,17 +63,20 @@ pub(crate) use spec::register;
 /// use hubflow::{Flow, Plan, Record};
 /// use secrecy::SecretString;
 /// use serde_json::json;
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let ctx = hubflow::Context::new(hubflow::http::RecordingClient::new(), hubflow::ManualClock::new(chrono::Utc::now()), hubflow::MemoryStore::new());
 ///
 /// let target = RdConversasTarget::new(SecretString::from("rd-t0k3n")).template_message_id("tpl-77");
 /// let flow = Flow::builder("rd").target(target).build().unwrap();
 /// let record = Record::new("k", "x", json!({"to": "(11) 99999-8888", "variables": ["Ana", 3]}));
-/// let Plan::Send(request) = flow.plan(&record).unwrap() else { unreachable!() };
+/// let Plan::Send(request) = flow.plan(&ctx, &record).await.unwrap() else { unreachable!() };
 /// let shown = request.to_json();
 /// let body = &shown["request"]["body"];
 /// assert_eq!(body["recipient_number"], "+5511999998888");
 /// assert_eq!(body["country_code"], "55");
 /// assert_eq!(body["variables"], json!(["Ana", "3"]));
 /// assert!(!serde_json::to_string(&request).unwrap().contains("rd-t0k3n"));
+/// # });
 /// ```
 #[derive(Clone)]
 pub struct RdConversasTarget {

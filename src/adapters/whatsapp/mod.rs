@@ -20,6 +20,8 @@
 //! use hubflow::{FieldMap, Flow, Plan, Record};
 //! use secrecy::SecretString;
 //! use serde_json::json;
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let ctx = hubflow::Context::new(hubflow::http::RecordingClient::new(), hubflow::ManualClock::new(chrono::Utc::now()), hubflow::MemoryStore::new());
 //!
 //! let connection = WhatsAppConnection::new("106540352242922", SecretString::from("EAAG…"));
 //! let flow = Flow::builder("wo-assigned")
@@ -34,13 +36,14 @@
 //!     .unwrap();
 //! let record = Record::new("fracttal:wo:5001:1", "fracttal.work_order",
 //!     json!({"phone": "(11) 99999-1234", "user_assigned": "Jonas Campos", "wo_folio": "OT-1021"}));
-//! let Plan::Send(action) = flow.plan(&record).unwrap() else { unreachable!() };
+//! let Plan::Send(action) = flow.plan(&ctx, &record).await.unwrap() else { unreachable!() };
 //! let send = action.downcast_ref::<hubflow::whatsapp::WhatsAppSend>().unwrap();
 //! let body = send.message().json_body().unwrap();
 //! assert_eq!(body["to"], "5511999991234");
 //! assert_eq!(body["biz_opaque_callback_data"], "fracttal:wo:5001:1");
 //! // The credentials are added when the message is sent, never kept in the plan.
 //! assert!(send.message().headers.get("authorization").is_none());
+//! # });
 //! ```
 //!
 //! The guide `docs/whatsapp.md` covers the setup on Meta's side and every error code.

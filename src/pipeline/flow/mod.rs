@@ -210,7 +210,7 @@ impl Flow {
     /// let low = Record::new("b", "ticket", json!({"priority": "low"}));
     /// assert_eq!(
     ///     flow.plan(&ctx, &low).await.unwrap(),
-    ///     Plan::Skip("condition not met: priority (\"low\") eq \"high\"".into())
+    ///     Plan::Skip("condition not met: priority is \"low\", expected eq \"high\"".into())
     /// );
     /// # });
     /// ```

@@ -357,6 +357,8 @@ pub async fn save_attachment(
 /// use hubflow::{Flow, Plan, Record, Rule};
 /// use secrecy::SecretString;
 /// use serde_json::json;
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let ctx = hubflow::Context::new(hubflow::http::RecordingClient::new(), hubflow::ManualClock::new(chrono::Utc::now()), hubflow::MemoryStore::new());
 ///
 /// let connection = WhatsAppConnection::new("106540352242922", SecretString::from("EAAG…"));
 /// let flow = Flow::builder("save-attachments")
@@ -368,10 +370,11 @@ pub async fn save_attachment(
 ///     "id": "wamid.HBgM", "type": "document", "media_id": "99", "phone_number_id": "106540352242922",
 ///     "message": {"document": {"id": "99", "filename": "foto.pdf", "mime_type": "application/pdf"}}
 /// }));
-/// let Plan::Send(action) = flow.plan(&record).unwrap() else { unreachable!() };
+/// let Plan::Send(action) = flow.plan(&ctx, &record).await.unwrap() else { unreachable!() };
 /// let shown = action.to_json();
 /// assert_eq!(shown["lookup"]["url"], "https://graph.facebook.com/v23.0/99?phone_number_id=106540352242922");
 /// assert_eq!(shown["attachment"]["filename"], "foto.pdf");
+/// # });
 /// ```
 #[derive(Clone)]
 pub struct SaveMediaTarget {
