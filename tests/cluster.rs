@@ -428,6 +428,53 @@ async fn accepting_queues_one_job_by_reference_and_a_repeat_is_a_duplicate() {
 }
 
 #[tokio::test]
+async fn a_recipient_found_by_a_lookup_is_queued_like_one_the_record_names() {
+    let Some(pool) = database().await else { return };
+    let schemas = Schemas::new("accept_lookup");
+    let stand_in = StandIn::start(Duration::ZERO).await;
+    let staff = hubflow::lookup::MapDirectory::new([("Jonas Campos", json!("5511999990001"))]);
+    let by_name = Flow::builder("notify-by-name")
+        .lookup(hubflow::Lookup::new("name", "to", staff))
+        .target(Messages {
+            url: stand_in.url.clone(),
+        })
+        .build()
+        .unwrap();
+    let cluster = Cluster::builder(pool.clone(), context(store(&pool, &schemas).await))
+        .flow(messages("notify", &stand_in))
+        .flow(by_name)
+        .config(schemas.config())
+        .build()
+        .await
+        .unwrap();
+    cluster
+        .accept("notify", record("evt-1", Some("5511999990001")))
+        .await
+        .unwrap();
+    let named = Record::new(
+        "evt-2",
+        "test.message",
+        json!({"name": "Jonas Campos", "text": "hi"}),
+    );
+    cluster.accept("notify-by-name", named).await.unwrap();
+    let unknown = Record::new(
+        "evt-3",
+        "test.message",
+        json!({"name": "Rafael Costa", "text": "hi"}),
+    );
+    cluster.accept("notify-by-name", unknown).await.unwrap();
+
+    let jobs = schemas.jobs(&pool, "hubflow_flow_step").await;
+    assert_eq!(jobs.len(), 3, "{jobs:?}");
+    // One person, one queue, whether the record names the number or the directory has it;
+    // a record the lookup skips has nobody to keep in order.
+    assert!(jobs[0].0.is_some(), "{jobs:?}");
+    assert_eq!(jobs[1].0, jobs[0].0, "{jobs:?}");
+    assert_eq!(jobs[2].0, None, "{jobs:?}");
+    schemas.drop(&pool).await;
+}
+
+#[tokio::test]
 async fn accepting_inside_the_hosts_transaction_commits_and_rolls_back_with_it() {
     let Some(pool) = database().await else { return };
     let schemas = Schemas::new("accept_in");
