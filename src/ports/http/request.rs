@@ -175,6 +175,7 @@ impl Serialize for HttpRequest {
 
 /// What is percent-encoded in a path segment: everything but RFC 3986's unreserved
 /// characters (letters, digits, `-`, `.`, `_`, `~`).
+#[cfg(any(feature = "http", feature = "rm"))]
 const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
@@ -184,7 +185,7 @@ const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
 /// Percent-encodes a value for one path segment, so it cannot add segments (`/`), a query
 /// (`?`) or climb (`..`); `None` for `.` and `..`, which are path operations once joined
 /// even percent-encoded (URL parsers read `%2E%2E` as `..`).
-#[cfg_attr(not(any(feature = "http", feature = "rm")), allow(dead_code))]
+#[cfg(any(feature = "http", feature = "rm"))]
 pub(crate) fn path_segment(value: &str) -> Option<String> {
     if value == "."
         || value == ".."
