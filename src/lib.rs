@@ -162,7 +162,7 @@ pub use pipeline::{condition, lookup, mapper, spec};
 pub use ports::http;
 
 pub(crate) use pipeline::{
-    context, error, flow, rate, record, retry, source, target, text, trigger,
+    context, error, flow, rate, record, retry, source, target, text, trigger, unreadable,
 };
 pub(crate) use ports::{clock, store};
 
@@ -226,3 +226,4 @@ pub use target::{
     ReportedFailure, Target, TargetError,
 };
 pub use trigger::{CatchUp, Trigger};
+pub use unreadable::{NotUnreadable, Unreadable, KIND_UNREADABLE};

@@ -12,10 +12,10 @@ use common::{harness, mount_catch_all, received, url};
 use hubflow::http::Method;
 use hubflow::http_target::HttpTarget;
 use hubflow::whatsapp::webhook::{
-    parse, sign, Conversation, DeliveryState, InboundMessage, MessageType, StatusUpdate,
-    WebhookError, WebhookEvent, WhatsAppWebhook, DEFAULT_MAX_BODY,
+    parse, sign, Conversation, DeliveryState, InboundMessage, MessageType, RereadError,
+    StatusUpdate, WebhookError, WebhookEvent, WhatsAppWebhook, DEFAULT_MAX_BODY,
 };
-use hubflow::{Flow, InboundRequest, Outcome, Record, WebhookSource};
+use hubflow::{Flow, InboundRequest, Outcome, Record, Unreadable, WebhookSource, KIND_UNREADABLE};
 use proptest::prelude::*;
 use secrecy::SecretString;
 use serde_json::{json, Value};
@@ -268,11 +268,22 @@ fn multi_entry_body_yields_every_event_with_its_own_context() {
         .iter()
         .map(|e| {
             let r = e.to_record();
-            (e.phone_number_id().to_owned(), r.kind, r.key)
+            (
+                e.phone_number_id().unwrap_or_default().to_owned(),
+                r.kind,
+                r.key,
+            )
         })
         .collect();
     let keys: Vec<&str> = summary.iter().map(|(_, _, k)| k.as_str()).collect();
-    assert_eq!(all.len(), 6, "{summary:?}");
+    assert_eq!(all.len(), 7, "{summary:?}");
+    // The template change between them is an event too, about no phone number.
+    assert_eq!(summary[1].1, "whatsapp.template_status");
+    assert_eq!(summary[1].0, "");
+    let keys: Vec<&str> = keys
+        .into_iter()
+        .filter(|k| !k.starts_with("whatsapp:template:"))
+        .collect();
     assert_eq!(
         &keys[..5],
         &[
@@ -285,7 +296,7 @@ fn multi_entry_body_yields_every_event_with_its_own_context() {
     );
     assert!(keys[5].starts_with("whatsapp:error:200000000000001:131000:"));
     assert_eq!(summary[0].0, "106540352242922");
-    assert_eq!(summary[3].0, "200000000000001");
+    assert_eq!(summary[4].0, "200000000000001");
     // Each message gets its own sender's contact, not the first of the change.
     let names: Vec<_> = all
         .iter()
@@ -370,12 +381,13 @@ fn get_with_a_wrong_token_mode_or_no_challenge_is_forbidden() {
 fn signed_post_answers_200_with_every_record() {
     let reply = webhook().handle(&signed_post(&fixture_text("multi_entry.json")));
     assert_eq!(reply.status, 200, "{}", reply.body);
-    assert_eq!(reply.records.len(), 6);
+    assert_eq!(reply.records.len(), 7);
     let kinds: Vec<&str> = reply.records.iter().map(|r| r.kind.as_str()).collect();
     assert_eq!(
         kinds,
         [
             "whatsapp.message",
+            "whatsapp.template_status",
             "whatsapp.status",
             "whatsapp.status",
             "whatsapp.message",
@@ -413,30 +425,83 @@ fn post_without_or_with_a_bad_signature_is_unauthorized() {
     assert_eq!(webhook().handle(&wrong_key).status, 401);
 }
 
+/// Meta resends an unanswered or refused webhook for up to 7 days, to every app on the
+/// account: a signed body that cannot be read is answered 200 and kept whole instead.
 #[test]
-fn signed_post_that_is_not_a_whatsapp_payload_is_a_bad_request() {
-    for body in [
-        r#"{"object":"page","entry":[]}"#,
-        "not json at all",
-        r#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"metadata":{"phone_number_id":"1"},"messages":[{"id":"w","timestamp":true}]}}]}]}"#,
+fn signed_post_that_cannot_be_read_is_answered_200_and_kept_whole() {
+    let bad_timestamp = r#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"metadata":{"phone_number_id":"1"},"messages":[{"id":"w","timestamp":true}]}}]}]}"#;
+    for (body, pointer, error) in [
+        (r#"{"object":"page","entry":[]}"#, None, "not a WhatsApp"),
+        ("not json at all", None, "not valid JSON"),
+        (
+            bad_timestamp,
+            Some("/entry/0/changes/0/value/messages/0/timestamp"),
+            "expected Unix seconds",
+        ),
     ] {
         let reply = webhook().handle(&signed_post(body));
-        assert_eq!(reply.status, 400, "{body}");
-        assert!(reply.records.is_empty());
-        assert!(
-            !reply.body.is_empty() && reply.body.len() <= 300,
-            "{}",
-            reply.body
-        );
+        assert_eq!(reply.status, 200, "{body}");
+        assert_eq!(reply.records.len(), 1, "{body}");
+        let kept = &reply.records[0];
+        assert_eq!(kept.kind, KIND_UNREADABLE);
+        assert_eq!(kept.get("source"), Some(&json!("whatsapp")));
+        assert_eq!(kept.get("body"), Some(&json!(body)), "kept byte for byte");
+        assert_eq!(kept.get("pointer").and_then(Value::as_str), pointer);
+        let message = kept.get("error").and_then(Value::as_str).unwrap_or("");
+        assert!(message.contains(error), "{message}");
+        // Replaying with this version still fails, and says why.
+        assert!(matches!(
+            webhook().reread(kept),
+            Err(RereadError::Unreadable(_))
+        ));
     }
-    let reply = webhook().handle(&signed_post(r#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"metadata":{"phone_number_id":"1"},"messages":[{"id":"w","timestamp":true}]}}]}]}"#));
-    assert!(
-        reply
-            .body
-            .contains("/entry/0/changes/0/value/messages/0/timestamp"),
-        "{}",
-        reply.body
+}
+
+#[test]
+fn a_body_with_one_unreadable_change_gives_the_others_and_keeps_the_whole_body() {
+    let body = json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "W", "changes": [
+            {"field": "messages", "value": {
+                "metadata": {"phone_number_id": "1065"},
+                "messages": [{"from": "5511", "id": "wamid.GOOD", "timestamp": "1750000000", "type": "text", "text": {"body": "ok"}}]
+            }},
+            {"field": "messages", "value": {
+                "metadata": {"phone_number_id": "1065"},
+                "messages": [{"from": "5511", "id": "wamid.BAD", "timestamp": [], "type": "text"}]
+            }}
+        ]}]
+    })
+    .to_string();
+    let reply = webhook().handle(&signed_post(&body));
+    assert_eq!(reply.status, 200);
+    let keys: Vec<&str> = reply.records.iter().map(|r| r.kind.as_str()).collect();
+    assert_eq!(keys, ["whatsapp.message", KIND_UNREADABLE]);
+    assert_eq!(reply.records[0].key, "wamid.GOOD");
+    let kept = Unreadable::from_record(&reply.records[1]).unwrap();
+    assert_eq!(kept.body(), body.as_bytes());
+    assert_eq!(
+        kept.pointer.as_deref(),
+        Some("/entry/0/changes/1/value/messages/0/timestamp")
     );
+    // The same body again is the same two records: duplicates for the flow's claims.
+    let again = webhook().handle(&signed_post(&body));
+    assert_eq!(again.records[1].key, reply.records[1].key);
+}
+
+#[test]
+fn an_oversized_signed_body_is_413_and_a_bad_signature_401_never_kept() {
+    let small = webhook().max_body(16);
+    let reply = small.handle(&signed_post(&fixture_text("ref_text.json")));
+    assert_eq!(reply.status, 413);
+    assert!(reply.records.is_empty());
+    let forged = InboundRequest::new(Method::Post, "/hooks/whatsapp", "not json").header(
+        "X-Hub-Signature-256",
+        sign(&SecretString::from("guess"), b"not json"),
+    );
+    let reply = webhook().handle(&forged);
+    assert_eq!(reply.status, 401);
+    assert!(reply.records.is_empty(), "an unsigned body is never kept");
 }
 
 #[test]
@@ -515,11 +580,11 @@ async fn the_same_signed_body_twice_is_delivered_once() {
     let first = webhook.handle(&request);
     assert_eq!(first.status, 200);
     let report = flow.process(&h.ctx, first.records).await;
-    assert_eq!(report.counts.received, 6);
+    assert_eq!(report.counts.received, 7);
     assert_eq!(report.counts.delivered, 3, "{report:?}");
     assert_eq!(
-        report.counts.skipped, 3,
-        "statuses and the error are skipped"
+        report.counts.skipped, 4,
+        "statuses, the template event and the error are skipped"
     );
 
     let second = webhook.handle(&request);
@@ -592,10 +657,9 @@ fn expected_events(value: &Value) -> usize {
         .unwrap_or(&empty)
         .iter()
         .flat_map(|entry| entry["changes"].as_array().unwrap_or(&empty))
-        .filter(|change| change["field"] == "messages")
         .map(|change| {
             let v = &change["value"];
-            items(v, "messages") + items(v, "statuses") + items(v, "errors")
+            items(v, "messages") + items(v, "statuses") + items(v, "errors") + items(v, "groups")
         })
         .sum()
 }
@@ -655,9 +719,14 @@ fn every_official_webhook_example_parses_with_every_event() {
             .unwrap_or_else(|| panic!("{name}: a new example; add it to this test"));
         let found_kinds: Vec<MessageType> = events
             .iter()
-            .map(|e| match e {
-                WebhookEvent::Message(m) => m.kind.clone(),
-                other => panic!("{name}: only messages expected, got {other:?}"),
+            .filter_map(|e| match e {
+                WebhookEvent::Message(m) => Some(m.kind.clone()),
+                WebhookEvent::Group(g) => {
+                    assert!(name.starts_with("group_"), "{name}");
+                    assert!(!g.group_id.is_empty() && g.request_id.is_some(), "{name}");
+                    None
+                }
+                other => panic!("{name}: only messages and groups expected, got {other:?}"),
             })
             .collect();
         assert_eq!(
@@ -698,7 +767,7 @@ fn every_official_webhook_example_parses_with_every_event() {
     );
     // A hard-coded total, so a silently dropped event cannot hide behind a shared mistake
     // in the parser and the independent count.
-    assert_eq!(total, 13);
+    assert_eq!(total, 16);
 }
 
 // ---- properties ----
@@ -880,4 +949,95 @@ proptest! {
             prop_assert!(false, "unknown fields must not break parsing: {:?}", result);
         }
     }
+}
+
+// ---- unreadable bodies through a flow ----
+
+/// A signed body that cannot be read fails every flow it is given to, at the `read` stage,
+/// permanently, whatever the flow's condition: it is a dead letter in the run history of a
+/// durable store, byte for byte, and the webhook reads it again once it can.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_body_is_a_durable_dead_letter_that_can_be_replayed() {
+    let dir = std::env::temp_dir().join(format!(
+        "hubflow-unreadable-{}-{}",
+        std::process::id(),
+        Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("state.db");
+    let server = MockServer::start().await;
+    mount_catch_all(&server).await;
+    let flow = Flow::builder("wa-inbox")
+        .when_fn(
+            |record: &Record| record.kind == "whatsapp.message",
+            "kind is whatsapp.message",
+        )
+        .target(HttpTarget::new(url(&server, "/erp/inbox")))
+        .build()
+        .unwrap();
+    let garbage = r#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"metadata":{"phone_number_id":"1"},"messages":[{"id":"w","timestamp":true}]}}]}]}"#;
+    let reply = webhook().handle(&signed_post(garbage));
+    assert_eq!(reply.status, 200);
+    {
+        let store = hubflow::SqliteStore::open(&file).await.unwrap();
+        let ctx = hubflow::Context::new(
+            hubflow::http::ReqwestClient::new().unwrap(),
+            hubflow::ManualClock::new(at(1_750_000_000)),
+            store,
+        );
+        let report = flow.process(&ctx, reply.records).await;
+        assert_eq!(report.counts.failed, 1, "{report:?}");
+        let Outcome::Failed {
+            failure, retryable, ..
+        } = &report.records[0].outcome
+        else {
+            panic!("{report:?}");
+        };
+        assert_eq!(failure.stage, hubflow::Stage::Read);
+        assert!(!retryable);
+        assert!(
+            failure.message.contains("could not be read"),
+            "{}",
+            failure.message
+        );
+    }
+    assert_eq!(received(&server).await, 0, "nothing was sent");
+
+    // Another process, later: the dead letter is in the history, whole.
+    let store = hubflow::SqliteStore::open(&file).await.unwrap();
+    let ctx = hubflow::Context::new(
+        hubflow::http::ReqwestClient::new().unwrap(),
+        hubflow::ManualClock::new(at(1_750_000_100)),
+        store,
+    );
+    let history = flow.history(&ctx, 10).await.unwrap();
+    let dead: Vec<&Record> = history.iter().flat_map(|run| run.dead_letters()).collect();
+    assert_eq!(dead.len(), 1);
+    let kept = Unreadable::from_record(dead[0]).unwrap();
+    assert_eq!(kept.body(), garbage.as_bytes());
+    assert_eq!(
+        kept.pointer.as_deref(),
+        Some("/entry/0/changes/0/value/messages/0/timestamp")
+    );
+    assert!(matches!(
+        webhook().reread(dead[0]),
+        Err(RereadError::Unreadable(_))
+    ));
+    drop(ctx);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A body kept by an older version that this one reads: replaying gives its records.
+#[test]
+fn reread_gives_the_records_of_a_body_this_version_reads() {
+    let body = fixture_text("multi_entry.json");
+    let kept = Unreadable::new("whatsapp", body.as_bytes(), "an older parser failed").to_record();
+    let records = webhook().reread(&kept).unwrap();
+    let direct = webhook().handle(&signed_post(&body)).records;
+    assert_eq!(records, direct);
+    let other = Unreadable::new("timelines", body.as_bytes(), "x").to_record();
+    assert!(matches!(
+        webhook().reread(&other),
+        Err(RereadError::NotWhatsApp(_))
+    ));
 }

@@ -72,6 +72,7 @@ pub(crate) fn step_result(outcome: Option<&Outcome>) -> Result<(), TaskError> {
 /// code. (The message may quote the provider, which may quote the record.)
 pub(crate) fn describe(failure: &Failure) -> String {
     let stage = match failure.stage {
+        Stage::Read => "read",
         Stage::Lookup => "lookup",
         Stage::Map => "map",
         Stage::Prepare => "prepare",

@@ -16,3 +16,4 @@ pub mod spec;
 pub(crate) mod target;
 pub(crate) mod text;
 pub(crate) mod trigger;
+pub(crate) mod unreadable;

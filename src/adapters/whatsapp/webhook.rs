@@ -55,19 +55,43 @@
 //! slow answer creates duplicates. Duplicates are expected anyway: the record keys (below)
 //! let the flow's idempotency claims skip them.
 //!
-//! A body that is signed but cannot be parsed is answered `400`: Meta then keeps resending
-//! it for up to 7 days, so a host that upgrades its parser in that time still receives it,
-//! instead of the event being acknowledged and lost.
+//! # Unreadable bodies are kept, not refused
+//!
+//! Only a missing or wrong signature is answered `401`, and a body over the size limit
+//! `413`. A correctly signed body is answered `200` even when it cannot be read (not JSON,
+//! not a WhatsApp payload, a field of the wrong type): refused, Meta would resend it for up
+//! to 7 days, to every app on the account. Instead the body is kept whole as an
+//! [`Unreadable`](crate::Unreadable) record (kind `hubflow.unreadable`) with the parse
+//! error and its JSON pointer, beside the records of the changes that could be read. Every
+//! flow fails that record at the `read` stage, so it lands in the dead letters and the run
+//! history; once hubflow reads it, [`WhatsAppWebhook::reread`] turns the dead letter into
+//! records (the changes that went through when it came are duplicates then).
 //!
 //! # What is read
 //!
 //! The body must be a JSON object with `"object": "whatsapp_business_account"` and an
-//! `entry` array. Every entry and every change is read. Only changes with
-//! `"field": "messages"` yield events: one [`WebhookEvent::Message`] per `value.messages[]`
-//! item, one [`WebhookEvent::Status`] per `value.statuses[]` item and one
-//! [`WebhookEvent::Error`] per `value.errors[]` item, in that order within a change. Changes
-//! with any other `field` (template status, account and quality updates, calls, group
-//! events…) are skipped without reading their `value`.
+//! `entry` array. Every entry and every change is read, each change on its own: a change
+//! that cannot be read does not stop the others. Every change yields events, by `field`:
+//!
+//! | `field` | events |
+//! |---|---|
+//! | `messages` | [`WebhookEvent::Message`] per `value.messages[]`, [`WebhookEvent::Status`] per `value.statuses[]`, [`WebhookEvent::Error`] per `value.errors[]`, in that order |
+//! | `smb_message_echoes` | [`WebhookEvent::Echo`] per `value.message_echoes[]`: messages the business sent from the WhatsApp Business app, read like inbound ones, with `to` |
+//! | `message_template_status_update`, `message_template_quality_update`, `message_template_components_update`, `template_category_update` | one [`WebhookEvent::Template`] ([`TemplateChange`] says which) |
+//! | `account_update`, `account_review_update`, `account_alerts`, `business_capability_update`, `business_status_update`, `security`, `partner_solutions`, `payment_configuration_update` | one [`WebhookEvent::Account`] |
+//! | `phone_number_name_update`, `phone_number_quality_update` | one [`WebhookEvent::PhoneNumber`] |
+//! | `user_preferences` | [`WebhookEvent::UserPreference`] per `value.user_preferences[]` |
+//! | `calls` | [`WebhookEvent::Call`] per `value.calls[]` (the change's `errors[]` go with its calls), [`WebhookEvent::CallStatus`] per `value.statuses[]` |
+//! | `group_lifecycle_update`, `group_participants_update`, `group_settings_update`, `group_status_update` | [`WebhookEvent::Group`] per `value.groups[]` |
+//! | `history` | [`WebhookEvent::History`] per `value.history[]` chunk |
+//! | `smb_app_state_sync` | [`WebhookEvent::ContactSync`] per `value.state_sync[]` |
+//! | any other | one [`WebhookEvent::Unsupported`] with the `value` as received |
+//!
+//! Within `messages`, edits (`edit`) and deletions (`revoke`) are message types of their
+//! own ([`InboundMessage::original_message_id`] names the message they change), a Flow's
+//! answer (`interactive.nfm_reply`) is parsed ([`InboundMessage::flow_response`]), and a
+//! call-permission answer's `response` is its [`reply_id`](InboundMessage::reply_id).
+//! `value.errors[]` of the other fields are [`WebhookEvent::Error`]s too.
 //!
 //! Unknown fields are kept in each event's `raw` JSON; an unknown message `type` is
 //! [`MessageType::Unknown`] and an unknown `status` is [`DeliveryState::Other`], never an
@@ -86,6 +110,25 @@
 //! | message | `whatsapp.message` | the wamid (`wamid.HBg…`) | `timestamp` |
 //! | status | `whatsapp.status` | `<wamid>:<status>` (`wamid.HBg…:read`) | `timestamp` |
 //! | system error | `whatsapp.error` | `whatsapp:error:<phone_number_id>:<code>:<hash>` | none |
+//! | echo | `whatsapp.echo` | the wamid | `timestamp` |
+//! | template status | `whatsapp.template_status` | `whatsapp:template:<waba>:<template id>:status:<STATUS>:<time>` | `entry.time` |
+//! | template quality | `whatsapp.template_quality` | `…:quality:<new score>:<time>` | `entry.time` |
+//! | template components | `whatsapp.template_components` | `…:components:<hash>:<time>` | `entry.time` |
+//! | template category | `whatsapp.template_category` | `…:category:<new category>:<time>` | `entry.time` |
+//! | account | `whatsapp.account` | `whatsapp:account:<waba>:<field>:<event>:<time>:<hash>` | `entry.time` |
+//! | phone number | `whatsapp.phone_number` | `whatsapp:phone_number:<number>:<field>:<event>:<time>:<hash>` | `entry.time` |
+//! | user preference | `whatsapp.user_preference` | `whatsapp:preference:<phone_number_id>:<wa_id>:<category>:<value>:<timestamp>` | `timestamp` |
+//! | call | `whatsapp.call` | `<wacid>:<event>` (`connect`, `terminate`) | `timestamp` |
+//! | call status | `whatsapp.call_status` | `<wacid>:<status>` (`ringing`) | `timestamp` |
+//! | group | `whatsapp.group` | `whatsapp:group:<group_id>:<field>:<type>:<request_id or timestamp>` | `timestamp` |
+//! | history chunk | `whatsapp.history` | `whatsapp:history:<phone_number_id>:<phase>:<chunk>:<hash>` | none |
+//! | contact sync | `whatsapp.contact_sync` | `whatsapp:contact_sync:<phone_number_id>:<phone>:<action>:<when>` | `metadata.timestamp` |
+//! | other field | `whatsapp.unsupported` | `whatsapp:unsupported:<waba>:<field>:<time>:<hash>` | `entry.time` |
+//!
+//! Events without an id of their own are keyed by what identifies them and when Meta says
+//! they happened (the entry's `time` when the value has no timestamp), plus a hash of the
+//! value where two could otherwise share a key: a resent webhook gets the same keys.
+//! The data of each kind is documented on its event type's `to_record`.
 //!
 //! A status record's key includes the status, so `sent`, `delivered` and `read` of one
 //! message are three records, and a redelivered `read` is a duplicate. Every field below
@@ -108,6 +151,8 @@
 //! | `context_id` | wamid of the message replied to (for a button tap: the template sent) |
 //! | `context_from` | who sent the message replied to |
 //! | `media_id` | media id of an image, audio, video, document or sticker |
+//! | `original_message_id` | [`InboundMessage::original_message_id`]: the message an edit, deletion or reaction is about |
+//! | `flow_response` | [`InboundMessage::flow_response`]: a Flow's answer as an object |
 //! | `contact` | `{"name", "wa_id", "user_id", "username", "country_code"}` of the matching `value.contacts[]` entry (all `null` without one) |
 //! | `message` | the message object exactly as received |
 //!
@@ -152,16 +197,29 @@ use sha2::Sha256;
 use crate::http::{Method, REDACTED};
 use crate::{InboundRequest, WebhookReply, WebhookSource};
 
+mod business;
+mod calls;
+mod groups;
 mod model;
 mod parse;
+mod sync;
 #[cfg(test)]
 mod tests;
 
+pub use business::{
+    AccountUpdate, BanInfo, PhoneNumberUpdate, PreferenceValue, Restriction, TemplateChange,
+    TemplateStatus, TemplateUpdate, UserPreference, KIND_ACCOUNT, KIND_PHONE_NUMBER,
+    KIND_TEMPLATE_CATEGORY, KIND_TEMPLATE_COMPONENTS, KIND_TEMPLATE_QUALITY, KIND_TEMPLATE_STATUS,
+    KIND_USER_PREFERENCE, MARKETING_MESSAGES,
+};
+pub use calls::{CallEvent, CallStatus, KIND_CALL, KIND_CALL_STATUS};
+pub use groups::{GroupEvent, KIND_GROUP};
 pub use model::{
     Contact, Conversation, DeliveryState, ErrorDetail, InboundMessage, MediaRef, MessageContext,
-    MessageType, Pricing, StatusUpdate, SystemError, WebhookEvent, KIND_ERROR, KIND_MESSAGE,
-    KIND_STATUS,
+    MessageType, Pricing, StatusUpdate, SystemError, UnsupportedChange, WebhookEvent, KIND_ECHO,
+    KIND_ERROR, KIND_MESSAGE, KIND_STATUS, KIND_UNSUPPORTED,
 };
+pub use sync::{ContactSync, HistoryChunk, HistoryThread, KIND_CONTACT_SYNC, KIND_HISTORY};
 
 /// The signature header Meta sends with every `POST`.
 pub const SIGNATURE_HEADER: &str = "X-Hub-Signature-256";
@@ -247,7 +305,19 @@ pub enum WebhookError {
 }
 
 impl WebhookError {
-    /// The HTTP status [`WhatsAppWebhook`] answers this error with.
+    /// The JSON pointer of a [`Shape`](WebhookError::Shape) error.
+    pub fn pointer(&self) -> Option<&str> {
+        match self {
+            WebhookError::Shape { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status [`WhatsAppWebhook`] answers this error with, when it is refused.
+    ///
+    /// A correctly signed body that cannot be read is not refused: the webhook answers it
+    /// `200` and keeps it as an [`Unreadable`](crate::Unreadable) record. The `400` here
+    /// is for hosts that call [`parse`] themselves and want to refuse it.
     pub fn http_status(&self) -> u16 {
         match self {
             WebhookError::SubscriptionMode { .. }
@@ -375,8 +445,8 @@ pub fn verify_signature(
         .map_err(|_| WebhookError::SignatureMismatch)
 }
 
-/// Parses a webhook body into its events; see the [module docs](self#what-is-read) for
-/// what is read and what is skipped.
+/// Parses a webhook body into its events, strictly: the first change that cannot be read
+/// is the error; see the [module docs](self#what-is-read) for what is read.
 ///
 /// Check the signature first: this trusts nothing, but it does not know who sent the body.
 ///
@@ -424,7 +494,7 @@ pub fn parse(body: &[u8]) -> Result<Vec<WebhookEvent>, WebhookError> {
 /// | `GET` otherwise | `403` |
 /// | `POST` larger than [`max_body`](Self::max_body) | `413` (checked before hashing) |
 /// | `POST` with a missing or wrong signature | `401` |
-/// | `POST` signed, but not a WhatsApp payload | `400` with a short reason |
+/// | `POST` signed, but not all of it readable | `200` with the records of what was read, and the body kept as an [`Unreadable`](crate::Unreadable) record |
 /// | `POST` signed and parsed | `200` with one record per event |
 /// | any other method | `405` |
 ///
@@ -454,8 +524,15 @@ impl WhatsAppWebhook {
         self
     }
 
-    /// Checks and parses a `POST`: the events, or the error to answer with.
+    /// Checks and parses a `POST`, strictly: the events, or the first error (a body with
+    /// one unreadable change is an error here; [`handle`](WebhookSource::handle) keeps it).
     pub fn events(&self, request: &InboundRequest) -> Result<Vec<WebhookEvent>, WebhookError> {
+        self.authenticate(request)?;
+        parse(&request.body)
+    }
+
+    /// The size limit and the signature.
+    fn authenticate(&self, request: &InboundRequest) -> Result<(), WebhookError> {
         // The size is checked before anything else so an oversized body costs no hashing.
         if request.body.len() > self.max_body {
             return Err(WebhookError::BodyTooLarge {
@@ -467,8 +544,92 @@ impl WhatsAppWebhook {
             &self.app_secret,
             &request.body,
             request.headers.get(SIGNATURE_HEADER),
-        )?;
-        parse(&request.body)
+        )
+    }
+
+    /// Reads a body the webhook kept as unreadable (a dead letter of kind
+    /// [`KIND_UNREADABLE`](crate::KIND_UNREADABLE)) again, once this crate reads it: the
+    /// records of all its events, which the flow's claims deduplicate against those of the
+    /// body's readable changes that went through when it arrived. The signature is not
+    /// checked again: it was when the body came in, and the dead letter does not keep it.
+    ///
+    /// Still unreadable, it is the error again; a record that is not an unreadable
+    /// WhatsApp body is [`RereadError::NotWhatsApp`].
+    ///
+    /// ```
+    /// use hubflow::{InboundRequest, Unreadable, WebhookSource};
+    /// use hubflow::http::Method;
+    /// use hubflow::whatsapp::webhook::{sign, WhatsAppWebhook};
+    /// use secrecy::SecretString;
+    ///
+    /// let secret = SecretString::from("app-secret");
+    /// let webhook = WhatsAppWebhook::new(SecretString::from("verify"), secret.clone());
+    /// // Signed, but `timestamp` is an object: answered 200 and kept.
+    /// let body = br#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{
+    ///     "metadata":{"phone_number_id":"1065"},
+    ///     "messages":[{"from":"5511","id":"wamid.A","timestamp":{},"type":"text","text":{"body":"Hi"}}]}}]}]}"#;
+    /// let post = InboundRequest::new(Method::Post, "/hooks/wa", &body[..])
+    ///     .header("X-Hub-Signature-256", sign(&secret, body));
+    /// let reply = webhook.handle(&post);
+    /// assert_eq!(reply.status, 200);
+    /// let kept = &reply.records[0];
+    /// assert_eq!(kept.kind, "hubflow.unreadable");
+    /// assert_eq!(kept.get("pointer"), Some(&serde_json::json!("/entry/0/changes/0/value/messages/0/timestamp")));
+    /// // This crate still cannot read it.
+    /// assert!(webhook.reread(kept).is_err());
+    /// assert_eq!(Unreadable::from_record(kept).unwrap().body(), &body[..]);
+    /// ```
+    pub fn reread(&self, record: &crate::Record) -> Result<Vec<crate::Record>, RereadError> {
+        let kept = crate::Unreadable::from_record(record)
+            .map_err(|e| RereadError::NotWhatsApp(e.to_string()))?;
+        if kept.source != UNREADABLE_SOURCE {
+            return Err(RereadError::NotWhatsApp(format!(
+                "the body came from `{}`",
+                kept.source
+            )));
+        }
+        let events = parse(kept.body()).map_err(RereadError::Unreadable)?;
+        Ok(events.iter().map(WebhookEvent::to_record).collect())
+    }
+}
+
+/// The `source` of the unreadable bodies this webhook keeps.
+pub const UNREADABLE_SOURCE: &str = "whatsapp";
+
+/// Why [`WhatsAppWebhook::reread`] gave no records.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RereadError {
+    /// The record is not an unreadable WhatsApp body.
+    #[error("not an unreadable WhatsApp body: {0}")]
+    NotWhatsApp(String),
+    /// The body still cannot be read.
+    #[error("the body still cannot be read: {0}")]
+    Unreadable(WebhookError),
+}
+
+/// The records of a signed body: its events, and the body itself, kept whole, when any of
+/// it could not be read.
+fn records_of(body: &[u8]) -> Vec<crate::Record> {
+    let unreadable = |error: &WebhookError| {
+        let kept = crate::Unreadable::new(UNREADABLE_SOURCE, body, error);
+        match error.pointer() {
+            Some(pointer) => kept.at(pointer),
+            None => kept,
+        }
+    };
+    match parse::read(body) {
+        Err(error) => vec![unreadable(&error).to_record()],
+        Ok(reading) => {
+            let mut records: Vec<crate::Record> =
+                reading.events.iter().map(WebhookEvent::to_record).collect();
+            let mut problems = reading.problems.iter();
+            if let Some(first) = problems.next() {
+                let kept = problems.fold(unreadable(first), |kept, more| kept.also(more));
+                records.push(kept.to_record());
+            }
+            records
+        }
     }
 }
 
@@ -500,17 +661,14 @@ impl WebhookSource for WhatsAppWebhook {
                     Err(error) => WebhookReply::status(error.http_status(), "forbidden"),
                 }
             }
-            Method::Post => match self.events(request) {
-                Ok(events) => {
-                    WebhookReply::accepted(events.iter().map(WebhookEvent::to_record).collect())
-                }
+            Method::Post => match self.authenticate(request) {
+                // Authentic: answered 200 whatever it holds, so Meta does not resend it for
+                // a week; what cannot be read is kept as a record.
+                Ok(()) => WebhookReply::accepted(records_of(&request.body)),
                 Err(error) => {
                     let body = match error.http_status() {
-                        401 => "invalid signature".to_owned(),
-                        413 => "payload too large".to_owned(),
-                        // Only a correctly signed body gets here, so the reason is for Meta
-                        // or the host's own tests; it holds pointers and kinds, no content.
-                        _ => error.to_string().chars().take(300).collect(),
+                        413 => "payload too large",
+                        _ => "invalid signature",
                     };
                     WebhookReply::status(error.http_status(), body)
                 }

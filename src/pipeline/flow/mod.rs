@@ -119,6 +119,11 @@ pub enum Plan {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PlanError {
+    /// The record is a body its webhook source could not read
+    /// ([`Unreadable`](crate::Unreadable)): every flow fails it, before its condition, so
+    /// it is kept as a dead letter.
+    #[error(transparent)]
+    Unreadable(Box<crate::Unreadable>),
     /// A lookup found no entry under [`OnMissing::Fail`](crate::OnMissing::Fail), or its
     /// directory did not answer.
     #[error(transparent)]
@@ -243,6 +248,7 @@ impl Flow {
 
     /// The plan of a flow without lookups: pure.
     fn plan_without_lookups(&self, record: &Record) -> Result<Plan, PlanError> {
+        unreadable(record)?;
         if let Some(reason) = self.skip_reason(record) {
             return Ok(Plan::Skip(reason));
         }
@@ -256,6 +262,7 @@ impl Flow {
         record: &mut Record,
         results: &mut Vec<LookupResult>,
     ) -> Result<Plan, PlanError> {
+        unreadable(record)?;
         if let Some(reason) = self.skip_reason(record) {
             return Ok(Plan::Skip(reason));
         }
@@ -622,6 +629,7 @@ impl Flow {
                 self.deliver(ctx, &record, &action, claim, &mut warning)
                     .await
             }
+            Err(PlanError::Unreadable(e)) => failed(Failure::from_unreadable(&e), 0),
             Err(PlanError::Lookup(e)) => failed(Failure::from_lookup(&e), 0),
             Err(PlanError::Map(e)) => failed(Failure::from_map(&e), 0),
             Err(PlanError::Prepare(e)) => failed(Failure::from_prepare(&e), 0),
@@ -956,6 +964,16 @@ impl FlowBuilder {
             }),
         })
     }
+}
+
+/// Fails a record that holds an unreadable body, whatever the flow's condition says.
+fn unreadable(record: &Record) -> Result<(), PlanError> {
+    if record.kind != crate::KIND_UNREADABLE {
+        return Ok(());
+    }
+    let kept = crate::Unreadable::from_record(record)
+        .unwrap_or_else(|damaged| crate::Unreadable::new("unknown", Vec::new(), damaged));
+    Err(PlanError::Unreadable(Box::new(kept)))
 }
 
 #[cfg(test)]

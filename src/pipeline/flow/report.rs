@@ -61,6 +61,9 @@ impl Outcome {
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Stage {
+    /// Reading the record: a body its webhook source could not read
+    /// ([`Unreadable`](crate::Unreadable)), kept as a dead letter to replay.
+    Read,
     /// Looking the record up in a directory ([`Lookup`](crate::Lookup)).
     Lookup,
     /// Mapping the record to a payload.
@@ -181,6 +184,10 @@ impl Failure {
             }
             None
         })
+    }
+
+    pub(crate) fn from_unreadable(error: &crate::Unreadable) -> Self {
+        Failure::permanent(Stage::Read, error.to_string())
     }
 
     pub(crate) fn from_map(error: &MapError) -> Self {

@@ -901,3 +901,30 @@ async fn replay_polls_from_the_given_cursor_and_leaves_the_saved_one_alone() {
     );
     assert_eq!(flow.history(&ctx, 5).await.unwrap()[0], replay);
 }
+
+#[tokio::test]
+async fn an_unreadable_body_fails_at_the_read_stage_whatever_the_condition_says() {
+    let flow = flow_with(Scripted::new(vec![]));
+    let (ctx, _) = ctx_with(RecordingClient::new(), MemoryStore::new());
+    // `skip` would make the condition skip it: an unreadable body is never skipped.
+    let mut kept = crate::Unreadable::new("test", &b"{\"skip\": 1"[..], "truncated").to_record();
+    kept.data["skip"] = json!(true);
+    assert!(matches!(
+        flow.plan(&ctx, &kept).await,
+        Err(PlanError::Unreadable(_))
+    ));
+    let report = flow.process(&ctx, vec![kept.clone()]).await;
+    let Outcome::Failed {
+        failure, retryable, ..
+    } = &report.records[0].outcome
+    else {
+        panic!("{report:?}");
+    };
+    assert_eq!(failure.stage, Stage::Read);
+    assert!(!retryable);
+    assert_eq!(report.dead_letters().collect::<Vec<_>>(), [&kept]);
+    // A damaged one fails the same way, saying what is wrong with it.
+    let damaged = Record::new("k", crate::KIND_UNREADABLE, json!({}));
+    let report = flow.process(&ctx, vec![damaged]).await;
+    assert_eq!(report.counts.failed, 1);
+}

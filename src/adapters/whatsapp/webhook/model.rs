@@ -15,10 +15,17 @@ pub const KIND_MESSAGE: &str = "whatsapp.message";
 pub const KIND_STATUS: &str = "whatsapp.status";
 /// Record kind of a system-level error (`value.errors[]`).
 pub const KIND_ERROR: &str = "whatsapp.error";
+/// Record kind of a message the business sent from the WhatsApp Business app
+/// (`smb_message_echoes`).
+pub const KIND_ECHO: &str = "whatsapp.echo";
+/// Record kind of a change whose `field` this crate does not read yet.
+pub const KIND_UNSUPPORTED: &str = "whatsapp.unsupported";
 
 /// One event found in a webhook body.
 ///
-/// Only changes with `field == "messages"` yield events; see the [module docs](super).
+/// Every change yields events: the fields this crate knows as their own variants, any
+/// other as [`WebhookEvent::Unsupported`] with the change as received; see the
+/// [module docs](super#what-is-read).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 #[non_exhaustive]
@@ -29,25 +36,72 @@ pub enum WebhookEvent {
     Status(StatusUpdate),
     /// A system-level error about the number or app (`value.errors[]`).
     Error(SystemError),
+    /// A message the business sent from the WhatsApp Business app
+    /// (`smb_message_echoes`: `value.message_echoes[]`), typed like an inbound message,
+    /// with `from` the business and `to` the user.
+    Echo(InboundMessage),
+    /// A template's status, quality, components or category changed.
+    Template(super::TemplateUpdate),
+    /// An account event (`account_update` and the other account-level fields).
+    Account(super::AccountUpdate),
+    /// A business phone number's name review or quality changed.
+    PhoneNumber(super::PhoneNumberUpdate),
+    /// A user stopped or resumed marketing messages (`user_preferences`).
+    UserPreference(super::UserPreference),
+    /// A call connected or ended (`calls`: `value.calls[]`).
+    Call(super::CallEvent),
+    /// A call's status (`calls`: `value.statuses[]`).
+    CallStatus(super::CallStatus),
+    /// A group event (`group_lifecycle_update`, `group_participants_update`,
+    /// `group_settings_update`, `group_status_update`).
+    Group(super::GroupEvent),
+    /// A chunk of the WhatsApp Business app's chat history (`history`).
+    History(super::HistoryChunk),
+    /// A contact added or removed in the WhatsApp Business app (`smb_app_state_sync`).
+    ContactSync(super::ContactSync),
+    /// A change whose `field` this crate does not read yet, kept whole.
+    Unsupported(UnsupportedChange),
 }
 
 impl WebhookEvent {
     /// The WhatsApp Business Account id (`entry[].id`) the event came through.
     pub fn waba_id(&self) -> &str {
         match self {
-            WebhookEvent::Message(m) => &m.waba_id,
+            WebhookEvent::Message(m) | WebhookEvent::Echo(m) => &m.waba_id,
             WebhookEvent::Status(s) => &s.waba_id,
             WebhookEvent::Error(e) => &e.waba_id,
+            WebhookEvent::Template(t) => &t.waba_id,
+            WebhookEvent::Account(a) => &a.waba_id,
+            WebhookEvent::PhoneNumber(p) => &p.waba_id,
+            WebhookEvent::UserPreference(p) => &p.waba_id,
+            WebhookEvent::Call(c) => &c.waba_id,
+            WebhookEvent::CallStatus(c) => &c.waba_id,
+            WebhookEvent::Group(g) => &g.waba_id,
+            WebhookEvent::History(h) => &h.waba_id,
+            WebhookEvent::ContactSync(c) => &c.waba_id,
+            WebhookEvent::Unsupported(u) => &u.waba_id,
         }
     }
 
-    /// The business phone number id (`value.metadata.phone_number_id`): route tenants by it.
-    pub fn phone_number_id(&self) -> &str {
-        match self {
-            WebhookEvent::Message(m) => &m.phone_number_id,
+    /// The business phone number id (`value.metadata.phone_number_id`): route tenants by
+    /// it. `None` for events about the account or its templates, which carry no number.
+    pub fn phone_number_id(&self) -> Option<&str> {
+        let id = match self {
+            WebhookEvent::Message(m) | WebhookEvent::Echo(m) => &m.phone_number_id,
             WebhookEvent::Status(s) => &s.phone_number_id,
             WebhookEvent::Error(e) => &e.phone_number_id,
-        }
+            WebhookEvent::UserPreference(p) => &p.phone_number_id,
+            WebhookEvent::Call(c) => &c.phone_number_id,
+            WebhookEvent::CallStatus(c) => &c.phone_number_id,
+            WebhookEvent::Group(g) => &g.phone_number_id,
+            WebhookEvent::History(h) => &h.phone_number_id,
+            WebhookEvent::ContactSync(c) => &c.phone_number_id,
+            WebhookEvent::Unsupported(u) => return u.phone_number_id.as_deref(),
+            WebhookEvent::Template(_) | WebhookEvent::Account(_) | WebhookEvent::PhoneNumber(_) => {
+                return None
+            }
+        };
+        Some(id.as_str()).filter(|id| !id.is_empty())
     }
 
     /// The event as a flow [`Record`]; kinds, keys and data shapes are in the
@@ -55,8 +109,19 @@ impl WebhookEvent {
     pub fn to_record(&self) -> Record {
         match self {
             WebhookEvent::Message(m) => m.to_record(),
+            WebhookEvent::Echo(m) => m.to_echo_record(),
             WebhookEvent::Status(s) => s.to_record(),
             WebhookEvent::Error(e) => e.to_record(),
+            WebhookEvent::Template(t) => t.to_record(),
+            WebhookEvent::Account(a) => a.to_record(),
+            WebhookEvent::PhoneNumber(p) => p.to_record(),
+            WebhookEvent::UserPreference(p) => p.to_record(),
+            WebhookEvent::Call(c) => c.to_record(),
+            WebhookEvent::CallStatus(c) => c.to_record(),
+            WebhookEvent::Group(g) => g.to_record(),
+            WebhookEvent::History(h) => h.to_record(),
+            WebhookEvent::ContactSync(c) => c.to_record(),
+            WebhookEvent::Unsupported(u) => u.to_record(),
         }
     }
 }
@@ -92,6 +157,11 @@ pub enum MessageType {
     Order,
     /// `system`: the user changed number or identity
     System,
+    /// `edit`: the user edited an earlier message (`edit.original_message_id`,
+    /// `edit.message`)
+    Edit,
+    /// `revoke`: the user deleted an earlier message (`revoke.original_message_id`)
+    Revoke,
     /// `unsupported`: WhatsApp could not pass the content on (see the message's `errors`)
     Unsupported,
     /// Any other type, with its name as received (`""` when the message had none).
@@ -115,6 +185,8 @@ impl MessageType {
             "reaction" => MessageType::Reaction,
             "order" => MessageType::Order,
             "system" => MessageType::System,
+            "edit" => MessageType::Edit,
+            "revoke" => MessageType::Revoke,
             "unsupported" => MessageType::Unsupported,
             other => MessageType::Unknown(other.to_owned()),
         }
@@ -136,6 +208,8 @@ impl MessageType {
             MessageType::Reaction => "reaction",
             MessageType::Order => "order",
             MessageType::System => "system",
+            MessageType::Edit => "edit",
+            MessageType::Revoke => "revoke",
             MessageType::Unsupported => "unsupported",
             MessageType::Unknown(name) => name,
         }
@@ -334,10 +408,14 @@ pub struct InboundMessage {
     /// The message id (`wamid.…`): the idempotency key.
     pub id: String,
     /// The sender's phone number as digits; empty when WhatsApp identifies the sender only
-    /// by business-scoped user id (then see `from_user_id`).
+    /// by business-scoped user id (then see `from_user_id`). For an echo, the business.
     pub from: String,
     /// `from_user_id`: the sender's business-scoped user id, when present.
     pub from_user_id: Option<String>,
+    /// `to`: for an echo, the user the business wrote to; `None` for inbound messages.
+    pub to: Option<String>,
+    /// `to_user_id`: for an echo, the user's business-scoped id, when present.
+    pub to_user_id: Option<String>,
     /// When the user sent it.
     pub timestamp: DateTime<Utc>,
     /// The `type`.
@@ -356,26 +434,44 @@ pub struct InboundMessage {
 impl InboundMessage {
     /// The text a person typed or tapped: `text.body`, a template button's `button.text`,
     /// an interactive reply's `title`, or a media `caption`.
+    ///
+    /// For an edit, the new text (or caption); for a Flow answer (`nfm_reply`), its `body`.
     pub fn text(&self) -> Option<&str> {
-        let raw = &self.raw;
+        text_of(&self.kind, &self.raw)
+    }
+
+    /// The message an edit, a deletion (`revoke`) or a reaction is about:
+    /// `edit.original_message_id`, `revoke.original_message_id` or `reaction.message_id`.
+    pub fn original_message_id(&self) -> Option<&str> {
         match &self.kind {
-            MessageType::Text => str_at(raw, &["text", "body"]),
-            MessageType::Button => str_at(raw, &["button", "text"]),
-            MessageType::Interactive => interactive_reply(raw).and_then(|r| str_at(r, &["title"])),
-            kind if kind.is_media() => str_at(raw, &[kind.as_str(), "caption"]),
+            MessageType::Edit => str_at(&self.raw, &["edit", "original_message_id"]),
+            MessageType::Revoke => str_at(&self.raw, &["revoke", "original_message_id"]),
+            MessageType::Reaction => str_at(&self.raw, &["reaction", "message_id"]),
             _ => None,
         }
     }
 
-    /// The machine id of a tap: a template quick-reply's `button.payload`, or an
-    /// interactive `button_reply.id` / `list_reply.id`. Route answers on this, not on the
-    /// visible text.
+    /// A Flow's answer (`interactive.nfm_reply.response_json`), parsed: the fields the
+    /// user filled in, and the `flow_token` the Flow was sent with.
+    pub fn flow_response(&self) -> Option<Value> {
+        let json = str_at(&self.raw, &["interactive", "nfm_reply", "response_json"])?;
+        serde_json::from_str(json).ok()
+    }
+
+    /// The machine id of a tap: a template quick-reply's `button.payload`, an
+    /// interactive `button_reply.id` / `list_reply.id`, a call-permission answer's
+    /// `response` (`accept`, `reject`). Route answers on this, not on the visible text.
     pub fn reply_id(&self) -> Option<&str> {
         match &self.kind {
             MessageType::Button => str_at(&self.raw, &["button", "payload"]),
-            MessageType::Interactive => {
-                interactive_reply(&self.raw).and_then(|r| str_at(r, &["id"]))
-            }
+            MessageType::Interactive => interactive_reply(&self.raw)
+                .and_then(|r| str_at(r, &["id"]))
+                .or_else(|| {
+                    str_at(
+                        &self.raw,
+                        &["interactive", "call_permission_reply", "response"],
+                    )
+                }),
             _ => None,
         }
     }
@@ -402,6 +498,21 @@ impl InboundMessage {
 
     /// The record: kind `whatsapp.message`, key the wamid.
     pub fn to_record(&self) -> Record {
+        self.record_of(KIND_MESSAGE)
+    }
+
+    /// The record of an echo: kind `whatsapp.echo`, key the wamid, the message's fields
+    /// and `to`, `to_user_id`.
+    pub fn to_echo_record(&self) -> Record {
+        let mut record = self.record_of(KIND_ECHO);
+        super::business::extend(
+            &mut record.data,
+            json!({"to": self.to, "to_user_id": self.to_user_id}),
+        );
+        record
+    }
+
+    fn record_of(&self, kind: &str) -> Record {
         let contact = self.contact.as_ref();
         let contact_field = |f: fn(&Contact) -> &Option<String>| {
             contact
@@ -422,6 +533,8 @@ impl InboundMessage {
             "context_id": self.context.as_ref().and_then(|c| c.id.as_deref()),
             "context_from": self.context.as_ref().and_then(|c| c.from.as_deref()),
             "media_id": self.media().map(|m| m.id),
+            "original_message_id": self.original_message_id(),
+            "flow_response": self.flow_response(),
             "contact": {
                 "name": contact_field(|c| &c.name),
                 "wa_id": contact_field(|c| &c.wa_id),
@@ -431,7 +544,7 @@ impl InboundMessage {
             },
             "message": self.raw,
         });
-        Record::new(self.id.clone(), KIND_MESSAGE, data).occurred_at(self.timestamp)
+        Record::new(self.id.clone(), kind, data).occurred_at(self.timestamp)
     }
 }
 
@@ -578,12 +691,12 @@ impl SystemError {
 
 /// The first 16 hex digits of the SHA-256 of a value's JSON text. Serializing the same
 /// parsed value always gives the same text, so the same payload always gives the same hash.
-fn short_hash(value: &Value) -> String {
+pub(super) fn short_hash(value: &Value) -> String {
     let digest = Sha256::digest(value.to_string().as_bytes());
     hex::encode(&digest[..8])
 }
 
-fn rfc3339(at: DateTime<Utc>) -> String {
+pub(super) fn rfc3339(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
@@ -594,10 +707,71 @@ fn str_at<'v>(value: &'v Value, path: &[&str]) -> Option<&'v str> {
         .and_then(Value::as_str)
 }
 
+/// The text of a message of type `kind`; for an edit, of the edited message.
+fn text_of<'v>(kind: &MessageType, raw: &'v Value) -> Option<&'v str> {
+    match kind {
+        MessageType::Text => str_at(raw, &["text", "body"]),
+        MessageType::Button => str_at(raw, &["button", "text"]),
+        MessageType::Interactive => interactive_reply(raw)
+            .and_then(|r| str_at(r, &["title"]))
+            .or_else(|| str_at(raw, &["interactive", "nfm_reply", "body"])),
+        MessageType::Edit => {
+            let edited = raw.get("edit")?.get("message")?;
+            let kind = MessageType::parse(str_at(edited, &["type"])?);
+            // An edit of an edit does not exist; the guard keeps the recursion finite.
+            if kind == MessageType::Edit {
+                return None;
+            }
+            text_of(&kind, edited)
+        }
+        kind if kind.is_media() => str_at(raw, &[kind.as_str(), "caption"]),
+        _ => None,
+    }
+}
+
 /// The `button_reply` or `list_reply` object of an interactive message.
 fn interactive_reply(raw: &Value) -> Option<&Value> {
     let interactive = raw.get("interactive")?;
     interactive
         .get("button_reply")
         .or_else(|| interactive.get("list_reply"))
+}
+
+/// A change whose `field` this crate does not read yet (`whatsapp.unsupported`): kept
+/// whole, so a flow can still route it, alert on it, or keep it until a newer hubflow reads
+/// it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct UnsupportedChange {
+    /// The WhatsApp Business Account id (`entry[].id`).
+    pub waba_id: String,
+    /// The change's `field`, as received (`""` when it had none).
+    pub field: String,
+    /// `value.metadata.phone_number_id`, when the value has one.
+    pub phone_number_id: Option<String>,
+    /// When Meta reported it (`entry[].time`), if it said.
+    pub at: Option<DateTime<Utc>>,
+    /// The change's `value` as received.
+    pub value: Value,
+}
+
+impl UnsupportedChange {
+    /// The record: kind `whatsapp.unsupported`, key
+    /// `whatsapp:unsupported:<waba_id>:<field>:<hash of the value>`.
+    pub fn to_record(&self) -> Record {
+        let data = json!({
+            "waba_id": self.waba_id,
+            "field": self.field,
+            "phone_number_id": self.phone_number_id,
+            "at": self.at.map(rfc3339),
+            "value": self.value,
+        });
+        let key = format!(
+            "whatsapp:unsupported:{}:{}:{}",
+            self.waba_id,
+            self.field,
+            super::business::hashed_when(self.at, &self.value)
+        );
+        super::business::with_time(Record::new(key, KIND_UNSUPPORTED, data), self.at)
+    }
 }

@@ -19,8 +19,32 @@ pub(super) const WHATSAPP_OBJECT: &str = "whatsapp_business_account";
 
 type Object = Map<String, Value>;
 
-/// See [`super::parse`].
+mod fields;
+
+/// What a body holds: the events of every change that could be read, and why the others
+/// could not.
+#[derive(Debug, Default)]
+pub(super) struct Reading {
+    /// The events, in body order.
+    pub(super) events: Vec<WebhookEvent>,
+    /// One error per entry or change that could not be read; its events are not in
+    /// `events`.
+    pub(super) problems: Vec<WebhookError>,
+}
+
+/// See [`super::parse`]: strict, the first problem is the error.
 pub(super) fn parse(body: &[u8]) -> Result<Vec<WebhookEvent>, WebhookError> {
+    let reading = read(body)?;
+    match reading.problems.into_iter().next() {
+        Some(problem) => Err(problem),
+        None => Ok(reading.events),
+    }
+}
+
+/// Reads every entry and change on its own: a change that cannot be read is a problem,
+/// and the others still give their events. The error is for a body that is not a
+/// WhatsApp webhook at all.
+pub(super) fn read(body: &[u8]) -> Result<Reading, WebhookError> {
     let root: Value = serde_json::from_slice(body).map_err(|error| WebhookError::NotJson {
         line: error.line(),
         column: error.column(),
@@ -46,25 +70,79 @@ pub(super) fn parse(body: &[u8]) -> Result<Vec<WebhookEvent>, WebhookError> {
         None => return Err(WebhookError::NotWhatsApp { object: None }),
     }
 
-    let mut events = Vec::new();
+    let mut reading = Reading::default();
     for (i, entry) in required_array(root, "entry", "")?.iter().enumerate() {
         let path = format!("/entry/{i}");
-        let entry = object(entry, &path)?;
-        let waba_id = required_id(entry, "id", &path)?;
-        for (j, change) in optional_array(entry, "changes", &path)?.iter().enumerate() {
-            let path = format!("{path}/changes/{j}");
-            let change = object(change, &path)?;
-            // Only `messages` changes are read; template, account, quality, group and other
-            // fields are skipped without looking at their value.
-            if optional_str(change, "field", &path)?.as_deref() != Some("messages") {
-                continue;
-            }
-            let value_path = format!("{path}/value");
-            let value = required_object(change, "value", &path)?;
-            read_messages_value(&waba_id, value, &value_path, &mut events)?;
+        if let Err(problem) = read_entry(entry, &path, &mut reading) {
+            reading.problems.push(problem);
         }
     }
-    Ok(events)
+    Ok(reading)
+}
+
+/// An entry: its changes, each read on its own into `reading`.
+fn read_entry(entry: &Value, path: &str, reading: &mut Reading) -> Result<(), WebhookError> {
+    let entry = object(entry, path)?;
+    let waba_id = required_id(entry, "id", path)?;
+    let time = optional_timestamp(entry, "time", path)?;
+    for (j, change) in optional_array(entry, "changes", path)?.iter().enumerate() {
+        let path = format!("{path}/changes/{j}");
+        let mut events = Vec::new();
+        match read_change(&waba_id, time, change, &path, &mut events) {
+            Ok(()) => reading.events.append(&mut events),
+            Err(problem) => reading.problems.push(problem),
+        }
+    }
+    Ok(())
+}
+
+/// One change, by its `field`; a field this crate does not read is kept whole.
+fn read_change(
+    waba_id: &str,
+    time: Option<DateTime<Utc>>,
+    change: &Value,
+    path: &str,
+    events: &mut Vec<WebhookEvent>,
+) -> Result<(), WebhookError> {
+    let change = object(change, path)?;
+    let field = optional_str(change, "field", path)?.unwrap_or_default();
+    let value_path = child(path, "value");
+    let value = required_object(change, "value", path)?;
+    let cx = || fields::Change {
+        waba_id,
+        time,
+        field: &field,
+        value,
+        path: &value_path,
+    };
+    match field.as_str() {
+        "messages" => read_messages_value(waba_id, value, &value_path, events),
+        "smb_message_echoes" => fields::echoes(&cx(), events),
+        "message_template_status_update"
+        | "message_template_quality_update"
+        | "message_template_components_update"
+        | "template_category_update" => fields::template(&cx(), events),
+        "account_update"
+        | "account_review_update"
+        | "account_alerts"
+        | "business_capability_update"
+        | "business_status_update"
+        | "security"
+        | "partner_solutions"
+        | "payment_configuration_update" => fields::account(&cx(), events),
+        "phone_number_name_update" | "phone_number_quality_update" => {
+            fields::phone_number(&cx(), events)
+        }
+        "user_preferences" => fields::user_preferences(&cx(), events),
+        "calls" => fields::calls(&cx(), events),
+        "group_lifecycle_update"
+        | "group_participants_update"
+        | "group_settings_update"
+        | "group_status_update" => fields::groups(&cx(), events),
+        "history" => fields::history(&cx(), events),
+        "smb_app_state_sync" => fields::contact_sync(&cx(), events),
+        _ => fields::unsupported(&cx(), events),
+    }
 }
 
 /// The business number a change is about.
@@ -191,6 +269,8 @@ fn read_message(
         id,
         from,
         from_user_id,
+        to: None,
+        to_user_id: None,
         timestamp,
         kind,
         context,
@@ -210,6 +290,7 @@ fn check_content(kind: &MessageType, message: &Object, path: &str) -> Result<(),
         MessageType::Reaction => &["message_id", "emoji"],
         kind if kind.is_media() => &["id", "mime_type", "sha256", "caption", "filename", "url"],
         MessageType::Interactive => &["type"],
+        MessageType::Edit | MessageType::Revoke => &["original_message_id"],
         _ => return Ok(()),
     };
     let name = kind.as_str();
@@ -231,6 +312,41 @@ fn check_content(kind: &MessageType, message: &Object, path: &str) -> Result<(),
                 for key in ["id", "title", "description"] {
                     optional_str(reply_object, key, &reply_path)?;
                 }
+            }
+        }
+        if let Some(flow) = optional_object(content, "nfm_reply", &content_path)? {
+            let flow_path = child(&content_path, "nfm_reply");
+            optional_str(flow, "body", &flow_path)?;
+            // The answer is JSON inside a string: read here, so a broken one is an error
+            // with its path rather than a silent `None` from `flow_response`.
+            if let Some(json) = optional_str(flow, "response_json", &flow_path)? {
+                if !matches!(serde_json::from_str::<Value>(&json), Ok(Value::Object(_))) {
+                    return Err(shape(
+                        child(&flow_path, "response_json"),
+                        "a JSON object in a string",
+                        "a string that is not a JSON object",
+                    ));
+                }
+            }
+        }
+        if let Some(reply) = optional_object(content, "call_permission_reply", &content_path)? {
+            optional_str(
+                reply,
+                "response",
+                &child(&content_path, "call_permission_reply"),
+            )?;
+        }
+    }
+    if *kind == MessageType::Edit {
+        if let Some(edited) = optional_object(content, "message", &content_path)? {
+            let edited_path = child(&content_path, "message");
+            let edited_kind = MessageType::parse(
+                optional_str(edited, "type", &edited_path)?
+                    .as_deref()
+                    .unwrap_or(""),
+            );
+            if edited_kind != MessageType::Edit {
+                check_content(&edited_kind, edited, &edited_path)?;
             }
         }
     }
@@ -444,6 +560,29 @@ fn required_id(parent: &Object, key: &str, path: &str) -> Result<String, Webhook
             parent.get(key).map_or("nothing", describe),
         )
     })
+}
+
+/// A count or duration: a non-negative integer (or a string of digits).
+fn optional_u64(parent: &Object, key: &str, path: &str) -> Result<Option<u64>, WebhookError> {
+    const EXPECTED: &str = "a non-negative integer";
+    match present(parent, key) {
+        None => Ok(None),
+        Some(Value::Number(n)) => n.as_u64().map(Some).ok_or_else(|| {
+            shape(
+                child(path, key),
+                EXPECTED,
+                "a negative or fractional number",
+            )
+        }),
+        Some(Value::String(text)) => text.trim().parse().map(Some).map_err(|_| {
+            shape(
+                child(path, key),
+                EXPECTED,
+                "a string that is not an integer",
+            )
+        }),
+        Some(other) => Err(shape(child(path, key), EXPECTED, describe(other))),
+    }
 }
 
 fn optional_bool(parent: &Object, key: &str, path: &str) -> Result<Option<bool>, WebhookError> {

@@ -251,16 +251,37 @@ fn several_entries_and_changes_yield_every_event_in_order() {
 }
 
 #[test]
-fn changes_of_other_fields_are_skipped_even_when_malformed() {
+fn a_malformed_change_is_a_problem_and_the_other_changes_still_give_their_events() {
     let body = json!({
         "object": "whatsapp_business_account",
         "entry": [{"id": "W", "changes": [
             {"field": "message_template_status_update", "value": {"event": "APPROVED", "message_template_id": 1}},
             {"field": "account_update", "value": "not even an object"},
+            {"field": "account_update", "value": {"event": "ACCOUNT_DELETED"}},
             {"field": "group_lifecycle_update", "value": {"groups": [{"timestamp": 5}]}}
         ]}]
-    });
-    assert_eq!(parse(body.to_string().as_bytes()), Ok(vec![]));
+    })
+    .to_string();
+    let reading = super::parse::read(body.as_bytes()).unwrap();
+    let paths: Vec<String> = reading.problems.into_iter().map(shape_path).collect();
+    assert_eq!(
+        paths,
+        [
+            "/entry/0/changes/0/value/message_template_name",
+            "/entry/0/changes/1/value",
+            "/entry/0/changes/3/value/groups/0/group_id"
+        ]
+    );
+    assert_eq!(reading.events.len(), 1);
+    let WebhookEvent::Account(account) = &reading.events[0] else {
+        panic!("an account event: {:?}", reading.events);
+    };
+    assert_eq!(account.event.as_deref(), Some("ACCOUNT_DELETED"));
+    // The strict parse reports the first problem.
+    assert_eq!(
+        parse(body.as_bytes()).map_err(shape_path),
+        Err("/entry/0/changes/0/value/message_template_name".to_owned())
+    );
 }
 
 #[test]
@@ -494,6 +515,8 @@ fn message_records_have_the_documented_flat_shape() {
             "context_id": "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI3MEM2RUJFNkI0RENGQTVDRjUA",
             "context_from": "15550783881",
             "media_id": null,
+            "original_message_id": null,
+            "flow_response": null,
             "contact": {"name": "Sheena Nelson", "wa_id": "16505551234", "user_id": null, "username": null, "country_code": null},
             "message": raw["entry"][0]["changes"][0]["value"]["messages"][0],
         })
