@@ -789,25 +789,44 @@ fn only_a_wrong_or_missing_token_is_answered_401() {
     assert!(!format!("{:?}", webhook()).contains(TOKEN));
 }
 
+/// TimelinesAI disables a webhook after 10 answers in a row other than 200: a body with the
+/// right token that is not a TimelinesAI payload is answered 200 and kept whole.
 #[test]
-fn a_body_that_is_not_a_timelines_payload_is_answered_400_with_the_reason() {
+fn a_body_that_is_not_a_timelines_payload_is_answered_200_and_kept_with_the_reason() {
     let target = format!("/hooks/timelines?token={TOKEN}");
-    for (body, needle) in [
+    for (body, needle, pointer) in [
         (
             b"{\"hello\": \"world\"}".to_vec(),
             "not a TimelinesAI webhook",
+            "",
         ),
-        (b"not json".to_vec(), "not valid JSON"),
+        (b"not json".to_vec(), "not valid JSON", ""),
         (
             b"{\"chat\": {}, \"messages\": [{\"text\": 1}]}".to_vec(),
             "/messages/0/text",
+            "/messages/0/text",
         ),
     ] {
-        let reply = webhook().handle(&post(&target, body));
-        assert_eq!(reply.status, 400);
-        assert!(reply.body.contains(needle), "{}", reply.body);
-        assert!(reply.records.is_empty());
+        let reply = webhook().handle(&post(&target, body.clone()));
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.records.len(), 1);
+        let kept = hubflow::Unreadable::from_record(&reply.records[0]).unwrap();
+        assert_eq!(kept.source, "timelines");
+        assert!(kept.error.contains(needle), "{}", kept.error);
+        assert_eq!(kept.pointer.as_deref(), Some(pointer));
+        assert_eq!(kept.body(), &body[..], "kept byte for byte");
+        // Still unreadable by this version, and said so again.
+        let again = webhook().reread(&reply.records[0]).unwrap_err();
+        assert!(again.to_string().contains(needle), "{again}");
     }
+    // A kept body this version reads replays into its records.
+    let readable = bytes("v1_single.json");
+    let kept =
+        hubflow::Unreadable::new("timelines", readable.clone(), "an older parser").to_record();
+    let direct = webhook().handle(&post(&target, readable)).records;
+    assert_eq!(webhook().reread(&kept).unwrap(), direct);
+    let whatsapp = hubflow::Unreadable::new("whatsapp", b"{}".to_vec(), "x").to_record();
+    assert!(webhook().reread(&whatsapp).is_err());
 }
 
 #[test]

@@ -105,8 +105,10 @@ impl WebhookError {
         }
     }
 
-    /// The HTTP status [`TimelinesWebhook`](super::TimelinesWebhook) answers this error with: 401 for the token,
-    /// 413 for the size, 400 for a body that is not a TimelinesAI payload.
+    /// The HTTP status for this error: 401 for the token, 413 for the size, 400 for a body
+    /// that is not a TimelinesAI payload. [`TimelinesWebhook`](super::TimelinesWebhook)
+    /// refuses only the first two; a body with the right token that does not parse is
+    /// answered 200 and kept (the 400 is for hosts calling [`parse`](super::parse) themselves).
     pub fn http_status(&self) -> u16 {
         match self {
             WebhookError::Unauthorized => 401,

@@ -19,7 +19,7 @@ mod v2;
 use serde_json::Value;
 
 pub use self::error::WebhookError;
-pub use self::source::TimelinesWebhook;
+pub use self::source::{TimelinesWebhook, UNREADABLE_SOURCE};
 
 use self::error::read_json;
 use self::read::wrong_type;

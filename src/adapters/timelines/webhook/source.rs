@@ -18,10 +18,9 @@ use crate::{InboundRequest, Record, WebhookReply, WebhookSource};
 ///
 /// | status | when |
 /// |---|---|
-/// | 200 | the body parsed: the records are in the reply, for the host to process *after* answering |
+/// | 200 | the token is right: the records are in the reply, for the host to process *after* answering |
 /// | 401 | the `token` query parameter is missing or wrong — and only then |
 /// | 413 | the body is over the size limit ([`DEFAULT_MAX_BODY_BYTES`] by default) |
-/// | 400 | the body is not a TimelinesAI payload (the reply body says what and where) |
 ///
 /// TimelinesAI v1 disables the integration after more than 10 consecutive answers other
 /// than 200, and v2 wants a 2xx within 5 seconds (then retries twice and e-mails the
@@ -29,6 +28,13 @@ use crate::{InboundRequest, Record, WebhookReply, WebhookSource};
 /// up: answer with the reply at once, then hand `reply.records` to
 /// [`Flow::process`](crate::Flow::process) (or to the host's own queue). Duplicates from
 /// TimelinesAI's retries are skipped by the flow's idempotency claims on the record keys.
+///
+/// For the same reason a body with the right token that is not a TimelinesAI payload (not
+/// JSON, a field of the wrong type, an unknown event) is answered `200` too, and kept: the
+/// reply's one record is an [`Unreadable`](crate::Unreadable) (kind `hubflow.unreadable`)
+/// holding the body, the error and its JSON pointer. Every flow fails it at the `read`
+/// stage, so it is a dead letter in the run history; [`reread`](Self::reread) replays it
+/// once hubflow reads it.
 ///
 /// ```
 /// use hubflow::{InboundRequest, WebhookSource};
@@ -44,6 +50,9 @@ use crate::{InboundRequest, Record, WebhookReply, WebhookSource};
 /// assert_eq!((ok.status, ok.records.len()), (200, 1));
 /// let forged = webhook.handle(&InboundRequest::new(Method::Post, "/hooks/timelines?token=guess", body));
 /// assert_eq!((forged.status, forged.records.len()), (401, 0));
+/// let garbled = webhook.handle(&InboundRequest::new(
+///     Method::Post, "/hooks/timelines?token=0f4c9e1a7b2d4e8f9a6b3c5d7e9f1a2b", "{\"chat\": 7}"));
+/// assert_eq!((garbled.status, garbled.records[0].kind.as_str()), (200, "hubflow.unreadable"));
 /// ```
 #[derive(Clone)]
 pub struct TimelinesWebhook {
@@ -69,9 +78,32 @@ impl TimelinesWebhook {
         self
     }
 
-    /// Checks the token and the size, then parses: the records, or the error
-    /// [`handle`](WebhookSource::handle) answers with (for the host's logs).
+    /// Checks the token and the size, then parses, strictly: the records, or the error (for
+    /// the host's logs; [`handle`](WebhookSource::handle) answers a body that does not
+    /// parse `200` and keeps it).
     pub fn check(&self, request: &InboundRequest) -> Result<Vec<Record>, WebhookError> {
+        self.authenticate(request)?;
+        parse(&request.body)
+    }
+
+    /// Reads a body this webhook kept as unreadable (a dead letter of kind
+    /// [`KIND_UNREADABLE`](crate::KIND_UNREADABLE) from source `timelines`) again: its
+    /// records, or why it still cannot be read.
+    pub fn reread(&self, record: &Record) -> Result<Vec<Record>, WebhookError> {
+        let kept =
+            crate::Unreadable::from_record(record).map_err(|e| WebhookError::NotTimelines {
+                reason: e.to_string(),
+            })?;
+        if kept.source != UNREADABLE_SOURCE {
+            return Err(WebhookError::NotTimelines {
+                reason: format!("the record holds a body from `{}`", kept.source),
+            });
+        }
+        parse(kept.body())
+    }
+
+    /// The token, then the size.
+    fn authenticate(&self, request: &InboundRequest) -> Result<(), WebhookError> {
         let expected = self.token.expose_secret().as_bytes();
         let given = request.query("token").unwrap_or_default();
         if expected.is_empty() || !constant_time_eq(given.as_bytes(), expected) {
@@ -83,15 +115,29 @@ impl TimelinesWebhook {
                 limit: self.max_body_bytes,
             });
         }
-        parse(&request.body)
+        Ok(())
     }
 }
 
+/// The `source` of the unreadable bodies [`TimelinesWebhook`] keeps.
+pub const UNREADABLE_SOURCE: &str = "timelines";
+
 impl WebhookSource for TimelinesWebhook {
     fn handle(&self, request: &InboundRequest) -> WebhookReply {
-        match self.check(request) {
+        if let Err(error) = self.authenticate(request) {
+            return WebhookReply::status(error.http_status(), error.to_string());
+        }
+        match parse(&request.body) {
             Ok(records) => WebhookReply::accepted(records),
-            Err(error) => WebhookReply::status(error.http_status(), error.to_string()),
+            // The token is right, so it is TimelinesAI: answered 200 so it never counts
+            // towards disabling the webhook, and kept whole.
+            Err(error) => {
+                let mut kept = crate::Unreadable::new(UNREADABLE_SOURCE, &request.body[..], &error);
+                if let Some(pointer) = error.path() {
+                    kept = kept.at(pointer);
+                }
+                WebhookReply::accepted(vec![kept.to_record()])
+            }
         }
     }
 }
