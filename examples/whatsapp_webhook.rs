@@ -33,7 +33,7 @@ use axum::routing::any;
 use axum::Router;
 use hubflow::http::{HttpClient, Method, RecordingClient, ReqwestClient};
 use hubflow::spec::{Connections, MapSecrets, Registry};
-use hubflow::whatsapp::remember_inbound;
+use hubflow::whatsapp::remember;
 use hubflow::whatsapp::webhook::{sign, WhatsAppWebhook};
 use hubflow::{
     Context, Flow, FlowSpec, InboundRequest, RunReport, SqliteStore, TokioClock, WebhookSource,
@@ -204,8 +204,8 @@ async fn webhook(
     if !records.is_empty() {
         // Answer Meta first; it retries slow or failed answers for days.
         tokio::spawn(async move {
-            if let Err(e) = remember_inbound(&app.ctx, &records).await {
-                eprintln!("could not remember the conversation windows: {e}");
+            if let Err(e) = remember(&app.ctx, &records).await {
+                eprintln!("could not remember the windows, templates and opt-outs: {e}");
             }
             for record in &records {
                 // What the ERP will receive for this record (secrets would show as [redacted]).

@@ -11,7 +11,10 @@
 //! * **Media**: [`media`] uploads the host's files (payloads with `"file"`, given a
 //!   [`media::MediaProvider`]) and downloads customers' attachments, checked against
 //!   WhatsApp's limits and sha256, into the host's store ([`media::SaveMediaTarget`]).
-//! * **The window**: [`remember_inbound`] records when each customer last wrote.
+//! * **What Meta said**: [`remember`] takes in a webhook's records: when each customer
+//!   last wrote (the 24-hour window), templates' statuses and categories, users' marketing
+//!   choices. Template sends with a paused template, or marketing ones to a user who
+//!   stopped them, are refused before any request ([`TemplateCheck`]).
 //! * **Unknown outcomes**: [`settle_statuses`] settles sends whose answer was lost with the
 //!   status webhooks that echo their record key ([`Flow::settle`](crate::Flow::settle)).
 //!
@@ -50,6 +53,7 @@
 
 mod error;
 pub mod fake;
+mod lifecycle;
 pub mod media;
 mod message;
 mod settle;
@@ -58,6 +62,10 @@ pub mod webhook;
 mod window;
 
 pub use error::{provider_error, GraphError};
+pub use lifecycle::{
+    marketing_choice, remember, template_state, MarketingChoice, Remembered, TemplateCheck,
+    TemplateState, MARKETING_SCOPE, TEMPLATE_SCOPE,
+};
 pub use message::{
     ButtonReply, ButtonSubType, Component, Content, Currency, DateTimeParameter, Interactive,
     InteractiveAction, InteractiveHeader, InteractiveKind, InteractiveText, Language, ListRow,

@@ -11,7 +11,12 @@ use serde_json::{json, Value};
 use url::Url;
 
 use super::media::{pending_uploads, upload_pending, MediaProvider, PendingUpload};
-use super::{provider_error, MessageKind, OutgoingMessage, SendReceipt, SERVICE_WINDOW};
+use super::{
+    provider_error, MessageKind, OutgoingMessage, SendReceipt, TemplateCheck, SERVICE_WINDOW,
+};
+
+/// Meta's code for a free-form message outside the 24-hour window.
+const WINDOW_CLOSED: &str = "131047";
 use crate::adapters::shared::auth::{BaseUrl, Credentials, StaticToken};
 use crate::adapters::shared::client::ApiClient;
 use crate::http::HttpRequest;
@@ -53,6 +58,7 @@ pub struct WhatsAppConnection {
     api: ApiClient,
     api_version: String,
     phone_number_id: String,
+    waba_id: Option<String>,
 }
 
 impl WhatsAppConnection {
@@ -77,7 +83,23 @@ impl WhatsAppConnection {
             api: ApiClient::new(base, credentials).rejects(super::error::rejects_token),
             api_version: DEFAULT_API_VERSION.to_owned(),
             phone_number_id: phone_number_id.into(),
+            waba_id: None,
         }
+    }
+
+    /// The WhatsApp Business Account the number belongs to (`entry[].id` of its webhooks).
+    /// With it, template sends check what Meta last said of the template
+    /// ([`template_state`](super::template_state)) and refuse one that is paused,
+    /// disabled or rejected before any request.
+    #[must_use]
+    pub fn business_account(mut self, waba_id: impl Into<String>) -> Self {
+        self.waba_id = Some(waba_id.into());
+        self
+    }
+
+    /// The WhatsApp Business Account id, when set.
+    pub fn waba_id(&self) -> Option<&str> {
+        self.waba_id.as_deref()
     }
 
     /// Sends to another base URL (a proxy, or a local stand-in in tests). It must be an
@@ -127,6 +149,7 @@ impl fmt::Debug for WhatsAppConnection {
             .field("base_url", &self.api.url().as_str())
             .field("api_version", &self.api_version)
             .field("phone_number_id", &self.phone_number_id)
+            .field("waba_id", &self.waba_id)
             .field("credentials", self.api.credentials())
             .finish()
     }
@@ -174,6 +197,8 @@ pub struct WhatsAppTarget {
     callback_data: bool,
     /// Where payloads' `file` references get their bytes; without it they are refused.
     media: Option<Arc<dyn MediaProvider>>,
+    /// The templates' category when Meta has not said it.
+    template_category: Option<String>,
 }
 
 struct Limits {
@@ -210,7 +235,19 @@ impl WhatsAppTarget {
             limits: Arc::new(limits),
             callback_data: true,
             media: None,
+            template_category: None,
         }
+    }
+
+    /// The category of the templates this target sends (`marketing`, `utility`,
+    /// `authentication`), for when Meta has not said it in a template webhook (what Meta
+    /// said wins). A marketing template is not sent to a user who stopped marketing
+    /// messages ([`marketing_choice`](super::marketing_choice)); utility and
+    /// authentication templates still go.
+    #[must_use]
+    pub fn template_category(mut self, category: impl Into<String>) -> Self {
+        self.template_category = Some(category.into());
+        self
     }
 
     /// Takes the bytes of payloads' `"file"` references from `provider`: the file is
@@ -299,6 +336,106 @@ impl WhatsAppTarget {
 
     /// What a free-form message becomes outside the window: refused, or the fallback
     /// template with the message's text as its one body parameter.
+    /// The fallback template to send instead of a free-form message whose window is
+    /// closed (`since` says how it is known), after its own checks; or the refusal.
+    async fn fallback<'w>(
+        &self,
+        ctx: &Context,
+        window: &'w WindowCheck,
+        since: &str,
+    ) -> Result<(&'w str, &'w HttpRequest), DeliveryError> {
+        match &window.when_closed {
+            WhenClosed::Refuse => Err(DeliveryError::Precondition(format!(
+                "{since}, so the 24-hour window for free-form messages is closed; send an approved template instead (or set a fallback template)"
+            ))),
+            WhenClosed::Template {
+                name,
+                language,
+                request,
+            } => {
+                TemplateCheck {
+                    waba_id: self.connection.waba_id().map(str::to_owned),
+                    name: name.clone(),
+                    language: language.clone(),
+                    category: None,
+                    phone_number_id: window.phone_number_id.clone(),
+                    customer: window.customer.clone(),
+                }
+                .verify(ctx)
+                .await?;
+                Ok((name, request))
+            }
+        }
+    }
+
+    /// Sends one request to Meta, paced for the recipient and the number: the receipt, or
+    /// Meta's error.
+    async fn post(
+        &self,
+        ctx: &Context,
+        to: &str,
+        request: &HttpRequest,
+    ) -> Result<Receipt, DeliveryError> {
+        self.limits.per_recipient.acquire_in(ctx, to).await;
+        let response = self
+            .connection
+            .api()
+            .send(ctx, request, Some(&self.limits.per_number))
+            .await
+            .map_err(|e| e.into_delivery(super::error::PROVIDER))?;
+        if !response.is_success() {
+            return Err(provider_error(&response, ctx.clock().now()).into());
+        }
+        let receipt =
+            SendReceipt::from_body(&response.body).map_err(|message| DeliveryError::Response {
+                provider: "whatsapp".to_owned(),
+                message,
+            })?;
+        Ok(receipt.to_receipt(response.status))
+    }
+
+    /// Remembers what a refusal of Meta's says about the template or the user, so the next
+    /// send is refused before any request: 132015 (paused) and 132016 (disabled) for the
+    /// template, 131050 (stopped marketing messages) for the user.
+    async fn learn(
+        &self,
+        ctx: &Context,
+        send: &WhatsAppSend,
+        error: &DeliveryError,
+    ) -> Result<(), DeliveryError> {
+        let Some(check) = &send.template else {
+            return Ok(());
+        };
+        let now = ctx.clock().now();
+        let status = match error.code() {
+            Some("132015") => "PAUSED",
+            Some("132016") => "DISABLED",
+            Some("131050") => {
+                super::lifecycle::note_marketing(
+                    ctx,
+                    &check.phone_number_id,
+                    &check.customer,
+                    false,
+                    "131050",
+                    now,
+                )
+                .await?;
+                return Ok(());
+            }
+            _ => return Ok(()),
+        };
+        if let Some(waba) = &check.waba_id {
+            let note = super::lifecycle::TemplateNote::Status {
+                status: status.to_owned(),
+                reason: error.code().map(|code| format!("error {code}")),
+                category: None,
+            };
+            super::lifecycle::note_template(ctx, waba, &check.name, &check.language, note, now)
+                .await?;
+        }
+        Ok(())
+    }
+
     fn when_closed(&self, sent: &Value) -> Result<WhenClosed, TargetError> {
         let OutsideWindow::Template { name, language } = &self.outside_window else {
             return Ok(WhenClosed::Refuse);
@@ -317,6 +454,7 @@ impl WhatsAppTarget {
             .map_err(|e| TargetError::InvalidPayload(e.to_string()))?;
         Ok(WhenClosed::Template {
             name: name.clone(),
+            language: language.clone(),
             request: self.request(&body)?,
         })
     }
@@ -359,6 +497,9 @@ pub struct WhatsAppSend {
     /// does not check ([`OutsideWindow::Send`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     window: Option<WindowCheck>,
+    /// The checks of a template message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    template: Option<TemplateCheck>,
     /// The message body, kept as a value so upload ids go in without re-reading bytes.
     #[serde(skip)]
     body: Value,
@@ -375,6 +516,12 @@ impl WhatsAppSend {
     /// The window check, for a free-form message.
     pub fn window(&self) -> Option<&WindowCheck> {
         self.window.as_ref()
+    }
+
+    /// The checks of a template message (its status at Meta, the user's marketing
+    /// choice); `None` for free-form messages.
+    pub fn template(&self) -> Option<&TemplateCheck> {
+        self.template.as_ref()
     }
 }
 
@@ -402,6 +549,9 @@ pub struct WindowCheck {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
+// One per free-form send, inside its action, never in bulk: boxing the request would cost
+// an allocation per send to save bytes nothing keeps.
+#[allow(clippy::large_enum_variant)]
 pub enum WhenClosed {
     /// Nothing is sent; the record fails with a precondition error.
     Refuse,
@@ -409,6 +559,8 @@ pub enum WhenClosed {
     Template {
         /// The template's name.
         name: String,
+        /// The template's language code.
+        language: String,
         /// The request that sends it.
         request: HttpRequest,
     },
@@ -487,10 +639,22 @@ impl Target for WhatsAppTarget {
                 when_closed: self.when_closed(&body)?,
             })
         };
+        let template = match &message.content {
+            super::Content::Template(template) => Some(TemplateCheck {
+                waba_id: self.connection.waba_id().map(str::to_owned),
+                name: template.name.clone(),
+                language: template.language.code.clone(),
+                category: self.template_category.clone(),
+                phone_number_id: self.connection.phone_number_id().to_owned(),
+                customer: message.to().to_owned(),
+            }),
+            _ => None,
+        };
         Ok(WhatsAppSend {
             uploads,
             message: self.request(&body)?,
             window,
+            template,
             to: message.to().to_owned(),
             body,
         })
@@ -502,6 +666,9 @@ impl Target for WhatsAppTarget {
         _record: &Record,
         send: &WhatsAppSend,
     ) -> Result<Receipt, DeliveryError> {
+        if let Some(check) = &send.template {
+            check.verify(ctx).await?;
+        }
         let mut fallback = None;
         if let Some(window) = &send.window {
             let last =
@@ -513,14 +680,7 @@ impl Target for WhatsAppTarget {
                     Some(at) => format!("the customer last wrote at {at}"),
                     None => "the customer has not written".to_owned(),
                 };
-                match &window.when_closed {
-                    WhenClosed::Refuse => {
-                        return Err(DeliveryError::Precondition(format!(
-                            "{since}, so the 24-hour window for free-form messages is closed; send an approved template instead (or set a fallback template)"
-                        )))
-                    }
-                    WhenClosed::Template { name, request } => fallback = Some((name, request)),
-                }
+                fallback = Some(self.fallback(ctx, window, &since).await?);
             }
         }
         // The fallback template carries no media, so only the message itself may upload.
@@ -549,22 +709,34 @@ impl Target for WhatsAppTarget {
                 &with_media
             }
         };
-        self.limits.per_recipient.acquire_in(ctx, &send.to).await;
-        let response = self
-            .connection
-            .api()
-            .send(ctx, request, Some(&self.limits.per_number))
-            .await
-            .map_err(|e| e.into_delivery(super::error::PROVIDER))?;
-        if !response.is_success() {
-            return Err(provider_error(&response, ctx.clock().now()).into());
-        }
-        let receipt =
-            SendReceipt::from_body(&response.body).map_err(|message| DeliveryError::Response {
-                provider: "whatsapp".to_owned(),
-                message,
-            })?;
-        let mut receipt = receipt.to_receipt(response.status);
+        let mut receipt = match self.post(ctx, &send.to, request).await {
+            Ok(receipt) => receipt,
+            // Meta says the window is closed though the store thought it open (a message
+            // of the customer's that never came, a clock apart): the store is corrected,
+            // and the flow's fallback template goes out, as the check would have chosen.
+            Err(error) if fallback.is_none() && error.code() == Some(WINDOW_CLOSED) => {
+                let Some(window) = &send.window else {
+                    return Err(error);
+                };
+                super::window::forget_inbound(ctx, &window.phone_number_id, &window.customer)
+                    .await?;
+                let since = "Meta answered 131047: the customer has not written in 24 hours";
+                let (name, request) = match self.fallback(ctx, window, since).await {
+                    Ok(fallback) => fallback,
+                    // Refused: Meta's own error says it best.
+                    Err(DeliveryError::Precondition(_)) => return Err(error),
+                    Err(other) => return Err(other),
+                };
+                let mut receipt = self.post(ctx, &send.to, request).await?;
+                add_detail(&mut receipt, "sent_as_template", json!(name));
+                add_detail(&mut receipt, "window_closed_by", json!(WINDOW_CLOSED));
+                return Ok(receipt);
+            }
+            Err(error) => {
+                self.learn(ctx, send, &error).await?;
+                return Err(error);
+            }
+        };
         if !uploaded.is_empty() {
             add_detail(&mut receipt, "uploaded", Value::Array(uploaded));
         }
@@ -587,13 +759,16 @@ impl Target for WhatsAppTarget {
 ///   "access_token": {"secret": "WHATSAPP_TOKEN"},
 ///   "api_version": "v23.0",
 ///   "base_url": "https://graph.facebook.com",
+///   "waba_id": "102290129340398",
 ///   "app_secret": {"secret": "WHATSAPP_APP_SECRET"},
 ///   "verify_token": {"secret": "WHATSAPP_VERIFY_TOKEN"}
 /// }
 /// ```
 ///
-/// `app_secret` and `verify_token` are for the receiving side, read by hosts that build a
-/// webhook from the same connection.
+/// `waba_id` (optional) is the WhatsApp Business Account: with it, template sends are
+/// checked against what Meta last said of the template
+/// ([`WhatsAppConnection::business_account`]). `app_secret` and `verify_token` are for the
+/// receiving side, read by hosts that build a webhook from the same connection.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ConnectionSpec {
@@ -603,6 +778,8 @@ struct ConnectionSpec {
     api_version: Option<String>,
     #[serde(default)]
     base_url: Option<Url>,
+    #[serde(default)]
+    waba_id: Option<String>,
     #[serde(default)]
     #[allow(dead_code)]
     app_secret: Option<SecretRef>,
@@ -623,6 +800,8 @@ struct TargetSpec {
     recipient_interval_ms: Option<u64>,
     #[serde(default = "yes")]
     callback_data: bool,
+    #[serde(default)]
+    template_category: Option<String>,
 }
 
 fn yes() -> bool {
@@ -648,6 +827,9 @@ impl WhatsAppTarget {
     ///     "callback_data": true
     /// }}
     /// ```
+    ///
+    /// Template targets also take `"template_category"`: `"marketing"`, `"utility"` or
+    /// `"authentication"` ([`WhatsAppTarget::template_category`]).
     pub fn from_spec(
         kind: MessageKind,
         cx: &BuildContext<'_>,
@@ -667,6 +849,9 @@ impl WhatsAppTarget {
         let mut wa = WhatsAppConnection::new(connection.phone_number_id, token);
         if let Some(version) = connection.api_version {
             wa = wa.api_version(version);
+        }
+        if let Some(waba) = connection.waba_id {
+            wa = wa.business_account(waba);
         }
         let mut errors = SpecErrors::new();
         if let Some(base) = connection.base_url {
@@ -715,6 +900,21 @@ impl WhatsAppTarget {
         }
         if !spec.callback_data {
             target = target.without_callback_data();
+        }
+        if let Some(category) = spec.template_category {
+            if !["marketing", "utility", "authentication"]
+                .iter()
+                .any(|known| category.eq_ignore_ascii_case(known))
+            {
+                errors.push(
+                    SpecError::new(
+                        "/template_category",
+                        format!("unknown category \"{category}\""),
+                    )
+                    .with_hint("use \"marketing\", \"utility\" or \"authentication\""),
+                );
+            }
+            target = target.template_category(category);
         }
         errors.into_result(target)
     }

@@ -23,14 +23,15 @@ fn key(phone_number_id: &str, party: &str) -> String {
     format!("{phone_number_id}:{party}")
 }
 
-fn instant(value: &Value, key: &str) -> Result<DateTime<Utc>, StoreError> {
+/// The `at` instant of a state entry's value (windows, templates, marketing choices).
+pub(super) fn instant(value: &Value, key: &str) -> Result<DateTime<Utc>, StoreError> {
     value
         .get("at")
         .and_then(Value::as_str)
         .and_then(|at| at.parse().ok())
         .ok_or_else(|| {
             StoreError::corrupt(format!(
-                "the window `{key}` holds no instant: {}",
+                "the state entry `{key}` holds no instant: {}",
                 crate::text::truncate(&value.to_string(), 80)
             ))
         })
@@ -98,6 +99,17 @@ async fn note_inbound(
     })
     .await?;
     Ok(())
+}
+
+/// Forgets `party`'s window with `phone_number_id`: Meta said it is closed (131047).
+pub(super) async fn forget_inbound(
+    ctx: &Context,
+    phone_number_id: &str,
+    party: &str,
+) -> Result<(), StoreError> {
+    ctx.state()
+        .remove_state(SCOPE, &key(phone_number_id, party))
+        .await
 }
 
 /// When `party` last wrote to the WhatsApp number `phone_number_id`, while that message
