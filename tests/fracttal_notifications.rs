@@ -1310,3 +1310,57 @@ async fn a_work_order_reopened_and_completed_again_alerts_each_time() {
     );
     server.verify().await;
 }
+
+/// The shipped template texts (docs/fracttal.md, section 5): each template in all five
+/// languages Fracttal Hub offers, every language with the same variables, each once.
+#[test]
+fn every_template_text_is_in_five_languages_with_the_same_variables() {
+    let guide =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/fracttal.md")).unwrap();
+    let variables = |text: &str| {
+        let mut found: Vec<String> = text
+            .split("{{")
+            .skip(1)
+            .filter_map(|rest| rest.split_once("}}").map(|(name, _)| name.to_owned()))
+            .collect();
+        found.sort();
+        found
+    };
+    let mut tables = Vec::new();
+    let mut current: Option<Vec<(String, Vec<String>)>> = None;
+    for line in guide.lines() {
+        if line.starts_with("| language | template text |") {
+            current = Some(Vec::new());
+        } else if line.starts_with("|---") {
+            continue;
+        } else if let (Some(table), Some(row)) = (current.as_mut(), line.strip_prefix("| ")) {
+            if let Some((language, text)) = row.split_once(" | ") {
+                table.push((language.to_owned(), variables(text)));
+            }
+        } else if let Some(table) = current.take() {
+            tables.push(table);
+        }
+    }
+    assert_eq!(tables.len(), 4, "four shipped templates");
+    for table in &tables {
+        let languages: Vec<&str> = table.iter().map(|(l, _)| l.as_str()).collect();
+        assert_eq!(
+            languages,
+            [
+                "English (`en_US`)",
+                "Spanish (`es`)",
+                "Portuguese (`pt_BR`)",
+                "French (`fr`)",
+                "Italian (`it`)"
+            ]
+        );
+        let first = &table[0].1;
+        assert!(!first.is_empty());
+        let mut unique = first.clone();
+        unique.dedup();
+        assert_eq!(&unique, first, "each variable once: {first:?}");
+        for (language, vars) in table {
+            assert_eq!(vars, first, "{language}");
+        }
+    }
+}

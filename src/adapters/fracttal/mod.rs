@@ -52,7 +52,7 @@
 //! |---|---|
 //! | `status_from`, `status_to` | status ids: 1 in process, 2 in review, 3 completed, 4 cancelled (`status_from` `null` when unknown) |
 //! | `status_from_name`, `status_to_name` | `in_process`, `in_review`, `completed`, `cancelled` |
-//! | `status_from_label`, `status_to_label` | `{"en": …, "es": …, "pt": …}` for templates |
+//! | `status_from_label`, `status_to_label` | `{"en": …, "es": …, "pt": …, "fr": …, "it": …}` for templates |
 //! | `first_sighting` | `true` when the previous status is unknown |
 //! | `occurrence` | how many times the task has come to this status, 1 the first time |
 //!
@@ -213,7 +213,7 @@ pub use requests::{
 };
 pub use rows::{
     apply_aliases, format_date, parse_date, work_order_key, work_order_record, TypeDate,
-    WorkOrderTask, WorkRequest, ALIASES, WORK_ORDER_KIND,
+    WorkOrderTask, WorkRequest, ALIASES, LABEL_LANGUAGES, WORK_ORDER_KIND,
 };
 pub use status::{
     status_change_key, status_change_record, WorkOrderStatus, WorkOrderStatusSource,

@@ -67,26 +67,36 @@ impl OutOfRange {
         }
     }
 
-    /// The words for people in `en`, `es` or `pt`; `None` for other languages.
+    /// The words for people in `en`, `es`, `pt`, `fr` or `it`
+    /// ([`LABEL_LANGUAGES`](super::LABEL_LANGUAGES)); `None` for other languages.
     pub fn label(self, language: &str) -> Option<&'static str> {
-        let labels = match self {
+        super::rows::label_in(self.labels(), language)
+    }
+
+    /// The labels in [`LABEL_LANGUAGES`](super::LABEL_LANGUAGES) order.
+    pub(crate) fn labels(self) -> [&'static str; 5] {
+        match self {
             OutOfRange::Below => [
                 "below the minimum",
                 "por debajo del mínimo",
                 "abaixo do mínimo",
+                "en dessous du minimum",
+                "sotto il minimo",
             ],
             OutOfRange::Above => [
                 "above the maximum",
                 "por encima del máximo",
                 "acima do máximo",
+                "au-dessus du maximum",
+                "sopra il massimo",
             ],
-            OutOfRange::None => ["within range", "dentro del rango", "dentro da faixa"],
-        };
-        match language {
-            "en" => Some(labels[0]),
-            "es" => Some(labels[1]),
-            "pt" => Some(labels[2]),
-            _ => None,
+            OutOfRange::None => [
+                "within range",
+                "dentro del rango",
+                "dentro da faixa",
+                "dans la plage",
+                "entro i limiti",
+            ],
         }
     }
 }
@@ -180,7 +190,7 @@ pub(super) fn pick(
 /// | `value` | the reading's value as a number (`null` if it is not one) |
 /// | `min`, `max` | the meter's `min_value` / `max_value` (`null`: no limit) |
 /// | `out_of_range` | `below`, `above` or `none` ([`OutOfRange`]) |
-/// | `out_of_range_label` | `{"en": "above the maximum", "es": …, "pt": …}` |
+/// | `out_of_range_label` | `{"en": "above the maximum", "es": …, "pt": …, "fr": …, "it": …}` |
 /// | `limit` | the limit crossed (`max` when above, `min` when below), else `null` |
 /// | `units` | the meter's `units_code` |
 /// | `value_text`, `limit_text` | value and limit with the units, e.g. `95.5 °C` (`null` when absent) |
@@ -229,7 +239,7 @@ pub fn reading_record(reading: Map<String, Value>, meter: Option<&Map<String, Va
     data.insert("out_of_range".to_owned(), json!(judged.as_str()));
     data.insert(
         "out_of_range_label".to_owned(),
-        json!({"en": judged.label("en"), "es": judged.label("es"), "pt": judged.label("pt")}),
+        super::rows::labels_object(judged.labels()),
     );
     data.insert("limit".to_owned(), num(limit));
     let from_meter = |field: &str| {

@@ -7,6 +7,30 @@ use serde_json::{Map, Value};
 
 use crate::Record;
 
+/// The languages of the labels records carry for people (`status_to_label.fr`,
+/// `out_of_range_label.it`) and of the shipped template texts (docs/fracttal.md, section 5):
+/// English, Spanish, Portuguese, French and Italian, as Fracttal Hub offers them.
+pub const LABEL_LANGUAGES: [&str; 5] = ["en", "es", "pt", "fr", "it"];
+
+/// `{"en": …, "es": …, "pt": …, "fr": …, "it": …}`: labels in [`LABEL_LANGUAGES`] order.
+pub(crate) fn labels_object(labels: [&str; 5]) -> Value {
+    Value::Object(
+        LABEL_LANGUAGES
+            .iter()
+            .zip(labels)
+            .map(|(language, label)| ((*language).to_owned(), Value::from(label)))
+            .collect(),
+    )
+}
+
+/// The label in `language` among labels in [`LABEL_LANGUAGES`] order.
+pub(crate) fn label_in(labels: [&'static str; 5], language: &str) -> Option<&'static str> {
+    LABEL_LANGUAGES
+        .iter()
+        .position(|known| *known == language)
+        .map(|i| labels[i])
+}
+
 /// The record kind of a work-order task row.
 pub const WORK_ORDER_KIND: &str = "fracttal.work_order";
 

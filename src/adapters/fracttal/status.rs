@@ -81,20 +81,40 @@ impl WorkOrderStatus {
         }
     }
 
-    /// The label for people in `en`, `es` or `pt` (the languages of the shipped template
-    /// texts); `None` for other languages.
+    /// The label for people in `en`, `es`, `pt`, `fr` or `it` (the languages of the
+    /// shipped template texts, [`LABEL_LANGUAGES`](super::LABEL_LANGUAGES)); `None` for
+    /// other languages.
     pub fn label(self, language: &str) -> Option<&'static str> {
-        let labels = match self {
-            WorkOrderStatus::InProcess => ["In process", "En proceso", "Em andamento"],
-            WorkOrderStatus::InReview => ["In review", "En revisión", "Em revisão"],
-            WorkOrderStatus::Completed => ["Completed", "Finalizada", "Concluída"],
-            WorkOrderStatus::Cancelled => ["Cancelled", "Cancelada", "Cancelada"],
-        };
-        match language {
-            "en" => Some(labels[0]),
-            "es" => Some(labels[1]),
-            "pt" => Some(labels[2]),
-            _ => None,
+        super::rows::label_in(self.labels(), language)
+    }
+
+    /// The labels in [`LABEL_LANGUAGES`](super::LABEL_LANGUAGES) order.
+    fn labels(self) -> [&'static str; 5] {
+        match self {
+            WorkOrderStatus::InProcess => [
+                "In process",
+                "En proceso",
+                "Em andamento",
+                "En cours",
+                "In corso",
+            ],
+            WorkOrderStatus::InReview => [
+                "In review",
+                "En revisión",
+                "Em revisão",
+                "En révision",
+                "In revisione",
+            ],
+            WorkOrderStatus::Completed => [
+                "Completed",
+                "Finalizada",
+                "Concluída",
+                "Terminé",
+                "Completato",
+            ],
+            WorkOrderStatus::Cancelled => {
+                ["Cancelled", "Cancelada", "Cancelada", "Annulé", "Annullato"]
+            }
         }
     }
 
@@ -140,7 +160,7 @@ pub fn status_change_key(task: &str, to: &str, occurrence: u32) -> String {
 /// |---|---|
 /// | `status_from`, `status_to` | the status ids (numbers; `status_from` `null` when unknown) |
 /// | `status_from_name`, `status_to_name` | `in_process`, `in_review`, `completed`, `cancelled` |
-/// | `status_from_label`, `status_to_label` | `{"en": "In process", "es": "En proceso", "pt": "Em andamento"}` |
+/// | `status_from_label`, `status_to_label` | `{"en": "In process", "es": "En proceso", "pt": "Em andamento", "fr": "En cours", "it": "In corso"}` |
 /// | `first_sighting` | `true` when the previous status is unknown |
 /// | `occurrence` | how many times the task has come to this status, 1 the first time |
 ///
@@ -216,14 +236,9 @@ fn status_id(text: &str) -> Value {
 }
 
 fn labels(status: Option<WorkOrderStatus>) -> Value {
-    match status {
-        Some(status) => json!({
-            "en": status.label("en"),
-            "es": status.label("es"),
-            "pt": status.label("pt"),
-        }),
-        None => Value::Null,
-    }
+    status.map_or(Value::Null, |status| {
+        super::rows::labels_object(status.labels())
+    })
 }
 
 /// Polls "Query tasks in WOs" (`GET work_orders/`) and returns a record per task whose

@@ -30,6 +30,13 @@ fn readings_without_meter_value_or_date_are_kept_and_never_alert() {
         record.data["out_of_range_label"]["es"],
         "por debajo del mínimo"
     );
+    assert_eq!(
+        record.data["out_of_range_label"]["fr"],
+        "en dessous du minimum"
+    );
+    assert_eq!(record.data["out_of_range_label"]["it"], "sotto il minimo");
+    assert_eq!(OutOfRange::Above.label("it"), Some("sopra il massimo"));
+    assert_eq!(OutOfRange::None.label("de"), None);
 }
 
 #[test]

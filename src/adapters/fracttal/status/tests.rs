@@ -6,11 +6,18 @@ use super::*;
 fn statuses_round_trip_and_unknown_ones_stay_text() {
     for status in WorkOrderStatus::ALL {
         assert_eq!(WorkOrderStatus::from_id(status.id()), Some(status));
-        for language in ["en", "es", "pt"] {
+        for language in crate::fracttal::LABEL_LANGUAGES {
             assert!(status.label(language).is_some());
         }
     }
-    assert_eq!(WorkOrderStatus::InProcess.label("fr"), None);
+    assert_eq!(WorkOrderStatus::Completed.label("fr"), Some("Terminé"));
+    assert_eq!(WorkOrderStatus::Cancelled.label("it"), Some("Annullato"));
+    assert_eq!(WorkOrderStatus::InProcess.label("de"), None);
+    let labels = labels(Some(WorkOrderStatus::InReview));
+    assert_eq!(
+        labels,
+        json!({"en": "In review", "es": "En revisión", "pt": "Em revisão", "fr": "En révision", "it": "In revisione"})
+    );
     let row = json!({"id_work_orders_tasks": "9", "id_status_work_order": "X7"});
     let record = status_change_record(row.as_object().unwrap().clone(), Some("1"), 1).unwrap();
     assert_eq!(record.key, "fracttal:wo-status:9:X7");
