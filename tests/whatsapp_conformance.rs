@@ -3,7 +3,8 @@
 //! The data (examples and JSON Schemas converted from Meta's OpenAPI description) is read
 //! in place from `HUBFLOW_CONFORMANCE_DIR` (the `conformance` folder, which holds
 //! `whatsapp/`), or from `../shared/conformance` beside the crate. When it is absent the
-//! tests say so and pass, so the crate still tests without it.
+//! tests say so and pass, so the crate still tests without it; under CI (`CI=true`) they
+//! fail instead.
 #![cfg(feature = "whatsapp")]
 
 use std::collections::BTreeSet;
@@ -50,6 +51,11 @@ fn whatsapp_dir() -> Option<PathBuf> {
     let dir = root.join("whatsapp");
     if dir.is_dir() {
         Some(dir)
+    } else if std::env::var("CI").as_deref() == Ok("true") {
+        panic!(
+            "conformance data not found at {}; under CI it must be there (set HUBFLOW_CONFORMANCE_DIR)",
+            dir.display()
+        )
     } else {
         println!(
             "conformance data not found at {}; set HUBFLOW_CONFORMANCE_DIR",
@@ -221,7 +227,107 @@ fn representative_payloads() -> Vec<(&'static str, MessageKind, Value)> {
             Interactive,
             json!({"to": "5511999991234", "body": "Confirm?", "buttons": [{"id": "yes", "title": "Yes"}]}),
         ),
+        (
+            "interactive list, two sections, descriptions, header and footer",
+            Interactive,
+            json!({"to": "5511999991234", "body": "Pick a time for OT-1021", "header": "OT-1021", "footer": "Maintenance",
+                   "list": {"button": "Choose a time", "sections": [
+                       {"title": "Morning", "rows": [{"id": "slot-9", "title": "09:00", "description": "Jonas Campos"},
+                                                      {"id": "slot-10", "title": "10:00"}]},
+                       {"title": "Afternoon", "rows": [{"id": "slot-14", "title": "14:00", "description": "Marta Lima"}]}]}}),
+        ),
+        (
+            "interactive list at every limit",
+            Interactive,
+            json!({"to": "5511999991234", "body": "b".repeat(1024), "header": "h".repeat(60), "footer": "f".repeat(60),
+                   "list": {"button": "x".repeat(20), "sections": (0..10).map(|i| json!({
+                       "title": format!("{i:0>24}"),
+                       "rows": [{"id": format!("{i:0>200}"), "title": "t".repeat(24), "description": "d".repeat(72)}]
+                   })).collect::<Vec<_>>()}}),
+        ),
+        (
+            "interactive reply buttons with an image header",
+            Interactive,
+            json!({"to": "5511999991234", "body": "Pump 3 after repair: accept?",
+                   "header": {"type": "image", "link": "https://erp.example.com/pump-3.jpg"},
+                   "buttons": [{"id": "accept", "title": "Accept"}, {"id": "reject", "title": "Reject"}]}),
+        ),
+        (
+            "interactive reply buttons with a video header by id",
+            Interactive,
+            json!({"to": "5511999991234", "body": "Watch, then confirm",
+                   "header": {"type": "video", "id": "1013859600285441"},
+                   "buttons": [{"id": "ok", "title": "Done"}]}),
+        ),
+        (
+            "interactive reply buttons with a document header",
+            Interactive,
+            json!({"to": "5511999991234", "body": "OT-1021 report",
+                   "header": {"type": "document", "link": "https://erp.example.com/wo/1021.pdf"},
+                   "buttons": [{"id": "ok", "title": "Received"}]}),
+        ),
     ]
+}
+
+/// The interactive forms the published schema does not describe: it lists no `cta_url`
+/// and no `location_request_message` type, nor their actions (Meta documents both on its
+/// interactive-messages pages). Their bodies must fail it only there, so everything else
+/// in them (body, header, footer, the message around them) is still checked.
+fn forms_outside_the_schema() -> Vec<(&'static str, Value)> {
+    vec![
+        (
+            "interactive CTA URL with an image header",
+            json!({"to": "5511999991234", "body": "Your work order is ready", "footer": "Maintenance",
+                   "header": {"type": "image", "link": "https://erp.example.com/pump.jpg"},
+                   "cta_url": {"display_text": "Open OT-1021", "url": "https://erp.example.com/wo/1021"}}),
+        ),
+        (
+            "interactive location request",
+            json!({"to": "5511999991234", "body": "Where is the asset?", "location_request": true}),
+        ),
+    ]
+}
+
+#[test]
+fn interactive_forms_outside_the_schema_fail_it_only_at_their_type_and_action() {
+    let Some(dir) = whatsapp_dir() else { return };
+    let validator = validator(&dir, "send-request.schema.json");
+    for (name, payload) in forms_outside_the_schema() {
+        let message = OutgoingMessage::from_payload(MessageKind::Interactive, &payload)
+            .unwrap_or_else(|e| panic!("{name}: rejected: {e}"));
+        let body = serde_json::to_value(&message).unwrap();
+        let paths: BTreeSet<String> = validator
+            .iter_errors(&body)
+            .map(|error| error.instance_path.to_string())
+            .collect();
+        assert!(
+            !paths.is_empty(),
+            "{name}: the schema learnt this form; move it to the representative payloads"
+        );
+        for path in &paths {
+            assert!(
+                [
+                    "",
+                    "/interactive",
+                    "/interactive/type",
+                    "/interactive/action"
+                ]
+                .contains(&path.as_str()),
+                "{name}: a schema error outside the form's type and action at `{path}`: {:?}",
+                schema_errors(validator, &body)
+            );
+        }
+        // The same body as a reply-button message validates: the rest of it is sound.
+        let mut as_buttons = body.clone();
+        as_buttons["interactive"]["type"] = json!("button");
+        as_buttons["interactive"]["action"] =
+            json!({"buttons": [{"type": "reply", "reply": {"id": "a", "title": "A"}}]});
+        assert_eq!(
+            schema_errors(validator, &as_buttons),
+            Vec::<String>::new(),
+            "{name}"
+        );
+    }
 }
 
 #[test]

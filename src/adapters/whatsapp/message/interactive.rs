@@ -23,8 +23,10 @@ open_string_enum! {
         CatalogMessage = "catalog_message",
         /// `flow`
         Flow = "flow",
-        /// `cta_url`
+        /// `cta_url`: one button that opens a URL.
         CtaUrl = "cta_url",
+        /// `location_request_message`: asks the user to share their location.
+        LocationRequestMessage = "location_request_message",
     }
 }
 

@@ -83,9 +83,14 @@
 //!   `pt_BR` (underscore, case as approved; `pt-BR` is rejected with the fix).
 //! * template text parameters: not empty, no new line or tab, at most 4 consecutive spaces
 //!   (Meta answers error 100 otherwise).
-//! * text: 1 to 4096 characters. Interactive: body 1 to 1024 characters, header and footer
-//!   up to 60, 1 to 3 buttons with unique ids (up to 256 characters) and titles of 1 to 20
-//!   characters. Document: exactly one of `link` (http or https) and `id`.
+//! * text: 1 to 4096 characters. Interactive: body 1 to 1024 characters, text header and
+//!   footer up to 60; reply buttons: 1 to 3, unique ids (up to 256 characters) and titles
+//!   (1 to 20); lists: a button label up to 20, 1 to 10 sections (titles up to 24, required
+//!   when there are several), 1 to 10 rows in all, unique row ids up to 200, row titles up
+//!   to 24, descriptions up to 72, text headers only; CTA URL: a label up to 20 and an
+//!   http(s) URL; location requests: a body only. Document: exactly one of `link` (http or
+//!   https) and `id`. Each error names the field's path (`list.sections.1.rows.0.title`)
+//!   and the limit.
 //! * Unknown fields are rejected, with the allowed ones listed: a typo in a field map
 //!   must not silently drop a value.
 

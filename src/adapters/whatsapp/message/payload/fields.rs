@@ -50,19 +50,8 @@ pub(super) fn media_source(
              or a `file` of the host's media provider",
         )),
         (Some(link), None) => {
-            let link = link.trim();
-            match url::Url::parse(link) {
-                Ok(url)
-                    if matches!(url.scheme(), "http" | "https")
-                        && url.host_str().is_some_and(|h| !h.is_empty()) =>
-                {
-                    Ok(Media::from_link(link))
-                }
-                _ => Err(TargetError::field(
-                    format!("{prefix}link"),
-                    format!("`{link}` is not an http(s) URL"),
-                )),
-            }
+            let link = web_link(&format!("{prefix}link"), link)?;
+            Ok(Media::from_link(link))
         }
         (None, Some(id)) => {
             let id = id.trim();
@@ -74,6 +63,24 @@ pub(super) fn media_source(
             }
             Ok(Media::from_id(id))
         }
+    }
+}
+
+/// An http or https URL with a host (what Meta fetches or opens), trimmed; else an error
+/// naming `field`.
+pub(super) fn web_link<'a>(field: &str, text: &'a str) -> Result<&'a str, TargetError> {
+    let text = text.trim();
+    match url::Url::parse(text) {
+        Ok(url)
+            if matches!(url.scheme(), "http" | "https")
+                && url.host_str().is_some_and(|h| !h.is_empty()) =>
+        {
+            Ok(text)
+        }
+        _ => Err(TargetError::field(
+            field,
+            format!("`{text}` is not an http(s) URL"),
+        )),
     }
 }
 

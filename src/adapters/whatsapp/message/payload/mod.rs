@@ -7,6 +7,7 @@
 
 mod fields;
 mod free_form;
+mod interactive;
 mod template;
 #[cfg(test)]
 mod tests;
@@ -14,7 +15,8 @@ mod tests;
 use serde_json::{Map, Value};
 
 use self::fields::{check_known_fields, json_type, optional_str};
-use self::free_form::{interactive_content, media_content, text_content};
+use self::free_form::{media_content, text_content};
+use self::interactive::interactive_content;
 use self::template::template_content;
 use super::{OutgoingMessage, ReplyContext, MAX_CALLBACK_DATA_CHARS};
 use crate::whatsapp::media::MediaType;
@@ -36,8 +38,9 @@ const MAX_BSUID_CHARS: usize = 256;
 /// * [`Image`](MessageKind::Image), [`Video`](MessageKind::Video):
 ///   `{"to", "link" | "id" | "file", "mime_type"?, "caption"?}`;
 ///   [`Audio`](MessageKind::Audio): `{"to", "link" | "id" | "file", "mime_type"?}`
-/// * [`Interactive`](MessageKind::Interactive):
-///   `{"to", "body", "buttons": [{"id", "title"}], "header"?, "footer"?}`
+/// * [`Interactive`](MessageKind::Interactive): `{"to", "body", "header"?, "footer"?}` and
+///   one of `"buttons": [{"id", "title"}]`, `"list": {"button", "sections"}`,
+///   `"cta_url": {"display_text", "url"}`, `"location_request": true`
 ///
 /// `file` names a file of the host's [`MediaProvider`](crate::whatsapp::media::MediaProvider),
 /// uploaded when the message is delivered (see [`media`](crate::whatsapp::media)).
@@ -52,7 +55,8 @@ pub enum MessageKind {
     Text,
     /// `whatsapp.document`: a document by link or media id, inside the window only.
     Document,
-    /// `whatsapp.interactive`: a message with reply buttons, inside the window only.
+    /// `whatsapp.interactive`: reply buttons, a list, a CTA URL button or a location
+    /// request, inside the window only.
     Interactive,
     /// `whatsapp.image`: a JPEG or PNG image, inside the window only.
     Image,
@@ -148,6 +152,9 @@ impl MessageKind {
                 "to",
                 "body",
                 "buttons",
+                "list",
+                "cta_url",
+                "location_request",
                 "header",
                 "footer",
                 "reply_to",
@@ -174,9 +181,18 @@ impl OutgoingMessage {
     /// {"to": "5511999991234", "link": "https://erp.example.com/wo/1021.pdf", "filename": "OT-1021.pdf", "caption": "Work order"}
     /// // whatsapp.image, whatsapp.video ("caption" optional), whatsapp.audio (no caption)
     /// {"to": "5511999991234", "file": "photos/pump-3.jpg", "caption": "Pump 3 after repair"}
-    /// // whatsapp.interactive (1 to 3 buttons; "header" and "footer" are optional)
+    /// // whatsapp.interactive: reply buttons (1 to 3; "header" and "footer" are optional;
+    /// // the header is text, or {"type": "image" | "video" | "document", "link" | "id" | "file"})
     /// {"to": "5511999991234", "body": "Can you take OT-1021?", "header": "OT-1021", "footer": "Maintenance",
     ///  "buttons": [{"id": "accept", "title": "Accept"}, {"id": "decline", "title": "Decline"}]}
+    /// // a list (up to 10 sections and 10 rows in all; a text header only)
+    /// {"to": "5511999991234", "body": "Pick a time", "list": {"button": "Choose a time", "sections": [
+    ///   {"title": "Morning", "rows": [{"id": "slot-9", "title": "09:00", "description": "Jonas Campos"}]}]}}
+    /// // a button that opens a URL
+    /// {"to": "5511999991234", "body": "OT-1021 is ready", "header": {"type": "image", "link": "https://erp.example.com/pump.jpg"},
+    ///  "cta_url": {"display_text": "Open OT-1021", "url": "https://erp.example.com/wo/1021"}}
+    /// // a request for the user's location (a body only)
+    /// {"to": "5511999991234", "body": "Where is the asset?", "location_request": true}
     /// ```
     ///
     /// * A template `header` is `{"type": "document", "link" | "id" | "file", "filename"?}`,

@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 use super::fields::edit_distance;
 use super::*;
 
+mod interactive;
 mod kinds;
 mod props;
 mod validation;
