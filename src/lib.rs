@@ -56,7 +56,8 @@
 //!   [`fracttal`] (Fracttal One: OAuth client, work-order, status-change, meter-reading and
 //!   work-request sources, events, work requests, notes on work orders),
 //!   [`rm`] (RM-style ERP appointment confirmations, answered back into the ERP),
-//!   [`rdconversas`] (RD Conversas template sends). They share one client layer:
+//!   [`rdconversas`] (RD Conversas template sends), [`twilio`] (WhatsApp through Twilio:
+//!   Content templates, signed webhooks). They share one client layer:
 //!   [`auth`] holds the credentials (static, OAuth client credentials, RM's JWT, a host's
 //!   rotating token) and base URLs; a rejected credential is refreshed and resent once.
 //! * `hubflow::cluster` (feature `graphile`): the `Cluster`, flows run by many workers over one
@@ -105,6 +106,7 @@
 //! | `timelines` | yes | [`timelines`]: TimelinesAI webhook intake and the `timelines.message` target |
 //! | `fracttal` | yes | [`fracttal`]: the OAuth client, `fracttal.work_orders`, `fracttal.work_order_status`, `fracttal.meter_readings`, `fracttal.work_requests`, `fracttal.event`, `fracttal.work_request`, `fracttal.work_order_note` |
 //! | `rdconversas` | yes | [`rdconversas`]: RD Conversas template sends, kind `rdconversas.template` |
+//! | `twilio` | yes | [`twilio`]: Twilio as a second WhatsApp provider: the `twilio.whatsapp` target (Content templates, free-form) and the `X-Twilio-Signature` webhook (brings hmac, sha1, base64) |
 //! | `rm` | yes | [`rm`]: appointment confirmations and reply routing for RM-style ERPs (senders found by kind, e.g. `whatsapp.template` or `rdconversas.template`) |
 //! | `testing` | no | `hubflow::testing`: the store conformance suite and the provider fakes in one place, for tests |
 //! | `sqlite` | yes | `hubflow::SqliteStore`: every store port over one SQLite file, WAL mode, schema created on open (brings sqlx with a bundled SQLite, and tokio) |
@@ -179,11 +181,14 @@ pub use adapters::rm;
     feature = "rm",
     feature = "rdconversas",
     feature = "timelines",
+    feature = "twilio",
     feature = "whatsapp"
 ))]
 pub use adapters::shared::auth;
 #[cfg(feature = "timelines")]
 pub use adapters::timelines;
+#[cfg(feature = "twilio")]
+pub use adapters::twilio;
 #[cfg(feature = "whatsapp")]
 pub use adapters::whatsapp;
 

@@ -14,11 +14,14 @@ pub mod rm;
     feature = "rm",
     feature = "rdconversas",
     feature = "timelines",
+    feature = "twilio",
     feature = "whatsapp"
 ))]
 pub(crate) mod shared;
 #[cfg(feature = "timelines")]
 pub mod timelines;
+#[cfg(feature = "twilio")]
+pub mod twilio;
 #[cfg(feature = "whatsapp")]
 pub mod whatsapp;
 
@@ -32,6 +35,8 @@ pub(crate) fn register_builtin(#[allow(unused_variables)] registry: &mut crate::
     whatsapp::register(registry);
     #[cfg(feature = "timelines")]
     timelines::register(registry);
+    #[cfg(feature = "twilio")]
+    twilio::register(registry);
     #[cfg(feature = "rdconversas")]
     rdconversas::register(registry);
     #[cfg(feature = "rm")]

@@ -13,6 +13,35 @@ pub(crate) fn region(code: &str) -> Option<country::Id> {
         .map(|_| id)
 }
 
+/// A target's `default_country` setting: the region, or the spec error at
+/// `/default_country`.
+#[cfg_attr(not(any(feature = "rdconversas", feature = "twilio")), allow(dead_code))]
+pub(crate) fn default_country(code: &str) -> Result<country::Id, crate::SpecError> {
+    region(code).ok_or_else(|| {
+        crate::SpecError::new(
+            "/default_country",
+            format!("unknown country {:?}", crate::text::truncate(code, 16)),
+        )
+        .with_hint("an ISO 3166 alpha-2 code, such as \"BR\", \"CL\" or \"ES\"")
+    })
+}
+
+/// A payload's `to` as E.164, or the error on `to` (which does not quote the number: it
+/// is personal data, and reports keep messages).
+#[cfg_attr(not(any(feature = "rdconversas", feature = "twilio")), allow(dead_code))]
+pub(crate) fn recipient(to: &str, region: country::Id) -> Result<E164, crate::TargetError> {
+    e164(to, region).map_err(|reason| {
+        crate::TargetError::field(
+            "to",
+            format!(
+                "not a valid phone number ({reason}); write it with its country code \
+                 (+55 11 …) or as a national number of {}",
+                region.as_ref()
+            ),
+        )
+    })
+}
+
 /// A valid number in E.164.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct E164 {

@@ -103,6 +103,15 @@ pub(crate) fn lookup_mut<'v>(root: &'v mut Value, path: &str) -> Option<&'v mut 
         })
 }
 
+/// Adds `more`'s fields to the object `data` (a later field replaces an earlier one);
+/// nothing when either is not an object.
+#[cfg_attr(not(any(feature = "whatsapp", feature = "twilio")), allow(dead_code))]
+pub(crate) fn merge_object(data: &mut Value, more: Value) {
+    if let (Value::Object(data), Value::Object(more)) = (data, more) {
+        data.extend(more);
+    }
+}
+
 /// What a JSON value is, for error messages: never its content, which may be personal data.
 pub(crate) fn json_kind(value: &Value) -> &'static str {
     match value {

@@ -141,13 +141,7 @@ impl RdConversasTarget {
     /// assert_eq!(error.path, "/default_country");
     /// ```
     pub fn default_country(mut self, code: &str) -> Result<Self, SpecError> {
-        self.default_country = phone::region(code).ok_or_else(|| {
-            SpecError::new(
-                "/default_country",
-                format!("unknown country {:?}", truncate(code, 16)),
-            )
-            .with_hint("an ISO 3166 alpha-2 code, such as \"BR\", \"CL\" or \"ES\"")
-        })?;
+        self.default_country = phone::default_country(code)?;
         Ok(self)
     }
 
@@ -226,17 +220,7 @@ impl Target for RdConversasTarget {
             .get("to")
             .map(text_of)
             .ok_or_else(|| TargetError::field("to", "missing: the number with country code"))?;
-        // The number itself is not quoted: it is personal data, and reports keep messages.
-        let number = phone::e164(&to, self.default_country).map_err(|reason| {
-            TargetError::field(
-                "to",
-                format!(
-                    "not a valid phone number ({reason}); write it with its country code \
-                     (+55 11 …) or as a national number of {}",
-                    self.default_country.as_ref()
-                ),
-            )
-        })?;
+        let number = phone::recipient(&to, self.default_country)?;
         let variables = match fields.get("variables") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(items)) => items

@@ -70,7 +70,7 @@ impl Authorization {
     /// let value = Authorization::basic("key", &"secret".into());
     /// assert_eq!(value.value().expose_secret(), "Basic a2V5OnNlY3JldA==");
     /// ```
-    #[cfg(any(feature = "fracttal", feature = "rm"))]
+    #[cfg(any(feature = "fracttal", feature = "rm", feature = "twilio"))]
     pub fn basic(user: &str, password: &SecretString) -> Self {
         use base64::Engine as _;
         let pair = format!("{user}:{}", password.expose_secret());
@@ -223,7 +223,7 @@ impl StaticToken {
     }
 
     /// `Authorization: Basic base64(user:password)`.
-    #[cfg(any(feature = "fracttal", feature = "rm"))]
+    #[cfg(any(feature = "fracttal", feature = "rm", feature = "twilio"))]
     pub fn basic(user: &str, password: &SecretString) -> Self {
         StaticToken(Authorization::basic(user, password))
     }

@@ -20,6 +20,7 @@
         feature = "rm",
         feature = "rdconversas",
         feature = "timelines",
+        feature = "twilio",
         feature = "whatsapp"
     )),
     allow(dead_code)

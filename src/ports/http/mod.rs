@@ -53,7 +53,7 @@ pub(crate) use fake::FakeScript;
 pub use fake::{FakeClient, ProviderFake};
 pub use headers::{HeaderValue, Headers, REDACTED};
 pub use recording::RecordingClient;
-#[cfg(any(feature = "http", feature = "rm"))]
+#[cfg(any(feature = "http", feature = "rm", feature = "twilio"))]
 pub(crate) use request::path_segment;
 pub use request::{HttpRequest, Method};
 #[cfg(feature = "reqwest")]

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use secrecy::SecretString;
-use serde::ser::SerializeStruct;
+use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
 use url::Url;
 
@@ -120,6 +120,47 @@ impl HttpRequest {
         Ok(self)
     }
 
+    /// Sets the body to `pairs`, form-encoded (`application/x-www-form-urlencoded`, as
+    /// Twilio's API takes it), with its content type. A key may repeat (`MediaUrl`).
+    ///
+    /// ```
+    /// use hubflow::http::{HttpRequest, Method};
+    ///
+    /// let request = HttpRequest::new(Method::Post, "https://api.example.com/m".parse().unwrap())
+    ///     .form(&[("To", "whatsapp:+5511999991234"), ("Body", "Olá & bem-vindo")]);
+    /// assert_eq!(&request.body[..], b"To=whatsapp%3A%2B5511999991234&Body=Ol%C3%A1+%26+bem-vindo");
+    /// assert_eq!(request.form_body(), vec![
+    ///     ("To".to_owned(), "whatsapp:+5511999991234".to_owned()),
+    ///     ("Body".to_owned(), "Olá & bem-vindo".to_owned()),
+    /// ]);
+    /// ```
+    #[must_use]
+    pub fn form<K: AsRef<str>, V: AsRef<str>>(mut self, pairs: &[(K, V)]) -> Self {
+        let mut encoded = url::form_urlencoded::Serializer::new(String::new());
+        for (key, value) in pairs {
+            encoded.append_pair(key.as_ref(), value.as_ref());
+        }
+        self.body = Bytes::from(encoded.finish());
+        self.headers.insert("Content-Type", FORM_CONTENT_TYPE);
+        self
+    }
+
+    /// The body read as form pairs, in order (empty when it is not a form).
+    pub fn form_body(&self) -> Vec<(String, String)> {
+        if !self.is_form() {
+            return Vec::new();
+        }
+        url::form_urlencoded::parse(&self.body)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    }
+
+    fn is_form(&self) -> bool {
+        self.headers
+            .get("content-type")
+            .is_some_and(|t| t.starts_with(FORM_CONTENT_TYPE))
+    }
+
     /// Adds a plain header.
     #[must_use]
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
@@ -165,6 +206,11 @@ impl Serialize for HttpRequest {
         s.serialize_field("headers", &self.headers)?;
         match self.json_body() {
             _ if self.secret_body => s.serialize_field("body", REDACTED)?,
+            // A form is shown as its pairs, in order, so a dry run reads like the JSON ones.
+            Err(_) if self.is_form() => {
+                let pairs: Vec<(String, String)> = self.form_body();
+                s.serialize_field("body", &FormPairs(&pairs))?
+            }
             Ok(json) => s.serialize_field("body", &json)?,
             Err(_) if self.body.is_empty() => s.serialize_field("body", &())?,
             Err(_) => s.serialize_field("body", &format!("<{} bytes>", self.body.len()))?,
@@ -175,7 +221,7 @@ impl Serialize for HttpRequest {
 
 /// What is percent-encoded in a path segment: everything but RFC 3986's unreserved
 /// characters (letters, digits, `-`, `.`, `_`, `~`).
-#[cfg(any(feature = "http", feature = "rm"))]
+#[cfg(any(feature = "http", feature = "rm", feature = "twilio"))]
 const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
@@ -185,7 +231,7 @@ const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
 /// Percent-encodes a value for one path segment, so it cannot add segments (`/`), a query
 /// (`?`) or climb (`..`); `None` for `.` and `..`, which are path operations once joined
 /// even percent-encoded (URL parsers read `%2E%2E` as `..`).
-#[cfg(any(feature = "http", feature = "rm"))]
+#[cfg(any(feature = "http", feature = "rm", feature = "twilio"))]
 pub(crate) fn path_segment(value: &str) -> Option<String> {
     if value == "."
         || value == ".."
@@ -195,4 +241,30 @@ pub(crate) fn path_segment(value: &str) -> Option<String> {
         return None;
     }
     Some(percent_encoding::utf8_percent_encode(value, SEGMENT).to_string())
+}
+
+/// The content type of form bodies.
+const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
+
+/// Form pairs serialized as an object (a repeated key becomes a list of its values).
+struct FormPairs<'a>(&'a [(String, String)]);
+
+impl Serialize for FormPairs<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut grouped: Vec<(&str, Vec<&str>)> = Vec::new();
+        for (key, value) in self.0 {
+            match grouped.iter_mut().find(|(k, _)| k == key) {
+                Some((_, values)) => values.push(value),
+                None => grouped.push((key, vec![value])),
+            }
+        }
+        let mut map = serializer.serialize_map(Some(grouped.len()))?;
+        for (key, values) in grouped {
+            match values.as_slice() {
+                [one] => map.serialize_entry(key, one)?,
+                many => map.serialize_entry(key, many)?,
+            }
+        }
+        map.end()
+    }
 }

@@ -13,6 +13,7 @@ use serde::{Serialize, Serializer};
 use serde_json::{json, Value};
 
 use super::model::{rfc3339, short_hash};
+use crate::record::merge_object;
 use crate::Record;
 
 /// Record kind of a template's status change (`message_template_status_update`).
@@ -236,7 +237,7 @@ impl TemplateUpdate {
                 rejection_reason,
                 recommendation,
             } => {
-                extend(
+                merge_object(
                     &mut data,
                     json!({
                         "status": status.as_str(),
@@ -250,7 +251,7 @@ impl TemplateUpdate {
                 ("status", status.as_str().to_owned())
             }
             TemplateChange::Quality { previous, new } => {
-                extend(&mut data, json!({"previous": previous, "new": new}));
+                merge_object(&mut data, json!({"previous": previous, "new": new}));
                 ("quality", new.clone())
             }
             TemplateChange::Components {
@@ -259,7 +260,7 @@ impl TemplateUpdate {
                 footer,
                 buttons,
             } => {
-                extend(
+                merge_object(
                     &mut data,
                     json!({"body": body, "header": header, "footer": footer, "buttons": buttons}),
                 );
@@ -270,7 +271,7 @@ impl TemplateUpdate {
                 new,
                 correct,
             } => {
-                extend(
+                merge_object(
                     &mut data,
                     json!({"previous": previous, "new": new, "correct": correct}),
                 );
@@ -532,13 +533,6 @@ impl UserPreference {
             self.timestamp.timestamp()
         );
         Record::new(key, KIND_USER_PREFERENCE, data).occurred_at(self.timestamp)
-    }
-}
-
-/// Adds `more`'s fields to the object `data`.
-pub(super) fn extend(data: &mut Value, more: Value) {
-    if let (Value::Object(data), Value::Object(more)) = (data, more) {
-        data.extend(more);
     }
 }
 

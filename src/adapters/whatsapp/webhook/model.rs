@@ -505,7 +505,7 @@ impl InboundMessage {
     /// and `to`, `to_user_id`.
     pub fn to_echo_record(&self) -> Record {
         let mut record = self.record_of(KIND_ECHO);
-        super::business::extend(
+        crate::record::merge_object(
             &mut record.data,
             json!({"to": self.to, "to_user_id": self.to_user_id}),
         );
