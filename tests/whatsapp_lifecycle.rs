@@ -391,3 +391,168 @@ async fn a_flow_spec_names_the_business_account_and_the_template_category() {
     assert_eq!(first.path, "/target/whatsapp.template/template_category");
     assert!(first.message.contains("promotional"), "{first}");
 }
+
+// ---- the preflight against the account's template list ----
+
+const TEMPLATES: &str = "/v23.0/102290129340398/message_templates";
+
+fn listing(name: &str, language: &str, status: &str, category: &str, body: &str) -> Value {
+    json!({"id": "1689556908129832", "name": name, "language": language, "status": status, "category": category,
+           "components": [
+               {"type": "HEADER", "format": "DOCUMENT"},
+               {"type": "BODY", "text": body},
+               {"type": "FOOTER", "text": "Manutenção"},
+               {"type": "BUTTONS", "buttons": [
+                   {"type": "QUICK_REPLY", "text": "Aceitar"},
+                   {"type": "URL", "text": "Abrir", "url": "https://erp.example.com/wo/{{1}}"}]}]})
+}
+
+/// Two pages, as Meta pages with `paging.cursors.after` and `paging.next`.
+async fn mount_templates(server: &MockServer) {
+    use wiremock::matchers::query_param;
+    Mock::given(method("GET"))
+        .and(path(TEMPLATES))
+        .and(query_param("after", "CURSOR-2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "data": [listing("wo_assignment", "pt_BR", "APPROVED", "UTILITY", "Olá {{1}}, a OT {{2}} é sua. {{1}}, confirme."),
+                     listing("spring_offer", "pt_BR", "APPROVED", "MARKETING", "Oferta {{1}}")],
+            "paging": {"cursors": {"before": "CURSOR-1", "after": "CURSOR-3"}}})))
+        .expect(1)
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(TEMPLATES))
+        .and(query_param("fields", "id,name,language,status,category,components"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "data": [listing("wo_assignment", "en_US", "APPROVED", "UTILITY", "Hello {{1}}, WO {{2}}."),
+                     listing("wo_paused", "pt_BR", "PAUSED", "UTILITY", "{{1}}")],
+            "paging": {"cursors": {"before": "CURSOR-0", "after": "CURSOR-2"},
+                       "next": "https://graph.facebook.com/v23.0/102290129340398/message_templates?after=CURSOR-2"}})))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
+fn preflight_flow(
+    server: &MockServer,
+    template: &str,
+    language: &str,
+    body: Value,
+    category: Option<&str>,
+) -> Flow {
+    let mut target = WhatsAppTarget::new(MessageKind::Template, connection(server));
+    if let Some(category) = category {
+        target = target.template_category(category);
+    }
+    Flow::builder(format!("pre-{template}"))
+        .map(
+            FieldMap::new(json!({
+                "to": "{{ phone }}", "template": template, "language": language,
+                "header": {"type": "document", "link": "https://erp.example.com/wo/1021.pdf"},
+                "body": body,
+                "buttons": [{"sub_type": "quick_reply", "payload": "accept"}, {"sub_type": "url", "text": "1021", "index": 1}]
+            }))
+            .unwrap(),
+        )
+        .target(target)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_preflight_checks_the_flows_template_against_the_accounts_list_once_per_ttl() {
+    use hubflow::whatsapp::{preflight, PreflightError, DEFAULT_CATALOG_TTL};
+    let server = MockServer::start().await;
+    mount_templates(&server).await;
+    mount_catch_all(&server).await;
+    let Harness { ctx, .. } = harness();
+    let sample = order("sample");
+    let good = preflight_flow(
+        &server,
+        "wo_assignment",
+        "pt_BR",
+        json!(["{{ folio }}", "Jonas"]),
+        None,
+    );
+    let catalog = preflight(&ctx, &good, &sample, DEFAULT_CATALOG_TTL)
+        .await
+        .unwrap();
+    assert_eq!(catalog.templates.len(), 4, "both pages were read");
+    // What the list said is noted for the pre-send checks.
+    let paused = template_state(&ctx, WABA, "wo_paused", "pt_BR")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(paused.usable(), Some(false));
+
+    // Every later check reads the cached list: the stand-in expects one read of each page.
+    let cases: Vec<(Flow, &str)> = vec![
+        (preflight_flow(&server, "wo_assignment", "es", json!(["a", "b"]), None),
+         "template `wo_assignment` (es) does not exist in the account; it exists in en_US, pt_BR"),
+        (preflight_flow(&server, "wo_assignment", "pt_BR", json!(["a"]), None),
+         "template `wo_assignment` (pt_BR): the body takes 2 parameters, the flow gives 1"),
+        (preflight_flow(&server, "wo_paused", "pt_BR", json!(["a"]), None),
+         "template `wo_paused` (pt_BR) is PAUSED at Meta: it cannot be sent"),
+        (preflight_flow(&server, "spring_offer", "pt_BR", json!(["a"]), Some("utility")),
+         "template `spring_offer` (pt_BR) is a MARKETING template at Meta, but the target says utility"),
+    ];
+    for (flow, expected) in cases {
+        let error = preflight(&ctx, &flow, &sample, DEFAULT_CATALOG_TTL)
+            .await
+            .unwrap_err();
+        assert_eq!(error.to_string(), expected);
+    }
+    // A flow whose sample is skipped, or that sends no template, says so.
+    let text = Flow::builder("text")
+        .map(FieldMap::new(json!({"to": "{{ phone }}", "text": "hi"})).unwrap())
+        .target(WhatsAppTarget::new(MessageKind::Text, connection(&server)))
+        .build()
+        .unwrap();
+    assert_eq!(
+        preflight(&ctx, &text, &sample, DEFAULT_CATALOG_TTL).await,
+        Err(PreflightError::NotATemplate)
+    );
+    server.verify().await;
+}
+
+#[tokio::test]
+async fn the_preflight_needs_the_business_account_and_reports_metas_refusal() {
+    use hubflow::whatsapp::{preflight, PreflightError, DEFAULT_CATALOG_TTL};
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(TEMPLATES))
+        .respond_with(
+            ResponseTemplate::new(401).set_body_json(fixture("whatsapp_api/error_190.json")),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_catch_all(&server).await;
+    let Harness { ctx, .. } = harness();
+    let flow = preflight_flow(&server, "wo_assignment", "pt_BR", json!(["a", "b"]), None);
+    let error = preflight(&ctx, &flow, &order("s"), DEFAULT_CATALOG_TTL)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, PreflightError::Fetch(why) if why.contains("190")),
+        "{error}"
+    );
+    assert!(!error.to_string().contains("EAAG-lifecycle"));
+    let no_waba = Flow::builder("x")
+        .map(
+            FieldMap::new(json!({"to": "{{ phone }}", "template": "t", "language": "pt_BR"}))
+                .unwrap(),
+        )
+        .target(WhatsAppTarget::new(
+            MessageKind::Template,
+            WhatsAppConnection::new(PHONE_ID, SecretString::from("t")).base_url(url(&server, "/")),
+        ))
+        .build()
+        .unwrap();
+    assert_eq!(
+        preflight(&ctx, &no_waba, &order("s"), DEFAULT_CATALOG_TTL).await,
+        Err(PreflightError::NoBusinessAccount)
+    );
+    server.verify().await;
+}

@@ -15,7 +15,10 @@ pub(crate) fn region(code: &str) -> Option<country::Id> {
 
 /// A target's `default_country` setting: the region, or the spec error at
 /// `/default_country`.
-#[cfg_attr(not(any(feature = "rdconversas", feature = "twilio")), allow(dead_code))]
+#[cfg_attr(
+    not(any(feature = "rdconversas", feature = "twilio")),
+    allow(dead_code)
+)]
 pub(crate) fn default_country(code: &str) -> Result<country::Id, crate::SpecError> {
     region(code).ok_or_else(|| {
         crate::SpecError::new(
@@ -28,7 +31,10 @@ pub(crate) fn default_country(code: &str) -> Result<country::Id, crate::SpecErro
 
 /// A payload's `to` as E.164, or the error on `to` (which does not quote the number: it
 /// is personal data, and reports keep messages).
-#[cfg_attr(not(any(feature = "rdconversas", feature = "twilio")), allow(dead_code))]
+#[cfg_attr(
+    not(any(feature = "rdconversas", feature = "twilio")),
+    allow(dead_code)
+)]
 pub(crate) fn recipient(to: &str, region: country::Id) -> Result<E164, crate::TargetError> {
     e164(to, region).map_err(|reason| {
         crate::TargetError::field(

@@ -65,7 +65,7 @@ use crate::{Action, Context, DeliveryError, Receipt, Record, SpecError, Target, 
 pub use error::{code_meaning, twilio_error, CODES};
 pub use signature::{sign, verify_signature, SignatureError, SIGNATURE_HEADER};
 pub(crate) use spec::register;
-pub use webhook::{TwilioWebhook, KIND_MESSAGE, KIND_STATUS, UNREADABLE_SOURCE};
+pub use webhook::{TwilioWebhook, DEFAULT_MAX_BODY, KIND_MESSAGE, KIND_STATUS, UNREADABLE_SOURCE};
 
 /// Twilio's API base URL.
 pub const DEFAULT_BASE_URL: &str = "https://api.twilio.com";

@@ -51,6 +51,7 @@
 //!
 //! The guide `docs/whatsapp.md` covers the setup on Meta's side and every error code.
 
+mod catalog;
 mod error;
 pub mod fake;
 mod lifecycle;
@@ -61,6 +62,10 @@ mod target;
 pub mod webhook;
 mod window;
 
+pub use catalog::{
+    preflight, ButtonSlot, CatalogTemplate, HeaderSlot, PreflightError, TemplateCatalog,
+    CATALOG_SCOPE, DEFAULT_CATALOG_TTL,
+};
 pub use error::{provider_error, GraphError};
 pub use lifecycle::{
     marketing_choice, remember, template_state, MarketingChoice, Remembered, TemplateCheck,

@@ -503,6 +503,9 @@ pub struct WhatsAppSend {
     /// The message body, kept as a value so upload ids go in without re-reading bytes.
     #[serde(skip)]
     body: Value,
+    /// The connection it is sent through (for the preflight's template list).
+    #[serde(skip)]
+    via: Via,
     #[serde(skip)]
     to: String,
 }
@@ -522,6 +525,27 @@ impl WhatsAppSend {
     /// choice); `None` for free-form messages.
     pub fn template(&self) -> Option<&TemplateCheck> {
         self.template.as_ref()
+    }
+
+    /// The connection the message is sent through.
+    pub(crate) fn connection(&self) -> &WhatsAppConnection {
+        &self.via.0
+    }
+}
+
+/// A target's connection inside its actions: equal when it is the same connection.
+#[derive(Clone)]
+struct Via(Arc<WhatsAppConnection>);
+
+impl PartialEq for Via {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl fmt::Debug for Via {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
     }
 }
 
@@ -655,6 +679,7 @@ impl Target for WhatsAppTarget {
             message: self.request(&body)?,
             window,
             template,
+            via: Via(Arc::clone(&self.connection)),
             to: message.to().to_owned(),
             body,
         })
