@@ -136,6 +136,10 @@
 //!   stay in a slot of their own.
 //! * Webhook signatures and tokens are compared in constant time (`subtle`).
 //! * Input is never trusted: malformed payloads end in typed errors, never in a panic.
+//!   An authentic webhook body that cannot be read is answered 200 and kept as an
+//!   [`Unreadable`] record that every flow fails at [`Stage::Read`] (a dead letter to
+//!   replay), so a provider never resends it for days and nothing is lost; only a bad
+//!   signature or token is refused.
 //!
 //! # Delivery guarantees
 //!
