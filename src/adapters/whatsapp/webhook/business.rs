@@ -219,7 +219,11 @@ impl TemplateUpdate {
     }
 
     /// The record: kind by change, key
-    /// `whatsapp:template:<waba_id>:<template_id>:<change>:<what>:<when>`.
+    /// `whatsapp:template:<waba_id>:<template_id>:<change>:<what>:<when>`; data `waba_id`,
+    /// `template_id`, `name`, `language`, `at`, `raw`, and by change: `status`, `usable`,
+    /// `reason`, `category`, `rejection_reason`, `recommendation` (status); `previous`,
+    /// `new` (quality); `body`, `header`, `footer`, `buttons` (components); `previous`,
+    /// `new`, `correct` (category).
     pub fn to_record(&self) -> Record {
         let mut data = json!({
             "waba_id": self.waba_id,
@@ -340,7 +344,9 @@ pub struct AccountUpdate {
 
 impl AccountUpdate {
     /// The record: kind `whatsapp.account`, key
-    /// `whatsapp:account:<waba_id>:<field>:<event>:<when>`.
+    /// `whatsapp:account:<waba_id>:<field>:<event>:<when>`; data `waba_id`, `field`,
+    /// `event`, `at`, `ban` (`{"state", "date"}`), `restrictions` (`[{"kind",
+    /// "expiration"}]`), `violation`, `raw`.
     pub fn to_record(&self) -> Record {
         let data = json!({
             "waba_id": self.waba_id,
@@ -392,7 +398,9 @@ pub struct PhoneNumberUpdate {
 
 impl PhoneNumberUpdate {
     /// The record: kind `whatsapp.phone_number`, key
-    /// `whatsapp:phone_number:<display_phone_number>:<field>:<event>:<when>`.
+    /// `whatsapp:phone_number:<display_phone_number>:<field>:<event>:<when>`; data
+    /// `waba_id`, `field`, `display_phone_number`, `event`, `current_limit`,
+    /// `requested_name`, `rejection_reason`, `at`, `raw`.
     pub fn to_record(&self) -> Record {
         let data = json!({
             "waba_id": self.waba_id,
@@ -509,7 +517,10 @@ pub struct UserPreference {
 
 impl UserPreference {
     /// The record: kind `whatsapp.user_preference`, key
-    /// `whatsapp:preference:<phone_number_id>:<wa_id>:<category>:<value>:<timestamp>`.
+    /// `whatsapp:preference:<phone_number_id>:<wa_id>:<category>:<value>:<timestamp>`;
+    /// data `waba_id`, `phone_number_id`, `display_phone_number`, `wa_id`, `user_id`,
+    /// `category`, `value`, `accepts` (`false` after a stop, `true` after a resume or
+    /// sign-up, `null` otherwise), `detail`, `timestamp`, `raw`.
     pub fn to_record(&self) -> Record {
         let data = json!({
             "waba_id": self.waba_id,

@@ -58,7 +58,10 @@ pub struct CallEvent {
 }
 
 impl CallEvent {
-    /// The record: kind `whatsapp.call`, key `<call id>:<event>`.
+    /// The record: kind `whatsapp.call`, key `<call id>:<event>`; data `waba_id`,
+    /// `phone_number_id`, `display_phone_number`, `id`, `event`, `direction`, `from`,
+    /// `to`, `timestamp`, `status`, `start_time`, `end_time`, `duration_secs`,
+    /// `biz_opaque_callback_data`, `contact_name`, `errors`, `raw`.
     pub fn to_record(&self) -> Record {
         let data = json!({
             "waba_id": self.waba_id,
@@ -107,7 +110,9 @@ pub struct CallStatus {
 }
 
 impl CallStatus {
-    /// The record: kind `whatsapp.call_status`, key `<call id>:<status, lower case>`.
+    /// The record: kind `whatsapp.call_status`, key `<call id>:<status, lower case>`;
+    /// data `waba_id`, `phone_number_id`, `id`, `status`, `timestamp`, `recipient_id`,
+    /// `biz_opaque_callback_data`, `raw`.
     pub fn to_record(&self) -> Record {
         let data = json!({
             "waba_id": self.waba_id,

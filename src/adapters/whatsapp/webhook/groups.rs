@@ -48,7 +48,10 @@ pub struct GroupEvent {
 
 impl GroupEvent {
     /// The record: kind `whatsapp.group`, key
-    /// `whatsapp:group:<group_id>:<field>:<type>:<request_id, else timestamp>`.
+    /// `whatsapp:group:<group_id>:<field>:<type>:<request_id, else timestamp>`; data
+    /// `waba_id`, `phone_number_id`, `display_phone_number`, `field`, `group_id`, `event`,
+    /// `timestamp`, `request_id`, `subject`, `description`, `added`, `removed`, `errors`,
+    /// `raw`.
     pub fn to_record(&self) -> Record {
         let data = json!({
             "waba_id": self.waba_id,

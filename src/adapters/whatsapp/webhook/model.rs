@@ -757,7 +757,8 @@ pub struct UnsupportedChange {
 
 impl UnsupportedChange {
     /// The record: kind `whatsapp.unsupported`, key
-    /// `whatsapp:unsupported:<waba_id>:<field>:<hash of the value>`.
+    /// `whatsapp:unsupported:<waba_id>:<field>:<time>:<hash of the value>`; data `waba_id`,
+    /// `field`, `phone_number_id`, `at`, `value`.
     pub fn to_record(&self) -> Record {
         let data = json!({
             "waba_id": self.waba_id,

@@ -49,7 +49,9 @@ pub struct HistoryChunk {
 
 impl HistoryChunk {
     /// The record: kind `whatsapp.history`, key
-    /// `whatsapp:history:<phone_number_id>:<phase>:<chunk_order>:<hash>`.
+    /// `whatsapp:history:<phone_number_id>:<phase>:<chunk_order>:<hash>`; data `waba_id`,
+    /// `phone_number_id`, `phase`, `chunk_order`, `progress`, `threads` (`[{"id",
+    /// "messages"}]`), `messages` (how many in all), `errors`, `raw`.
     pub fn to_record(&self) -> Record {
         let number = |n: Option<u64>| n.map_or_else(|| "-".to_owned(), |n| n.to_string());
         let data = json!({
@@ -100,7 +102,9 @@ pub struct ContactSync {
 
 impl ContactSync {
     /// The record: kind `whatsapp.contact_sync`, key
-    /// `whatsapp:contact_sync:<phone_number_id>:<phone_number>:<action>:<when>`.
+    /// `whatsapp:contact_sync:<phone_number_id>:<phone_number>:<action>:<when>`; data
+    /// `waba_id`, `phone_number_id`, `type`, `action`, `full_name`, `first_name`,
+    /// `phone_number`, `timestamp`, `raw`.
     pub fn to_record(&self) -> Record {
         let data = json!({
             "waba_id": self.waba_id,
