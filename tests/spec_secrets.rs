@@ -118,6 +118,25 @@ fn rdconversas() -> Form {
     }
 }
 
+fn twilio_forms() -> Vec<Form> {
+    vec![
+        Form {
+            connection: json!({"account_sid": "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                               "auth_token": {"secret": "S_TWILIO"}, "from": "+15557771234"}),
+            secrets: &["/auth_token"],
+            plain_or_secret: &[],
+        },
+        Form {
+            connection: json!({"account_sid": "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                               "api_key_sid": "SKbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+                               "api_key_secret": {"secret": "S_TWILIO_KEY"},
+                               "messaging_service_sid": "MGcccccccccccccccccccccccccccccccc"}),
+            secrets: &["/api_key_secret"],
+            plain_or_secret: &[],
+        },
+    ]
+}
+
 fn http() -> Form {
     Form {
         connection: json!({
@@ -212,6 +231,12 @@ fn cases() -> Vec<Case> {
         json!({"connection": "c", "template_message_id": "tpl"}),
         vec![rdconversas()],
     );
+    simple(
+        "twilio.whatsapp",
+        Role::Target,
+        json!({"connection": "c"}),
+        twilio_forms(),
+    );
     cases.push(Case {
         kind: "rm.confirmation",
         role: Role::Target,
@@ -267,6 +292,8 @@ fn secrets() -> MapSecrets {
         "S_SECRET",
         "S_RM",
         "S_RD",
+        "S_TWILIO",
+        "S_TWILIO_KEY",
         "S_OPS",
     ]
     .into_iter()
