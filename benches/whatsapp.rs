@@ -85,6 +85,54 @@ fn webhook_parsing(c: &mut Criterion) {
     group.finish();
 }
 
+/// pywa's 74 webhook payloads (every change field it knows), each a whole body.
+fn peer_payloads() -> Vec<Vec<u8>> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/pywa");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    let mut bodies = Vec::new();
+    for path in files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+    {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let cases: serde_json::Map<String, Value> = serde_json::from_str(&text).unwrap_or_default();
+        bodies.extend(
+            cases
+                .values()
+                .map(|body| serde_json::to_vec(body).unwrap_or_default()),
+        );
+    }
+    bodies
+}
+
+/// Every field, not only `messages`: the 74 peer payloads one after the other.
+fn peer_suite(c: &mut Criterion) {
+    let bodies = peer_payloads();
+    assert_eq!(bodies.len(), 74, "the peer suite is in tests/fixtures/pywa");
+    let bytes: usize = bodies.iter().map(Vec::len).sum();
+    let mut group = c.benchmark_group("webhook, 74 peer payloads");
+    group.throughput(Throughput::Bytes(bytes as u64));
+    group.bench_function("serde_json::Value", |b| {
+        b.iter(|| {
+            for body in &bodies {
+                let _ = serde_json::from_slice::<Value>(std::hint::black_box(body));
+            }
+        })
+    });
+    group.bench_function("parse + to_record", |b| {
+        b.iter(|| {
+            for body in &bodies {
+                let _ = parse(std::hint::black_box(body))
+                    .map(|events| events.iter().map(|e| e.to_record()).collect::<Vec<_>>());
+            }
+        })
+    });
+    group.finish();
+}
+
 fn template_building(c: &mut Criterion) {
     let payload = json!({
         "to": "5511999991234",
@@ -102,5 +150,5 @@ fn template_building(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, webhook_parsing, template_building);
+criterion_group!(benches, webhook_parsing, peer_suite, template_building);
 criterion_main!(benches);
