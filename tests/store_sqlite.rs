@@ -115,6 +115,25 @@ async fn a_file_that_is_not_a_database_is_refused() {
     assert_eq!(error.kind(), StoreErrorKind::Corrupt, "{error:?}");
 }
 
+/// Processes starting together open a new file at once; SQLite refuses all but one of
+/// the switches to WAL without waiting, and the others must open again, not fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_first_opens_of_one_new_file_all_succeed() {
+    for round in 0..10 {
+        let dir = TempDir::new(&format!("race-{round}"));
+        let path = dir.file("store.db");
+        let opens = (0..8).map(|_| {
+            let path = path.clone();
+            tokio::spawn(async move { SqliteStore::open(&path).await })
+        });
+        for open in futures_util::future::join_all(opens).await {
+            if let Err(error) = open.unwrap() {
+                panic!("round {round}: {error:?}");
+            }
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_stores_on_one_file_claim_a_key_once() {
     let dir = TempDir::new("shared");

@@ -143,11 +143,25 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(BUSY_TIMEOUT);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(FILE_CONNECTIONS)
-            .connect_with(options)
-            .await
-            .map_err(|e| db_error("opening the database file", e))?;
+        let mut attempt: u32 = 0;
+        let pool = loop {
+            match SqlitePoolOptions::new()
+                .max_connections(FILE_CONNECTIONS)
+                .connect_with(options.clone())
+                .await
+            {
+                Ok(pool) => break pool,
+                // Two first opens of a new file (two processes starting together) race to
+                // switch it to WAL, which needs the file alone; SQLite answers the loser
+                // "database is locked" at once, without waiting on its busy handler (that
+                // would deadlock). The winner finishes in milliseconds: open again.
+                Err(error) if is_locked(&error) && attempt < OPEN_ATTEMPTS => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt))).await;
+                }
+                Err(error) => return Err(db_error("opening the database file", error)),
+            }
+        };
         SqliteStore::with_schema(pool).await
     }
 
@@ -228,6 +242,15 @@ impl SqliteStore {
 }
 
 /// A driver error as a store error of the fitting kind, with the driver's error as source.
+/// How many times an open that found the file locked by another first open is retried
+/// (waits of 10, 20, … ms: about 2 s in all).
+const OPEN_ATTEMPTS: u32 = 20;
+
+/// SQLITE_BUSY (5): another connection holds the lock this one needs.
+fn is_locked(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.code().as_deref() == Some("5"))
+}
+
 fn db_error(what: &str, error: sqlx::Error) -> StoreError {
     let failed = format!("{what} failed");
     let kind = match &error {
