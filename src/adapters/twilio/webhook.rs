@@ -150,7 +150,8 @@ impl WebhookSource for TwilioWebhook {
         }
         // Only a form body is covered by the signature: a body of another type is not
         // read as parameters, so it is signed over the URL alone and kept unread below.
-        let params = if is_form(request) {
+        let form = is_form(request);
+        let params = if form {
             form_pairs(&request.body)
         } else {
             Vec::new()
@@ -159,7 +160,7 @@ impl WebhookSource for TwilioWebhook {
         if verify_signature(&self.auth_token, &self.url_of(request), &params, header).is_err() {
             return WebhookReply::status(401, "invalid signature");
         }
-        let record = if is_form(request) {
+        let record = if form {
             read(&params)
         } else {
             Err("the body is not form-encoded, as Twilio's messaging webhooks are".to_owned())

@@ -38,7 +38,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::lifecycle::{note_template, TemplateNote};
 use super::webhook::TemplateStatus;
@@ -500,7 +500,6 @@ pub async fn preflight(
         .ok_or(PreflightError::NotATemplate)?;
     let check = send.template().ok_or(PreflightError::NotATemplate)?;
     let catalog = TemplateCatalog::load(ctx, send.connection(), ttl).await?;
-    let body = send.message().json_body().unwrap_or_else(|_| json!({}));
-    catalog.check(&body, check.category.as_deref())?;
+    catalog.check(send.body(), check.category.as_deref())?;
     Ok(catalog)
 }

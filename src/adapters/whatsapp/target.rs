@@ -527,6 +527,11 @@ impl WhatsAppSend {
         self.template.as_ref()
     }
 
+    /// The message body as a value (what `message` carries as bytes).
+    pub(crate) fn body(&self) -> &Value {
+        &self.body
+    }
+
     /// The connection the message is sent through.
     pub(crate) fn connection(&self) -> &WhatsAppConnection {
         &self.via.0
