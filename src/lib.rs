@@ -164,7 +164,7 @@ mod adapters;
 mod pipeline;
 mod ports;
 
-pub use pipeline::{condition, lookup, mapper, spec};
+pub use pipeline::{condition, conversation, lookup, mapper, spec};
 pub use ports::http;
 
 pub(crate) use pipeline::{

@@ -3,6 +3,7 @@
 
 pub mod condition;
 pub(crate) mod context;
+pub mod conversation;
 pub(crate) mod error;
 pub(crate) mod flow;
 pub mod lookup;

@@ -519,7 +519,7 @@ fn section<T>(
         .ok()
 }
 
-fn unknown_kind<'a>(
+pub(crate) fn unknown_kind<'a>(
     path: &str,
     what: &str,
     kind: &str,

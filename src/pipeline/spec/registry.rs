@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::secrets::{SecretRef, SecretResolver, SecretValue};
+use crate::conversation::DynService;
 use crate::http::HeaderValue;
 use crate::{Directory, DynTarget, Source, SpecError, SpecErrors};
 
@@ -21,6 +22,9 @@ pub type DirectoryFactory =
 /// Builds a source of one kind from its spec config.
 pub type SourceFactory =
     dyn Fn(&BuildContext<'_>, &Value) -> Result<Arc<dyn Source>, SpecErrors> + Send + Sync;
+/// Builds a conversation's service (the ERP it calls) of one kind from its spec config.
+pub type ServiceFactory =
+    dyn Fn(&BuildContext<'_>, &Value) -> Result<DynService, SpecErrors> + Send + Sync;
 
 /// Maps kind names (`http.post`, `whatsapp.template`, `fracttal.work_orders`) to adapter
 /// constructors. [`Registry::default`] has every adapter compiled in; hosts add their own.
@@ -41,6 +45,7 @@ pub struct Registry {
     targets: BTreeMap<String, Arc<TargetFactory>>,
     sources: BTreeMap<String, Arc<SourceFactory>>,
     directories: BTreeMap<String, Arc<DirectoryFactory>>,
+    services: BTreeMap<String, Arc<ServiceFactory>>,
 }
 
 impl Registry {
@@ -50,6 +55,7 @@ impl Registry {
             targets: BTreeMap::new(),
             sources: BTreeMap::new(),
             directories: BTreeMap::new(),
+            services: BTreeMap::new(),
         }
     }
 
@@ -111,6 +117,48 @@ impl Registry {
         self
     }
 
+    /// Registers (or replaces) a service kind for a conversation's `services`: how an ERP
+    /// (the RM adapter's `rm.scheduling`, or the host's own) is offered to conversation
+    /// specs by name.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use async_trait::async_trait;
+    /// use hubflow::conversation::{DynService, Service, ServiceCall, ServiceError};
+    /// use hubflow::spec::Registry;
+    /// use hubflow::Context;
+    /// use serde_json::{json, Value};
+    ///
+    /// struct Specialties;
+    /// #[async_trait]
+    /// impl Service for Specialties {
+    ///     fn describe(&self) -> String { "specialties".into() }
+    ///     fn operations(&self) -> Vec<String> { vec!["list_specialties".into()] }
+    ///     async fn call(&self, _: &Context, _: &ServiceCall) -> Result<Value, ServiceError> {
+    ///         Ok(json!([{"id": "card", "name": "Cardiologia"}]))
+    ///     }
+    /// }
+    /// let mut registry = Registry::default();
+    /// registry.register_service("acme.clinic", |_cx, _config| Ok(Arc::new(Specialties) as DynService));
+    /// assert!(registry.service_kinds().any(|k| k == "acme.clinic"));
+    /// ```
+    pub fn register_service<F>(&mut self, kind: impl Into<String>, factory: F) -> &mut Self
+    where
+        F: Fn(&BuildContext<'_>, &Value) -> Result<DynService, SpecErrors> + Send + Sync + 'static,
+    {
+        self.services.insert(kind.into(), Arc::new(factory));
+        self
+    }
+
+    /// The registered service kinds, sorted.
+    pub fn service_kinds(&self) -> impl Iterator<Item = &str> {
+        self.services.keys().map(String::as_str)
+    }
+
+    pub(crate) fn service(&self, kind: &str) -> Option<&Arc<ServiceFactory>> {
+        self.services.get(kind)
+    }
+
     /// The registered directory kinds, sorted.
     pub fn directory_kinds(&self) -> impl Iterator<Item = &str> {
         self.directories.keys().map(String::as_str)
@@ -140,9 +188,11 @@ impl Registry {
 }
 
 impl Default for Registry {
-    /// Every adapter kind compiled into this build, and the `map` directory.
+    /// Every adapter kind compiled into this build, the `map` directory and the
+    /// `conversation` target.
     fn default() -> Self {
         let mut registry = Registry::empty();
+        crate::conversation::register(&mut registry);
         registry.register_directory(crate::lookup::MAP_KIND, |cx, config| {
             Ok(Arc::new(crate::lookup::MapDirectory::from_spec(cx, config)?) as Arc<dyn Directory>)
         });
@@ -157,6 +207,7 @@ impl fmt::Debug for Registry {
             .field("targets", &self.targets.keys().collect::<Vec<_>>())
             .field("sources", &self.sources.keys().collect::<Vec<_>>())
             .field("directories", &self.directories.keys().collect::<Vec<_>>())
+            .field("services", &self.services.keys().collect::<Vec<_>>())
             .finish()
     }
 }

@@ -47,7 +47,6 @@ pub(crate) use rate::interval_micros;
 pub use rate::RateStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
-#[cfg_attr(not(any(feature = "whatsapp", feature = "rm")), allow(unused_imports))]
 pub(crate) use state::update_state;
 #[cfg(test)]
 pub(crate) use state::YieldingState;

@@ -112,14 +112,11 @@ pub trait StateStore: Send + Sync {
 /// How often [`update_state`] re-reads and retries after losing a compare-and-swap before it
 /// reports a conflict. Losing this often means many writers on one key at once, which no
 /// caller here produces.
-#[cfg_attr(not(any(feature = "whatsapp", feature = "rm")), allow(dead_code))]
 const UPDATE_ATTEMPTS: usize = 16;
 
 /// Read-modify-write through [`StateStore::swap_state`]: reads the live entry, asks `change`
 /// for the new one (`None`: leave it as it is), and swaps; when another writer got there
 /// first, reads again. Answers whether it wrote.
-// Used by the WhatsApp and RM adapters only.
-#[cfg_attr(not(any(feature = "whatsapp", feature = "rm")), allow(dead_code))]
 pub(crate) async fn update_state(
     store: &dyn StateStore,
     scope: &str,
