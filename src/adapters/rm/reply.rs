@@ -15,7 +15,12 @@ use super::client::RmClient;
 use super::pending::{comparable_phone, digits, PendingConfirmation, PendingConfirmations};
 use super::route::Route;
 use crate::text::text_of;
-use crate::{Context, DeliveryError, Receipt, Record, Target, TargetError};
+use crate::{Context, DeliveryError, DynTarget, Receipt, Record, Target, TargetError};
+
+mod pick;
+
+pub(super) use pick::{ask_button_problem, ask_text_problem};
+use pick::{described, Pick, DEFAULT_ASK_BUTTON, DEFAULT_ASK_TEXT};
 
 /// How long after it was sent a confirmation can be answered (default 72 h); replies
 /// after that, or after the appointment started, are reported as expired.
@@ -199,12 +204,42 @@ impl crate::Action for ReadReply {
 ///    message), not routed by phone;
 /// 3. else (no payload appointment, no context) the number: its pending, unexpired
 ///    confirmations from today on; exactly one is the match, none is *unmatched*, several
-///    are *ambiguous*.
+///    are *ambiguous*, unless a sender is configured to ask which (below).
 ///
 /// A matched confirmation whose appointment has started, whose day is over, or that is
 /// older than the validity is *expired*. Unmatched, ambiguous and expired answers fail
 /// permanently (`DeliveryError::Precondition`) with a message starting with that word;
 /// they are dead letters for a person, and nothing is sent to the ERP.
+///
+/// **Several appointments: the patient picks.** With a sender ([`ask`](ReplyTarget::ask)),
+/// a bare confirm or cancel (no appointment in the payload, no context) from a number with
+/// several pending, unexpired confirmations is answered with a list instead of failing.
+/// First, appointments that already have an applied answer (confirmed or cancelled) step
+/// aside while others are still unanswered: if one unanswered is left, the answer applies
+/// to it directly (the receipt lists the others under `already_answered`); if none is left,
+/// they are all offered again. Otherwise the sender gets a `whatsapp.interactive` list
+/// payload, to the number that answered:
+///
+/// * `body`: [`ask_text`](ReplyTarget::ask_text), `{action}` replaced by `confirmar` or
+///   `cancelar` (default "Você tem mais de uma consulta. Qual delas deseja {action}?");
+/// * `list.button`: [`ask_button`](ReplyTarget::ask_button) (default "Ver horários");
+/// * one section of rows, nearest first (by start, an appointment without one at the start
+///   of its day), at most 10: `id` the [`ButtonPayload`] `<action>:<appointment_id>:<date>`,
+///   `title` the local start time `HH:MM` (the date `dd/mm/yyyy` when the ERP gave no time),
+///   `description` the weekday, the date and the appointment id, cut with `…` to 72
+///   characters.
+///
+/// The pick comes back as an `interactive` reply whose `reply_id` is the row's id, so rule 1
+/// applies it to exactly that appointment, with the usual once-per-appointment claim; the
+/// others stay pending. Nothing is called in the ERP for the list itself: the record is
+/// delivered with the sender's receipt (its id, the sent message's id), details `asked:
+/// "which"`, `action`, `phone`, `candidates` (the listed appointments: `appointment_id`,
+/// `date`, `starts_at`), `message_id`, `sent` (the sender's own details), and, with more than
+/// 10 candidates, `not_listed` (the later ones). A failed send fails the record as the
+/// sender's error says (retryable or not), with nothing applied. A repeated bare answer
+/// sends the list again. An attendant answer with several candidates is still *ambiguous*:
+/// the list is only for confirm and cancel. Without a sender, several candidates are
+/// *ambiguous* as before, whether answered or not.
 ///
 /// **Applying**: confirm and cancel call their routes once per appointment (the
 /// `Idempotency-Key` claim of [`ActionTarget`](super::ActionTarget)): a repeated answer is
@@ -214,8 +249,49 @@ impl crate::Action for ReadReply {
 /// to a person (for WhatsApp Cloud, by routing the number to its inbox).
 ///
 /// The receipt: id `rm:<action>:<appointment_id>`, details `action`, `appointment_id`,
-/// `date`, `matched_by` (`button`, `context` or `phone`), and `already_applied` or
-/// `handoff` when they apply.
+/// `date`, `matched_by` (`button`, `context` or `phone`), and `already_applied`,
+/// `already_answered` or `handoff` when they apply.
+///
+/// ```
+/// # #[cfg(feature = "whatsapp")]
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use hubflow::rm::{PendingConfirmation, PendingConfirmations, ReplyTarget, RmAuth, RmClient};
+/// use hubflow::whatsapp::{remember_inbound, MessageKind, WhatsAppConnection, WhatsAppTarget};
+/// use hubflow::{Context, Flow, ManualClock, MemoryStore, Record};
+/// use hubflow::http::RecordingClient;
+/// use secrecy::SecretString;
+/// use serde_json::json;
+///
+/// let now = "2026-03-02T12:00:00Z".parse().unwrap();
+/// let ctx = Context::new(RecordingClient::new(), ManualClock::new(now), MemoryStore::new());
+/// // Two confirmations went to one number for the same day.
+/// let pending = PendingConfirmations::default();
+/// for (id, at) in [("A-2", "2026-03-03T13:00:00Z"), ("A-1", "2026-03-03T11:30:00Z")] {
+///     let sent = PendingConfirmation::new(id, "2026-03-03".parse().unwrap(), "5511999991234", now)
+///         .starts_at(Some(at.parse().unwrap()));
+///     pending.remember(&ctx, &sent).await.unwrap();
+/// }
+/// let erp = RmClient::new("https://erp.example:8051".parse().unwrap(), RmAuth::Bearer(SecretString::from("t0k3n")));
+/// let list = WhatsAppTarget::new(MessageKind::Interactive, WhatsAppConnection::new("1065", SecretString::from("wa-token")));
+/// let flow = Flow::builder("rm-replies")
+///     .target(ReplyTarget::new(erp).ask(list).ask_button("Escolher horário"))
+///     .build()
+///     .unwrap();
+/// // The patient types "sim" (their message opened WhatsApp's 24-hour window).
+/// let typed = Record::new("wamid.R", "whatsapp.message",
+///     json!({"phone_number_id": "1065", "from": "5511999991234", "type": "text", "text": "sim"}))
+///     .occurred_at(now);
+/// remember_inbound(&ctx, std::slice::from_ref(&typed)).await.unwrap();
+/// let dry = flow.dry_run(&ctx, vec![typed]).await;
+/// let sent = dry.records[0].requests[0].json_body().unwrap();
+/// let rows = &sent["interactive"]["action"]["sections"][0]["rows"];
+/// assert_eq!(rows[0]["id"], "confirm:A-1:2026-03-03");
+/// assert_eq!(rows[0]["title"], "08:30");
+/// assert_eq!(rows[1]["title"], "10:00");
+/// assert_eq!(sent["interactive"]["body"]["text"],
+///     "Você tem mais de uma consulta. Qual delas deseja confirmar?");
+/// # });
+/// ```
 #[derive(Clone)]
 pub struct ReplyTarget {
     client: RmClient,
@@ -225,6 +301,32 @@ pub struct ReplyTarget {
     time_zone: chrono_tz::Tz,
     validity: Duration,
     lookahead_days: u32,
+    ask: Option<DynTarget>,
+    ask_text: String,
+    ask_button: String,
+}
+
+/// What matching by appointment, context or number found.
+enum Matched {
+    /// The confirmation the answer is for, how it was found, and the number's other
+    /// confirmations that stepped aside because they were already answered.
+    One {
+        pending: PendingConfirmation,
+        by: &'static str,
+        answered: Vec<PendingConfirmation>,
+    },
+    /// Several for a bare confirm or cancel, with a sender to ask which.
+    Several(Vec<PendingConfirmation>),
+}
+
+impl Matched {
+    fn one(pending: PendingConfirmation, by: &'static str) -> Self {
+        Matched::One {
+            pending,
+            by,
+            answered: Vec::new(),
+        }
+    }
 }
 
 impl ReplyTarget {
@@ -243,6 +345,9 @@ impl ReplyTarget {
             time_zone: chrono_tz::America::Sao_Paulo,
             validity: DEFAULT_VALIDITY,
             lookahead_days: DEFAULT_LOOKAHEAD_DAYS,
+            ask: None,
+            ask_text: DEFAULT_ASK_TEXT.to_owned(),
+            ask_button: DEFAULT_ASK_BUTTON.to_owned(),
         }
     }
 
@@ -285,6 +390,35 @@ impl ReplyTarget {
     #[must_use]
     pub fn lookahead_days(mut self, days: u32) -> Self {
         self.lookahead_days = days;
+        self
+    }
+
+    /// Asks which appointment a bare confirm or cancel is for, when the number has several
+    /// pending: `sender` gets a `whatsapp.interactive` list payload (`to`, `body`,
+    /// `list.button`, `list.sections`) whose rows are the appointments (see "Several
+    /// appointments" above). Any target that takes that payload will do, such as a
+    /// `hubflow::whatsapp::WhatsAppTarget` of kind `MessageKind::Interactive` (feature
+    /// `whatsapp`), or a [`DynTarget`] built from the registry (the spec form's `ask`).
+    #[must_use]
+    pub fn ask(mut self, sender: impl Target + 'static) -> Self {
+        self.ask = Some(DynTarget::new(sender));
+        self
+    }
+
+    /// The list's body; `{action}` is replaced by `confirmar` or `cancelar`. Default
+    /// "Você tem mais de uma consulta. Qual delas deseja {action}?". Cut with `…` to
+    /// 1024 characters when longer (the spec form refuses it instead).
+    #[must_use]
+    pub fn ask_text(mut self, text: impl Into<String>) -> Self {
+        self.ask_text = text.into();
+        self
+    }
+
+    /// The label of the button that opens the list. Default "Ver horários". Cut with `…`
+    /// to 20 characters when longer (the spec form refuses it instead).
+    #[must_use]
+    pub fn ask_button(mut self, label: impl Into<String>) -> Self {
+        self.ask_button = label.into();
         self
     }
 
@@ -334,11 +468,7 @@ impl ReplyTarget {
     }
 
     /// Finds the confirmation an answer is for, or says why there is none.
-    async fn matching(
-        &self,
-        ctx: &Context,
-        routing: &ReadReply,
-    ) -> Result<(PendingConfirmation, &'static str), DeliveryError> {
+    async fn matching(&self, ctx: &Context, routing: &ReadReply) -> Result<Matched, DeliveryError> {
         let now = ctx.clock().now();
         let today = now.with_timezone(&self.time_zone).date_naive();
         let last = today
@@ -366,7 +496,7 @@ impl ReplyTarget {
             };
             let when = routing.date.map(|d| format!(" on {d}")).unwrap_or_default();
             return match found {
-                Some(p) if same_number(&p) => self.unexpired(p, now, "button"),
+                Some(p) if same_number(&p) => self.unexpired(p, now, "button").map(Matched::from),
                 Some(_) => Err(unmatched(format!(
                     "the button names appointment {id}{when}, whose confirmation went to another number"
                 ))),
@@ -378,7 +508,7 @@ impl ReplyTarget {
         }
         if let Some(context) = &routing.context_id {
             return match self.pending.by_message(ctx, context).await? {
-                Some(p) if same_number(&p) => self.unexpired(p, now, "context"),
+                Some(p) if same_number(&p) => self.unexpired(p, now, "context").map(Matched::from),
                 Some(_) => Err(unmatched(format!(
                     "message {context} was a confirmation to another number"
                 ))),
@@ -387,31 +517,91 @@ impl ReplyTarget {
                 ))),
             };
         }
-        let candidates: Vec<_> = self
+        let mut candidates: Vec<_> = self
             .pending
             .by_phone(ctx, &routing.from, today, last)
             .await?
             .into_iter()
             .filter(|p| p.expired(now, self.time_zone, self.validity).is_none())
             .collect();
-        match candidates.as_slice() {
-            [] => Err(unmatched(format!(
-                "no pending confirmation for number {} from {today} to {last}",
-                routing.from
-            ))),
-            [one] => Ok((one.clone(), "phone")),
-            several => Err(DeliveryError::Precondition(format!(
-                "ambiguous: number {} has {} pending confirmations (appointments {}) and the \
-                 answer does not say which one",
-                routing.from,
-                several.len(),
-                several
-                    .iter()
-                    .map(|p| format!("{} on {}", p.appointment_id, p.date))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))),
+        match candidates.len() {
+            0 => {
+                return Err(unmatched(format!(
+                    "no pending confirmation for number {} from {today} to {last}",
+                    routing.from
+                )))
+            }
+            1 => return Ok(Matched::one(candidates.remove(0), "phone")),
+            _ if !self.asks(routing.action) => return Err(ambiguous(&routing.from, &candidates)),
+            _ => {}
         }
+        // Answered appointments step aside while others still wait for an answer.
+        let mut open = Vec::new();
+        let mut answered = Vec::new();
+        for p in candidates {
+            if self.answered(ctx, &p.appointment_id).await? {
+                answered.push(p);
+            } else {
+                open.push(p);
+            }
+        }
+        Ok(match open.len() {
+            0 => Matched::Several(answered),
+            1 => Matched::One {
+                pending: open.remove(0),
+                by: "phone",
+                answered,
+            },
+            _ => Matched::Several(open),
+        })
+    }
+
+    /// Whether several candidates for `action` are answered with a list: a sender is
+    /// configured and the answer confirms or cancels.
+    fn asks(&self, action: Action) -> bool {
+        self.ask.is_some() && matches!(action, Action::Confirm | Action::Cancel)
+    }
+
+    /// Whether an answer was already applied to the appointment (confirmed or cancelled).
+    async fn answered(&self, ctx: &Context, appointment_id: &str) -> Result<bool, DeliveryError> {
+        for action in [Action::Confirm, Action::Cancel] {
+            if was_applied(ctx, &self.pending, action, appointment_id).await? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Sends the list of `candidates` for the patient to pick one; nothing is applied.
+    async fn ask_which(
+        &self,
+        ctx: &Context,
+        record: &Record,
+        routing: &ReadReply,
+        candidates: Vec<PendingConfirmation>,
+    ) -> Result<Receipt, DeliveryError> {
+        // `matching` finds several only with a sender; without one this stays total.
+        let Some(sender) = &self.ask else {
+            return Err(ambiguous(&routing.from, &candidates));
+        };
+        let pick = Pick::new(candidates, routing.action, self.time_zone);
+        let payload = pick.payload(&routing.from, &self.ask_text, &self.ask_button);
+        let send = sender.prepare(record, &payload)?;
+        let sent = sender.deliver(ctx, record, &send).await?;
+        let mut details = json!({
+            "asked": "which",
+            "action": routing.action.as_str(),
+            "phone": routing.from,
+            "candidates": described(&pick.listed),
+            "message_id": sent.id,
+        });
+        if !pick.not_listed.is_empty() {
+            details["not_listed"] = described(&pick.not_listed);
+        }
+        if !sent.details.is_null() {
+            details["sent"] = sent.details.clone();
+        }
+        Ok(sent.with_details(details))
     }
 
     fn unexpired(
@@ -427,6 +617,25 @@ impl ReplyTarget {
     }
 }
 
+impl From<(PendingConfirmation, &'static str)> for Matched {
+    fn from((pending, by): (PendingConfirmation, &'static str)) -> Self {
+        Matched::one(pending, by)
+    }
+}
+
+fn ambiguous(from: &str, candidates: &[PendingConfirmation]) -> DeliveryError {
+    DeliveryError::Precondition(format!(
+        "ambiguous: number {from} has {} pending confirmations (appointments {}) and the \
+         answer does not say which one",
+        candidates.len(),
+        candidates
+            .iter()
+            .map(|p| format!("{} on {}", p.appointment_id, p.date))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+}
+
 fn unmatched(message: String) -> DeliveryError {
     DeliveryError::Precondition(format!("unmatched: {message}"))
 }
@@ -439,6 +648,7 @@ impl fmt::Debug for ReplyTarget {
             .field("scope", &self.pending.scope())
             .field("time_zone", &self.time_zone)
             .field("validity", &self.validity)
+            .field("ask", &self.ask.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -459,10 +669,19 @@ impl Target for ReplyTarget {
     async fn deliver(
         &self,
         ctx: &Context,
-        _record: &Record,
+        record: &Record,
         routing: &ReadReply,
     ) -> Result<Receipt, DeliveryError> {
-        let (pending, matched_by) = self.matching(ctx, routing).await?;
+        let (pending, matched_by, answered) = match self.matching(ctx, routing).await? {
+            Matched::One {
+                pending,
+                by,
+                answered,
+            } => (pending, by, answered),
+            Matched::Several(candidates) => {
+                return self.ask_which(ctx, record, routing, candidates).await
+            }
+        };
         let action = routing.action;
         let mut details = json!({
             "action": action.as_str(),
@@ -471,6 +690,9 @@ impl Target for ReplyTarget {
             "matched_by": matched_by,
             "confirmation": pending.key,
         });
+        if !answered.is_empty() {
+            details["already_answered"] = described(&answered);
+        }
         if action == Action::Confirm
             && was_applied(ctx, &self.pending, Action::Cancel, &pending.appointment_id).await?
         {
@@ -503,10 +725,14 @@ impl Target for ReplyTarget {
         Ok(receipt)
     }
 
+    /// The sender's fakes, then the ERP's: the ERP's fake answers every path below its
+    /// base URL, so it is asked last.
     fn fakes(&self) -> Vec<std::sync::Arc<dyn crate::http::ProviderFake>> {
-        vec![std::sync::Arc::new(super::fake::RmFake::for_client(
+        let mut fakes = self.ask.as_ref().map(Target::fakes).unwrap_or_default();
+        fakes.push(std::sync::Arc::new(super::fake::RmFake::for_client(
             &self.client,
-        ))]
+        )));
+        fakes
     }
 }
 

@@ -14,7 +14,7 @@ use super::appointments::{AppointmentsSource, FieldNames, Paging, QUERY_PLACEHOL
 use super::client::{JwtAuth, RmAuth, RmClient};
 use super::confirmation::ConfirmationTarget;
 use super::pending::PendingConfirmations;
-use super::reply::{IntentWords, ReplyTarget};
+use super::reply::{ask_button_problem, ask_text_problem, IntentWords, ReplyTarget};
 use super::route::Route;
 use super::ACTION_PLACEHOLDERS;
 use crate::spec::{BuildContext, Registry, SecretRef};
@@ -219,6 +219,12 @@ struct ReplySpec {
     routes: BTreeMap<Action, Route>,
     #[serde(default)]
     words: Option<IntentWords>,
+    #[serde(default)]
+    ask: Option<BTreeMap<String, Value>>,
+    #[serde(default)]
+    ask_text: Option<String>,
+    #[serde(default)]
+    ask_button: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -313,6 +319,50 @@ pub(crate) fn register(registry: &mut Registry) {
         }
         if let Some(words) = spec.words {
             target = target.words(words);
+        }
+        let asks = spec.ask.is_some();
+        if let Some(ask) = spec.ask {
+            let mut kinds = ask.into_iter();
+            match (kinds.next(), kinds.next()) {
+                (Some((kind, inner)), None) => {
+                    // Found by kind in the registry, as `rm.confirmation`'s sender is.
+                    let path = format!("/ask/{}", crate::pointer_token(&kind));
+                    match cx.target(&kind, &inner) {
+                        Ok(sender) => target = target.ask(sender),
+                        Err(e) => errors.extend(e.prefixed(&path)),
+                    }
+                }
+                _ => errors.push(
+                    SpecError::new("/ask", "name exactly one sending kind").with_hint(
+                        "use {\"ask\": {\"whatsapp.interactive\": {\"connection\": \"whatsapp\"}}}",
+                    ),
+                ),
+            }
+        }
+        for (field, value, problem) in [
+            (
+                "ask_text",
+                &spec.ask_text,
+                ask_text_problem as fn(&str) -> Option<String>,
+            ),
+            ("ask_button", &spec.ask_button, ask_button_problem),
+        ] {
+            let Some(value) = value else { continue };
+            let path = format!("/{field}");
+            if !asks {
+                errors.push(
+                    SpecError::new(&path, format!("`{field}` has no effect without `ask`"))
+                        .with_hint("add {\"ask\": {\"whatsapp.interactive\": {…}}} or remove it"),
+                );
+            } else if let Some(problem) = problem(value) {
+                errors.push(SpecError::new(&path, problem));
+            }
+        }
+        if let Some(text) = spec.ask_text {
+            target = target.ask_text(text);
+        }
+        if let Some(label) = spec.ask_button {
+            target = target.ask_button(label);
         }
         errors.into_result(DynTarget::new(target))
     });
