@@ -9,16 +9,11 @@ use serde_json::{json, Value};
 
 use super::{Action, ButtonPayload, PendingConfirmation};
 
-/// Rows of one list (Meta's limit, all sections together).
-pub(super) const MAX_ROWS: usize = 10;
-/// Meta's limit on a list row's title.
-pub(super) const MAX_ROW_TITLE_CHARS: usize = 24;
-/// Meta's limit on a list row's description.
-pub(super) const MAX_ROW_DESCRIPTION_CHARS: usize = 72;
-/// Meta's limit on an interactive message's body.
-pub(super) const MAX_BODY_CHARS: usize = 1024;
-/// Meta's limit on the label of the button that opens a list.
-pub(super) const MAX_BUTTON_CHARS: usize = 20;
+// Meta's limits, from the core, where the WhatsApp adapter reads them too.
+pub(super) use crate::conversation::limits::{
+    BUTTON_TITLE as MAX_BUTTON_CHARS, INTERACTIVE_BODY as MAX_BODY_CHARS, ROWS as MAX_ROWS,
+    ROW_DESCRIPTION as MAX_ROW_DESCRIPTION_CHARS, ROW_TITLE as MAX_ROW_TITLE_CHARS,
+};
 
 /// The list's body when none is configured; `{action}` becomes [`action_word`].
 pub(super) const DEFAULT_ASK_TEXT: &str =
@@ -84,15 +79,7 @@ pub(crate) fn ask_button_problem(label: &str) -> Option<String> {
     }
 }
 
-/// At most `max` characters of `text`, the last one `…` when something was cut.
-pub(super) fn fit(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
+pub(super) use crate::conversation::limits::fit;
 
 /// The appointments a bare answer could be for, as the patient is asked to pick one.
 #[derive(Debug, Clone, PartialEq)]

@@ -8,8 +8,8 @@ use crate::whatsapp::media::MediaType;
 use crate::whatsapp::{Content, Text};
 use crate::TargetError;
 
-/// Meta's limit on a text message body.
-const MAX_TEXT_CHARS: usize = 4096;
+// Meta's limit on a text message body, from the core.
+use crate::conversation::limits::TEXT_BODY as MAX_TEXT_CHARS;
 
 pub(super) fn text_content(fields: &Map<String, Value>) -> Result<Content, TargetError> {
     let body = required_str(fields, "text", "the message text")?;

@@ -15,26 +15,14 @@ use crate::whatsapp::{
 };
 use crate::TargetError;
 
-/// Meta's limit on an interactive message's body text.
-pub(crate) const MAX_BODY_CHARS: usize = 1024;
-/// Meta's limit on an interactive message's text header and footer.
-pub(crate) const MAX_HEADER_CHARS: usize = 60;
-/// Meta's limit on a reply button's title, a list's button and a CTA's display text.
-pub(crate) const MAX_BUTTON_TITLE_CHARS: usize = 20;
-/// Meta's limit on a reply button's id.
-const MAX_BUTTON_ID_CHARS: usize = 256;
-/// Reply buttons per interactive message.
-pub(crate) const MAX_REPLY_BUTTONS: usize = 3;
-/// Sections per list message.
-pub(crate) const MAX_SECTIONS: usize = 10;
-/// Rows per list message, all sections together.
-pub(crate) const MAX_ROWS: usize = 10;
-/// Meta's limit on a list row's title and a section's title.
-pub(crate) const MAX_ROW_TITLE_CHARS: usize = 24;
-/// Meta's limit on a list row's description.
-pub(crate) const MAX_ROW_DESCRIPTION_CHARS: usize = 72;
-/// Meta's limit on a list row's id.
-const MAX_ROW_ID_CHARS: usize = 200;
+// Meta's limits live in the core, where conversation specs are checked against them too.
+use crate::conversation::limits::{BUTTON_ID as MAX_BUTTON_ID_CHARS, ROW_ID as MAX_ROW_ID_CHARS};
+pub(crate) use crate::conversation::limits::{
+    BUTTON_TITLE as MAX_BUTTON_TITLE_CHARS, HEADER as MAX_HEADER_CHARS,
+    INTERACTIVE_BODY as MAX_BODY_CHARS, REPLY_BUTTONS as MAX_REPLY_BUTTONS, ROWS as MAX_ROWS,
+    ROW_DESCRIPTION as MAX_ROW_DESCRIPTION_CHARS, ROW_TITLE as MAX_ROW_TITLE_CHARS,
+    SECTIONS as MAX_SECTIONS,
+};
 
 /// The four forms, by the field that selects each.
 const FORMS: [&str; 4] = ["buttons", "list", "cta_url", "location_request"];
