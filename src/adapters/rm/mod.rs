@@ -59,6 +59,7 @@ pub mod fake;
 mod pending;
 mod reply;
 mod route;
+mod scheduling;
 mod spec;
 #[cfg(test)]
 mod tests;
@@ -83,6 +84,7 @@ pub use reply::{
     ButtonPayload, IntentWords, ReadReply, ReplyTarget, DEFAULT_LOOKAHEAD_DAYS, DEFAULT_VALIDITY,
 };
 pub use route::Route;
+pub use scheduling::{Operation, OperationMap, SchedulingService, OPERATIONS, SCHEDULING_KIND};
 
 /// Source kind: the appointments due in N days.
 pub const APPOINTMENTS_KIND: &str = "rm.appointments";

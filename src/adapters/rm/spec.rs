@@ -16,7 +16,9 @@ use super::confirmation::ConfirmationTarget;
 use super::pending::PendingConfirmations;
 use super::reply::{ask_button_problem, ask_text_problem, IntentWords, ReplyTarget};
 use super::route::Route;
+use super::scheduling::{OperationMap, SchedulingService, SCHEDULING_KIND};
 use super::ACTION_PLACEHOLDERS;
+use crate::conversation::Service;
 use crate::spec::{BuildContext, Registry, SecretRef};
 use crate::{DynTarget, Source, SpecError, SpecErrors};
 
@@ -241,8 +243,37 @@ fn scope(name: Option<String>) -> PendingConfirmations {
 
 /// Registers `rm.appointments`, `rm.confirm`, `rm.cancel`, `rm.reply` and
 /// `rm.confirmation`.
+/// The scheduling port's spec: `{"connection", "operations": {"<name>": OperationMap}}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SchedulingSpec {
+    connection: String,
+    operations: BTreeMap<String, OperationMap>,
+}
+
 pub(crate) fn register(registry: &mut Registry) {
     let cache = Arc::new(ClientCache::default());
+
+    let clients = cache.clone();
+    registry.register_service(SCHEDULING_KIND, move |cx, config| {
+        let spec: SchedulingSpec = cx.deserialize(config)?;
+        let client = clients.client(cx, &spec.connection)?;
+        let mut service = SchedulingService::new(client);
+        let mut errors = SpecErrors::new();
+        for (name, map) in spec.operations {
+            match service.clone().operation(&name, map) {
+                Ok(with) => service = with,
+                Err(e) => errors.extend(e),
+            }
+        }
+        if service.operations().is_empty() && errors.is_empty() {
+            errors.push(SpecError::new(
+                "/operations",
+                "empty: map at least one operation",
+            ));
+        }
+        errors.into_result(Arc::new(service) as crate::conversation::DynService)
+    });
 
     let clients = cache.clone();
     registry.register_source(super::APPOINTMENTS_KIND, move |cx, config| {

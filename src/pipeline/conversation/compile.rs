@@ -346,8 +346,10 @@ impl Compiled {
             ));
         }
         let known = |name: &str| spec.states.contains_key(name);
+        let mut dangling = false;
         let mut goto = |name: &str, path: String, errors: &mut SpecErrors| {
             if !known(name) {
+                dangling = true;
                 let names: Vec<&str> = spec.states.keys().map(String::as_str).collect();
                 errors.push(
                     SpecError::new(path, format!("unknown state `{name}`"))
@@ -427,7 +429,14 @@ impl Compiled {
             let compiled = compile_state(spec, state, &path, &mut goto, &mut errors);
             states.insert(name.clone(), compiled);
         }
-        for name in unreachable(spec) {
+        // A transition to an unknown state also strands the states behind it; those
+        // follow from the error already reported, so they are not listed too.
+        let unreachable = if dangling {
+            Vec::new()
+        } else {
+            unreachable(spec)
+        };
+        for name in unreachable {
             errors.push(
                 SpecError::new(
                     format!("/states/{}", crate::pointer_token(&name)),

@@ -63,6 +63,9 @@ pub enum ServiceError {
     /// An answer that does not have the shape the operation documents.
     #[error("unreadable answer: {0}")]
     Unreadable(String),
+    /// The request could not be built from the input (a value the route needs is missing).
+    #[error("invalid request: {0}")]
+    Invalid(String),
     /// The service has no such operation.
     #[error("unknown operation `{0}`")]
     UnknownOperation(String),

@@ -28,6 +28,10 @@ pub(crate) const LOCK_POLLS: u32 = 120;
 /// How long a session is kept after its conversation ended or timed out: for
 /// recognising late duplicates and out-of-order messages.
 pub(crate) const KEEP_ENDED: Duration = Duration::from_secs(24 * 3600);
+/// How long a session that waits for an answer is kept past its timeout: long enough for
+/// an idle sweep that ran late (the host's scheduler was down) to still find it and report
+/// it, even when the 24-hour window no longer lets it say goodbye.
+pub(crate) const KEEP_IDLE: Duration = Duration::from_secs(7 * 24 * 3600);
 /// Message ids remembered per session.
 const SEEN: usize = 32;
 /// Index entries per conversation.
@@ -133,7 +137,7 @@ impl Session {
 
     fn entry(&self, now: DateTime<Utc>) -> StateEntry {
         let keep = match self.idle_at {
-            Some(at) if self.active() => crate::clock::add(at, KEEP_ENDED),
+            Some(at) if self.active() => crate::clock::add(at, KEEP_IDLE),
             _ => crate::clock::add(now, KEEP_ENDED),
         };
         // Invariant: plain data with string keys serializes.
