@@ -23,6 +23,7 @@ use super::error::RmError;
 use super::route::Route;
 use crate::conversation::{Service, ServiceCall, ServiceError};
 use crate::http::ProviderFake;
+use crate::record::json_kind;
 use crate::{Context, SpecError, SpecErrors};
 
 /// Service kind: the scheduling port over an RM connection.
@@ -163,7 +164,7 @@ impl OperationMap {
                     } else {
                         &self.rows
                     },
-                    kind_of(other)
+                    json_kind(other)
                 )))
             }
             None => {
@@ -186,30 +187,13 @@ impl OperationMap {
         }
         let mut out = Map::new();
         for (port, path) in &self.fields {
-            let value = path
-                .split('.')
-                .try_fold(&row, |value, part| match value {
-                    Value::Object(map) => map.get(part),
-                    Value::Array(items) => part.parse::<usize>().ok().and_then(|i| items.get(i)),
-                    _ => None,
-                })
+            let value = crate::record::lookup(&row, path)
                 .cloned()
                 .unwrap_or(Value::Null);
             out.insert(port.clone(), value);
         }
         out.insert("erp".into(), row);
         Value::Object(out)
-    }
-}
-
-fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
@@ -332,7 +316,7 @@ impl Service for SchedulingService {
                 return Err(ServiceError::Invalid(format!(
                     "the input of {} is {}, not an object of named values",
                     call.operation,
-                    kind_of(other)
+                    json_kind(other)
                 )))
             }
         };
