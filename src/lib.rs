@@ -41,6 +41,11 @@
 //!   [`Flow::settle`] settles unknown outcomes with a provider's [`Settlement`] evidence.
 //! * [`FlowSpec`] and the [`spec`] module: flows as JSON, the [`spec::Registry`] of kinds,
 //!   named connections and secrets.
+//! * [`conversation`]: conversations as data, for sequences of prompts and answers over
+//!   WhatsApp (appointment booking): a checked [`conversation::ConversationSpec`] of
+//!   states, inputs (options, dates, times, CPF, birth dates, text) and ERP calls through a
+//!   [`conversation::Service`]; sessions in the [`StateStore`], one message per party at a
+//!   time; the `conversation` target of flow specs.
 //! * Ports the host supplies in a [`Context`]: [`http::HttpClient`] ([`http::ReqwestClient`]
 //!   ships), [`Clock`] ([`TokioClock`], [`ManualClock`]), and the [`Store`], one trait per
 //!   concern: [`ClaimStore`] (idempotency claims), [`CursorStore`] (pull cursors with a
@@ -55,7 +60,8 @@
 //!   receive signed webhooks), [`timelines`] (TimelinesAI webhooks and sending),
 //!   [`fracttal`] (Fracttal One: OAuth client, work-order, status-change, meter-reading and
 //!   work-request sources, events, work requests, notes on work orders),
-//!   [`rm`] (RM-style ERP appointment confirmations, answered back into the ERP),
+//!   [`rm`] (RM-style ERP appointment confirmations, answered back into the ERP, and the
+//!   scheduling port `rm.scheduling` that booking conversations call),
 //!   [`rdconversas`] (RD Conversas template sends), [`twilio`] (WhatsApp through Twilio:
 //!   Content templates, signed webhooks). They share one client layer:
 //!   [`auth`] holds the credentials (static, OAuth client credentials, RM's JWT, a host's

@@ -592,3 +592,92 @@ async fn specs_with_broken_states_or_calls_are_refused_at_load_with_their_paths(
         ["/target/conversation/services/erp/rm.scheduling/operations/book/route/path"]
     );
 }
+
+/// The mapping for a plain REST ERP that docs/rm.md shows, in place of the consulta SQL one.
+#[tokio::test]
+async fn the_plain_rest_mapping_of_the_guide_books_too() {
+    use wiremock::matchers::{header, method, path, query_param};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let erp = MockServer::start().await;
+    let answer = |value: Value| ResponseTemplate::new(200).set_body_json(value);
+    Mock::given(method("GET"))
+        .and(path("/api/v1/patients"))
+        .and(query_param("phone", ANA))
+        .respond_with(answer(
+            json!({"items": [{"id": "P-9", "name": "Ana Souza"}]}),
+        ))
+        .mount(&erp)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/specialties"))
+        .respond_with(answer(
+            json!({"items": [{"id": "cardio", "name": "Cardiologia"}]}),
+        ))
+        .mount(&erp)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/slots"))
+        .and(query_param("specialty", "cardio"))
+        .and(query_param("from", "2026-03-03"))
+        .respond_with(answer(
+            json!({"items": [{"id": "S-1", "date": "03/03/2026", "time": "08:00",
+            "professional": "Dra. Helena Prado", "professional_id": "PR1", "location": "Centro"}]}),
+        ))
+        .mount(&erp)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/appointments"))
+        .and(header(
+            "idempotency-key",
+            "rm-booking:106540352242922:5511999991001:wamid.in.6:book:0",
+        ))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": "A-77"})))
+        .expect(1)
+        .mount(&erp)
+        .await;
+
+    let rig = rig().await;
+    let rest: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/flows/rm-scheduling-rest.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let mut spec = example_spec();
+    spec["target"]["conversation"]["services"]["erp"] =
+        json!({"rm.scheduling": rest["rm.scheduling"]});
+    let mut connections = rig.clinic.connections();
+    connections["rm"]["base_url"] = json!(erp.uri());
+    let flow = FlowSpec::from_value(&spec)
+        .unwrap()
+        .build(
+            &Registry::default(),
+            &Connections::from_json(&connections.to_string()).unwrap(),
+            &secrets(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    let rig = Rig { flow, ..rig };
+
+    rig.say(ANA, "oi").await;
+    rig.pick(ANA, "book").await;
+    rig.pick(ANA, "cardio").await;
+    rig.pick(ANA, "any").await;
+    let (_, sent) = rig.say(ANA, "amanhã").await;
+    assert_eq!(option_id(&sent[0], 1), "S-1");
+    rig.pick(ANA, "S-1").await;
+    let (turn, sent) = rig.pick(ANA, "yes").await;
+    assert_eq!(turn["ended"], "done", "{turn}");
+    assert!(readable(&sent[0]).contains("Protocolo: A-77"));
+    let booked = erp
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.method.as_str() == "POST")
+        .unwrap();
+    let body: Value = serde_json::from_slice(&booked.body).unwrap();
+    assert_eq!(body, json!({"slot_id": "S-1", "patient_id": "P-9"}));
+}

@@ -237,6 +237,34 @@ fn cases() -> Vec<Case> {
         json!({"connection": "c"}),
         twilio_forms(),
     );
+    // A conversation reads no secret of its own: its senders and its services do.
+    let spec = json!({"id": "c", "start": "s", "states": {"s": {
+        "enter": [{"call": {"op": "erp.list_specialties", "into": "x"}}],
+        "prompt": {"text": "ok"}, "end": "done"}}});
+    cases.push(Case {
+        kind: "conversation",
+        role: Role::Target,
+        label: "conversation sending through whatsapp.text",
+        config: json!({"send": {"text": {"whatsapp.text": {"connection": "c"}}},
+                       "spec": {"id": "c", "start": "s", "states": {"s": {"prompt": {"text": "ok"}, "end": "done"}}}}),
+        forms: vec![whatsapp()],
+        connection_error_at: "/target/conversation/send/text/whatsapp.text/connection".into(),
+        config_secrets: &[],
+        config_plain_or_secret: &[],
+    });
+    cases.push(Case {
+        kind: "conversation",
+        role: Role::Target,
+        label: "conversation calling rm.scheduling",
+        config: json!({"send": {"text": {"http.post": {"url": "https://ops.example/chat"}}},
+                       "services": {"erp": {"rm.scheduling": {"connection": "c", "operations": {
+                           "list_specialties": {"route": {"method": "GET", "path": "/specialties"}}}}}},
+                       "spec": spec}),
+        forms: rm_forms(),
+        connection_error_at: "/target/conversation/services/erp/rm.scheduling/connection".into(),
+        config_secrets: &[],
+        config_plain_or_secret: &[],
+    });
     cases.push(Case {
         kind: "rm.confirmation",
         role: Role::Target,
