@@ -8,7 +8,7 @@ mod common;
 
 use common::{failed, fixture, harness, mount_catch_all, url, Harness};
 use hubflow::rm::{
-    confirmation_condition, whatsapp_confirmation_shape, AppointmentsSource, ConfirmationTarget,
+    confirmation_condition, Action, Route, whatsapp_confirmation_shape, AppointmentsSource, ConfirmationTarget,
     PendingConfirmation, PendingConfirmations, ReplyTarget, RmAuth, RmClient,
     CONFIRMATION_CONDITION,
 };
@@ -378,7 +378,7 @@ fn lister(server: &MockServer) -> WhatsAppTarget {
 }
 
 #[tokio::test]
-async fn without_a_sender_several_are_still_ambiguous_and_an_attendant_answer_always_is() {
+async fn without_a_sender_several_are_still_ambiguous_and_a_hand_off_needs_no_pick() {
     let server = MockServer::start().await;
     mount_catch_all(&server).await; // nothing is sent anywhere
     let h = harness();
@@ -399,10 +399,29 @@ async fn without_a_sender_several_are_still_ambiguous_and_an_attendant_answer_al
         "{message}"
     );
 
-    // With a sender, a hand-off request is not a pick between appointments: still ambiguous.
+    // A hand-off needs no pick, with a sender or without: the host takes the chat over,
+    // told which appointments the number has.
     let asking = reply_flow(ReplyTarget::new(rm_client(&server)).ask(lister(&server)));
-    let report = answer(&asking, &h, vec![typed("wamid.N2", ANA, "atendente")]).await;
-    let message = failure(&report, "wamid.N2");
+    for (flow, id) in [(&asking, "wamid.N2"), (&plain, "wamid.N3")] {
+        let report = answer(flow, &h, vec![typed(id, ANA, "atendente")]).await;
+        let handed = receipt(&report, id);
+        assert_eq!(handed.details["handoff"], "host");
+        assert_eq!(handed.details["action"], "attendant");
+        let listed: Vec<_> = handed.details["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["appointment_id"].clone())
+            .collect();
+        assert_eq!(listed, [json!("A-1"), json!("A-2")]);
+    }
+    // With a hand-off route, which names one appointment, it is ambiguous.
+    let routed = reply_flow(
+        ReplyTarget::new(rm_client(&server))
+            .route(Action::Attendant, Route::post("/crm/handoff/{appointment_id}")),
+    );
+    let report = answer(&routed, &h, vec![typed("wamid.N4", ANA, "atendente")]).await;
+    let message = failure(&report, "wamid.N4");
     assert!(message.starts_with("not sent: ambiguous"), "{message}");
     server.verify().await;
 }

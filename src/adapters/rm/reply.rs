@@ -237,9 +237,11 @@ impl crate::Action for ReadReply {
 /// `date`, `starts_at`), `message_id`, `sent` (the sender's own details), and, with more than
 /// 10 candidates, `not_listed` (the later ones). A failed send fails the record as the
 /// sender's error says (retryable or not), with nothing applied. A repeated bare answer
-/// sends the list again. An attendant answer with several candidates is still *ambiguous*:
-/// the list is only for confirm and cancel. Without a sender, several candidates are
-/// *ambiguous* as before, whether answered or not.
+/// sends the list again. An attendant answer with several candidates needs no pick: without
+/// a hand-off route it is delivered with `"handoff": "host"` and the `candidates`, sender or
+/// not (with a route, which names one appointment, it is *ambiguous*). Without a sender,
+/// several candidates for a confirm or cancel are *ambiguous* as before, whether answered
+/// or not.
 ///
 /// **Applying**: confirm and cancel call their routes once per appointment (the
 /// `Idempotency-Key` claim of [`ActionTarget`](super::ActionTarget)): a repeated answer is
@@ -317,6 +319,9 @@ enum Matched {
     },
     /// Several for a bare confirm or cancel, with a sender to ask which.
     Several(Vec<PendingConfirmation>),
+    /// Several for a hand-off without a route: the host hands the chat over, whichever
+    /// appointment it is about.
+    Handoff(Vec<PendingConfirmation>),
 }
 
 impl Matched {
@@ -532,6 +537,13 @@ impl ReplyTarget {
                 )))
             }
             1 => return Ok(Matched::one(candidates.remove(0), "phone")),
+            // A person takes over the chat, whichever appointment it is about; only a
+            // configured hand-off route, which names an appointment, needs one.
+            _ if routing.action == Action::Attendant
+                && !self.routes.contains_key(&Action::Attendant) =>
+            {
+                return Ok(Matched::Handoff(candidates))
+            }
             _ if !self.asks(routing.action) => return Err(ambiguous(&routing.from, &candidates)),
             _ => {}
         }
@@ -680,6 +692,17 @@ impl Target for ReplyTarget {
             } => (pending, by, answered),
             Matched::Several(candidates) => {
                 return self.ask_which(ctx, record, routing, candidates).await
+            }
+            Matched::Handoff(candidates) => {
+                return Ok(Receipt::new(200)
+                    .with_id(format!("rm:attendant:{}", routing.from))
+                    .with_details(json!({
+                        "action": Action::Attendant.as_str(),
+                        "handoff": "host",
+                        "phone": routing.from,
+                        "matched_by": "phone",
+                        "candidates": described(&candidates),
+                    })))
             }
         };
         let action = routing.action;
