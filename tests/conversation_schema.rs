@@ -187,6 +187,26 @@ struct Broken {
 fn broken() -> Vec<Broken> {
     vec![
         Broken {
+            what: "a template in a button title",
+            spec: edit(
+                booking(),
+                "/states/menu/prompt/buttons/options/0/title",
+                json!("{{ name }}"),
+            ),
+            schema_at: "/states/menu/prompt/buttons/options/0/title",
+            loader_at: "/states/menu/prompt/buttons/options/0/title",
+        },
+        Broken {
+            what: "a text input with min 0",
+            spec: edit(
+                booking(),
+                "/states/date/input/parse",
+                json!({"text": {"min": 0, "max": 5}}),
+            ),
+            schema_at: "/states/date/input/parse/text/min",
+            loader_at: "/states/date/input/parse",
+        },
+        Broken {
             what: "an unknown field in a state",
             spec: insert(booking(), "/states/menu", "promt", json!({"text": "typo"})),
             // The schema reports `additionalProperties` at the object that has the field.

@@ -681,3 +681,57 @@ async fn the_plain_rest_mapping_of_the_guide_books_too() {
     let body: Value = serde_json::from_slice(&booked.body).unwrap();
     assert_eq!(body, json!({"slot_id": "S-1", "patient_id": "P-9"}));
 }
+
+/// A dry run of a patient's first message shows the ERP lookup and the prompt it leads to,
+/// writes the session only to the dry run's overlay, and sends nothing anywhere.
+#[tokio::test]
+async fn a_dry_run_shows_the_calls_and_prompts_and_touches_nothing() {
+    let rig = rig().await;
+    let body = json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": PHONE_NUMBER_ID},
+            "messages": [rig.text(ANA, "oi")]}}]}]
+    })
+    .to_string();
+    let request = InboundRequest::new(hubflow::http::Method::Post, "/hooks/wa", body.clone())
+        .header(
+            "X-Hub-Signature-256",
+            sign(&SecretString::from(APP_SECRET), body.as_bytes()),
+        );
+    let records = rig.webhook.handle(&request).records;
+    remember_inbound(&rig.h.ctx, &records).await.unwrap();
+    let dry = rig.flow.dry_run(&rig.h.ctx, records).await;
+    assert_eq!(dry.report.counts.delivered, 1, "{:#?}", dry.report);
+    let requests: Vec<String> = dry.records[0]
+        .requests
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.url.path()))
+        .collect();
+    assert!(
+        requests[0]
+            .starts_with("GET /api/framework/v1/consultaSQLServer/RealizaConsulta/HF.PACIENTE"),
+        "{requests:?}"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.ends_with(&format!("/{PHONE_NUMBER_ID}/messages"))),
+        "{requests:?}"
+    );
+    assert!(
+        dry.records[0]
+            .writes
+            .iter()
+            .any(|w| w.scope == "conversation:rm-booking"),
+        "{:?}",
+        dry.records[0].writes
+    );
+    // Nothing reached the stand-in, and the real session is untouched: the same message
+    // for real starts the conversation.
+    assert!(rig.clinic.requests().is_empty());
+    assert!(rig.clinic.take_sent().is_empty());
+    let (turn, _) = rig.say(ANA, "oi").await;
+    assert!(turn["from_state"].is_null(), "{turn}");
+}

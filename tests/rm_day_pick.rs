@@ -8,9 +8,9 @@ mod common;
 
 use common::{failed, fixture, harness, mount_catch_all, url, Harness};
 use hubflow::rm::{
-    confirmation_condition, Action, Route, whatsapp_confirmation_shape, AppointmentsSource, ConfirmationTarget,
-    PendingConfirmation, PendingConfirmations, ReplyTarget, RmAuth, RmClient,
-    CONFIRMATION_CONDITION,
+    confirmation_condition, whatsapp_confirmation_shape, Action, AppointmentsSource,
+    ConfirmationTarget, PendingConfirmation, PendingConfirmations, ReplyTarget, RmAuth, RmClient,
+    Route, CONFIRMATION_CONDITION,
 };
 use hubflow::spec::{Connections, MapSecrets, Registry};
 use hubflow::whatsapp::webhook::{sign, WhatsAppWebhook};
@@ -416,10 +416,10 @@ async fn without_a_sender_several_are_still_ambiguous_and_a_hand_off_needs_no_pi
         assert_eq!(listed, [json!("A-1"), json!("A-2")]);
     }
     // With a hand-off route, which names one appointment, it is ambiguous.
-    let routed = reply_flow(
-        ReplyTarget::new(rm_client(&server))
-            .route(Action::Attendant, Route::post("/crm/handoff/{appointment_id}")),
-    );
+    let routed = reply_flow(ReplyTarget::new(rm_client(&server)).route(
+        Action::Attendant,
+        Route::post("/crm/handoff/{appointment_id}"),
+    ));
     let report = answer(&routed, &h, vec![typed("wamid.N4", ANA, "atendente")]).await;
     let message = failure(&report, "wamid.N4");
     assert!(message.starts_with("not sent: ambiguous"), "{message}");

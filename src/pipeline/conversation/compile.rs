@@ -285,6 +285,11 @@ fn label(source: &str, path: &str, max: usize, errors: &mut SpecErrors) {
             path,
             "empty: WhatsApp refuses an empty label",
         ));
+    } else if is_template(source) {
+        errors.push(SpecError::new(
+            path,
+            "a label is shown as written: templates are rendered only in texts and list rows",
+        ));
     } else if limits::chars(source) > max {
         errors.push(SpecError::new(
             path,
@@ -426,7 +431,7 @@ impl Compiled {
             if name.trim().is_empty() {
                 errors.push(SpecError::new(&path, "a state needs a name"));
             }
-            let compiled = compile_state(spec, state, &path, &mut goto, &mut errors);
+            let compiled = compile_state(spec, name, state, &path, &mut goto, &mut errors);
             states.insert(name.clone(), compiled);
         }
         // A transition to an unknown state also strands the states behind it; those
@@ -528,6 +533,7 @@ impl Defaults {
 
 fn compile_state(
     spec: &ConversationSpec,
+    name: &str,
     state: &StateSpec,
     path: &str,
     goto: &mut impl FnMut(&str, String, &mut SpecErrors),
@@ -610,7 +616,15 @@ fn compile_state(
         .and_then(|prompt| compile_prompt(prompt, &format!("{path}/prompt"), goto, errors));
     let mut input = None;
     if let Some(spec_input) = &state.input {
-        input = compile_input(spec, spec_input, prompt.as_ref(), path, goto, errors);
+        input = compile_input(
+            spec,
+            spec_input,
+            prompt.as_ref(),
+            state.prompt.is_some(),
+            path,
+            goto,
+            errors,
+        );
     }
     let mut next = Vec::new();
     for (i, transition) in state.next.iter().enumerate() {
@@ -633,6 +647,15 @@ fn compile_state(
             ));
         }
         next.push((rule, transition.goto.clone()));
+    }
+    if state.end == Some(End::Expired) && spec.idle.state.as_deref() != Some(name) {
+        errors.push(
+            SpecError::new(
+                format!("{path}/end"),
+                "an `expired` state is entered only by the idle timeout",
+            )
+            .with_hint("name it as `idle.state`, or end with `done`"),
+        );
     }
     match state.end {
         Some(end) => {
@@ -883,10 +906,12 @@ fn headers(header: Option<&str>, footer: Option<&str>, at: &str, errors: &mut Sp
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn compile_input(
     spec: &ConversationSpec,
     input: &InputSpec,
     prompt: Option<&Prompt>,
+    has_prompt: bool,
     path: &str,
     goto: &mut impl FnMut(&str, String, &mut SpecErrors),
     errors: &mut SpecErrors,
@@ -894,6 +919,8 @@ fn compile_input(
     let at = format!("{path}/input");
     variable(&input.into, &format!("{at}/into"), errors);
     match (prompt, input.parse) {
+        // A prompt that failed to compile has its own error already.
+        (None, _) if has_prompt => {}
         (None, _) => errors.push(SpecError::new(
             &at,
             "an input needs a prompt: the state must ask before it waits",
@@ -905,10 +932,13 @@ fn compile_input(
         _ => {}
     }
     if let Parse::Text { min, max } = input.parse {
-        if min > max || max == 0 {
+        if min == 0 || min > max {
             errors.push(SpecError::new(
                 format!("{at}/parse"),
-                format!("text limits {min}..{max}: min must be at most max, and max at least 1"),
+                format!(
+                    "text limits {min}..{max}: min is at least 1 (an empty answer is never \
+                     taken) and at most max"
+                ),
             ));
         }
     }

@@ -52,11 +52,12 @@ impl Reader<'_> {
         if parse == Parse::Option {
             return option(answer, shown);
         }
+        let blank = |t: &&str| !t.is_empty();
         let Some(text) = answer
             .text
-            .or(answer.reply_id)
             .map(str::trim)
-            .filter(|t| !t.is_empty())
+            .filter(blank)
+            .or_else(|| answer.reply_id.map(str::trim).filter(blank))
         else {
             return Err("the message has no text".to_owned());
         };
@@ -97,14 +98,14 @@ impl Reader<'_> {
         let date = match self.calendar(text, false)? {
             Typed::Full(date) => date,
             Typed::DayMonth(day, month) => {
-                // The next such day: this year's, or next year's once it has passed.
-                let this = NaiveDate::from_ymd_opt(self.today.year(), month, day);
-                let next = NaiveDate::from_ymd_opt(self.today.year() + 1, month, day);
-                match (this, next) {
-                    (Some(this), _) if this >= self.today => this,
-                    (_, Some(next)) => next,
-                    _ => return Err(format!("{day:02}/{month:02} is no date")),
-                }
+                // The next such day: this year's, or a later year's once it has passed
+                // (29/02 waits for the next leap year).
+                (0..=8)
+                    .filter_map(|ahead| {
+                        NaiveDate::from_ymd_opt(self.today.year() + ahead, month, day)
+                    })
+                    .find(|date| *date >= self.today)
+                    .ok_or_else(|| format!("{day:02}/{month:02} is no date"))?
             }
         };
         if date < self.today {
@@ -280,7 +281,7 @@ pub(crate) fn cpf(text: &str) -> Result<String, String> {
         .chars()
         .any(|c| !(c.is_ascii_digit() || matches!(c, '.' | '-' | ' ' | '/')))
     {
-        return Err("a CPF has only digits (and optionally `.` and `-`)".to_owned());
+        return Err("a CPF has only digits (and optionally `.`, `-`, `/` and spaces)".to_owned());
     }
     let digits: Vec<u32> = text.chars().filter_map(|c| c.to_digit(10)).collect();
     if digits.len() != 11 {

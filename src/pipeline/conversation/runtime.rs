@@ -92,7 +92,8 @@ pub struct Turn {
     /// The state before.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub from_state: Option<String>,
-    /// The state after (none when the conversation ended).
+    /// The state after: none when the conversation ended (`done`, `expired`); an
+    /// `attendant` end keeps its state while the attendant has the chat.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
     /// How the conversation ended in this turn, if it did.
@@ -321,6 +322,16 @@ impl ConversationBuilder {
             }),
         })
     }
+}
+
+/// What the states entered in one turn see: the step's key for idempotent calls, the
+/// instant, and the answer just given (`input`, `text` in templates and rules).
+#[derive(Clone, Copy)]
+struct Moment<'a> {
+    call_key: &'a str,
+    now: DateTime<Utc>,
+    input: Option<&'a Value>,
+    text: Option<&'a str>,
 }
 
 /// What ends a turn early: the state is kept and the apology sent.
@@ -590,18 +601,34 @@ impl Conversation {
         turn.ended = Some(End::Expired);
         let handed_off = session.handed_off;
         session.turn += 1;
+        let mut unbuilt = None;
         if let (Some(state), false) = (self.inner.compiled.idle_state.clone(), handed_off) {
             let mut draft = session.clone();
             let key = idle_key(&draft);
-            let entered = self.enter(ctx, &mut draft, state, &key, now, turn).await;
-            if entered.is_ok() {
-                session.outbox = draft.outbox;
+            let moment = Moment {
+                call_key: &key,
+                now,
+                input: None,
+                text: None,
+            };
+            match self.enter(ctx, &mut draft, state, moment, turn).await {
+                Ok(()) => session.outbox = draft.outbox,
+                Err(Abort::Call { operation, error }) => {
+                    unbuilt = Some(format!("the goodbye's call {operation} failed: {error}"))
+                }
+                Err(Abort::Failed(error)) => {
+                    unbuilt = Some(format!("the goodbye could not be built: {error}"))
+                }
             }
         }
         session.end();
         turn.state = None;
         held.save(ctx).await?;
-        if let Err(e) = self.flush(ctx, held, &mut turn.sent).await {
+        if let Some(why) = unbuilt {
+            turn.step = Step::Expired {
+                not_sent: Some(why),
+            };
+        } else if let Err(e) = self.flush(ctx, held, &mut turn.sent).await {
             // The goodbye is not worth a retry: the session is over either way.
             held.session.outbox.clear();
             turn.step = Step::Expired {
@@ -622,13 +649,28 @@ impl Conversation {
     ) -> Result<Step, Abort> {
         let compiled = &self.inner.compiled;
         let call_key = format!("{}:{}", party_key(&draft.channel, &draft.party), message.id);
-        let command = message
+        let moment = Moment {
+            call_key: &call_key,
+            now,
+            input: None,
+            text: message.text.as_deref(),
+        };
+        // A tapped option is the answer, even when its id or title is a command word.
+        let tapped = message
             .reply_id
             .as_deref()
-            .and_then(|id| compiled.command(id))
-            .or_else(|| message.text.as_deref().and_then(|t| compiled.command(t)));
+            .is_some_and(|id| draft.shown.iter().any(|shown| shown.id == id));
+        let command = if tapped {
+            None
+        } else {
+            message
+                .reply_id
+                .as_deref()
+                .and_then(|id| compiled.command(id))
+                .or_else(|| message.text.as_deref().and_then(|t| compiled.command(t)))
+        };
         if let Some(goto) = command {
-            self.enter(ctx, draft, goto.to_owned(), &call_key, now, turn)
+            self.enter(ctx, draft, goto.to_owned(), moment, turn)
                 .await?;
             return Ok(Step::Prompted);
         }
@@ -638,12 +680,12 @@ impl Conversation {
             .and_then(|name| compiled.state(name).map(|state| (name, state)))
         else {
             // No conversation under way (or its state left the spec): start.
-            self.enter(ctx, draft, compiled.start.clone(), &call_key, now, turn)
+            self.enter(ctx, draft, compiled.start.clone(), moment, turn)
                 .await?;
             return Ok(Step::Prompted);
         };
         let Some(input) = &state.input else {
-            self.enter(ctx, draft, name.to_owned(), &call_key, now, turn)
+            self.enter(ctx, draft, name.to_owned(), moment, turn)
                 .await?;
             return Ok(Step::Prompted);
         };
@@ -666,14 +708,18 @@ impl Conversation {
                 draft.vars.insert(input.into.clone(), value.clone());
                 let data = self.data(draft, Some(&value), message.text.as_deref(), now);
                 let next = next_state(state, &data);
-                self.enter(ctx, draft, next, &call_key, now, turn).await?;
+                let moment = Moment {
+                    input: Some(&value),
+                    ..moment
+                };
+                self.enter(ctx, draft, next, moment, turn).await?;
                 Ok(Step::Prompted)
             }
             Err(reason) => {
                 draft.attempts += 1;
                 let attempt = draft.attempts;
                 if attempt >= input.max_attempts {
-                    self.enter(ctx, draft, input.fallback.clone(), &call_key, now, turn)
+                    self.enter(ctx, draft, input.fallback.clone(), moment, turn)
                         .await?;
                 } else {
                     let retry = input.retry.as_ref().unwrap_or(&compiled.retry);
@@ -721,10 +767,10 @@ impl Conversation {
         ctx: &Context,
         draft: &mut Session,
         mut target: String,
-        call_key: &str,
-        now: DateTime<Utc>,
+        moment: Moment<'_>,
         turn: &mut Turn,
     ) -> Result<(), Abort> {
+        let now = moment.now;
         let compiled = &self.inner.compiled;
         for _ in 0..MAX_STEPS {
             let Some(state) = compiled.state(&target) else {
@@ -735,14 +781,14 @@ impl Conversation {
             draft.page = 0;
             draft.shown.clear();
             if let Some(jump) = self
-                .run_actions(ctx, draft, state, &target, call_key, now, turn)
+                .run_actions(ctx, draft, state, &target, moment, turn)
                 .await?
             {
                 target = jump;
                 continue;
             }
             if let Some(prompt) = &state.prompt {
-                let data = self.data(draft, None, None, now);
+                let data = self.data(draft, moment.input, moment.text, now);
                 match self.render(prompt, draft, &data, None)? {
                     Rendered::Message(outgoing, shown) => {
                         draft.outbox.push(outgoing);
@@ -770,7 +816,7 @@ impl Conversation {
             if state.input.is_some() {
                 return Ok(());
             }
-            let data = self.data(draft, None, None, now);
+            let data = self.data(draft, moment.input, moment.text, now);
             target = next_state(state, &data);
         }
         Err(Abort::Failed(format!(
@@ -780,17 +826,17 @@ impl Conversation {
 
     /// Runs a state's entering actions; a conflict with `on_conflict` names the state to
     /// enter instead.
-    #[allow(clippy::too_many_arguments)]
     async fn run_actions(
         &self,
         ctx: &Context,
         draft: &mut Session,
         state: &State,
         name: &str,
-        call_key: &str,
-        now: DateTime<Utc>,
+        moment: Moment<'_>,
         turn: &mut Turn,
     ) -> Result<Option<String>, Abort> {
+        let (call_key, now) = (moment.call_key, moment.now);
+        let data_of = |draft: &Session| self.data(draft, moment.input, moment.text, now);
         for (i, action) in state.enter.iter().enumerate() {
             match action {
                 Action::Call {
@@ -801,7 +847,7 @@ impl Conversation {
                     on_conflict,
                     ..
                 } => {
-                    let data = self.data(draft, None, None, now);
+                    let data = data_of(draft);
                     let input = match with {
                         Some(shape) => shape.render(&data)?,
                         None => Value::Object(Map::new()),
@@ -859,7 +905,7 @@ impl Conversation {
                 }
                 Action::Set(values) => {
                     for (var, shape) in values {
-                        let data = self.data(draft, None, None, now);
+                        let data = data_of(draft);
                         let value = shape.render(&data)?;
                         draft.vars.insert(var.clone(), value);
                     }
@@ -870,7 +916,7 @@ impl Conversation {
                     }
                 }
                 Action::Say(text) => {
-                    let data = self.data(draft, None, None, now);
+                    let data = data_of(draft);
                     let text = text.render(&data)?;
                     draft.outbox.push(text_message(&draft.party, &text));
                 }

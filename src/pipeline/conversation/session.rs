@@ -186,14 +186,13 @@ pub(crate) async fn lock(ctx: &Context, id: &str, key: &str) -> Result<Locked, S
         let now = ctx.clock().now();
         let current = ctx.state().get_state(&scope, key, now).await?;
         let stored = current.map(|entry| entry.value);
-        let mut session = match &stored {
-            Some(value) => serde_json::from_value::<Session>(value.clone()).map_err(|e| {
-                StoreError::corrupt(format!(
-                    "session `{key}` in `{scope}` is not a session: {e}"
-                ))
-            })?,
-            None => Session::default(),
-        };
+        // An entry that is not a session (written by another version, or by hand) would
+        // block the party for good if it were an error: the conversation starts afresh
+        // over it, by compare-and-swap on what is there.
+        let mut session = stored
+            .as_ref()
+            .and_then(|value| serde_json::from_value::<Session>(value.clone()).ok())
+            .unwrap_or_default();
         if let Some(lock) = &session.lock {
             if lock.until > now {
                 busy_until = lock.until;

@@ -162,8 +162,9 @@ pub struct Texts {
     pub retry: Option<String>,
 }
 
-/// A word that works in every state: its words (compared trimmed and without case) move
-/// the conversation to `goto`.
+/// A word that works in every state while the conversation runs (not while an attendant
+/// has the chat): its words (compared trimmed and without case) move the conversation to
+/// `goto`. A tapped option is always the answer, even when its title is a command word.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -393,8 +394,9 @@ pub struct InputSpec {
 pub enum Parse {
     /// One of the prompt's options: tapped, typed by its number, or typed as its title.
     Option,
-    /// A date today or later: `dd/mm/aaaa`, `dd/mm` (the next such day), ISO, `hoje`,
-    /// `amanhã` (`mm/dd/yyyy`, `today`, `tomorrow` in `en`). Stored as `YYYY-MM-DD`.
+    /// A date today or later: `dd/mm/aaaa`, `dd/mm` (the next such day), ISO,
+    /// `today`, `tomorrow`, and in Portuguese `hoje`, `amanhã`; month first (`mm/dd/yyyy`)
+    /// only for `en-US`. Stored as `YYYY-MM-DD`.
     Date,
     /// A time of day: `14:30`, `14h30`, `14h`, `9`. Stored as `HH:MM`.
     Time,

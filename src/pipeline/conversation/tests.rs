@@ -1151,3 +1151,108 @@ async fn transitions_that_loop_without_asking_end_the_turn_with_an_error() {
     let (text, _) = rig.sent();
     assert_eq!(text.last().unwrap()["text"], "Desculpe, tente de novo.");
 }
+
+#[tokio::test]
+async fn a_session_entry_that_cannot_be_read_starts_the_conversation_afresh() {
+    let rig = rig();
+    rig.ctx
+        .state()
+        .put_state(
+            "conversation:booking",
+            &format!("1065:{PARTY}"),
+            &StateEntry::new(json!({"state": 42, "vars": "not an object"})),
+        )
+        .await
+        .unwrap();
+    let turn = rig.say("oi").await;
+    assert_eq!(turn.from_state, None);
+    assert_eq!(turn.state.as_deref(), Some("menu"));
+}
+
+#[tokio::test]
+async fn a_tapped_option_titled_like_a_command_is_the_answer() {
+    let spec = edit(
+        booking(),
+        "/states/menu/prompt/buttons/options/1",
+        json!({"id": "menu", "title": "Menu"}),
+    );
+    let rig = rig_with(spec);
+    rig.say("oi").await;
+    // Tapped: the option (its id and title are both a command word).
+    let tap = rig.message("Menu").reply_id("menu");
+    let turn = rig.conversation.handle(&rig.ctx, &tap).await.unwrap();
+    assert_eq!(turn.from_state.as_deref(), Some("menu"));
+    assert_eq!(turn.state.as_deref(), Some("specialty"), "{turn:?}");
+    // Typed: the command.
+    let turn = rig.say("menu").await;
+    assert_eq!(turn.state.as_deref(), Some("menu"));
+}
+
+#[tokio::test]
+async fn the_states_entered_see_the_answer_just_given() {
+    let mut spec = booking();
+    spec["states"]["date"]["next"] = json!([{"goto": "echo"}]);
+    spec["states"]["echo"] = json!({
+        "enter": [{"set": {"typed": "{{ text }}", "read": "{{ input }}"}}],
+        "prompt": {"text": "Você escreveu {{ text }}, que li como {{ input }} ({{ read }})."},
+        "next": [{"goto": "slot"}]
+    });
+    let rig = rig_with(spec);
+    rig.say("oi").await;
+    rig.pick("book").await;
+    rig.pick("card").await;
+    rig.sent();
+    rig.say("10/03").await;
+    let (text, _) = rig.sent();
+    assert_eq!(
+        text[0]["text"],
+        "Você escreveu 10/03, que li como 2026-03-10 (2026-03-10)."
+    );
+}
+
+#[test]
+fn labels_are_not_templates_and_text_limits_start_at_one() {
+    let spec = edit(
+        booking(),
+        "/states/menu/prompt/buttons/options/0/title",
+        json!("{{ name }}"),
+    );
+    has(
+        &errors_of(spec),
+        "/states/menu/prompt/buttons/options/0/title",
+        "shown as written",
+    );
+    let spec = edit(
+        booking(),
+        "/states/date/input/parse",
+        json!({"text": {"min": 0, "max": 5}}),
+    );
+    has(
+        &errors_of(spec),
+        "/states/date/input/parse",
+        "min is at least 1",
+    );
+}
+
+#[test]
+fn an_expired_end_is_only_the_idle_state() {
+    let mut spec = booking();
+    spec["states"]["late"] = json!({"prompt": {"text": "tarde"}, "end": "expired"});
+    spec["states"]["no_slots"]["next"] = json!([{"goto": "late"}]);
+    has(
+        &errors_of(spec),
+        "/states/late/end",
+        "only by the idle timeout",
+    );
+}
+
+#[test]
+fn a_prompt_that_fails_to_load_is_reported_once() {
+    let spec = edit(booking(), "/states/date/prompt/text", json!(" "));
+    let errors = errors_of(spec);
+    has(&errors, "/states/date/prompt/text", "empty text");
+    assert!(
+        !errors.iter().any(|(p, _)| p == "/states/date/input"),
+        "{errors:?}"
+    );
+}

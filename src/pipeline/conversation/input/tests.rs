@@ -179,3 +179,22 @@ fn options_are_tapped_numbered_or_named() {
         .unwrap_err()
         .contains("names none"));
 }
+
+#[test]
+fn the_29th_of_february_without_a_year_is_the_next_leap_day() {
+    let pt = pt();
+    assert_eq!(
+        value(pt.read(Parse::Date, typed("29/02"), &[])),
+        json!("2028-02-29")
+    );
+}
+
+#[test]
+fn a_blank_text_beside_a_tapped_id_reads_the_id() {
+    let pt = pt();
+    let answer = Answer {
+        reply_id: Some("14:30"),
+        text: Some("  "),
+    };
+    assert_eq!(value(pt.read(Parse::Time, answer, &[])), json!("14:30"));
+}
