@@ -104,6 +104,8 @@ pub(crate) enum Prompt {
         row: Shape,
         section: Option<String>,
         if_empty: Option<String>,
+        header: Option<String>,
+        footer: Option<String>,
     },
 }
 
@@ -821,6 +823,7 @@ fn dynamic(
     if let Some(state) = &list.if_empty {
         goto(state, format!("{at}/if_empty"), errors);
     }
+    headers(list.header.as_deref(), list.footer.as_deref(), at, errors);
     let mut shape = Map::new();
     shape.insert("id".into(), Value::String(list.id.clone()));
     shape.insert("title".into(), Value::String(list.title.clone()));
@@ -845,6 +848,8 @@ fn dynamic(
         row: row?,
         section: list.section.clone(),
         if_empty: list.if_empty.clone(),
+        header: list.header.clone(),
+        footer: list.footer.clone(),
     })
 }
 

@@ -1009,6 +1009,8 @@ impl Conversation {
                 row,
                 section,
                 if_empty,
+                header,
+                footer,
             } => {
                 let items = match data.get(rows) {
                     Some(Value::Array(items)) if !items.is_empty() => items,
@@ -1064,13 +1066,14 @@ impl Conversation {
                         value: Value::Null,
                     });
                 }
-                let payload = list_payload(
+                let mut payload = list_payload(
                     to,
                     body_of(text, limits::INTERACTIVE_BODY)?,
                     button,
                     section,
                     out,
                 );
+                decorate(&mut payload, header, footer);
                 Rendered::Message(interactive(payload), shown)
             }
         })

@@ -365,6 +365,12 @@ pub struct DynamicListSpec {
     /// The state entered instead when the array is empty or missing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub if_empty: Option<String>,
+    /// A text header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
+    /// A footer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub footer: Option<String>,
 }
 
 /// The answer a state waits for.

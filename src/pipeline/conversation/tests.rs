@@ -1256,3 +1256,26 @@ fn a_prompt_that_fails_to_load_is_reported_once() {
         "{errors:?}"
     );
 }
+
+#[tokio::test]
+async fn a_dynamic_list_has_a_header_and_a_footer_when_the_spec_gives_them() {
+    let mut spec = booking();
+    spec["states"]["specialty"]["prompt"]["dynamic_list"]["header"] = json!("Agenda");
+    spec["states"]["specialty"]["prompt"]["dynamic_list"]["footer"] = json!("Clínica Centro");
+    let rig = rig_with(spec);
+    rig.say("oi").await;
+    rig.pick("book").await;
+    let (_, interactive) = rig.sent();
+    let list = interactive.last().unwrap();
+    assert_eq!(
+        (list["header"].clone(), list["footer"].clone()),
+        (json!("Agenda"), json!("Clínica Centro"))
+    );
+    let mut spec = booking();
+    spec["states"]["specialty"]["prompt"]["dynamic_list"]["footer"] = json!("x".repeat(61));
+    has(
+        &errors_of(spec),
+        "/states/specialty/prompt/dynamic_list/footer",
+        "at most 60",
+    );
+}
