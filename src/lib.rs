@@ -218,8 +218,9 @@ pub use context::Context;
 pub use error::{pointer_token, SpecError, SpecErrors};
 pub use flow::settle::{SettleReport, Settled, Settlement, SETTLED_BY, SETTLEMENT_KIND};
 pub use flow::{
-    Counts, DeliveryPolicy, DryRun, DryRunRecord, Failure, Flow, FlowBuilder, OnUnknown, Outcome,
-    Plan, PlanError, RecordOutcome, RunError, RunReport, Stage, StoreWrite,
+    Counts, DeadLetters, DeliveryPolicy, DryRun, DryRunRecord, Failure, Flow, FlowBuilder,
+    OnUnknown, Outcome, Plan, PlanError, RecordOutcome, ReportPolicy, RunError, RunReport, Stage,
+    StoreWrite, PRUNE_EVERY,
 };
 pub use lookup::{Directory, Lookup, OnMissing};
 pub use mapper::{FieldMap, MapError, Mapper};

@@ -203,7 +203,7 @@ impl Inner {
         };
         let mut report = flow.process_unrecorded(&self.ctx, vec![record]).await;
         if self.config.history.keeps(&report) {
-            crate::flow::record_history(&self.ctx, &mut report).await;
+            flow.record_history(&self.ctx, &mut report).await;
         }
         step_result(report.records.first().map(|line| &line.outcome))
     }

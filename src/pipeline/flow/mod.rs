@@ -23,7 +23,7 @@ mod report;
 pub(crate) mod settle;
 
 pub use dry_run::{DryRun, DryRunRecord, StoreWrite};
-pub use policy::{DeliveryPolicy, OnUnknown};
+pub use policy::{DeadLetters, DeliveryPolicy, OnUnknown, ReportPolicy, PRUNE_EVERY};
 pub use report::{Counts, Failure, Outcome, RecordOutcome, RunReport, Stage};
 
 /// An integration flow as a value: trigger, optional source, condition, mapper, target and
@@ -75,11 +75,17 @@ struct FlowInner {
     mapper: Arc<dyn Mapper>,
     target: DynTarget,
     delivery: DeliveryPolicy,
+    report: ReportPolicy,
+    /// History entries this flow and its clones appended, for pruning every few.
+    appended: std::sync::atomic::AtomicU64,
     pacer: Option<RateLimiter>,
 }
 
 /// What a claim on a record key answered.
 type ClaimAnswer = Result<Claim, StoreError>;
+
+/// Who is told each record's line as it ends ([`Flow::process_observed`]).
+type Observer<'a> = Option<&'a (dyn Fn(&RecordOutcome) + Send + Sync)>;
 
 /// A record at its index in the run, planned, with its batch claim's answer.
 type Claimed = (usize, Planned, Option<ClaimAnswer>);
@@ -165,6 +171,7 @@ impl Flow {
             mapper: None,
             target: None,
             delivery: DeliveryPolicy::default(),
+            report: ReportPolicy::default(),
         }
     }
 
@@ -186,6 +193,11 @@ impl Flow {
     /// The delivery policy.
     pub fn delivery(&self) -> &DeliveryPolicy {
         &self.inner.delivery
+    }
+
+    /// What the flow's reports keep.
+    pub fn report_policy(&self) -> &ReportPolicy {
+        &self.inner.report
     }
 
     /// The flow's lookups, in the order they run.
@@ -284,7 +296,47 @@ impl Flow {
     /// with [`Flow::history`].
     pub async fn process(&self, ctx: &Context, records: Vec<Record>) -> RunReport {
         let mut report = self.process_unrecorded(ctx, records).await;
-        record_history(ctx, &mut report).await;
+        self.record_history(ctx, &mut report).await;
+        report
+    }
+
+    /// [`Flow::process`], telling `observer` each record's line as soon as the record
+    /// ends (in the order records end, which with several in flight is not their input
+    /// order; the report is in input order): for showing progress on a long run. The
+    /// observer runs on the flow's task and should return quickly.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use hubflow::http::RecordingClient;
+    /// use hubflow::http_target::HttpTarget;
+    /// use hubflow::{Context, Flow, ManualClock, MemoryStore, Record, RecordOutcome};
+    /// use serde_json::json;
+    ///
+    /// let flow = Flow::builder("backfill")
+    ///     .target(HttpTarget::new("https://erp.example.com/hooks".parse().unwrap()))
+    ///     .build()
+    ///     .unwrap();
+    /// let ctx = Context::new(RecordingClient::new(), ManualClock::new(chrono::Utc::now()), MemoryStore::new());
+    /// let done = AtomicUsize::new(0);
+    /// let progress = |line: &RecordOutcome| {
+    ///     let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+    ///     eprintln!("{n}/3 {} {}", line.key, line.outcome.name());
+    /// };
+    /// let records = (1..=3).map(|i| Record::new(format!("r{i}"), "row", json!({}))).collect();
+    /// let report = flow.process_observed(&ctx, records, &progress).await;
+    /// assert_eq!(done.load(Ordering::Relaxed), 3);
+    /// assert_eq!(report.counts.delivered, 3);
+    /// # });
+    /// ```
+    pub async fn process_observed(
+        &self,
+        ctx: &Context,
+        records: Vec<Record>,
+        observer: &(dyn Fn(&RecordOutcome) + Send + Sync),
+    ) -> RunReport {
+        let mut report = self.process_lines(ctx, records, Some(observer)).await;
+        self.record_history(ctx, &mut report).await;
         report
     }
 
@@ -293,6 +345,15 @@ impl Flow {
         &self,
         ctx: &Context,
         records: Vec<Record>,
+    ) -> RunReport {
+        self.process_lines(ctx, records, None).await
+    }
+
+    async fn process_lines(
+        &self,
+        ctx: &Context,
+        records: Vec<Record>,
+        observer: Observer<'_>,
     ) -> RunReport {
         let started = ctx.clock().now();
         let in_flight = self.inner.delivery.max_in_flight.max(1);
@@ -303,13 +364,18 @@ impl Flow {
             stream::iter(records.into_iter().enumerate())
                 .map(|(index, record)| async move {
                     let planned = self.planned(ctx, record).await;
-                    (index, self.finish(ctx, planned, None).await)
+                    let line = self.finish(ctx, planned, None).await;
+                    if let Some(observe) = observer {
+                        observe(&line);
+                    }
+                    (index, line)
                 })
                 .buffer_unordered(in_flight)
                 .collect()
                 .await
         } else {
-            self.process_batched(ctx, records, batch, in_flight).await
+            self.process_batched(ctx, records, batch, in_flight, observer)
+                .await
         };
         lines.sort_by_key(|(index, _)| *index);
         let lines = lines.into_iter().map(|(_, line)| line).collect();
@@ -329,6 +395,7 @@ impl Flow {
         records: Vec<Record>,
         batch: usize,
         in_flight: usize,
+        observer: Observer<'_>,
     ) -> Vec<(usize, RecordOutcome)> {
         let mut lines = Vec::with_capacity(records.len());
         let mut records = records.into_iter().enumerate();
@@ -340,7 +407,13 @@ impl Flow {
                 let Some((index, planned, claim)) = claimed.pop_front() else {
                     break;
                 };
-                delivering.push(async move { (index, self.finish(ctx, planned, claim).await) });
+                delivering.push(async move {
+                    let line = self.finish(ctx, planned, claim).await;
+                    if let Some(observe) = observer {
+                        observe(&line);
+                    }
+                    (index, line)
+                });
             }
             if claimed.is_empty() && claiming.is_none() {
                 let chunk: Vec<(usize, Record)> = records.by_ref().take(batch).collect();
@@ -491,7 +564,7 @@ impl Flow {
                 lease.expires_at
             ));
         }
-        record_history(ctx, &mut report).await;
+        self.record_history(ctx, &mut report).await;
         Ok(report)
     }
 
@@ -543,7 +616,7 @@ impl Flow {
             .ok_or_else(|| RunError::NoSource(self.inner.id.clone()))?;
         let batch = source.poll(ctx, from).await?;
         let mut report = self.process_unrecorded(ctx, batch.records).await;
-        record_history(ctx, &mut report).await;
+        self.record_history(ctx, &mut report).await;
         Ok(report)
     }
 
@@ -634,7 +707,8 @@ impl Flow {
             Err(PlanError::Map(e)) => failed(Failure::from_map(&e), 0),
             Err(PlanError::Prepare(e)) => failed(Failure::from_prepare(&e), 0),
         };
-        let keep = matches!(outcome, Outcome::Failed { .. });
+        let keep = matches!(outcome, Outcome::Failed { .. })
+            && self.inner.report.dead_letters == DeadLetters::Keep;
         RecordOutcome {
             key: record.key.clone(),
             kind: record.kind.clone(),
@@ -798,17 +872,35 @@ fn warn(warning: &mut Option<String>, text: String) {
     });
 }
 
-/// Appends the report to the run history; a failure to do so is a warning in the report,
-/// not a failed run.
-pub(crate) async fn record_history(ctx: &Context, report: &mut RunReport) {
-    let stored = match report.to_entry() {
-        Ok(entry) => ctx.history().append_history(&entry).await,
-        Err(e) => Err(StoreError::corrupt("the run report does not serialize").with_source(e)),
-    };
-    if let Err(e) = stored {
-        report
-            .warnings
-            .push(format!("the run report was not stored: {e}"));
+impl Flow {
+    /// Appends the report to the run history and, every [`PRUNE_EVERY`] appends, prunes
+    /// the history to the report policy's `keep_runs`; a failure to do either is a warning
+    /// in the report, not a failed run.
+    pub(crate) async fn record_history(&self, ctx: &Context, report: &mut RunReport) {
+        let stored = match report.to_entry() {
+            Ok(entry) => ctx.history().append_history(&entry).await,
+            Err(e) => Err(StoreError::corrupt("the run report does not serialize").with_source(e)),
+        };
+        if let Err(e) = stored {
+            report
+                .warnings
+                .push(format!("the run report was not stored: {e}"));
+            return;
+        }
+        let Some(keep) = self.inner.report.keep_runs else {
+            return;
+        };
+        let appended = self
+            .inner
+            .appended
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if appended.is_multiple_of(PRUNE_EVERY) {
+            if let Err(e) = ctx.history().prune_history(&self.inner.id, keep).await {
+                report.warnings.push(format!(
+                    "the run history was not pruned to its {keep} newest runs: {e}"
+                ));
+            }
+        }
     }
 }
 
@@ -846,6 +938,7 @@ pub struct FlowBuilder {
     mapper: Option<Arc<dyn Mapper>>,
     target: Option<DynTarget>,
     delivery: DeliveryPolicy,
+    report: ReportPolicy,
 }
 
 impl FlowBuilder {
@@ -910,6 +1003,13 @@ impl FlowBuilder {
         self
     }
 
+    /// What the reports keep: failed records' data or only their keys, and how many runs
+    /// the history holds (default: the records, 1,000 runs).
+    pub fn report(mut self, report: ReportPolicy) -> Self {
+        self.report = report;
+        self
+    }
+
     /// Checks the parts and builds the flow; reports every problem, with JSON pointers in
     /// the form of a [`FlowSpec`](crate::FlowSpec).
     pub fn build(self) -> Result<Flow, SpecErrors> {
@@ -922,6 +1022,9 @@ impl FlowBuilder {
         }
         for (field, message) in self.delivery.problems() {
             errors.push(SpecError::new(format!("/delivery/{field}"), message));
+        }
+        for (field, message) in self.report.problems() {
+            errors.push(SpecError::new(format!("/report/{field}"), message));
         }
         for (index, lookup) in self.lookups.iter().enumerate() {
             for (field, message) in lookup.problems() {
@@ -960,6 +1063,8 @@ impl FlowBuilder {
                 mapper: self.mapper.unwrap_or_else(|| Arc::new(Passthrough)),
                 target,
                 delivery: self.delivery,
+                report: self.report,
+                appended: std::sync::atomic::AtomicU64::new(0),
                 pacer,
             }),
         })

@@ -208,5 +208,86 @@ impl From<DeliveryPolicy> for PolicyWire {
     }
 }
 
+/// What a failed record's report line keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum DeadLetters {
+    /// The record itself, so the host can store it and process it again (default).
+    #[default]
+    Keep,
+    /// Only its key and kind (the line always has them): no data, for flows that carry
+    /// personal data (patients, in healthcare) into reports kept in the run history.
+    /// [`RunReport::dead_letters`](crate::RunReport::dead_letters) is then empty; the
+    /// record stays where it came from (the source, the webhook's sender) to be replayed
+    /// by key.
+    KeyOnly,
+}
+
+/// What a flow's reports keep: the failed records' data, and how many runs the history
+/// holds. In a spec, the `report` object:
+///
+/// ```
+/// use hubflow::{DeadLetters, FlowSpec};
+/// let spec = FlowSpec::from_json(r#"{
+///     "id": "confirmations",
+///     "target": {"http.post": {"url": "https://erp.example.com/hooks"}},
+///     "report": {"dead_letters": "key_only", "keep_runs": 200}
+/// }"#).unwrap();
+/// assert_eq!(spec.report.dead_letters, DeadLetters::KeyOnly);
+/// assert_eq!(spec.report.keep_runs, Some(200));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ReportPolicy {
+    /// What a failed record's line keeps (default [`DeadLetters::Keep`]).
+    pub dead_letters: DeadLetters,
+    /// How many runs of the flow its history keeps, newest first (default 1,000; `None`,
+    /// `null` in JSON: all of them). Older runs are pruned with
+    /// [`HistoryStore::prune_history`](crate::HistoryStore::prune_history) after an append,
+    /// once every [`PRUNE_EVERY`] appends of a flow value and its clones, so the history
+    /// holds at most `keep_runs + PRUNE_EVERY - 1` runs of it.
+    pub keep_runs: Option<usize>,
+}
+
+/// How many appends pass between two prunes of a flow's history.
+pub const PRUNE_EVERY: u64 = 32;
+
+impl Default for ReportPolicy {
+    fn default() -> Self {
+        ReportPolicy {
+            dead_letters: DeadLetters::Keep,
+            keep_runs: Some(1000),
+        }
+    }
+}
+
+impl ReportPolicy {
+    /// Sets what failed records' lines keep.
+    #[must_use]
+    pub fn dead_letters(mut self, keep: DeadLetters) -> Self {
+        self.dead_letters = keep;
+        self
+    }
+
+    /// Sets how many runs the history keeps (`None`: all).
+    #[must_use]
+    pub fn keep_runs(mut self, runs: Option<usize>) -> Self {
+        self.keep_runs = runs;
+        self
+    }
+
+    pub(crate) fn problems(&self) -> Vec<(&'static str, String)> {
+        match self.keep_runs {
+            Some(0) => vec![(
+                "keep_runs",
+                "must be at least 1 (null keeps every run)".to_owned(),
+            )],
+            _ => Vec::new(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -44,6 +44,21 @@ pub enum Outcome {
     },
 }
 
+impl Stage {
+    /// The stage's name as in its JSON form: `read`, `lookup`, `map`, `prepare`, `claim`,
+    /// `deliver`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Read => "read",
+            Stage::Lookup => "lookup",
+            Stage::Map => "map",
+            Stage::Prepare => "prepare",
+            Stage::Claim => "claim",
+            Stage::Deliver => "deliver",
+        }
+    }
+}
+
 impl Outcome {
     /// The outcome's name as in its JSON form: `skipped`, `duplicate`, `delivered`, `failed`.
     pub fn name(&self) -> &'static str {
@@ -366,6 +381,110 @@ impl RunReport {
     /// The report a history entry holds, as [`to_entry`](RunReport::to_entry) wrote it.
     pub fn from_entry(entry: &HistoryEntry) -> Result<RunReport, serde_json::Error> {
         RunReport::deserialize(&entry.report)
+    }
+}
+
+impl std::fmt::Display for RunReport {
+    /// A summary line, then one line per failed or skipped record (with `{:#}`, one per
+    /// record), then the warnings. Keys, kinds, stages and messages only: never a record's
+    /// data, which may be personal.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use hubflow::http::RecordingClient;
+    /// use hubflow::http_target::HttpTarget;
+    /// use hubflow::{Context, Flow, ManualClock, MemoryStore, Record, Rule};
+    /// use serde_json::json;
+    ///
+    /// let flow = Flow::builder("urgent")
+    ///     .when(Rule::field("priority").eq("urgent").unwrap())
+    ///     .target(HttpTarget::new("https://erp.example.com/hooks".parse().unwrap()))
+    ///     .build()
+    ///     .unwrap();
+    /// let ctx = Context::new(RecordingClient::new(), ManualClock::new(chrono::Utc::now()), MemoryStore::new());
+    /// let report = flow.process(&ctx, vec![
+    ///     Record::new("req-1", "request", json!({"priority": "urgent"})),
+    ///     Record::new("req-2", "request", json!({"priority": "low"})),
+    /// ]).await;
+    /// let text = report.to_string();
+    /// assert!(text.starts_with("urgent: 2 records: 1 delivered, 0 duplicate, 1 skipped, 0 failed"), "{text}");
+    /// assert!(text.contains("\n  skipped   req-2 (request): condition not met"), "{text}");
+    /// # });
+    /// ```
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let c = &self.counts;
+        write!(
+            f,
+            "{}: {} record{}: {} delivered, {} duplicate, {} skipped, {} failed in {}",
+            self.flow_id,
+            c.received,
+            if c.received == 1 { "" } else { "s" },
+            c.delivered,
+            c.duplicate,
+            c.skipped,
+            c.failed,
+            human_duration(self.duration_ms),
+        )?;
+        if self.dry_run {
+            f.write_str(" (dry run: nothing sent)")?;
+        }
+        for line in &self.records {
+            let shown = f.alternate()
+                || matches!(
+                    line.outcome,
+                    Outcome::Failed { .. } | Outcome::Skipped { .. }
+                );
+            if !shown {
+                continue;
+            }
+            write!(
+                f,
+                "\n  {:<10}{} ({})",
+                line.outcome.name(),
+                line.key,
+                line.kind
+            )?;
+            match &line.outcome {
+                Outcome::Skipped { reason } => write!(f, ": {reason}")?,
+                Outcome::Duplicate { reason, .. } => write!(f, ": {reason}")?,
+                Outcome::Delivered { receipt, attempts } => {
+                    if let Some(id) = &receipt.id {
+                        write!(f, ": {id}")?;
+                    }
+                    if *attempts > 1 {
+                        write!(f, " after {attempts} attempts")?;
+                    }
+                }
+                Outcome::Failed {
+                    failure,
+                    retryable,
+                    attempts,
+                } => write!(
+                    f,
+                    " at {}: {} ({}, {attempts} attempt{})",
+                    failure.stage.name(),
+                    failure.message,
+                    if *retryable { "retryable" } else { "permanent" },
+                    if *attempts == 1 { "" } else { "s" },
+                )?,
+            }
+            if let Some(warning) = &line.warning {
+                write!(f, "; warning: {warning}")?;
+            }
+        }
+        for warning in &self.warnings {
+            write!(f, "\n  warning: {warning}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `850 ms`, `12.3 s`, `4 min 05 s`.
+fn human_duration(ms: u64) -> String {
+    match ms {
+        0..=999 => format!("{ms} ms"),
+        1_000..=59_999 => format!("{:.1} s", ms as f64 / 1000.0),
+        _ => format!("{} min {:02} s", ms / 60_000, (ms % 60_000) / 1000),
     }
 }
 

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use super::{record_history, report, Failure, Flow, Outcome, RecordOutcome, RunReport, Stage};
+use super::{report, Failure, Flow, Outcome, RecordOutcome, RunReport, Stage};
 use crate::{Claim, Context, DeliveryError, Receipt, ReportedFailure, StoreError};
 
 /// The `kind` of a settlement's line in a [`RunReport`]. The claim store keeps keys and
@@ -401,7 +401,7 @@ impl Flow {
         if ctx.is_dry_run() {
             report.dry_run = true;
         } else {
-            record_history(ctx, &mut report).await;
+            self.record_history(ctx, &mut report).await;
         }
         Some(report)
     }

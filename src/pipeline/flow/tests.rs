@@ -928,3 +928,168 @@ async fn an_unreadable_body_fails_at_the_read_stage_whatever_the_condition_says(
     let report = flow.process(&ctx, vec![damaged]).await;
     assert_eq!(report.counts.failed, 1);
 }
+
+#[tokio::test]
+async fn a_report_prints_for_people_without_record_data() {
+    let flow = flow_with(Scripted::new(vec![
+        Ok(Receipt::new(200).with_id("msg-1")),
+        Err(provider(ErrorClass::Permanent)),
+    ]));
+    let (ctx, _) = ctx_with(RecordingClient::new(), MemoryStore::new());
+    let report = flow
+        .process(
+            &ctx,
+            vec![
+                record("ok", json!({"name": "Ana Souza"})),
+                record("skip", json!({"skip": true, "name": "Bruno Lima"})),
+                record("map", json!({"fail": true, "cpf": "52998224725"})),
+                record("refused", json!({"phone": "5511999991234"})),
+            ],
+        )
+        .await;
+    let text = report.to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with("f: 4 records: 1 delivered, 0 duplicate, 1 skipped, 2 failed in "),
+        "{text}"
+    );
+    assert_eq!(
+        lines[1],
+        "  skipped   skip (test): condition not met: no `skip` field"
+    );
+    assert!(
+        lines[2].starts_with("  failed    map (test) at map: "),
+        "{text}"
+    );
+    assert!(lines[2].ends_with("(permanent, 0 attempts)"), "{text}");
+    assert!(
+        lines[3].starts_with("  failed    refused (test) at deliver: "),
+        "{text}"
+    );
+    assert!(lines[3].contains("token expired"), "{text}");
+    assert_eq!(
+        lines.len(),
+        4,
+        "delivered records are counted, not listed: {text}"
+    );
+    for data in ["Ana Souza", "Bruno Lima", "52998224725", "5511999991234"] {
+        assert!(!text.contains(data), "{data} in {text}");
+    }
+    // The alternate form lists every record.
+    let all = format!("{report:#}");
+    assert!(all.contains("\n  delivered ok (test): msg-1"), "{all}");
+    assert_eq!(all.lines().count(), 5);
+}
+
+#[tokio::test]
+async fn key_only_dead_letters_keep_no_record_data() {
+    let flow = Flow::builder("f")
+        .map(MapOrFail)
+        .target(Scripted::new(vec![]))
+        .report(ReportPolicy::default().dead_letters(DeadLetters::KeyOnly))
+        .build()
+        .unwrap();
+    let (ctx, _) = ctx_with(RecordingClient::new(), MemoryStore::new());
+    let report = flow
+        .process(
+            &ctx,
+            vec![record("p-1", json!({"fail": true, "cpf": "52998224725"}))],
+        )
+        .await;
+    let line = &report.records[0];
+    assert_eq!((line.key.as_str(), line.kind.as_str()), ("p-1", "test"));
+    assert!(matches!(line.outcome, Outcome::Failed { .. }));
+    assert!(line.record.is_none());
+    assert_eq!(report.dead_letters().count(), 0);
+    let stored = serde_json::to_string(&flow.history(&ctx, 1).await.unwrap()).unwrap();
+    assert!(!stored.contains("52998224725"), "{stored}");
+}
+
+#[tokio::test]
+async fn the_history_keeps_the_newest_runs_of_the_policy() {
+    let flow = Flow::builder("f")
+        .target(Scripted::new(vec![]))
+        .report(ReportPolicy::default().keep_runs(Some(2)))
+        .build()
+        .unwrap();
+    let store = MemoryStore::new();
+    let (ctx, clock) = ctx_with(RecordingClient::new(), store.clone());
+    let runs = usize::try_from(PRUNE_EVERY).unwrap() + 1;
+    for i in 0..runs {
+        clock.advance(Duration::from_secs(1));
+        flow.process(&ctx, vec![record(&format!("k{i}"), json!({}))])
+            .await;
+    }
+    // Pruned at the first append and at the PRUNE_EVERY-th after it.
+    let kept = store.recent_history("f", 1000).await.unwrap();
+    assert_eq!(kept.len(), 2);
+    let newest = RunReport::from_entry(&kept[0]).unwrap();
+    assert_eq!(newest.records[0].key, format!("k{}", runs - 1));
+    // Without a limit, nothing is pruned.
+    let all = Flow::builder("g")
+        .target(Scripted::new(vec![]))
+        .report(ReportPolicy::default().keep_runs(None))
+        .build()
+        .unwrap();
+    for i in 0..3 {
+        all.process(&ctx, vec![record(&format!("g{i}"), json!({}))])
+            .await;
+    }
+    assert_eq!(store.recent_history("g", 1000).await.unwrap().len(), 3);
+}
+
+#[test]
+fn a_report_policy_keeping_no_runs_is_refused() {
+    let errors = Flow::builder("f")
+        .target(Scripted::new(vec![]))
+        .report(ReportPolicy::default().keep_runs(Some(0)))
+        .build()
+        .unwrap_err();
+    assert_eq!(errors.iter().next().unwrap().path, "/report/keep_runs");
+}
+
+#[tokio::test]
+async fn the_observer_sees_every_line_once_as_records_end() {
+    for batch in [1, 3] {
+        let flow = Flow::builder("f")
+            .when_fn(|r: &Record| r.get("skip").is_none(), "no `skip` field")
+            .target(Scripted::new(vec![]))
+            .delivery(
+                DeliveryPolicy::default()
+                    .claim_batch(batch)
+                    .max_in_flight(4),
+            )
+            .build()
+            .unwrap();
+        let (ctx, _) = ctx_with(RecordingClient::new(), MemoryStore::new());
+        let seen = Mutex::new(Vec::new());
+        let observer = |line: &RecordOutcome| {
+            seen.lock()
+                .unwrap()
+                .push((line.key.clone(), line.outcome.name()));
+        };
+        let records = (0..7)
+            .map(|i| {
+                record(
+                    &format!("r{i}"),
+                    if i == 3 {
+                        json!({"skip": 1})
+                    } else {
+                        json!({})
+                    },
+                )
+            })
+            .collect();
+        let report = flow.process_observed(&ctx, records, &observer).await;
+        let mut seen = seen.into_inner().unwrap();
+        seen.sort();
+        let mut expected: Vec<_> = report
+            .records
+            .iter()
+            .map(|l| (l.key.clone(), l.outcome.name()))
+            .collect();
+        expected.sort();
+        assert_eq!(seen, expected, "batch {batch}");
+        assert_eq!(seen.len(), 7);
+    }
+}

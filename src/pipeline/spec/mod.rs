@@ -8,9 +8,15 @@
 //!   "when": {"all": [{"field": "user_assigned", "op": "eq", "value": "Jonas Campos"}]},
 //!   "map": {"folio": "{{ wo_folio }}", "who": "{{ user_assigned | upper }}"},
 //!   "target": {"http.post": {"connection": "ops", "path": "hooks/work-orders"}},
-//!   "delivery": {"max_attempts": 5, "max_in_flight": 8, "rate_per_second": 80}
+//!   "delivery": {"max_attempts": 5, "max_in_flight": 8, "rate_per_second": 80},
+//!   "report": {"dead_letters": "key_only", "keep_runs": 500}
 //! }
 //! ```
+//!
+//! `report` ([`ReportPolicy`](crate::ReportPolicy)) says what the run reports keep: failed
+//! records whole (`"keep"`, the default, to replay them) or only their keys and kinds
+//! (`"key_only"`, for personal data), and how many runs the history holds per flow
+//! (default 1,000; `null`: all).
 //!
 //! Checking happens in two steps, and each reports **every** problem it finds, with the
 //! JSON pointer of the value and a hint, never only the first:
@@ -34,8 +40,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use crate::{
-    pointer_token, DeliveryPolicy, FieldMap, Flow, Lookup, OnMissing, Rule, SpecError, SpecErrors,
-    Trigger,
+    pointer_token, DeliveryPolicy, FieldMap, Flow, Lookup, OnMissing, ReportPolicy, Rule,
+    SpecError, SpecErrors, Trigger,
 };
 
 mod registry;
@@ -220,6 +226,8 @@ pub struct FlowSpec {
     pub target: KindSpec,
     /// How it delivers.
     pub delivery: DeliveryPolicy,
+    /// What its reports keep (the JSON's `report`).
+    pub report: ReportPolicy,
 }
 
 const FIELDS: &[&str] = &[
@@ -232,6 +240,7 @@ const FIELDS: &[&str] = &[
     "map",
     "target",
     "delivery",
+    "report",
 ];
 
 impl FlowSpec {
@@ -327,6 +336,15 @@ impl FlowSpec {
             problems.into_result(policy)
         })
         .unwrap_or_default();
+        let report = section(doc, "report", &mut errors, |v| {
+            let policy: ReportPolicy = deserialize_at(v)?;
+            let mut problems = SpecErrors::new();
+            for (field, message) in policy.problems() {
+                problems.push(SpecError::new(format!("/{field}"), message));
+            }
+            problems.into_result(policy)
+        })
+        .unwrap_or_default();
         match target {
             Some(target) if errors.is_empty() => Ok(FlowSpec {
                 id,
@@ -338,6 +356,7 @@ impl FlowSpec {
                 map,
                 target,
                 delivery,
+                report,
             }),
             _ => Err(errors),
         }
@@ -438,7 +457,8 @@ impl FlowSpec {
             .trigger(self.trigger.clone())
             .when(self.when.clone())
             .target(target)
-            .delivery(self.delivery.clone());
+            .delivery(self.delivery.clone())
+            .report(self.report.clone());
         for lookup in lookups {
             builder = builder.lookup(lookup);
         }
@@ -489,6 +509,12 @@ impl FlowSpec {
             "delivery".into(),
             serde_json::to_value(&self.delivery).unwrap_or(Value::Null),
         );
+        if self.report != ReportPolicy::default() {
+            doc.insert(
+                "report".into(),
+                serde_json::to_value(&self.report).unwrap_or(Value::Null),
+            );
+        }
         Value::Object(doc)
     }
 }

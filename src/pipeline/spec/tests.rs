@@ -474,3 +474,33 @@ fn building_a_lookup_checks_its_directory_kind_and_config() {
     assert_eq!(flow.lookups()[0].describe(), "a map of 1 entry");
     assert_eq!(flow.lookups()[0].into_field(), "phone");
 }
+
+#[test]
+fn the_report_section_is_checked_and_round_trips() {
+    let errors = FlowSpec::from_json(
+        r#"{"id": "x", "target": {"http.post": {"url": "https://example.com"}},
+            "report": {"keep_runs": 0, "dead_letter": "key_only"}}"#,
+    )
+    .unwrap_err();
+    assert_eq!(paths(&errors), ["/report/dead_letter"]);
+    let errors = FlowSpec::from_json(
+        r#"{"id": "x", "target": {"http.post": {"url": "https://example.com"}},
+            "report": {"keep_runs": 0}}"#,
+    )
+    .unwrap_err();
+    assert_eq!(paths(&errors), ["/report/keep_runs"]);
+    let spec = FlowSpec::from_json(
+        r#"{"id": "x", "target": {"http.post": {"url": "https://example.com"}},
+            "report": {"dead_letters": "key_only", "keep_runs": null}}"#,
+    )
+    .unwrap();
+    assert_eq!(spec.report.keep_runs, None);
+    let again = FlowSpec::from_value(&spec.to_value()).unwrap();
+    assert_eq!(again.report, spec.report);
+    // The default is left out of the document.
+    let plain = FlowSpec::from_json(
+        r#"{"id": "x", "target": {"http.post": {"url": "https://example.com"}}}"#,
+    )
+    .unwrap();
+    assert!(plain.to_value().get("report").is_none());
+}
