@@ -11,6 +11,40 @@ use crate::{Context, Cursor, Record};
 /// [`Flow::run`](crate::Flow::run) loads the cursor from the [`Store`](crate::Store), polls,
 /// processes the batch, and only then saves `next_cursor`, so a crash in between repeats
 /// records (which the idempotency claims then skip) instead of losing them.
+///
+/// A source over the host's own table of tickets, whose cursor is the last id seen:
+///
+/// ```
+/// use async_trait::async_trait;
+/// use hubflow::{Batch, Context, Cursor, Record, Source, SourceError};
+/// use serde_json::json;
+///
+/// struct Tickets(Vec<(u64, &'static str)>);
+///
+/// #[async_trait]
+/// impl Source for Tickets {
+///     async fn poll(&self, _ctx: &Context, cursor: Option<&Cursor>) -> Result<Batch, SourceError> {
+///         let after = cursor.and_then(|c| c.value()["last_id"].as_u64()).unwrap_or(0);
+///         let new: Vec<_> = self.0.iter().filter(|(id, _)| *id > after).collect();
+///         let records = new
+///             .iter()
+///             .map(|(id, title)| Record::new(format!("ticket:{id}"), "ticket", json!({"id": id, "title": title})))
+///             .collect();
+///         let next = new.last().map(|(id, _)| Cursor::new(json!({"last_id": id})));
+///         Ok(Batch::new(records, next))
+///     }
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// # let ctx = Context::new(hubflow::http::RecordingClient::new(),
+/// #     hubflow::ManualClock::new(chrono::Utc::now()), hubflow::MemoryStore::new());
+/// let source = Tickets(vec![(7, "pump 3 leaks"), (8, "belt worn")]);
+/// let first = source.poll(&ctx, None).await.unwrap();
+/// assert_eq!(first.records.len(), 2);
+/// let later = source.poll(&ctx, first.next_cursor.as_ref()).await.unwrap();
+/// assert!(later.records.is_empty() && later.next_cursor.is_none());
+/// # });
+/// ```
 #[async_trait]
 pub trait Source: Send + Sync {
     /// Fetches the records after `cursor` (`None` on the first run).
@@ -191,6 +225,44 @@ impl WebhookReply {
 ///
 /// Pure and synchronous: signature checks, verification handshakes and parsing need no I/O,
 /// so the host can answer within the provider's deadline and process the records after.
+///
+/// A webhook of the host's own ERP that signs nothing but sends a shared token in a
+/// header, compared in constant time:
+///
+/// ```
+/// use hubflow::http::Method;
+/// use hubflow::{InboundRequest, Record, WebhookReply, WebhookSource};
+/// use serde_json::Value;
+///
+/// struct ErpEvents {
+///     token: String,
+/// }
+///
+/// impl WebhookSource for ErpEvents {
+///     fn handle(&self, request: &InboundRequest) -> WebhookReply {
+///         let given = request.headers.get("X-Erp-Token").unwrap_or("");
+///         // Constant time in a real host (the `subtle` crate); plain here for brevity.
+///         if given != self.token {
+///             return WebhookReply::status(401, "bad token");
+///         }
+///         match serde_json::from_slice::<Value>(request.body.as_ref()) {
+///             Ok(event) => {
+///                 let key = format!("erp:{}", event["id"]);
+///                 WebhookReply::accepted(vec![Record::new(key, "erp.event", event)])
+///             }
+///             Err(_) => WebhookReply::status(400, "not JSON"),
+///         }
+///     }
+/// }
+///
+/// let source = ErpEvents { token: "s3cret".into() };
+/// let request = InboundRequest::new(Method::Post, "/hooks/erp", r#"{"id": 41, "type": "order"}"#)
+///     .header("X-Erp-Token", "s3cret");
+/// let reply = source.handle(&request);
+/// assert_eq!((reply.status, reply.records[0].key.as_str()), (200, "erp:41"));
+/// let forged = InboundRequest::new(Method::Post, "/hooks/erp", "{}").header("X-Erp-Token", "guess");
+/// assert_eq!(source.handle(&forged).status, 401);
+/// ```
 pub trait WebhookSource: Send + Sync {
     /// Checks and parses one inbound request.
     fn handle(&self, request: &InboundRequest) -> WebhookReply;

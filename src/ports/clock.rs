@@ -12,6 +12,39 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 /// Tells the time and waits. Implement it over your runtime's timer.
+///
+/// A clock that runs a fixed offset ahead of another one (to rehearse a daily job at
+/// tomorrow's DST change, say), waiting with the inner clock's timer:
+///
+/// ```
+/// use std::time::Duration;
+/// use async_trait::async_trait;
+/// use chrono::{DateTime, Utc};
+/// use hubflow::{Clock, ManualClock};
+///
+/// struct Ahead<C> {
+///     inner: C,
+///     by: chrono::Duration,
+/// }
+///
+/// #[async_trait]
+/// impl<C: Clock> Clock for Ahead<C> {
+///     fn now(&self) -> DateTime<Utc> {
+///         self.inner.now() + self.by
+///     }
+///     async fn sleep(&self, duration: Duration) {
+///         self.inner.sleep(duration).await;
+///     }
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let base = ManualClock::new("2026-10-31T12:00:00Z".parse().unwrap());
+/// let clock = Ahead { inner: base.clone(), by: chrono::Duration::days(1) };
+/// assert_eq!(clock.now().to_rfc3339(), "2026-11-01T12:00:00+00:00");
+/// clock.sleep(Duration::from_secs(60)).await;
+/// assert_eq!(base.sleeps(), [Duration::from_secs(60)]);
+/// # });
+/// ```
 #[async_trait]
 pub trait Clock: Send + Sync {
     /// The current instant.

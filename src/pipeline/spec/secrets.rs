@@ -11,6 +11,37 @@ use serde::{Deserialize, Deserializer, Serialize};
 ///
 /// Specs never hold credentials, only their names; the host decides where the values live
 /// (environment, vault, its own database). [`EnvSecrets`] and [`MapSecrets`] ship.
+///
+/// A resolver over the host's per-tenant settings, with a hint that tells an operator
+/// where to set a missing secret:
+///
+/// ```
+/// use std::collections::HashMap;
+/// use hubflow::spec::SecretResolver;
+/// use secrecy::{ExposeSecret, SecretString};
+///
+/// struct TenantSecrets {
+///     tenant: String,
+///     values: HashMap<String, String>,
+/// }
+///
+/// impl SecretResolver for TenantSecrets {
+///     fn resolve(&self, name: &str) -> Option<SecretString> {
+///         self.values.get(name).map(|v| SecretString::from(v.clone()))
+///     }
+///     fn where_to_set(&self, name: &str) -> String {
+///         format!("set `{name}` in Settings → Integrations of tenant {}", self.tenant)
+///     }
+/// }
+///
+/// let secrets = TenantSecrets {
+///     tenant: "clinica-centro".into(),
+///     values: HashMap::from([("RM_PASSWORD".to_owned(), "pa55".to_owned())]),
+/// };
+/// assert_eq!(secrets.resolve("RM_PASSWORD").unwrap().expose_secret(), "pa55");
+/// assert!(secrets.resolve("WHATSAPP_TOKEN").is_none());
+/// assert!(secrets.where_to_set("WHATSAPP_TOKEN").contains("clinica-centro"));
+/// ```
 pub trait SecretResolver: Send + Sync {
     /// The secret called `name`, if there is one.
     fn resolve(&self, name: &str) -> Option<SecretString>;

@@ -13,6 +13,38 @@ use super::{HttpError, HttpRequest, HttpResponse, StreamedResponse};
 /// Implementations return `Ok` for every response that arrived, whatever its status, and
 /// `Err` only when there is no response. They must not follow redirects that would carry
 /// credentials to another host.
+///
+/// A client that adds the host's own header to every request and counts them, over any
+/// other client (here a [`RecordingClient`](super::RecordingClient)):
+///
+/// ```
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use async_trait::async_trait;
+/// use hubflow::http::{HttpClient, HttpError, HttpRequest, HttpResponse, Method, RecordingClient};
+///
+/// struct Tagged<C> {
+///     inner: C,
+///     sent: AtomicU64,
+/// }
+///
+/// #[async_trait]
+/// impl<C: HttpClient> HttpClient for Tagged<C> {
+///     async fn send(&self, request: &HttpRequest) -> Result<HttpResponse, HttpError> {
+///         self.sent.fetch_add(1, Ordering::Relaxed);
+///         let tagged = request.clone().header("X-Tenant", "clinica-centro");
+///         self.inner.send(&tagged).await
+///     }
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let recording = RecordingClient::answering(HttpResponse::new(204, ""));
+/// let client = Tagged { inner: recording.clone(), sent: AtomicU64::new(0) };
+/// let request = HttpRequest::new(Method::Post, "https://erp.example.com/hooks".parse().unwrap());
+/// assert_eq!(client.send(&request).await.unwrap().status, 204);
+/// assert_eq!(recording.requests()[0].headers.get("X-Tenant"), Some("clinica-centro"));
+/// assert_eq!(client.sent.load(Ordering::Relaxed), 1);
+/// # });
+/// ```
 #[async_trait]
 pub trait HttpClient: Send + Sync {
     /// Sends one request and waits for its whole response.

@@ -67,6 +67,54 @@ pub struct SavedCursor {
 /// | `save_cursor` | `UPDATE cursors SET cursor = $4, version = version + 1 WHERE flow = $1 AND holder = $2 AND version = $3` (one row: `true`) |
 /// | `release_cursor` | `UPDATE cursors SET holder = NULL, lease_until = NULL WHERE flow = $1 AND holder = $2` |
 /// | `saved_cursor` | `SELECT cursor, version FROM cursors WHERE flow = $1 AND cursor IS NOT NULL` |
+///
+/// # Implementing it
+///
+/// Over a store of its own, follow the statements above (and run
+/// `hubflow::testing::store::check_all`, feature `testing`). A wrapper is often enough: here
+/// one tenant's cursors live beside other tenants' in one shared store, under a prefix.
+///
+/// ```
+/// use std::time::Duration;
+/// use async_trait::async_trait;
+/// use chrono::{DateTime, Utc};
+/// use hubflow::{Cursor, CursorLease, CursorStore, MemoryStore, SavedCursor, StoreError};
+///
+/// struct Tenant<S> { prefix: String, inner: S }
+///
+/// impl<S> Tenant<S> {
+///     fn flow(&self, flow: &str) -> String { format!("{}/{flow}", self.prefix) }
+/// }
+///
+/// #[async_trait]
+/// impl<S: CursorStore> CursorStore for Tenant<S> {
+///     async fn lease_cursor(&self, flow: &str, holder: &str, now: DateTime<Utc>, ttl: Duration)
+///         -> Result<Option<CursorLease>, StoreError> {
+///         self.inner.lease_cursor(&self.flow(flow), holder, now, ttl).await
+///     }
+///     async fn save_cursor(&self, flow: &str, holder: &str, expected: u64, cursor: &Cursor)
+///         -> Result<bool, StoreError> {
+///         self.inner.save_cursor(&self.flow(flow), holder, expected, cursor).await
+///     }
+///     async fn release_cursor(&self, flow: &str, holder: &str) -> Result<(), StoreError> {
+///         self.inner.release_cursor(&self.flow(flow), holder).await
+///     }
+///     async fn saved_cursor(&self, flow: &str) -> Result<Option<SavedCursor>, StoreError> {
+///         self.inner.saved_cursor(&self.flow(flow)).await
+///     }
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let shared = MemoryStore::new();
+/// let acme = Tenant { prefix: "acme".into(), inner: shared.clone() };
+/// let now = Utc::now();
+/// let lease = acme.lease_cursor("wo-poll", "worker-1", now, Duration::from_secs(60)).await.unwrap().unwrap();
+/// let cursor = Cursor::new(serde_json::json!({"since": "2026-03-02T00:00:00Z"}));
+/// assert!(acme.save_cursor("wo-poll", "worker-1", lease.version, &cursor).await.unwrap());
+/// assert!(shared.saved_cursor("acme/wo-poll").await.unwrap().is_some());
+/// assert!(shared.saved_cursor("wo-poll").await.unwrap().is_none());
+/// # });
+/// ```
 #[async_trait]
 pub trait CursorStore: Send + Sync {
     /// Leases `flow`'s cursor to `holder` until `now + ttl`; `None` while another holder's

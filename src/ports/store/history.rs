@@ -67,6 +67,45 @@ impl HistoryEntry {
 /// | `append_history` | `INSERT INTO history (flow, started_at, finished_at, report) VALUES ($1, $2, $3, $4)` |
 /// | `recent_history` | `SELECT flow, started_at, finished_at, report FROM history WHERE flow = $1 ORDER BY id DESC LIMIT $2` |
 /// | `prune_history` | `DELETE FROM history WHERE flow = $1 AND id NOT IN (SELECT id FROM history WHERE flow = $1 ORDER BY id DESC LIMIT $2)` (rows affected) |
+///
+/// # Implementing it
+///
+/// A history that also tells the host's monitoring about every run with failures, and
+/// keeps the runs in another store:
+///
+/// ```
+/// use std::sync::Mutex;
+/// use async_trait::async_trait;
+/// use hubflow::{HistoryEntry, HistoryStore, MemoryStore, StoreError};
+///
+/// struct Alerting<S> { inner: S, alerts: Mutex<Vec<String>> }
+///
+/// #[async_trait]
+/// impl<S: HistoryStore> HistoryStore for Alerting<S> {
+///     async fn append_history(&self, entry: &HistoryEntry) -> Result<(), StoreError> {
+///         let failed = entry.report["counts"]["failed"].as_u64().unwrap_or(0);
+///         if failed > 0 {
+///             self.alerts.lock().unwrap().push(format!("{}: {failed} failed", entry.flow));
+///         }
+///         self.inner.append_history(entry).await
+///     }
+///     async fn recent_history(&self, flow: &str, n: usize) -> Result<Vec<HistoryEntry>, StoreError> {
+///         self.inner.recent_history(flow, n).await
+///     }
+///     async fn prune_history(&self, flow: &str, keep_last: usize) -> Result<usize, StoreError> {
+///         self.inner.prune_history(flow, keep_last).await
+///     }
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let history = Alerting { inner: MemoryStore::new(), alerts: Mutex::new(Vec::new()) };
+/// let now = chrono::Utc::now();
+/// let report = serde_json::json!({"counts": {"failed": 2}});
+/// history.append_history(&HistoryEntry::new("wo-assigned", now, now, report)).await.unwrap();
+/// assert_eq!(history.alerts.lock().unwrap().as_slice(), ["wo-assigned: 2 failed"]);
+/// assert_eq!(history.recent_history("wo-assigned", 10).await.unwrap().len(), 1);
+/// # });
+/// ```
 #[async_trait]
 pub trait HistoryStore: Send + Sync {
     /// Appends a run to its flow's history.

@@ -80,6 +80,63 @@ impl StateEntry {
 /// | `swap_state`, expected absent | `INSERT INTO state VALUES ($1, $2, $3, $4) ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at WHERE state.expires_at <= $5` (one row: `true`) |
 /// | `swap_state`, expected `v` | `UPDATE state SET value = $3, expires_at = $4 WHERE scope = $1 AND key = $2 AND value = $6 AND (expires_at IS NULL OR expires_at > $5)` (one row: `true`) |
 /// | `remove_state` | `DELETE FROM state WHERE scope = $1 AND key = $2` |
+///
+/// # Implementing it
+///
+/// The rules in a few lines, over a map behind a mutex (a real store runs the statements
+/// above; `hubflow::testing::store::check_all`, feature `testing`, checks either):
+///
+/// ```
+/// use std::collections::HashMap;
+/// use std::sync::Mutex;
+/// use async_trait::async_trait;
+/// use chrono::{DateTime, Utc};
+/// use hubflow::{StateEntry, StateStore, StoreError};
+/// use serde_json::{json, Value};
+///
+/// #[derive(Default)]
+/// struct MapState(Mutex<HashMap<(String, String), StateEntry>>);
+///
+/// #[async_trait]
+/// impl StateStore for MapState {
+///     async fn get_state(&self, scope: &str, key: &str, now: DateTime<Utc>)
+///         -> Result<Option<StateEntry>, StoreError> {
+///         let map = self.0.lock().unwrap();
+///         Ok(map.get(&(scope.into(), key.into())).filter(|e| e.is_live(now)).cloned())
+///     }
+///     async fn put_state(&self, scope: &str, key: &str, entry: &StateEntry) -> Result<(), StoreError> {
+///         self.0.lock().unwrap().insert((scope.into(), key.into()), entry.clone());
+///         Ok(())
+///     }
+///     async fn swap_state(&self, scope: &str, key: &str, expected: Option<&Value>,
+///         new: &StateEntry, now: DateTime<Utc>) -> Result<bool, StoreError> {
+///         let mut map = self.0.lock().unwrap();
+///         let slot = (scope.to_owned(), key.to_owned());
+///         // An expired entry counts as absent.
+///         let current = map.get(&slot).filter(|e| e.is_live(now)).map(|e| &e.value);
+///         if current != expected {
+///             return Ok(false);
+///         }
+///         map.insert(slot, new.clone());
+///         Ok(true)
+///     }
+///     async fn remove_state(&self, scope: &str, key: &str) -> Result<(), StoreError> {
+///         self.0.lock().unwrap().remove(&(scope.into(), key.into()));
+///         Ok(())
+///     }
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let state = MapState::default();
+/// let now = Utc::now();
+/// let first = StateEntry::new(json!(1)).expiring_at(now + chrono::Duration::minutes(5));
+/// assert!(state.swap_state("demo", "k", None, &first, now).await.unwrap());
+/// assert!(!state.swap_state("demo", "k", None, &first, now).await.unwrap(), "taken");
+/// let later = now + chrono::Duration::minutes(10);
+/// assert!(state.get_state("demo", "k", later).await.unwrap().is_none(), "expired");
+/// assert!(state.swap_state("demo", "k", None, &StateEntry::new(json!(2)), later).await.unwrap());
+/// # });
+/// ```
 #[async_trait]
 pub trait StateStore: Send + Sync {
     /// The live entry at `(scope, key)` at `now`; `None` when missing or expired.

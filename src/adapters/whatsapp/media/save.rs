@@ -138,6 +138,49 @@ pub struct AttachmentInfo {
 }
 
 /// Where received attachments go: the host's store. [`DirectorySink`] writes to a folder.
+///
+/// A sink that keeps attachments in memory, keyed by message id, and only once they are
+/// committed (the size cap and checksum passed):
+///
+/// ```
+/// use std::collections::HashMap;
+/// use std::io::{self, Write};
+/// use std::sync::{Arc, Mutex};
+/// use hubflow::whatsapp::media::{Attachment, AttachmentInfo, AttachmentSink, AttachmentWriter};
+///
+/// #[derive(Clone, Default)]
+/// struct Inbox(Arc<Mutex<HashMap<String, Vec<u8>>>>);
+///
+/// struct Pending { inbox: Inbox, id: String, bytes: Vec<u8> }
+///
+/// impl Write for Pending {
+///     fn write(&mut self, buf: &[u8]) -> io::Result<usize> { self.bytes.extend_from_slice(buf); Ok(buf.len()) }
+///     fn flush(&mut self) -> io::Result<()> { Ok(()) }
+/// }
+///
+/// impl AttachmentWriter for Pending {
+///     fn commit(self: Box<Self>, _info: &AttachmentInfo) -> io::Result<String> {
+///         self.inbox.0.lock().unwrap().insert(self.id.clone(), self.bytes);
+///         Ok(format!("inbox:{}", self.id))
+///     }
+///     fn abort(self: Box<Self>) {}
+/// }
+///
+/// impl AttachmentSink for Inbox {
+///     fn open(&self, attachment: &Attachment) -> io::Result<Box<dyn AttachmentWriter>> {
+///         Ok(Box::new(Pending { inbox: self.clone(), id: attachment.message_id.clone(), bytes: Vec::new() }))
+///     }
+/// }
+///
+/// let inbox = Inbox::default();
+/// let attachment: Attachment = serde_json::from_value(serde_json::json!({
+///     "message_id": "wamid.1", "media_type": "image", "media_id": "1013", "mime_type": "image/jpeg"
+/// })).unwrap();
+/// let mut writer = inbox.open(&attachment).unwrap();
+/// writer.write_all(b"\xff\xd8").unwrap();
+/// writer.abort();
+/// assert!(inbox.0.lock().unwrap().is_empty(), "nothing counts until commit");
+/// ```
 pub trait AttachmentSink: Send + Sync {
     /// A writer for `attachment`'s bytes. Nothing written through it counts until
     /// [`AttachmentWriter::commit`].

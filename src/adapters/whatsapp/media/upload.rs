@@ -71,6 +71,42 @@ impl fmt::Debug for MediaFile {
 ///
 /// Return [`MediaError::NotFound`] for an unknown reference (the record fails, permanently)
 /// and [`MediaError::Unavailable`] when the store cannot answer now (retried).
+///
+/// A provider over a folder of the host's reports, refusing references that would leave
+/// it:
+///
+/// ```
+/// use std::path::PathBuf;
+/// use async_trait::async_trait;
+/// use hubflow::whatsapp::media::{MediaError, MediaFile, MediaProvider};
+///
+/// struct Reports(PathBuf);
+///
+/// #[async_trait]
+/// impl MediaProvider for Reports {
+///     async fn fetch(&self, reference: &str) -> Result<MediaFile, MediaError> {
+///         let not_found = || MediaError::NotFound { reference: reference.to_owned() };
+///         if reference.contains("..") || reference.starts_with('/') {
+///             return Err(not_found());
+///         }
+///         match std::fs::read(self.0.join(reference)) {
+///             Ok(bytes) => Ok(MediaFile::new(bytes, reference, "application/pdf")),
+///             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(not_found()),
+///             Err(e) => Err(MediaError::Unavailable { reference: reference.to_owned(), message: e.to_string() }),
+///         }
+///     }
+/// }
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let folder = std::env::temp_dir().join(format!("hubflow-doc-reports-{}", std::process::id()));
+/// std::fs::create_dir_all(&folder).unwrap();
+/// std::fs::write(folder.join("OT-1021.pdf"), b"%PDF-1.4").unwrap();
+/// let reports = Reports(folder.clone());
+/// assert_eq!(reports.fetch("OT-1021.pdf").await.unwrap().size(), 8);
+/// assert!(matches!(reports.fetch("../etc/passwd").await, Err(MediaError::NotFound { .. })));
+/// std::fs::remove_dir_all(folder).unwrap();
+/// # });
+/// ```
 #[async_trait]
 pub trait MediaProvider: Send + Sync {
     /// The file `reference` names.
