@@ -114,6 +114,7 @@
 //! | `rdconversas` | yes | [`rdconversas`]: RD Conversas template sends, kind `rdconversas.template` |
 //! | `twilio` | yes | [`twilio`]: Twilio as a second WhatsApp provider: the `twilio.whatsapp` target (Content templates, free-form) and the `X-Twilio-Signature` webhook (brings hmac, sha1, base64) |
 //! | `rm` | yes | [`rm`]: appointment confirmations and reply routing for RM-style ERPs (senders found by kind, e.g. `whatsapp.template` or `rdconversas.template`) |
+//! | `tracing` | no | spans `hubflow.run` (flow, records, then the counts) and `hubflow.record` (flow, key, kind, then outcome, stage, attempts), events `hubflow.attempt` for each failed attempt (target kind, attempt, HTTP status, provider code, retryable, decision, wait) and `hubflow.webhook` for each webhook request (source, status, events, signature result), through [`tracing`](https://docs.rs/tracing); never a record's data, a payload, a header or an error's text |
 //! | `testing` | no | `hubflow::testing`: the store conformance suite and the provider fakes in one place, for tests |
 //! | `sqlite` | yes | `hubflow::SqliteStore`: every store port over one SQLite file, WAL mode, schema created on open (brings sqlx with a bundled SQLite, and tokio) |
 //! | `postgres` | no | `hubflow::PgStore`: every store port in one PostgreSQL schema shared by any number of workers, migrated on connect; `claim_batch` in one round trip (brings sqlx's PostgreSQL driver, and tokio) |
@@ -174,7 +175,7 @@ pub use pipeline::{condition, conversation, lookup, mapper, spec};
 pub use ports::http;
 
 pub(crate) use pipeline::{
-    context, error, flow, rate, record, retry, source, target, text, trigger, unreadable,
+    context, error, flow, rate, record, retry, source, target, text, trace, trigger, unreadable,
 };
 pub(crate) use ports::{clock, store};
 

@@ -16,5 +16,6 @@ pub(crate) mod source;
 pub mod spec;
 pub(crate) mod target;
 pub(crate) mod text;
+pub(crate) mod trace;
 pub(crate) mod trigger;
 pub(crate) mod unreadable;

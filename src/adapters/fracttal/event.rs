@@ -385,6 +385,15 @@ fn is_envelope(map: &serde_json::Map<String, Value>) -> bool {
 
 impl WebhookSource for EventSource {
     fn handle(&self, request: &InboundRequest) -> WebhookReply {
+        let reply = self.answer(request);
+        crate::trace::webhook("fracttal", &reply);
+        reply
+    }
+}
+
+impl EventSource {
+    /// The answer to one request, before it is traced.
+    fn answer(&self, request: &InboundRequest) -> WebhookReply {
         if request.method != Method::Post {
             return WebhookReply::status(405, "use POST");
         }

@@ -142,6 +142,15 @@ fn is_form(request: &InboundRequest) -> bool {
 
 impl WebhookSource for TwilioWebhook {
     fn handle(&self, request: &InboundRequest) -> WebhookReply {
+        let reply = self.answer(request);
+        crate::trace::webhook("twilio", &reply);
+        reply
+    }
+}
+
+impl TwilioWebhook {
+    /// The answer to one request, before it is traced.
+    fn answer(&self, request: &InboundRequest) -> WebhookReply {
         if request.method != Method::Post {
             return WebhookReply::status(405, "method not allowed");
         }

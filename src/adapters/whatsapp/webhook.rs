@@ -645,6 +645,15 @@ impl fmt::Debug for WhatsAppWebhook {
 
 impl WebhookSource for WhatsAppWebhook {
     fn handle(&self, request: &InboundRequest) -> WebhookReply {
+        let reply = self.answer(request);
+        crate::trace::webhook("whatsapp", &reply);
+        reply
+    }
+}
+
+impl WhatsAppWebhook {
+    /// The answer to one request, before it is traced.
+    fn answer(&self, request: &InboundRequest) -> WebhookReply {
         match request.method {
             Method::Get => {
                 let mode = request.query("hub.mode");

@@ -74,6 +74,8 @@ struct FlowInner {
     lookups: Vec<Lookup>,
     mapper: Arc<dyn Mapper>,
     target: DynTarget,
+    /// The target's kind, when the flow was built from a spec (else its type's name).
+    target_kind: String,
     delivery: DeliveryPolicy,
     report: ReportPolicy,
     /// History entries this flow and its clones appended, for pruning every few.
@@ -170,6 +172,7 @@ impl Flow {
             lookups: Vec::new(),
             mapper: None,
             target: None,
+            target_kind: None,
             delivery: DeliveryPolicy::default(),
             report: ReportPolicy::default(),
         }
@@ -198,6 +201,12 @@ impl Flow {
     /// What the flow's reports keep.
     pub fn report_policy(&self) -> &ReportPolicy {
         &self.inner.report
+    }
+
+    /// The target's kind (`whatsapp.template`) for a flow built from a spec, else the
+    /// target type's name.
+    pub fn target_kind(&self) -> &str {
+        &self.inner.target_kind
     }
 
     /// The flow's lookups, in the order they run.
@@ -350,6 +359,20 @@ impl Flow {
     }
 
     async fn process_lines(
+        &self,
+        ctx: &Context,
+        records: Vec<Record>,
+        observer: Observer<'_>,
+    ) -> RunReport {
+        let span = crate::trace::Span::run(&self.inner.id, records.len());
+        let report = span
+            .wrap(self.process_in_span(ctx, records, observer))
+            .await;
+        span.counts(&report.counts);
+        report
+    }
+
+    async fn process_in_span(
         &self,
         ctx: &Context,
         records: Vec<Record>,
@@ -689,6 +712,19 @@ impl Flow {
         planned: Planned,
         claim: Option<ClaimAnswer>,
     ) -> RecordOutcome {
+        let span =
+            crate::trace::Span::record(&self.inner.id, &planned.record.key, &planned.record.kind);
+        let line = span.wrap(self.finish_in_span(ctx, planned, claim)).await;
+        span.outcome(&line.outcome);
+        line
+    }
+
+    async fn finish_in_span(
+        &self,
+        ctx: &Context,
+        planned: Planned,
+        claim: Option<ClaimAnswer>,
+    ) -> RecordOutcome {
         let Planned {
             record,
             plan,
@@ -829,12 +865,24 @@ impl Flow {
                 .decide(attempt, &error, jitter(key, attempt))
             {
                 RetryDecision::Retry { after } => {
+                    crate::trace::attempt(
+                        self.target_kind(),
+                        attempt,
+                        &error,
+                        &crate::trace::Decision::Retry(after),
+                    );
                     if !after.is_zero() {
                         ctx.clock().sleep(after).await;
                     }
                     attempt += 1;
                 }
                 RetryDecision::GiveUp if error.provider_may_have_acted() => {
+                    crate::trace::attempt(
+                        self.target_kind(),
+                        attempt,
+                        &error,
+                        &crate::trace::Decision::GiveUp,
+                    );
                     // Releasing would let a replay send again what the provider probably
                     // took; the claim stays in flight and its lease makes it an unknown
                     // outcome for the flow's `OnUnknown` policy, like a crash would.
@@ -845,6 +893,12 @@ impl Flow {
                     };
                 }
                 RetryDecision::GiveUp => {
+                    crate::trace::attempt(
+                        self.target_kind(),
+                        attempt,
+                        &error,
+                        &crate::trace::Decision::GiveUp,
+                    );
                     // A release that fails leaves the claim in flight: the lease then
                     // decides, as after a crash.
                     if let Err(e) = ctx.claims().release(flow, key).await {
@@ -937,6 +991,7 @@ pub struct FlowBuilder {
     lookups: Vec<Lookup>,
     mapper: Option<Arc<dyn Mapper>>,
     target: Option<DynTarget>,
+    target_kind: Option<String>,
     delivery: DeliveryPolicy,
     report: ReportPolicy,
 }
@@ -1003,6 +1058,12 @@ impl FlowBuilder {
         self
     }
 
+    /// The kind the target was built from, for telemetry.
+    pub(crate) fn target_kind(mut self, kind: impl Into<String>) -> Self {
+        self.target_kind = Some(kind.into());
+        self
+    }
+
     /// What the reports keep: failed records' data or only their keys, and how many runs
     /// the history holds (default: the records, 1,000 runs).
     pub fn report(mut self, report: ReportPolicy) -> Self {
@@ -1052,6 +1113,9 @@ impl FlowBuilder {
             .delivery
             .rate_per_second
             .map(|rate| RateLimiter::per_second(rate).shared(format!("flow:{}", self.id)));
+        let target_kind = self
+            .target_kind
+            .unwrap_or_else(|| target.type_name().to_owned());
         Ok(Flow {
             inner: Arc::new(FlowInner {
                 id: self.id,
@@ -1062,6 +1126,7 @@ impl FlowBuilder {
                 lookups: self.lookups,
                 mapper: self.mapper.unwrap_or_else(|| Arc::new(Passthrough)),
                 target,
+                target_kind,
                 delivery: self.delivery,
                 report: self.report,
                 appended: std::sync::atomic::AtomicU64::new(0),

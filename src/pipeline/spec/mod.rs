@@ -458,7 +458,8 @@ impl FlowSpec {
             .when(self.when.clone())
             .target(target)
             .delivery(self.delivery.clone())
-            .report(self.report.clone());
+            .report(self.report.clone())
+            .target_kind(self.target.kind.clone());
         for lookup in lookups {
             builder = builder.lookup(lookup);
         }

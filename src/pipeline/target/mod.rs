@@ -273,6 +273,11 @@ impl<T: Target + 'static> ErasedTarget for T {
 }
 
 impl DynTarget {
+    /// The name of the erased target's type.
+    pub(crate) fn type_name(&self) -> &'static str {
+        self.inner.type_name()
+    }
+
     /// Erases `target`'s type. A `DynTarget` is kept as it is, not wrapped twice.
     pub fn new<T: Target + 'static>(target: T) -> Self {
         if let Some(shared) = (&target as &dyn Any).downcast_ref::<DynTarget>() {

@@ -124,6 +124,15 @@ pub const UNREADABLE_SOURCE: &str = "timelines";
 
 impl WebhookSource for TimelinesWebhook {
     fn handle(&self, request: &InboundRequest) -> WebhookReply {
+        let reply = self.answer(request);
+        crate::trace::webhook("timelines", &reply);
+        reply
+    }
+}
+
+impl TimelinesWebhook {
+    /// The answer to one request, before it is traced.
+    fn answer(&self, request: &InboundRequest) -> WebhookReply {
         if let Err(error) = self.authenticate(request) {
             return WebhookReply::status(error.http_status(), error.to_string());
         }
