@@ -114,6 +114,7 @@
 //! | `rdconversas` | yes | [`rdconversas`]: RD Conversas template sends, kind `rdconversas.template` |
 //! | `twilio` | yes | [`twilio`]: Twilio as a second WhatsApp provider: the `twilio.whatsapp` target (Content templates, free-form) and the `X-Twilio-Signature` webhook (brings hmac, sha1, base64) |
 //! | `rm` | yes | [`rm`]: appointment confirmations and reply routing for RM-style ERPs (senders found by kind, e.g. `whatsapp.template` or `rdconversas.template`) |
+//! | `axum` | no | `hubflow::axum`: `InboundRequest` as an axum extractor, `WebhookReply` as a response, and `WebhookRoute`, which serves a webhook source at a path, answers at once and hands the records to the host's handler on a tokio task (brings axum and tokio) |
 //! | `tracing` | no | spans `hubflow.run` (flow, records, then the counts) and `hubflow.record` (flow, key, kind, then outcome, stage, attempts), events `hubflow.attempt` for each failed attempt (target kind, attempt, HTTP status, provider code, retryable, decision, wait) and `hubflow.webhook` for each webhook request (source, status, events, signature result), through [`tracing`](https://docs.rs/tracing); never a record's data, a payload, a header or an error's text |
 //! | `testing` | no | `hubflow::testing`: the store conformance suite and the provider fakes in one place, for tests |
 //! | `sqlite` | yes | `hubflow::SqliteStore`: every store port over one SQLite file, WAL mode, schema created on open (brings sqlx with a bundled SQLite, and tokio) |
@@ -168,6 +169,7 @@
 // the host supplies, and one folder per adapter. Public paths are re-exports, so they do not
 // depend on where a file lives.
 mod adapters;
+mod host;
 mod pipeline;
 mod ports;
 
@@ -203,6 +205,8 @@ pub use adapters::twilio;
 #[cfg(feature = "whatsapp")]
 pub use adapters::whatsapp;
 
+#[cfg(feature = "axum")]
+pub use host::axum;
 #[cfg(feature = "graphile")]
 pub mod cluster;
 #[cfg(feature = "graphile")]

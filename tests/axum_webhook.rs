@@ -1,0 +1,116 @@
+//! The axum glue: a webhook source served at a path answers at once and hands its records
+//! to the host's handler afterwards; refused requests hand over nothing. Over real HTTP on
+//! 127.0.0.1.
+#![cfg(all(feature = "axum", feature = "whatsapp", feature = "reqwest"))]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use hubflow::axum::WebhookRoute;
+use hubflow::whatsapp::webhook::{sign, WhatsAppWebhook};
+use hubflow::Record;
+use secrecy::SecretString;
+use serde_json::json;
+use tokio::sync::mpsc;
+
+const SECRET: &str = "app-secret-axum";
+
+async fn serve(max_body: usize) -> (String, mpsc::UnboundedReceiver<Vec<Record>>) {
+    let (sent, received) = mpsc::unbounded_channel();
+    let webhook = WhatsAppWebhook::new(SecretString::from("verify-me"), SecretString::from(SECRET));
+    let router: axum::Router = WebhookRoute::new(webhook)
+        .max_body(max_body)
+        .on_records(move |records: Vec<Record>| {
+            let sent = sent.clone();
+            async move {
+                // A slow flow run: the provider's answer does not wait for it.
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                let _ = sent.send(records);
+            }
+        })
+        .router("/webhooks/whatsapp");
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (format!("http://{address}/webhooks/whatsapp"), received)
+}
+
+fn body() -> String {
+    json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{
+        "field": "messages", "value": {"messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "1", "phone_number_id": "1065"},
+        "messages": [{"from": "5511999991234", "id": "wamid.axum.1", "timestamp": "1772438400",
+                      "type": "text", "text": {"body": "oi"}}]}}]}]})
+    .to_string()
+}
+
+#[tokio::test]
+async fn a_signed_delivery_is_answered_first_and_its_records_handed_over_after() {
+    let (url, mut received) = serve(1 << 20).await;
+    let body = body();
+    let started = std::time::Instant::now();
+    let answer = reqwest::Client::new()
+        .post(&url)
+        .header(
+            "X-Hub-Signature-256",
+            sign(&SecretString::from(SECRET), body.as_bytes()),
+        )
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert!(
+        started.elapsed() < Duration::from_millis(300),
+        "the answer waited for the handler"
+    );
+    let records = tokio::time::timeout(Duration::from_secs(5), received.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].key, "wamid.axum.1");
+}
+
+#[tokio::test]
+async fn refused_requests_hand_over_nothing() {
+    let (url, mut received) = serve(512).await;
+    let client = reqwest::Client::new();
+    let forged = client
+        .post(&url)
+        .header("X-Hub-Signature-256", format!("sha256={}", "0".repeat(64)))
+        .body(body())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+    let oversized = client
+        .post(&url)
+        .body("x".repeat(600))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(oversized.status(), 413);
+    let handshake = client
+        .get(format!(
+            "{url}?hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=1158201444"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(handshake.status(), 200);
+    assert_eq!(handshake.text().await.unwrap(), "1158201444");
+    let wrong = client
+        .get(format!(
+            "{url}?hub.mode=subscribe&hub.verify_token=guess&hub.challenge=1"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 403);
+    let nothing = tokio::time::timeout(Duration::from_millis(500), received.recv()).await;
+    assert!(nothing.is_err(), "records were handed over: {nothing:?}");
+}
