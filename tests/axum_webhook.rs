@@ -4,6 +4,7 @@
 #![cfg(all(feature = "axum", feature = "whatsapp", feature = "reqwest"))]
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hubflow::axum::WebhookRoute;
@@ -11,20 +12,29 @@ use hubflow::whatsapp::webhook::{sign, WhatsAppWebhook};
 use hubflow::Record;
 use secrecy::SecretString;
 use serde_json::json;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 const SECRET: &str = "app-secret-axum";
 
-async fn serve(max_body: usize) -> (String, mpsc::UnboundedReceiver<Vec<Record>>) {
+/// The route, and the handler's side: the handler waits for `release` before it hands the
+/// records on, as a slow flow run would.
+struct Served {
+    url: String,
+    received: mpsc::UnboundedReceiver<Vec<Record>>,
+    release: Arc<Notify>,
+}
+
+async fn serve(max_body: usize) -> Served {
     let (sent, received) = mpsc::unbounded_channel();
+    let release = Arc::new(Notify::new());
+    let gate = release.clone();
     let webhook = WhatsAppWebhook::new(SecretString::from("verify-me"), SecretString::from(SECRET));
     let router: axum::Router = WebhookRoute::new(webhook)
         .max_body(max_body)
         .on_records(move |records: Vec<Record>| {
-            let sent = sent.clone();
+            let (sent, gate) = (sent.clone(), gate.clone());
             async move {
-                // A slow flow run: the provider's answer does not wait for it.
-                tokio::time::sleep(Duration::from_millis(300)).await;
+                gate.notified().await;
                 let _ = sent.send(records);
             }
         })
@@ -34,7 +44,11 @@ async fn serve(max_body: usize) -> (String, mpsc::UnboundedReceiver<Vec<Record>>
         .unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await });
-    (format!("http://{address}/webhooks/whatsapp"), received)
+    Served {
+        url: format!("http://{address}/webhooks/whatsapp"),
+        received,
+        release,
+    }
 }
 
 fn body() -> String {
@@ -48,26 +62,23 @@ fn body() -> String {
 
 #[tokio::test]
 async fn a_signed_delivery_is_answered_first_and_its_records_handed_over_after() {
-    let (url, mut received) = serve(1 << 20).await;
+    let mut served = serve(1 << 20).await;
     let body = body();
-    let started = std::time::Instant::now();
-    let answer = reqwest::Client::new()
-        .post(&url)
-        .header(
-            "X-Hub-Signature-256",
-            sign(&SecretString::from(SECRET), body.as_bytes()),
-        )
+    let signature = sign(&SecretString::from(SECRET), body.as_bytes());
+    let request = reqwest::Client::new()
+        .post(&served.url)
+        .header("X-Hub-Signature-256", signature)
         .header("Content-Type", "application/json")
         .body(body)
-        .send()
+        .send();
+    // The handler is still waiting: an answer that waited for it would never come.
+    let answer = tokio::time::timeout(Duration::from_secs(10), request)
         .await
+        .expect("the answer waited for the handler")
         .unwrap();
     assert_eq!(answer.status(), 200);
-    assert!(
-        started.elapsed() < Duration::from_millis(300),
-        "the answer waited for the handler"
-    );
-    let records = tokio::time::timeout(Duration::from_secs(5), received.recv())
+    served.release.notify_one();
+    let records = tokio::time::timeout(Duration::from_secs(10), served.received.recv())
         .await
         .unwrap()
         .unwrap();
@@ -77,7 +88,8 @@ async fn a_signed_delivery_is_answered_first_and_its_records_handed_over_after()
 
 #[tokio::test]
 async fn refused_requests_hand_over_nothing() {
-    let (url, mut received) = serve(512).await;
+    let mut served = serve(512).await;
+    let url = served.url.clone();
     let client = reqwest::Client::new();
     let forged = client
         .post(&url)
@@ -111,6 +123,8 @@ async fn refused_requests_hand_over_nothing() {
         .await
         .unwrap();
     assert_eq!(wrong.status(), 403);
-    let nothing = tokio::time::timeout(Duration::from_millis(500), received.recv()).await;
+    // Had any request reached the handler, releasing it would hand its records over now.
+    served.release.notify_one();
+    let nothing = tokio::time::timeout(Duration::from_millis(500), served.received.recv()).await;
     assert!(nothing.is_err(), "records were handed over: {nothing:?}");
 }
