@@ -13,7 +13,7 @@
 
 use std::fmt;
 
-use crate::{Failure, Outcome, Stage};
+use crate::{Failure, Outcome};
 
 /// A job's failure for graphile_worker, which stores its `Debug` text (inside its own
 /// `TaskError("…")`) as the job's `last_error` and logs it: the text alone, without the
@@ -71,15 +71,7 @@ pub(crate) fn step_result(outcome: Option<&Outcome>) -> Result<(), TaskError> {
 /// The parts of a failure that carry no record data: where, and the provider's status and
 /// code. (The message may quote the provider, which may quote the record.)
 pub(crate) fn describe(failure: &Failure) -> String {
-    let stage = match failure.stage {
-        Stage::Read => "read",
-        Stage::Lookup => "lookup",
-        Stage::Map => "map",
-        Stage::Prepare => "prepare",
-        Stage::Claim => "claim",
-        Stage::Deliver => "deliver",
-    };
-    let mut text = format!("stage {stage}");
+    let mut text = format!("stage {}", failure.stage.name());
     if let Some(status) = failure.status {
         text.push_str(&format!(", status {status}"));
     }

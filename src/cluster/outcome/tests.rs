@@ -1,7 +1,7 @@
 //! Unit tests of `cluster::outcome`.
 
 use super::*;
-use crate::{DeliveryError, ProviderError, Receipt};
+use crate::{DeliveryError, ProviderError, Receipt, Stage};
 
 fn failed(retryable: bool, message: &str) -> Outcome {
     let mut provider = ProviderError::new("whatsapp", 503, message);

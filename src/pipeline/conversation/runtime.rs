@@ -1019,8 +1019,9 @@ impl Conversation {
                 let (range, more) = page(items.len(), session.page);
                 let mut shown = Vec::new();
                 let mut out = Vec::new();
+                // One copy of the turn's data for all rows; each row sets its `item`.
+                let mut row_data = data.clone();
                 for (index, item) in items.iter().enumerate().skip(range.start).take(range.len()) {
-                    let mut row_data = data.clone();
                     if let Value::Object(fields) = &mut row_data.data {
                         fields.insert("item".into(), item.clone());
                         fields.insert("index".into(), json!(index));
