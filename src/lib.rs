@@ -70,6 +70,8 @@
 //!   PostgreSQL database: transactional webhook intake, per-recipient order, timed triggers
 //!   scheduled once per instant, crashed-worker recovery.
 //! * `testing` (feature `testing`): the store conformance suite and every provider fake.
+//! * [`guide`]: the guides (deployment, each provider, conversations, the architecture and
+//!   its decisions, the benchmarks), the same pages as the repository's `docs/` folder.
 //!
 //! # Quick start
 //!
@@ -204,6 +206,11 @@ pub use adapters::timelines;
 pub use adapters::twilio;
 #[cfg(feature = "whatsapp")]
 pub use adapters::whatsapp;
+
+// The guides are pages of documentation only: they exist for rustdoc and its doctests,
+// never in a build a host links.
+#[cfg(any(doc, doctest))]
+pub mod guide;
 
 #[cfg(feature = "axum")]
 pub use host::axum;
