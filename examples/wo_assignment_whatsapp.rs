@@ -53,75 +53,49 @@ use std::sync::Arc;
 
 use hubflow::fracttal::{EventRecords, EventSource};
 use hubflow::http::{FakeClient, HttpClient, Method, ReqwestClient};
-use hubflow::spec::{Connections, EnvSecrets, MapSecrets, Registry, SecretResolver};
+use hubflow::spec::{Connections, EnvSecrets, Registry, SecretResolver};
 use hubflow::whatsapp::fake::WhatsAppFake;
-use hubflow::{Context, FlowSpec, HistoryStore, InboundRequest, SqliteStore, TokioClock};
-use hubflow::{RunReport, WebhookSource};
+use hubflow::{
+    Context, FlowSpec, HistoryStore, InboundRequest, SqliteStore, TokioClock, WebhookSource,
+};
 use serde_json::json;
 
-/// The four notification flows, by name.
-const FLOWS: [(&str, &str); 4] = [
-    ("wo-assigned", include_str!("flows/wo-assigned.json")),
-    (
-        "wo-status-changed",
-        include_str!("flows/wo-status-changed.json"),
-    ),
-    (
-        "critical-reading",
-        include_str!("flows/critical-reading.json"),
-    ),
-    (
-        "new-work-request",
-        include_str!("flows/new-work-request.json"),
-    ),
+/// The credentials of a real run, by the names the connections give them.
+const CREDENTIALS: [&str; 4] = [
+    "FRACTTAL_KEY",
+    "FRACTTAL_SECRET",
+    "WHATSAPP_TOKEN",
+    "WHATSAPP_PHONE_NUMBER_ID",
 ];
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
     let (name, spec, store_path) = parse_args()?;
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let live = [
-        "FRACTTAL_KEY",
-        "FRACTTAL_SECRET",
-        "WHATSAPP_TOKEN",
-        "WHATSAPP_PHONE_NUMBER_ID",
-    ]
-    .iter()
-    .all(|name| var(name).is_some());
+    let live = CREDENTIALS.iter().all(|name| var(name).is_some());
 
     // The same connections either way: secrets by name, the providers' own URLs.
-    let mut connections = Connections::new();
-    connections.insert(
-        "fracttal",
-        json!({"client_id": {"secret": "FRACTTAL_KEY"},
-                                          "client_secret": {"secret": "FRACTTAL_SECRET"}}),
-    );
-    let phone_number_id = var("WHATSAPP_PHONE_NUMBER_ID").unwrap_or("106540352242922".into());
-    connections.insert(
-        "whatsapp",
-        json!({"phone_number_id": phone_number_id,
-                                          "access_token": {"secret": "WHATSAPP_TOKEN"}}),
-    );
+    let number = var("WHATSAPP_PHONE_NUMBER_ID").unwrap_or_else(|| "106540352242922".into());
+    let connections = Connections::from_json(&json!({
+        "fracttal": {"client_id": {"secret": "FRACTTAL_KEY"}, "client_secret": {"secret": "FRACTTAL_SECRET"}},
+        "whatsapp": {"phone_number_id": number, "access_token": {"secret": "WHATSAPP_TOKEN"}}
+    }).to_string())?;
     let secrets: Box<dyn SecretResolver> = if live {
         Box::new(EnvSecrets::new())
     } else {
-        Box::new(
-            MapSecrets::new()
-                .with("FRACTTAL_KEY", "stand-in-key")
-                .with("FRACTTAL_SECRET", "stand-in-secret")
-                .with("WHATSAPP_TOKEN", "stand-in-token"),
-        )
+        Box::new(local::stand_in_secrets(&CREDENTIALS))
     };
     // Every problem in the spec or the connections is reported at once, with its path.
-    let flow =
-        FlowSpec::from_json(spec)?.build(&Registry::default(), &connections, secrets.as_ref())?;
+    let registry = Registry::default();
+    let flow = FlowSpec::from_json(spec)?.build(&registry, &connections, secrets.as_ref())?;
 
     // The embedded store: claims, cursors, windows and history survive a restart.
     let store = SqliteStore::open(&store_path).await?;
     let first_run = store.recent_history(flow.id(), 1).await?.is_empty();
     let stand_in = (!live).then(|| {
         println!("no credentials set: running against local stand-ins of Fracttal and the WhatsApp Cloud API\n");
-        FakeClient::from_fakes(fracttal::stand_in(name, first_run)).with_arc(Arc::new(WhatsAppFake::new()))
+        FakeClient::from_fakes(fracttal::stand_in(&name, first_run))
+            .with_arc(Arc::new(WhatsAppFake::new()))
     });
     let http: Box<dyn HttpClient> = match &stand_in {
         Some(client) => Box::new(client.clone()),
@@ -135,7 +109,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     );
 
     // A change is a value that differs from the one seen before: a first run only learns
-    // the followed tasks (a host runs the flow every few minutes; the store's cursor remembers).
+    // the followed tasks (a host runs the flow every few minutes; the cursor remembers).
     if name == "wo-status-changed" || (name == "wo-assigned" && first_run) {
         let first = flow.run(&ctx).await?;
         println!(
@@ -143,14 +117,18 @@ async fn main() -> Result<(), Box<dyn Error>> {
             first.counts.received
         );
     }
-    let mut reports: Vec<(&str, RunReport)> = Vec::new();
+    let mut reports = Vec::new();
     if stand_in.is_some() && name == "wo-assigned" {
         // Fracttal's Automator rule "WO assigned" posts the assigned rows to the host's
         // endpoint (a Fracttal Hub HTTP request); the host hands the records to the flow.
-        let body = fracttal::assigned_rows().to_string();
+        let event = InboundRequest::new(
+            Method::Post,
+            "/hooks/fracttal",
+            fracttal::assigned_rows().to_string(),
+        );
         let reply = EventSource::new()
             .records(EventRecords::Assignment)
-            .handle(&InboundRequest::new(Method::Post, "/hooks/fracttal", body));
+            .handle(&event);
         println!("Automator event: answered {}, delivering…\n", reply.status);
         reports.push(("Automator event", flow.process(&ctx, reply.records).await));
     }
@@ -158,35 +136,21 @@ async fn main() -> Result<(), Box<dyn Error>> {
         "polling Fracttal and delivering (WhatsApp paces messages to one recipient 6 s apart)…\n"
     );
     let mut report = flow.run(&ctx).await?;
-    let follows_changes = matches!(name, "wo-assigned" | "wo-status-changed");
+    let follows_changes = matches!(name.as_str(), "wo-assigned" | "wo-status-changed");
     if !follows_changes && !first_run && report.counts.received == 0 {
         // The saved cursor starts after the rows an earlier run saw. Replaying from the
         // start, as after a crash that lost the cursor, shows the claims holding.
-        println!(
-            "the saved cursor starts after the rows an earlier run saw; replaying from \
-                  the start, as after a crash that lost the cursor…\n"
-        );
+        println!("the saved cursor starts after the rows an earlier run saw; replaying from the start, as after a crash that lost the cursor…\n");
         report = flow.replay(&ctx, None).await?;
     }
     reports.push(("poll", report));
 
-    let sent = stand_in.iter().flat_map(FakeClient::requests);
-    for request in sent.filter(|r| r.url.path().ends_with("/messages")) {
-        local::show("WhatsApp request", &request);
+    for request in stand_in.iter().flat_map(FakeClient::requests) {
+        if request.url.path().ends_with("/messages") {
+            local::show("WhatsApp request", &request);
+        }
     }
-    for (what, report) in &reports {
-        println!(
-            "{what} report:\n{}\n",
-            serde_json::to_string_pretty(report)?
-        );
-    }
-    for (what, report) in &reports {
-        let c = &report.counts;
-        println!(
-            "{what}: {} delivered, {} duplicates (delivered before), {} skipped, {} failed",
-            c.delivered, c.duplicate, c.skipped, c.failed
-        );
-    }
+    local::print_reports(&reports)?;
     if reports
         .iter()
         .any(|(_, report)| report.counts.delivered > 0)
@@ -196,18 +160,15 @@ async fn main() -> Result<(), Box<dyn Error>> {
     Ok(())
 }
 
-/// `[--flow <name>] [--store <path>]`: the flow's name and spec (`wo-assigned` without it)
+/// `[--flow <name>] [--store <path>]`: the flow and its spec (`wo-assigned` without it)
 /// and the store's file (`hubflow-example.db` in the temporary directory without it).
-fn parse_args() -> Result<(&'static str, &'static str, PathBuf), String> {
+fn parse_args() -> Result<(String, &'static str, PathBuf), String> {
     let (mut name, mut store) = ("wo-assigned".to_owned(), None);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        match (arg.as_str(), arg.strip_prefix("--flow=")) {
-            ("--flow", _) => name = args.next().ok_or("--flow needs a name")?,
-            ("--store", _) => {
-                store = Some(PathBuf::from(args.next().ok_or("--store needs a path")?))
-            }
-            (_, Some(value)) => name = value.to_owned(),
+        match arg.as_str() {
+            "--flow" => name = args.next().ok_or("--flow needs a name")?,
+            "--store" => store = Some(PathBuf::from(args.next().ok_or("--store needs a path")?)),
             _ => {
                 return Err(format!(
                     "unknown argument `{arg}`; usage: [--flow <name>] [--store <path>]"
@@ -215,11 +176,13 @@ fn parse_args() -> Result<(&'static str, &'static str, PathBuf), String> {
             }
         }
     }
-    let names: Vec<&str> = FLOWS.iter().map(|(known, _)| *known).collect();
-    let (name, spec) = FLOWS
-        .into_iter()
-        .find(|(known, _)| *known == name)
-        .ok_or_else(|| format!("unknown flow `{name}`; one of {}", names.join(", ")))?;
+    let spec = match name.as_str() {
+        "wo-assigned" => include_str!("flows/wo-assigned.json"),
+        "wo-status-changed" => include_str!("flows/wo-status-changed.json"),
+        "critical-reading" => include_str!("flows/critical-reading.json"),
+        "new-work-request" => include_str!("flows/new-work-request.json"),
+        _ => return Err(format!("unknown flow `{name}`; one of wo-assigned, wo-status-changed, critical-reading, new-work-request")),
+    };
     let store = store.unwrap_or_else(|| std::env::temp_dir().join("hubflow-example.db"));
     Ok((name, spec, store))
 }

@@ -7,9 +7,6 @@
 //! Fracttal's API returns, and what its Automator forwards, for the same work orders.
 #![allow(dead_code)]
 
-use std::sync::Arc;
-
-use hubflow::http::{Method, ProviderFake};
 use hubflow::Record;
 use serde_json::{json, Value};
 
@@ -19,7 +16,12 @@ use crate::local::{ago, Routes};
 /// data that flow reads. For `wo-assigned`, the first poll of a `first_run` finds the work
 /// orders unassigned, and every later poll finds them assigned.
 #[cfg(feature = "fracttal")]
-pub fn stand_in(flow: &str, first_run: bool) -> Vec<Arc<dyn ProviderFake>> {
+pub fn stand_in(
+    flow: &str,
+    first_run: bool,
+) -> Vec<std::sync::Arc<dyn hubflow::http::ProviderFake>> {
+    use hubflow::http::Method;
+    use std::sync::Arc;
     let routes = Routes::new("fracttal");
     let routes = match flow {
         "wo-assigned" => {

@@ -123,3 +123,31 @@ pub fn show(label: &str, request: &HttpRequest) {
 pub fn ago(seconds: i64) -> String {
     (chrono::Utc::now() - chrono::Duration::seconds(seconds)).to_rfc3339()
 }
+
+/// Development values for the secrets `names`, for runs against the stand-ins (which
+/// accept any).
+pub fn stand_in_secrets(names: &[&str]) -> hubflow::spec::MapSecrets {
+    names
+        .iter()
+        .fold(hubflow::spec::MapSecrets::new(), |secrets, name| {
+            secrets.with(*name, format!("stand-in-{}", name.to_lowercase()))
+        })
+}
+
+/// Prints each run report in full, then one line of counts per report.
+pub fn print_reports(reports: &[(&str, hubflow::RunReport)]) -> Result<(), serde_json::Error> {
+    for (what, report) in reports {
+        println!(
+            "{what} report:\n{}\n",
+            serde_json::to_string_pretty(report)?
+        );
+    }
+    for (what, report) in reports {
+        let c = &report.counts;
+        println!(
+            "{what}: {} delivered, {} duplicates (delivered before), {} skipped, {} failed",
+            c.delivered, c.duplicate, c.skipped, c.failed
+        );
+    }
+    Ok(())
+}
