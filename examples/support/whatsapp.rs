@@ -54,6 +54,38 @@ pub fn photo_message(from: &str, media_id: &str) -> Value {
                      "sha256": hex::encode(Sha256::digest(PHOTO))}})
 }
 
+/// hubflow's fake of the Graph API, serving the stand-in customer's [`PHOTO`].
+pub fn stand_in() -> hubflow::http::FakeClient {
+    let graph = hubflow::whatsapp::fake::WhatsAppFake::new();
+    let [_, _, _, photo_id] = stand_in_settings();
+    hubflow::http::FakeClient::new().with(graph.with_media(&photo_id, PHOTO, "image/jpeg"))
+}
+
+/// The settings [`stand_in`] answers for: a token, the business number, a customer who
+/// wrote in the last 24 hours, and the media id of the photo that customer sent.
+pub fn stand_in_settings() -> [String; 4] {
+    [
+        "EAAG-stand-in",
+        PHONE_NUMBER_ID,
+        "16505551234",
+        "1003383421387256",
+    ]
+    .map(str::to_owned)
+}
+
+/// The records the WhatsApp webhook makes of Meta's post of a [`photo_message`] from
+/// `from` to the business number `phone_number_id`.
+pub fn photo_records(
+    phone_number_id: &str,
+    from: &str,
+    media_id: &str,
+) -> Result<Vec<hubflow::Record>, Box<dyn std::error::Error>> {
+    let messages = json!([photo_message(from, media_id)]);
+    let body = notification(phone_number_id, "Sheena Nelson", &json!(from), messages);
+    let events = hubflow::whatsapp::webhook::parse(&serde_json::to_vec(&body)?)?;
+    Ok(events.iter().map(|event| event.to_record()).collect())
+}
+
 /// Plays Meta against the endpoint at `url`: the subscription handshake with
 /// `verify_token`, then Meta's own sample button reply signed with `app_secret`, then the
 /// same body with a forged signature, which must be refused. Prints each answer.
