@@ -103,19 +103,22 @@ impl ProviderFake for Routes {
     }
 }
 
-/// Prints a request the stand-ins answered: `label: METHOD path?query` and its JSON body.
-pub fn show(label: &str, request: &HttpRequest) {
+/// A request as one line: `METHOD path?query`.
+pub fn line(request: &HttpRequest) -> String {
     let query = request
         .url
         .query()
         .map(|q| format!("?{q}"))
         .unwrap_or_default();
-    println!("{label}: {} {}{query}", request.method, request.url.path());
+    format!("{} {}{query}", request.method, request.url.path())
+}
+
+/// Prints a request the stand-ins answered: `label: METHOD path?query` and its JSON body.
+pub fn show(label: &str, request: &HttpRequest) {
+    println!("{label}: {}", line(request));
     if let Ok(body) = request.json_body() {
-        println!(
-            "{}\n",
-            serde_json::to_string_pretty(&body).unwrap_or_default()
-        );
+        let body = serde_json::to_string_pretty(&body).unwrap_or_default();
+        println!("{body}\n");
     }
 }
 
