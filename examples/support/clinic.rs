@@ -3,8 +3,10 @@
 //! `examples/flows/rm-booking.json` maps, over a small agenda kept in memory, and Graph's
 //! `/messages`, which keeps every message the clinic sends.
 //!
-//! Used by the `rm_booking` example and by `tests/rm_booking.rs`, so what the example
-//! shows is what the tests check. A real installation has its own sentence codes and
+//! A local stand-in, not part of a program you copy: with a real installation, your RM
+//! and Meta answer, and real patients write. It also plays the patients of the
+//! `rm_booking` example ([`SCRIPT`], [`Patients`]). Used by that example and by
+//! `tests/rm_booking.rs`, so what the example shows is what the tests check. A real installation has its own sentence codes and
 //! DataServer names; docs/rm.md shows how to map them.
 #![allow(dead_code)]
 
