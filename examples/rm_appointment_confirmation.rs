@@ -1,115 +1,138 @@
-//! Appointment confirmations from an RM-style ERP over WhatsApp, answered back into the ERP.
-//!
-//! The daily job asks tomorrow's patients to confirm; their button answers confirm or cancel
-//! the appointment in the ERP. Everything runs against local stand-ins this example starts
-//! on 127.0.0.1 (the ERP with JWT login, and WhatsApp Cloud API), with three appointments:
-//! Ana confirms, Bruno cancels, Carla has no mobile number and is skipped.
+//! Appointment confirmations from an RM-style ERP over WhatsApp, answered back into the ERP:
+//! the flows `examples/flows/rm-confirmations.json` and `rm-replies.json` on the
+//! connections of `rm-connections.json`.
 //!
 //! ```sh
 //! cargo run --example rm_appointment_confirmation
 //! ```
 //!
-//! It prints the messages sent, the ERP calls made, and both run reports. The clock is fixed
-//! at 07:00 in São Paulo on 2 March 2026, when the daily trigger fires, so the output is
-//! the same on every run. In production: a `ReqwestClient`, a `TokioClock`, a database
-//! `Store`, and the flows built from `examples/flows/rm-*.json`.
+//! The daily job asks tomorrow's patients to confirm; their button answers confirm or
+//! cancel the appointment in the ERP.
+//!
+//! **With real credentials**: put your installation's URL and user, and your WhatsApp
+//! number, in `rm-connections.json`, set `RM_PASSWORD` and `WHATSAPP_TOKEN`, and the job
+//! asks tomorrow's patients for real; their answers arrive at your webhook, where the
+//! replies flow runs (`whatsapp_webhook` shows such an endpoint).
+//!
+//! **Without them** everything runs against local stand-ins of the ERP and of the WhatsApp
+//! Cloud API (`examples/support/erp.rs`), with three appointments: Ana confirms, Bruno
+//! cancels, Carla has no mobile number and is skipped. It prints the messages sent, the
+//! ERP calls made, and both run reports. The clock is fixed at 07:00 in São Paulo on
+//! 2 March 2026, when the daily trigger fires, so the output is the same on every run.
 
-use hubflow::http::{Method, ReqwestClient};
-use hubflow::rm::{
-    confirmation_condition, reply_rule, whatsapp_confirmation_shape, AppointmentsSource,
-    ConfirmationTarget, JwtAuth, ReplyTarget, RmAuth, RmClient, CONFIRMATION_CONDITION,
-};
-use hubflow::whatsapp::webhook::{sign, WhatsAppWebhook};
-use hubflow::whatsapp::{MessageKind, WhatsAppConnection, WhatsAppTarget};
-use hubflow::{
-    Context, FieldMap, Flow, InboundRequest, ManualClock, MemoryStore, Trigger, WebhookSource,
-};
+#[path = "support/erp.rs"]
+mod erp;
+#[path = "support/local.rs"]
+mod local;
+#[path = "support/whatsapp.rs"]
+mod whatsapp;
+
+use std::error::Error;
+use std::sync::Arc;
+
+use hubflow::http::{FakeClient, ReqwestClient};
+use hubflow::spec::{Connections, EnvSecrets, Registry, SecretResolver};
+use hubflow::whatsapp::fake::WhatsAppFake;
+use hubflow::whatsapp::webhook::WhatsAppWebhook;
+use hubflow::{Context, FlowSpec, ManualClock, MemoryStore, Outcome, TokioClock, WebhookSource};
 use secrecy::SecretString;
 use serde_json::{json, Value};
-use wiremock::matchers::{method, path, path_regex};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-const PHONE_NUMBER_ID: &str = "106540352242922";
-
-type Error = Box<dyn std::error::Error>;
+const CONNECTIONS: &str = include_str!("flows/rm-connections.json");
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
-    let erp = start_erp().await;
-    let whatsapp = start_whatsapp().await;
-    let app_secret = SecretString::from("local-app-secret");
+async fn main() -> Result<(), Box<dyn Error>> {
+    let live = ["RM_PASSWORD", "WHATSAPP_TOKEN"]
+        .iter()
+        .all(|name| std::env::var(name).is_ok_and(|v| !v.is_empty()));
+    let connections = Connections::from_json(CONNECTIONS)?;
+    let secrets: Box<dyn SecretResolver> = if live {
+        Box::new(EnvSecrets::new())
+    } else {
+        Box::new(local::stand_in_secrets(&[
+            "RM_PASSWORD",
+            "WHATSAPP_TOKEN",
+            "RDCONVERSAS_TOKEN",
+        ]))
+    };
+    // One registry and one set of connections for both flows: they share the ERP's JWT.
+    let registry = Registry::default();
+    let build =
+        |spec: &str| FlowSpec::from_json(spec)?.build(&registry, &connections, secrets.as_ref());
+    let confirmations = build(include_str!("flows/rm-confirmations.json"))?;
+    let replies = build(include_str!("flows/rm-replies.json"))?;
 
-    let clock = ManualClock::new("2026-03-02T10:00:00Z".parse()?);
-    let store = MemoryStore::new();
-    let ctx = Context::new(ReqwestClient::new()?, clock, store);
+    // The stand-ins answer the ERP named in the connections, at a fixed instant.
+    let graph = Arc::new(WhatsAppFake::new());
+    let erp_url = serde_json::from_str::<Value>(CONNECTIONS)?["rm"]["base_url"].clone();
+    let erp_url = erp_url.as_str().ok_or("rm-connections.json: rm.base_url")?;
+    let stand_in = (!live)
+        .then(|| erp::stand_in(erp_url, graph.clone()))
+        .transpose()?;
+    let ctx = match &stand_in {
+        None => Context::new(ReqwestClient::new()?, TokioClock, MemoryStore::new()),
+        Some(client) => {
+            let clock = ManualClock::new("2026-03-02T10:00:00Z".parse()?);
+            Context::new(client.clone(), clock, MemoryStore::new())
+        }
+    };
 
-    // One client for both flows: they share its JWT.
-    let rm = RmClient::new(
-        erp.uri().parse()?,
-        RmAuth::Jwt(JwtAuth::new(
-            "integracao",
-            SecretString::from("local-password"),
-        )),
-    );
-    let daily = Trigger::daily("07:00:00".parse()?, chrono_tz::America::Sao_Paulo);
-    let confirmations = Flow::builder("rm-appointment-confirmations")
-        .trigger(daily.clone())
-        .source(AppointmentsSource::new(rm.clone()).days_ahead(1))
-        .when_fn(confirmation_condition(), CONFIRMATION_CONDITION)
-        .map(FieldMap::new(whatsapp_confirmation_shape(
-            "consulta_confirmacao",
-            "pt_BR",
-        ))?)
-        .target(ConfirmationTarget::new(WhatsAppTarget::new(
-            MessageKind::Template,
-            WhatsAppConnection::new(PHONE_NUMBER_ID, SecretString::from("local-wa-token"))
-                .base_url(whatsapp.uri().parse()?),
-        )))
-        .build()?;
-    let replies = Flow::builder("rm-appointment-replies")
-        .when(reply_rule())
-        .target(ReplyTarget::new(rm))
-        .build()?;
-
-    println!(
-        "== daily job (next due: {:?})",
-        daily.next_due("2026-03-02T10:30:00Z".parse()?)
-    );
+    let next = confirmations
+        .trigger()
+        .next_due("2026-03-02T10:30:00Z".parse()?);
+    println!("== daily job (next due: {next:?})");
     let report = confirmations.run(&ctx).await?;
-    for request in whatsapp.received_requests().await.unwrap_or_default() {
-        let body: Value = serde_json::from_slice(&request.body)?;
+    for sent in graph.sent() {
+        let components = &sent["template"]["components"];
         println!(
             "WhatsApp template to {}: {} {}",
-            body["to"],
-            body["template"]["components"][0]["parameters"],
-            body["template"]["components"][1]["parameters"][0]["payload"]
+            sent["to"], components[0]["parameters"], components[1]["parameters"][0]["payload"]
         );
     }
     println!("{}", serde_json::to_string_pretty(&report)?);
+    if live {
+        println!("the patients' answers arrive at your webhook; run the replies flow there");
+        return Ok(());
+    }
 
-    // The patients answer: Meta posts signed webhooks to the host's server.
+    // The patients answer: Meta posts signed webhooks to the host's endpoint.
     println!("== replies");
+    let app_secret = SecretString::from("local-app-secret");
     let webhook = WhatsAppWebhook::new(SecretString::from("verify"), app_secret.clone());
     let mut records = Vec::new();
-    for (id, from, payload, text) in [
+    for (id, from, appointment, payload, text) in [
         (
             "wamid.ANA",
             "5511999991001",
+            "A-100",
             "confirm:A-100:2026-03-03",
             "Sim, confirmar",
         ),
         (
             "wamid.BRUNO",
             "5511999991002",
+            "A-101",
             "cancel:A-101:2026-03-03",
             "Não, cancelar",
         ),
     ] {
-        let context = sent_wamid(&whatsapp, from).await;
-        let body = button_reply(id, from, &context, payload, text).to_string();
-        let request = InboundRequest::new(Method::Post, "/hooks/whatsapp", body.clone())
-            .header("X-Hub-Signature-256", sign(&app_secret, body.as_bytes()));
-        let reply = webhook.handle(&request);
+        // The confirmation the patient answers: the message sent for that appointment.
+        let context = report
+            .records
+            .iter()
+            .find(|line| line.key.contains(appointment));
+        let context = match context.map(|line| &line.outcome) {
+            Some(Outcome::Delivered { receipt, .. }) => receipt.id.clone().unwrap_or_default(),
+            _ => String::new(),
+        };
+        let message = whatsapp::button_reply(id, from, &context, payload, text);
+        let body = whatsapp::notification(
+            whatsapp::PHONE_NUMBER_ID,
+            "Paciente",
+            &json!(from),
+            json!([message]),
+        );
+        let reply = webhook.handle(&whatsapp::signed("/hooks/whatsapp", &body, &app_secret));
         println!("webhook answered {} for {id}", reply.status);
         records.extend(reply.records);
     }
@@ -117,112 +140,15 @@ async fn main() -> Result<(), Error> {
     println!("{}", serde_json::to_string_pretty(&report)?);
 
     println!("== ERP calls");
-    for request in erp.received_requests().await.unwrap_or_default() {
-        let query = request
-            .url
-            .query()
-            .map(|q| format!("?{q}"))
-            .unwrap_or_default();
-        println!("{} {}{query}", request.method, request.url.path());
+    let erp_host = url::Url::parse(erp_url)?.host_str().map(str::to_owned);
+    for request in stand_in.iter().flat_map(FakeClient::requests) {
+        if request.url.host_str() == erp_host.as_deref() {
+            println!("{}", local::line(&request));
+        }
     }
     let delivered = report.counts.delivered;
     if delivered != 2 {
         return Err(format!("expected both answers applied, got {delivered}").into());
     }
     Ok(())
-}
-
-/// The wamid the stand-in gave the confirmation sent to `to`.
-async fn sent_wamid(whatsapp: &MockServer, to: &str) -> String {
-    for request in whatsapp.received_requests().await.unwrap_or_default() {
-        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
-        if body["to"] == to {
-            return format!(
-                "wamid.{}",
-                body["biz_opaque_callback_data"].as_str().unwrap_or("")
-            );
-        }
-    }
-    String::new()
-}
-
-/// A quick-reply tap as WhatsApp Cloud API posts it.
-fn button_reply(id: &str, from: &str, context: &str, payload: &str, text: &str) -> Value {
-    json!({"object": "whatsapp_business_account", "entry": [{"id": "102290129340398", "changes": [{
-    "field": "messages",
-    "value": {
-        "messaging_product": "whatsapp",
-        "metadata": {"display_phone_number": "15550783881", "phone_number_id": PHONE_NUMBER_ID},
-        "contacts": [{"profile": {"name": "Paciente"}, "wa_id": from}],
-        "messages": [{"context": {"from": "15550783881", "id": context}, "from": from, "id": id,
-                      "timestamp": "1772449200", "type": "button",
-                      "button": {"payload": payload, "text": text}}]
-    }}]}]})
-}
-
-/// The ERP stand-in: JWT login, tomorrow's appointments (two pages), confirm and cancel.
-async fn start_erp() -> MockServer {
-    let erp = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/api/connect/token/"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "access_token": "local-jwt", "expires_in": 300,
-            "refresh_token": "local-refresh", "token_type": "Bearer"})))
-        .mount(&erp)
-        .await;
-    let page = |n: &str, has_next: bool, items: Value| {
-        Mock::given(method("GET"))
-            .and(path("/api/healthcare/v1/appointments"))
-            .and(wiremock::matchers::query_param("page", n))
-            .respond_with(
-                ResponseTemplate::new(200)
-                    .set_body_json(json!({"hasNext": has_next, "items": items})),
-            )
-    };
-    page("1", true, json!([
-        {"id": "A-100", "patientName": "Ana Souza", "mobile": "(11) 99999-1001", "birthDate": "1980-05-01",
-         "startsAt": "2026-03-03T08:30:00", "professional": "Dra. Lima", "location": "Unidade Centro"},
-        {"id": "A-101", "patientName": "Bruno Alves", "mobile": "(11) 99999-1002", "birthDate": "1975-11-20",
-         "startsAt": "2026-03-03T09:00:00", "professional": "Dr. Rui", "location": "Unidade Centro"}
-    ]))
-    .mount(&erp)
-    .await;
-    page("2", false, json!([
-        {"id": "A-102", "patientName": "Carla Dias", "mobile": null, "birthDate": "1990-02-14",
-         "startsAt": "2026-03-03T10:15:00", "professional": "Dra. Lima", "location": "Unidade Norte"}
-    ]))
-    .mount(&erp)
-    .await;
-    Mock::given(method("POST"))
-        .and(path_regex(
-            r"^/api/healthcare/v1/appointments/[^/]+/(confirm|cancel)$",
-        ))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"ok": true})))
-        .mount(&erp)
-        .await;
-    erp
-}
-
-/// Answers like WhatsApp Cloud API, with a wamid derived from the record key sent.
-struct SendAnswer;
-
-impl Respond for SendAnswer {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
-        let key = body["biz_opaque_callback_data"].as_str().unwrap_or("x");
-        ResponseTemplate::new(200).set_body_json(json!({
-            "messaging_product": "whatsapp",
-            "contacts": [{"input": body["to"], "wa_id": body["to"]}],
-            "messages": [{"id": format!("wamid.{key}")}]}))
-    }
-}
-
-async fn start_whatsapp() -> MockServer {
-    let whatsapp = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(format!("/v23.0/{PHONE_NUMBER_ID}/messages")))
-        .respond_with(SendAnswer)
-        .mount(&whatsapp)
-        .await;
-    whatsapp
 }

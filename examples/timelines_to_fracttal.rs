@@ -6,65 +6,50 @@
 //! cargo run --example timelines_to_fracttal
 //! ```
 //!
-//! The default run parses three webhook bodies — the two complete examples of TimelinesAI's
-//! v1 webhook documentation (a single message and an hourly bundle) and a v2
-//! `message:received:new` event whose text starts with the keyword — prints the records,
-//! and runs them through the flow against a local stand-in of Fracttal on 127.0.0.1. The
-//! documentation's messages do not start with `#request`, so they are skipped with that
-//! reason; the v2 message becomes a work request. Built without the `fracttal` feature, the
-//! same flow posts to a generic HTTP endpoint instead.
+//! It parses three webhook bodies (the two complete examples of TimelinesAI's v1 webhook
+//! documentation and a v2 `message:received:new` event, in `examples/support/timelines.rs`),
+//! prints the records and runs them through the flow. The documentation's messages do not
+//! start with `#request`, so they are skipped with that reason; the v2 message becomes a
+//! work request. Built without the `fracttal` feature, the same flow posts to a generic
+//! HTTP endpoint instead.
 //!
-//! In a host, the body comes from the HTTP endpoint TimelinesAI calls, checked by
-//! `hubflow::timelines::TimelinesWebhook` (URL token, size limit) before parsing.
+//! **With real credentials**: set `FRACTTAL_KEY` and `FRACTTAL_SECRET` (an OAuth client of
+//! type Client Credentials) and the work request is created in your Fracttal account
+//! (without the `fracttal` feature: `HUBFLOW_REQUESTS_URL`, the endpoint to post to).
+//! **Without them** hubflow's fake of the API answers, and nothing leaves the machine. In
+//! a host, the bodies come from the endpoint TimelinesAI calls, served by
+//! `hubflow::timelines::TimelinesWebhook` (on axum: `hubflow::axum::WebhookRoute`).
 
-use hubflow::http::ReqwestClient;
+#[path = "support/timelines.rs"]
+mod timelines;
+
+use std::error::Error;
+
+use hubflow::http::{FakeClient, HttpClient, ReqwestClient};
 use hubflow::timelines::webhook::parse;
-use hubflow::{Context, FieldMap, Flow, MemoryStore, Record, Rule, TokioClock};
-use serde_json::json;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
-
-const BODIES: [(&str, &str); 3] = [
-    (
-        "v1 single message",
-        include_str!("payloads/timelines_v1_single.json"),
-    ),
-    (
-        "v1 hourly bundle",
-        include_str!("payloads/timelines_v1_bundle.json"),
-    ),
-    (
-        "v2 message:received:new",
-        include_str!("payloads/timelines_v2_request.json"),
-    ),
-];
+use hubflow::{Context, DynTarget, FieldMap, Flow, MemoryStore, Record, Rule, TokioClock};
+use serde_json::{json, Value};
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), Box<dyn Error>> {
     let mut records: Vec<Record> = Vec::new();
-    for (name, body) in BODIES {
+    for (name, body) in timelines::SAMPLE_BODIES {
         let parsed = parse(body.as_bytes())?;
         println!("== {name}: {} record(s)", parsed.len());
         for record in &parsed {
+            let text = |path: &str| record.get(path).and_then(Value::as_str).unwrap_or("-");
+            let (direction, sender) = (text("direction"), text("sender.name"));
             println!(
-                "  {} [{}] {} from {}: {:?}",
+                "  {} [{}] {direction} from {sender}: {:?}",
                 record.key,
                 record.kind,
-                record
-                    .get("direction")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("-"),
-                record
-                    .get("sender.name")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("-"),
-                record.get("text").and_then(|v| v.as_str()).unwrap_or(""),
+                text("text")
             );
         }
         records.extend(parsed);
     }
 
-    let stand_in = start_stand_in().await;
+    let (target, stand_in) = target()?;
     let flow = Flow::builder("whatsapp-request-to-fracttal")
         // Only what customers send, and only when they ask for it.
         .when(Rule::parse(&json!({"all": [
@@ -78,21 +63,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "date_incident": "{{ timestamp }}",
             "identifier": "{{ message_uid | default('') }}"
         }))?)
-        .target(target(&stand_in)?)
+        .target(target)
         .build()?;
 
-    let ctx = Context::new(ReqwestClient::new()?, TokioClock, MemoryStore::new());
+    let http: Box<dyn HttpClient> = match &stand_in {
+        Some(client) => Box::new(client.clone()),
+        None => Box::new(ReqwestClient::new()?),
+    };
+    let ctx = Context::new(http, TokioClock, MemoryStore::new());
     let report = flow.process(&ctx, records).await;
-    for request in stand_in.received_requests().await.unwrap_or_default() {
-        if request.url.path().ends_with("work_requests") || request.url.path().ends_with("requests")
-        {
+    for request in stand_in.iter().flat_map(FakeClient::requests) {
+        if request.url.path().ends_with("requests") {
             println!(
                 "\n== request received by the stand-in: {} {}",
                 request.method,
                 request.url.path()
             );
-            let body: serde_json::Value = serde_json::from_slice(&request.body)?;
-            println!("{}", serde_json::to_string_pretty(&body)?);
+            println!("{}", serde_json::to_string_pretty(&request.json_body()?)?);
         }
     }
     println!(
@@ -102,50 +89,42 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// The value of `name`, when it is set and not empty.
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Fracttal's work requests, with the credentials in the environment; without them, a
+/// client on development values and hubflow's fake of Fracttal to answer it.
 #[cfg(feature = "fracttal")]
-fn target(stand_in: &MockServer) -> Result<hubflow::DynTarget, Box<dyn std::error::Error>> {
-    use hubflow::fracttal::{FracttalClient, WorkRequestTarget};
+fn target() -> Result<(DynTarget, Option<FakeClient>), Box<dyn Error>> {
+    use hubflow::fracttal::{fake::FracttalFake, FracttalClient, WorkRequestTarget};
     use secrecy::SecretString;
-    let client = FracttalClient::builder(
-        SecretString::from("stand-in-key"),
-        SecretString::from("stand-in-secret"),
-    )
-    .base_url(format!("{}/api/", stand_in.uri()).parse()?)
-    .token_url(format!("{}/oauth/token", stand_in.uri()).parse()?)
-    .build();
-    Ok(hubflow::DynTarget::new(WorkRequestTarget::new(client)))
+    let ((key, secret), stand_in) = match (var("FRACTTAL_KEY"), var("FRACTTAL_SECRET")) {
+        (Some(key), Some(secret)) => ((key, secret), None),
+        _ => {
+            let fake = FakeClient::new().with(FracttalFake::new());
+            (
+                ("stand-in-key".into(), "stand-in-secret".into()),
+                Some(fake),
+            )
+        }
+    };
+    let client =
+        FracttalClient::builder(SecretString::from(key), SecretString::from(secret)).build();
+    Ok((DynTarget::new(WorkRequestTarget::new(client)), stand_in))
 }
 
+/// A generic endpoint at `HUBFLOW_REQUESTS_URL`; without it, hubflow's fake of one.
 #[cfg(not(feature = "fracttal"))]
-fn target(stand_in: &MockServer) -> Result<hubflow::DynTarget, Box<dyn std::error::Error>> {
-    let url = format!("{}/api/requests", stand_in.uri()).parse()?;
-    Ok(hubflow::DynTarget::new(
-        hubflow::http_target::HttpTarget::new(url),
-    ))
-}
-
-/// Fracttal's token and work-request endpoints (and a generic endpoint for builds without
-/// the Fracttal adapter), on 127.0.0.1.
-async fn start_stand_in() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/oauth/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
-            json!({"access_token": "stand-in-access-token", "token_type": "Bearer", "expires_in": 7200}),
-        ))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/api/work_requests"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
-            json!({"success": true, "message": "200", "data": {"id_code": 5012, "code": "WR-5012"}, "total": 1}),
-        ))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/api/requests"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": "WR-5012"})))
-        .mount(&server)
-        .await;
-    server
+fn target() -> Result<(DynTarget, Option<FakeClient>), Box<dyn Error>> {
+    use hubflow::http_target::{fake::WebhookFake, HttpTarget};
+    let (url, stand_in) = match var("HUBFLOW_REQUESTS_URL") {
+        Some(url) => (url, None),
+        None => (
+            "https://erp.example.com/api/requests".to_owned(),
+            Some(FakeClient::new().with(WebhookFake::new("/api/requests"))),
+        ),
+    };
+    Ok((DynTarget::new(HttpTarget::new(url.parse()?)), stand_in))
 }

@@ -3,8 +3,10 @@
 //! `examples/flows/rm-booking.json` maps, over a small agenda kept in memory, and Graph's
 //! `/messages`, which keeps every message the clinic sends.
 //!
-//! Used by the `rm_booking` example and by `tests/rm_booking.rs`, so what the example
-//! shows is what the tests check. A real installation has its own sentence codes and
+//! A local stand-in, not part of a program you copy: with a real installation, your RM
+//! and Meta answer, and real patients write. It also plays the patients of the
+//! `rm_booking` example ([`SCRIPT`], [`Patients`]). Used by that example and by
+//! `tests/rm_booking.rs`, so what the example shows is what the tests check. A real installation has its own sentence codes and
 //! DataServer names; docs/rm.md shows how to map them.
 #![allow(dead_code)]
 
@@ -401,4 +403,161 @@ pub fn option_id(message: &Value, n: usize) -> String {
     let from_rows = action["sections"][0]["rows"][n - 1]["id"].as_str();
     let from_buttons = action["buttons"][n - 1]["reply"]["id"].as_str();
     from_rows.or(from_buttons).unwrap_or_default().to_owned()
+}
+
+/// One line of the patients' side of the chat, as the `rm_booking` example plays it.
+#[derive(Debug, Clone, Copy)]
+pub enum Step {
+    /// A new scene, with its title.
+    Scene(&'static str),
+    /// A patient (by first name) writes a text.
+    Say(&'static str, &'static str),
+    /// A patient taps the `n`th option (1-based) of the clinic's last message.
+    Tap(&'static str, usize),
+    /// Nobody writes for this many minutes.
+    Idle(u64),
+}
+
+/// What reaches the host for a step.
+pub enum Input {
+    /// A signed webhook request, as Meta posts it.
+    Webhook(hubflow::InboundRequest),
+    /// The scheduler's minute tick, at this instant.
+    Tick(chrono::DateTime<chrono::Utc>),
+}
+
+/// Five conversations: Ana books and cancels, Carla gets her CPF wrong, Bruno identifies
+/// by CPF and asks for an attendant, Ana starts and goes quiet.
+pub const SCRIPT: &[Step] = &[
+    Step::Scene("1. Ana marca uma consulta (o telefone dela está no cadastro)"),
+    Step::Say("Ana", "Oi, bom dia"),
+    Step::Tap("Ana", 1), // Marcar consulta
+    Step::Tap("Ana", 1), // Cardiologia
+    Step::Tap("Ana", 2), // Qualquer um
+    Step::Say("Ana", "amanhã"),
+    Step::Tap("Ana", 10), // Ver mais opções
+    Step::Tap("Ana", 2),
+    Step::Tap("Ana", 1), // Confirmar
+    Step::Scene("2. Ana cancela a consulta"),
+    Step::Say("Ana", "Olá"),
+    Step::Tap("Ana", 2), // Minhas consultas
+    Step::Tap("Ana", 1),
+    Step::Tap("Ana", 1), // Sim, cancelar
+    Step::Scene("3. Carla erra o CPF duas vezes"),
+    Step::Say("Carla", "Quero marcar consulta"),
+    Step::Say("Carla", "123.456.789-00"),
+    Step::Say("Carla", "1234"),
+    Step::Say("Carla", "alô?"),
+    Step::Scene("4. Bruno se identifica pelo CPF e pede um atendente"),
+    Step::Say("Bruno", "Boa tarde"),
+    Step::Say("Bruno", "123.456.789-09"),
+    Step::Say("Bruno", "20/11/1975"),
+    Step::Say("Bruno", "atendente"),
+    Step::Scene("5. Ana começa e não responde mais"),
+    Step::Say("Ana", "oi"),
+    Step::Tap("Ana", 1), // Marcar consulta
+    Step::Idle(31),
+];
+
+/// The patients' phones: each step becomes what Meta would post (signed with
+/// `app_secret`), and the clinic's answers are printed as the patients read them.
+pub struct Patients {
+    clock: hubflow::ManualClock,
+    app_secret: secrecy::SecretString,
+    last: Value,
+    next: u32,
+}
+
+impl Patients {
+    pub fn new(clock: hubflow::ManualClock, app_secret: &str) -> Self {
+        Patients {
+            clock,
+            app_secret: secrecy::SecretString::from(app_secret.to_owned()),
+            last: Value::Null,
+            next: 0,
+        }
+    }
+
+    /// Prints the step and makes what reaches the host of it, if anything.
+    pub fn act(&mut self, step: Step) -> Option<Input> {
+        use hubflow::Clock;
+        let phone = |who: &str| match who {
+            "Ana" => "5511999991001",
+            "Bruno" => "5521977770002",
+            _ => "5531966660003",
+        };
+        let (who, content) = match step {
+            Step::Scene(title) => {
+                println!("\n== {title}");
+                return None;
+            }
+            Step::Idle(minutes) => {
+                self.clock
+                    .advance(std::time::Duration::from_secs(minutes * 60));
+                println!("          … {minutes} minutos sem resposta …");
+                return Some(Input::Tick(self.clock.now()));
+            }
+            Step::Say(who, text) => {
+                println!("{who:<8}> {text}");
+                (who, json!({"type": "text", "text": {"body": text}}))
+            }
+            Step::Tap(who, n) => {
+                let interactive = &self.last["interactive"];
+                let (kind, option) = match interactive["type"].as_str() {
+                    Some("list") => (
+                        "list_reply",
+                        &interactive["action"]["sections"][0]["rows"][n - 1],
+                    ),
+                    _ => (
+                        "button_reply",
+                        &interactive["action"]["buttons"][n - 1]["reply"],
+                    ),
+                };
+                let (id, title) = (option["id"].clone(), option["title"].clone());
+                println!("{who:<8}> (toca em \"{}\")", title.as_str().unwrap_or(""));
+                let reply = json!({"type": kind, kind: {"id": id, "title": title}});
+                (who, json!({"type": "interactive", "interactive": reply}))
+            }
+        };
+        self.clock.advance(std::time::Duration::from_secs(20));
+        self.next += 1;
+        let mut message = json!({"from": phone(who), "id": format!("wamid.in.{}", self.next),
+                                 "timestamp": self.clock.now().timestamp().to_string()});
+        if let (Value::Object(message), Value::Object(content)) = (&mut message, content) {
+            message.extend(content);
+        }
+        Some(Input::Webhook(webhook_request(
+            vec![message],
+            &self.app_secret,
+        )))
+    }
+
+    /// Prints the clinic's messages, remembering the last one with options to tap.
+    pub fn read(&mut self, sent: Vec<Value>) {
+        for message in sent {
+            println!(
+                "Clínica > {}",
+                readable(&message).replace('\n', "\n          ")
+            );
+            if message["type"] == "interactive" {
+                self.last = message;
+            }
+        }
+    }
+}
+
+/// `messages` as Meta posts them to the clinic's number, signed with `app_secret`.
+pub fn webhook_request(
+    messages: Vec<Value>,
+    app_secret: &secrecy::SecretString,
+) -> hubflow::InboundRequest {
+    let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "102290129340398",
+        "changes": [{"field": "messages", "value": {"messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": PHONE_NUMBER_ID},
+            "contacts": [{"profile": {"name": "Paciente"}, "wa_id": messages.first().map(|m| m["from"].clone())}],
+            "messages": messages}}]}]})
+    .to_string();
+    let signature = hubflow::whatsapp::webhook::sign(app_secret, body.as_bytes());
+    hubflow::InboundRequest::new(hubflow::http::Method::Post, "/webhooks/whatsapp", body)
+        .header("X-Hub-Signature-256", signature)
 }
