@@ -15,6 +15,9 @@
 //! * `WHATSAPP_TOKEN`, `WHATSAPP_PHONE_NUMBER_ID`: the system-user token and the number;
 //! * `WHATSAPP_TO`: a customer who wrote to the number in the last 24 hours;
 //! * `WHATSAPP_MEDIA_ID`: the media id of a photo that customer sent (from a webhook).
+//!
+//! and, to have the download checked, `WHATSAPP_MEDIA_SHA256`: the sha256 the same webhook
+//! announced for it.
 
 #[path = "support/pdf.rs"]
 mod pdf;
@@ -73,7 +76,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let ctx = Context::new(http, TokioClock, MemoryStore::new());
 
     // 1. The customer's photo arrives: the records the webhook makes of Meta's post.
-    let records = whatsapp::photo_records(&number, &customer, &photo_id)?;
+    // The sha256 Meta announced is checked against the downloaded bytes.
+    let sha256 = match live {
+        true => var("WHATSAPP_MEDIA_SHA256"),
+        false => Some(whatsapp::photo_sha256()),
+    };
+    let records = whatsapp::photo_records(&number, &customer, &photo_id, sha256.as_deref())?;
     remember_inbound(&ctx, &records).await?;
     let save = Flow::builder("whatsapp-attachments-to-inbox")
         .when(Rule::parse(

@@ -45,13 +45,21 @@ pub fn button_reply(id: &str, from: &str, context: &str, payload: &str, text: &s
            "button": {"payload": payload, "text": text}})
 }
 
-/// A photo message (the [`PHOTO`], by its media id), sent now.
-pub fn photo_message(from: &str, media_id: &str) -> Value {
+/// The sha256 Meta announces for the stand-in's [`PHOTO`] (lower-case hex).
+pub fn photo_sha256() -> String {
     use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(PHOTO))
+}
+
+/// A photo message by its media id, sent now, announcing `sha256` when given (Meta always
+/// does; a real photo's is in the webhook that brought its media id).
+pub fn photo_message(from: &str, media_id: &str, sha256: Option<&str>) -> Value {
+    let mut image = json!({"caption": "Pump 3 valve", "mime_type": "image/jpeg", "id": media_id});
+    if let Some(sha256) = sha256 {
+        image["sha256"] = json!(sha256);
+    }
     json!({"from": from, "id": "wamid.EXAMPLE.PHOTO", "timestamp": chrono::Utc::now().timestamp().to_string(),
-           "type": "image",
-           "image": {"caption": "Pump 3 valve", "mime_type": "image/jpeg", "id": media_id,
-                     "sha256": hex::encode(Sha256::digest(PHOTO))}})
+           "type": "image", "image": image})
 }
 
 /// hubflow's fake of the Graph API, serving the stand-in customer's [`PHOTO`].
@@ -79,8 +87,9 @@ pub fn photo_records(
     phone_number_id: &str,
     from: &str,
     media_id: &str,
+    sha256: Option<&str>,
 ) -> Result<Vec<hubflow::Record>, Box<dyn std::error::Error>> {
-    let messages = json!([photo_message(from, media_id)]);
+    let messages = json!([photo_message(from, media_id, sha256)]);
     let body = notification(phone_number_id, "Sheena Nelson", &json!(from), messages);
     let events = hubflow::whatsapp::webhook::parse(&serde_json::to_vec(&body)?)?;
     Ok(events.iter().map(|event| event.to_record()).collect())
