@@ -21,7 +21,7 @@ pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
 /// The webhook that hands records to a flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "lowercase")]
 pub enum Intake {
     /// Meta's signed posts: the patients' answers to the confirmations.
     WhatsApp,

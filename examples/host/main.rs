@@ -113,16 +113,17 @@ async fn run() -> Result<(), Error> {
             .map_err(|e| format!("cannot read {}: {e}", PathBuf::from(path).display()))?,
         None => app::CONNECTIONS.to_owned(),
     };
+    let webhooks = WebhookSecrets {
+        whatsapp_verify_token: required("WHATSAPP_VERIFY_TOKEN")?,
+        whatsapp_app_secret: required("WHATSAPP_APP_SECRET")?,
+        timelines_token: required("TIMELINES_WEBHOOK_TOKEN")?,
+        fracttal_secret: required("FRACTTAL_HOOK_SECRET")?,
+    };
     let setup = Setup {
         ctx: context(&args.store).await?,
         connections: Connections::from_json(&connections)?,
         secrets: Arc::new(EnvSecrets::new()),
-        webhooks: WebhookSecrets {
-            whatsapp_verify_token: required("WHATSAPP_VERIFY_TOKEN")?,
-            whatsapp_app_secret: required("WHATSAPP_APP_SECRET")?,
-            timelines_token: required("TIMELINES_WEBHOOK_TOKEN")?,
-            fracttal_secret: required("FRACTTAL_HOOK_SECRET")?,
-        },
+        webhooks,
         public: args.listen,
         admin: args.admin,
     };
