@@ -1,0 +1,306 @@
+//! The admin page and its JSON API, served on their own listener (127.0.0.1 by default).
+//!
+//! There is no login: a real deployment keeps this listener on loopback, or puts an
+//! authenticating proxy (single sign-on, or basic auth over TLS) in front of it. The POST
+//! endpoints take JSON only, so a page of another origin cannot post to them from a browser
+//! without a CORS preflight, which this server does not answer.
+//!
+//! What the page shows comes from the flows and the store's run history: ids, triggers,
+//! counts, keys, kinds, stages and error messages. Never a secret (specs name secrets, the
+//! resolver holds them) and never a record's data, which may be personal: a dead letter is
+//! shown by its key.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use hubflow::{Counts, FlowSpec, Outcome, RecordOutcome, RunReport, SpecErrors};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::app::{App, Intake};
+
+/// The page: plain HTML and a little JavaScript, no build step, nothing fetched from
+/// elsewhere.
+const PAGE: &str = include_str!("admin.html");
+
+/// How many runs of each flow are read from the history: dead letters are looked for in
+/// all of them, and the newest [`RUNS_SHOWN`] are listed.
+const HISTORY_READ: usize = 100;
+const RUNS_SHOWN: usize = 10;
+
+/// The admin routes.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/", get(|| async { Html(PAGE) }))
+        .route("/api/flows", get(flows))
+        .route("/api/replay", post(replay))
+        .route("/api/validate", post(validate_spec))
+        .with_state(app)
+}
+
+/// A flow as the page shows it.
+#[derive(Serialize)]
+struct FlowView {
+    id: String,
+    description: Option<String>,
+    trigger: Value,
+    next_due: Option<DateTime<Utc>>,
+    intake: Option<Intake>,
+    target: String,
+    spec: Value,
+    /// The last scheduled run's error, when it failed before a report was stored.
+    last_error: Option<String>,
+    /// Why the history could not be read, when it could not.
+    history_error: Option<String>,
+    runs: Vec<RunView>,
+    dead_letters: Vec<DeadLetterView>,
+}
+
+#[derive(Serialize)]
+struct RunView {
+    started_at: DateTime<Utc>,
+    duration_ms: u64,
+    counts: Counts,
+    /// The report's summary line and its failed and skipped lines (keys and messages).
+    summary: String,
+}
+
+#[derive(Serialize)]
+struct DeadLetterView {
+    key: String,
+    kind: String,
+    failed_at: DateTime<Utc>,
+    stage: &'static str,
+    message: String,
+    retryable: bool,
+    /// Whether the record was kept (a `"dead_letters": "key_only"` report policy keeps only
+    /// its key, and such a dead letter cannot be replayed from here).
+    replayable: bool,
+}
+
+/// `GET /api/flows`: every flow with its last runs and its open dead letters.
+async fn flows(State(app): State<Arc<App>>) -> Json<Value> {
+    let now = app.ctx.clock().now();
+    let mut views = Vec::new();
+    for hosted in &app.flows {
+        let flow = &hosted.flow;
+        let (runs, history_error) = match flow.history(&app.ctx, HISTORY_READ).await {
+            Ok(runs) => (runs, None),
+            Err(e) => (Vec::new(), Some(e.to_string())),
+        };
+        views.push(FlowView {
+            id: flow.id().to_owned(),
+            description: hosted.spec["description"].as_str().map(str::to_owned),
+            trigger: serde_json::to_value(flow.trigger()).unwrap_or(Value::Null),
+            next_due: flow
+                .has_source()
+                .then(|| flow.trigger().next_due(now))
+                .flatten(),
+            intake: hosted.intake,
+            target: flow.target_kind().to_owned(),
+            spec: hosted.spec.clone(),
+            last_error: app.last_error(flow.id()),
+            history_error,
+            dead_letters: open_dead_letters(&runs)
+                .into_iter()
+                .map(|(line, failed_at)| dead_letter_view(line, failed_at))
+                .collect(),
+            runs: runs.iter().take(RUNS_SHOWN).map(run_view).collect(),
+        });
+    }
+    Json(serde_json::json!({ "flows": views }))
+}
+
+fn run_view(report: &RunReport) -> RunView {
+    RunView {
+        started_at: report.started_at,
+        duration_ms: report.duration_ms,
+        counts: report.counts,
+        summary: report.to_string(),
+    }
+}
+
+fn dead_letter_view(line: &RecordOutcome, failed_at: DateTime<Utc>) -> DeadLetterView {
+    let (stage, message, retryable) = match &line.outcome {
+        Outcome::Failed {
+            failure, retryable, ..
+        } => (failure.stage.name(), failure.message.clone(), *retryable),
+        // Only failed lines are dead letters (see `open_dead_letters`).
+        other => (other.name(), String::new(), false),
+    };
+    DeadLetterView {
+        key: line.key.clone(),
+        kind: line.kind.clone(),
+        failed_at,
+        stage,
+        message,
+        retryable,
+        replayable: line.record.is_some(),
+    }
+}
+
+/// The dead letters still open in `runs` (newest first, as `Flow::history` gives them), with
+/// when each failed: a key is open when its newest line is a failure. A later delivery, a
+/// duplicate (delivered elsewhere) or a skip settles it; a later failure replaces it.
+fn open_dead_letters(runs: &[RunReport]) -> Vec<(&RecordOutcome, DateTime<Utc>)> {
+    let mut seen = HashSet::new();
+    let mut open = Vec::new();
+    for run in runs {
+        for line in &run.records {
+            if seen.insert(line.key.as_str()) && matches!(line.outcome, Outcome::Failed { .. }) {
+                open.push((line, run.started_at));
+            }
+        }
+    }
+    open
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplayAsk {
+    flow: String,
+    key: String,
+}
+
+/// What a replay did to the dead letter.
+#[derive(Serialize)]
+struct ReplayAnswer {
+    key: String,
+    /// `delivered`, `failed`, `skipped` or `duplicate`.
+    outcome: &'static str,
+    /// Why it failed again, when it did.
+    message: Option<String>,
+    summary: String,
+}
+
+/// `POST /api/replay {"flow", "key"}`: runs the dead letter's record through its flow again.
+///
+/// `Flow::replay` re-polls a source from a cursor (the way to replay a window after an
+/// incident); a dead letter is one record, kept whole in its run's report, so it goes
+/// through `Flow::process` again. Its claim was released when it failed, so it is sent if
+/// it still passes the condition, and a record delivered meanwhile is a duplicate. The run
+/// lands in the history like any other, which settles the dead letter.
+async fn replay(
+    State(app): State<Arc<App>>,
+    Json(ask): Json<ReplayAsk>,
+) -> Result<Json<ReplayAnswer>, ApiError> {
+    let flow = app
+        .flow(&ask.flow)
+        .ok_or_else(|| ApiError::not_found(format!("no flow `{}`", ask.flow)))?;
+    let runs = flow
+        .history(&app.ctx, HISTORY_READ)
+        .await
+        .map_err(|e| ApiError::unavailable(e.to_string()))?;
+    let record = open_dead_letters(&runs)
+        .into_iter()
+        .find(|(line, _)| line.key == ask.key)
+        .and_then(|(line, _)| line.record.clone())
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "flow `{}` has no dead letter `{}` kept whole",
+                ask.flow, ask.key
+            ))
+        })?;
+    let report = flow.process(&app.ctx, vec![record]).await;
+    println!("replayed: {report}");
+    let line = report.get(&ask.key);
+    let message = line.and_then(|line| match &line.outcome {
+        Outcome::Failed { failure, .. } => Some(failure.message.clone()),
+        _ => None,
+    });
+    Ok(Json(ReplayAnswer {
+        outcome: line.map_or("failed", |line| line.outcome.name()),
+        key: ask.key,
+        message,
+        summary: report.to_string(),
+    }))
+}
+
+/// One problem in a spec: where, as a JSON pointer (RFC 6901; `""` for the whole document),
+/// and what is wrong there.
+#[derive(Debug, Serialize)]
+pub struct Problem {
+    /// The JSON pointer, e.g. `/delivery/max_in_flihgt`.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it, when there is something useful to say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+/// Every problem of a spec text, each at its JSON pointer, in the order found: the text as
+/// JSON, then the document alone (`FlowSpec::from_value`), then the spec against this host's
+/// registry, connections and secrets (`FlowSpec::build`). An empty list: the spec builds.
+///
+/// The one place the editor's validation is decided: another check (a JSON Schema of specs)
+/// adds its problems to this list, and the page shows them all the same way.
+pub fn validate(app: &App, text: &str) -> Vec<Problem> {
+    let value: Value = match serde_json::from_str(text) {
+        Ok(value) => value,
+        Err(e) => {
+            return vec![Problem {
+                path: String::new(),
+                message: format!("not JSON: {e}"),
+                hint: None,
+            }]
+        }
+    };
+    let built = FlowSpec::from_value(&value)
+        .and_then(|spec| spec.build(&app.registry, &app.connections, app.secrets.as_ref()));
+    match built {
+        Ok(_) => Vec::new(),
+        Err(errors) => problems(&errors),
+    }
+}
+
+fn problems(errors: &SpecErrors) -> Vec<Problem> {
+    errors
+        .iter()
+        .map(|e| Problem {
+            path: e.path.clone(),
+            message: e.message.clone(),
+            hint: e.hint.clone(),
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ValidateAsk {
+    /// The spec as text: it may not even be JSON.
+    spec: String,
+}
+
+/// `POST /api/validate {"spec": "<text>"}`: `{"valid": …, "errors": [{"path", "message", "hint"}]}`.
+/// Nothing is saved: a host that lets its users edit flows stores the spec once it is valid
+/// and builds the flow from it.
+async fn validate_spec(State(app): State<Arc<App>>, Json(ask): Json<ValidateAsk>) -> Json<Value> {
+    let errors = validate(&app, &ask.spec);
+    Json(serde_json::json!({"valid": errors.is_empty(), "errors": errors}))
+}
+
+/// An API error: its status and `{"error": message}`.
+struct ApiError(StatusCode, String);
+
+impl ApiError {
+    fn not_found(message: String) -> Self {
+        ApiError(StatusCode::NOT_FOUND, message)
+    }
+
+    fn unavailable(message: String) -> Self {
+        ApiError(StatusCode::SERVICE_UNAVAILABLE, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(serde_json::json!({"error": self.1}))).into_response()
+    }
+}
