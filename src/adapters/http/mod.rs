@@ -288,6 +288,7 @@ fn add_headers(
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct HttpTargetConfig {
     #[serde(default)]
@@ -333,6 +334,16 @@ pub(crate) fn register(registry: &mut crate::spec::Registry) {
         Ok(std::sync::Arc::new(HttpDirectory::from_spec(cx, config)?)
             as std::sync::Arc<dyn crate::Directory>)
     });
+    #[cfg(feature = "schema")]
+    {
+        use crate::spec::KindRole;
+        registry.set_config_schema_of::<HttpTargetConfig>(KindRole::Target, KIND);
+        registry.set_config_schema_of::<json_source::HttpJsonConfig>(KindRole::Source, SOURCE_KIND);
+        registry.set_config_schema_of::<directory::HttpDirectoryConfig>(
+            KindRole::Directory,
+            DIRECTORY_KIND,
+        );
+    }
 }
 
 impl fmt::Debug for HttpTarget {

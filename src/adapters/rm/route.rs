@@ -35,6 +35,7 @@ use crate::{SpecError, SpecErrors};
 /// assert_eq!(errors.iter().next().unwrap().path, "/confirm/path");
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Route {

@@ -819,6 +819,7 @@ struct ConnectionSpec {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct TargetSpec {
     connection: String,
@@ -839,6 +840,7 @@ fn yes() -> bool {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 enum OutsideWindowSpec {
     Word(String),
@@ -962,5 +964,8 @@ pub(crate) fn register(registry: &mut Registry) {
                 kind, cx, config,
             )?))
         });
+        #[cfg(feature = "schema")]
+        registry
+            .set_config_schema_of::<TargetSpec>(crate::spec::KindRole::Target, kind.kind_name());
     }
 }

@@ -45,11 +45,15 @@ use crate::{
 };
 
 mod registry;
+#[cfg(feature = "schema")]
+mod schema;
 mod secrets;
 
 pub use registry::{
     BuildContext, Connections, DirectoryFactory, Registry, SourceFactory, TargetFactory,
 };
+#[cfg(feature = "schema")]
+pub use schema::KindRole;
 #[cfg(any(feature = "timelines", feature = "fracttal", feature = "rm"))]
 pub(crate) use secrets::constant_time_eq;
 pub use secrets::{EnvSecrets, MapSecrets, SecretRef, SecretResolver, SecretValue};
@@ -127,15 +131,29 @@ pub struct LookupSpec {
     pub cache_seconds: Option<u64>,
 }
 
-/// The fields of a lookup step, as written.
+/// The fields of a lookup step, as written. Its field docs are the descriptions of the
+/// step's schema (feature `schema`).
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(rename = "LookupStep", description = "One lookup step.")
+)]
 #[serde(deny_unknown_fields)]
 struct LookupFields {
+    /// The record field whose value is looked up (a dotted path). Not blank.
+    #[cfg_attr(feature = "schema", schemars(pattern(r"\S")))]
     field: String,
+    /// Where the entry goes in the record (a dotted path). Not blank.
+    #[cfg_attr(feature = "schema", schemars(pattern(r"\S")))]
     into: String,
+    /// The directory: {"<directory kind>": config}, or a kind's name alone.
+    #[cfg_attr(feature = "schema", schemars(with = "schema::DirectoryChoice"))]
     from: Value,
+    /// What happens to a record without an entry: `skip` it (the default) or `fail` it.
     #[serde(default)]
     on_missing: OnMissing,
+    /// How long answers are kept, in seconds (default 300; 0: no cache).
     #[serde(default)]
     cache_seconds: Option<u64>,
 }
