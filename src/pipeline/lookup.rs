@@ -184,12 +184,25 @@ impl MapDirectory {
     }
 }
 
+/// The config of the `map` directory kind.
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct MapConfig {
+    /// The entries: each key (a value of the looked-up field) with what goes into the record.
     entries: serde_json::Map<String, Value>,
+    /// Match keys ignoring case and surrounding spaces.
     #[serde(default)]
     case_insensitive: bool,
+}
+
+/// Registers the `map` directory kind, with its config schema under feature `schema`.
+pub(crate) fn register(registry: &mut crate::spec::Registry) {
+    registry.register_directory(MAP_KIND, |cx, config| {
+        Ok(Arc::new(MapDirectory::from_spec(cx, config)?) as Arc<dyn Directory>)
+    });
+    #[cfg(feature = "schema")]
+    registry.set_config_schema_of::<MapConfig>(crate::spec::KindRole::Directory, MAP_KIND);
 }
 
 #[async_trait]
@@ -262,6 +275,7 @@ impl<F> fmt::Debug for DirectoryFn<F> {
 
 /// What a lookup does with a record it finds no entry for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum OnMissing {

@@ -18,6 +18,13 @@ use serde::{Deserialize, Serialize};
 
 /// When a host should run a flow. Pure data; see [`Trigger::next_due`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(
+        description = "When the host runs the flow: \"manual\", on an `event`, `every` so many seconds, `daily` at a local time, or once at a `date`."
+    )
+)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 #[non_exhaustive]
 pub enum Trigger {
@@ -38,16 +45,30 @@ pub enum Trigger {
         /// The interval in seconds.
         seconds: u64,
         /// What a scheduler runs for instants it missed (default [`CatchUp::Latest`]).
+        #[cfg_attr(
+            feature = "schema",
+            schemars(
+                description = "What a scheduler runs for instants it missed (default \"latest\")."
+            )
+        )]
         #[serde(default, skip_serializing_if = "CatchUp::is_default")]
         catch_up: CatchUp,
     },
     /// Run every day at a local time.
     Daily {
-        /// The local time of day.
+        /// The local time of day, `HH:MM` or `HH:MM:SS`.
+        #[cfg_attr(feature = "schema", schemars(with = "String"))]
         at: chrono::NaiveTime,
         /// The IANA time zone, e.g. `America/Sao_Paulo`.
+        #[cfg_attr(feature = "schema", schemars(with = "String"))]
         time_zone: chrono_tz::Tz,
         /// What a scheduler runs for instants it missed (default [`CatchUp::Latest`]).
+        #[cfg_attr(
+            feature = "schema",
+            schemars(
+                description = "What a scheduler runs for instants it missed (default \"latest\")."
+            )
+        )]
         #[serde(default, skip_serializing_if = "CatchUp::is_default")]
         catch_up: CatchUp,
     },
@@ -56,9 +77,16 @@ pub enum Trigger {
     /// A scheduler that was down at the instant runs it late by [`CatchUp::Latest`] (the
     /// default), not at all by [`CatchUp::Skip`], and within a window by [`CatchUp::All`].
     Date {
-        /// The instant.
+        /// The instant, in RFC 3339 with its offset.
+        #[cfg_attr(feature = "schema", schemars(with = "String"))]
         at: DateTime<Utc>,
         /// What a scheduler does if it missed the instant (default [`CatchUp::Latest`]).
+        #[cfg_attr(
+            feature = "schema",
+            schemars(
+                description = "What a scheduler does if it missed the instant (default \"latest\")."
+            )
+        )]
         #[serde(default, skip_serializing_if = "CatchUp::is_default")]
         catch_up: CatchUp,
     },
@@ -81,6 +109,13 @@ pub enum Trigger {
 /// assert_eq!(Trigger::Manual.catch_up(), None);
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(
+        description = "What a scheduler runs, once it is back, for the instants that came due while nothing was running: \"skip\", \"latest\" (the default) or {\"all\": {\"within_seconds\": 3600}}."
+    )
+)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 #[non_exhaustive]
 pub enum CatchUp {

@@ -219,6 +219,7 @@ impl Source for WorkOrderAssignmentSource {
 
 /// The assignment source's spec config (see the module docs of `fracttal`).
 #[derive(Debug, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub(crate) struct AssignmentConfig(ChangesConfig);
 

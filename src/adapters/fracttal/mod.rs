@@ -365,11 +365,21 @@ impl ClientCache {
 
 /// A spec config that names a connection and becomes an adapter over that connection's
 /// client: one path from JSON to a source or target, for `from_spec` and the registry alike.
-trait AdapterConfig: serde::de::DeserializeOwned {
+trait AdapterConfig: serde::de::DeserializeOwned + ConfigSchema {
     type Built;
     fn connection(&self) -> &str;
     fn apply(self, client: FracttalClient) -> Result<Self::Built, SpecErrors>;
 }
+
+/// With feature `schema`, a config also describes itself, so the registry carries its schema.
+#[cfg(feature = "schema")]
+trait ConfigSchema: schemars::JsonSchema {}
+#[cfg(feature = "schema")]
+impl<T: schemars::JsonSchema> ConfigSchema for T {}
+#[cfg(not(feature = "schema"))]
+trait ConfigSchema {}
+#[cfg(not(feature = "schema"))]
+impl<T> ConfigSchema for T {}
 
 /// Implements [`AdapterConfig`] for each config and gives the adapter it builds its public
 /// `from_spec`, with a client of its own.
@@ -445,6 +455,18 @@ pub(crate) fn register(registry: &mut crate::spec::Registry) {
         let target = build::<work_request::WorkRequestConfig>(&cache, cx, config)?;
         Ok(crate::DynTarget::new(target))
     });
+    #[cfg(feature = "schema")]
+    {
+        use crate::spec::KindRole;
+        registry.set_config_schema_of::<work_order_note::WorkOrderNoteConfig>(
+            KindRole::Target,
+            WORK_ORDER_NOTE_KIND,
+        );
+        registry.set_config_schema_of::<work_request::WorkRequestConfig>(
+            KindRole::Target,
+            WORK_REQUEST_KIND,
+        );
+    }
 }
 
 fn register_source<C>(registry: &mut crate::spec::Registry, kind: &str, cache: &Arc<ClientCache>)
@@ -456,6 +478,8 @@ where
     registry.register_source(kind, move |cx, config| {
         Ok(Arc::new(build::<C>(&cache, cx, config)?) as Arc<dyn crate::Source>)
     });
+    #[cfg(feature = "schema")]
+    registry.set_config_schema_of::<C>(crate::spec::KindRole::Source, kind);
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ pub const WORK_REQUEST_RECORD_KIND: &str = "fracttal.work_request";
 
 /// Which date of a work request the window applies to: the API's `type_date`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum RequestDate {

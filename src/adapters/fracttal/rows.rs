@@ -94,6 +94,7 @@ fn is_present(value: &Value) -> bool {
 /// Which date of a work order a window (`since`/`until`) applies to: the API's `type_date`.
 /// The same field of each row is its `occurred_at` and the work-order source's watermark.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum TypeDate {

@@ -632,6 +632,7 @@ macro_rules! spec_config {
     ($(#[$meta:meta])* $name:ident { $($field:ident $(: $ty:ty)?),* $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, serde::Deserialize)]
+        #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
         #[serde(deny_unknown_fields)]
         pub(crate) struct $name {
             pub connection: String,

@@ -335,6 +335,7 @@ impl Source for WorkOrderStatusSource {
 
 /// The status source's spec config (see the module docs of `fracttal`).
 #[derive(Debug, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(transparent)]
 pub(crate) struct StatusConfig(ChangesConfig);
 

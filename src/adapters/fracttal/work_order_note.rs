@@ -524,6 +524,7 @@ impl fmt::Debug for WorkOrderNoteTarget {
 
 /// The target's spec config.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub(crate) struct WorkOrderNoteConfig {
     pub connection: String,

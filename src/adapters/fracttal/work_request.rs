@@ -373,6 +373,7 @@ impl fmt::Debug for WorkRequestTarget {
 
 /// The target's spec config.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub(crate) struct WorkRequestConfig {
     pub connection: String,

@@ -189,8 +189,9 @@ impl Directory for HttpDirectory {
 
 /// The directory's spec config.
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
-struct HttpDirectoryConfig {
+pub(super) struct HttpDirectoryConfig {
     #[serde(default)]
     connection: Option<String>,
     #[serde(default)]

@@ -23,6 +23,7 @@ const PROVIDER: &str = "http";
 
 /// How the source asks for the next page.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 #[non_exhaustive]
 pub enum Paging {
@@ -435,8 +436,9 @@ fn display_path(path: &str) -> &str {
 
 /// The source's spec config.
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
-struct HttpJsonConfig {
+pub(super) struct HttpJsonConfig {
     #[serde(default)]
     connection: Option<String>,
     #[serde(default)]

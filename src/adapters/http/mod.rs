@@ -287,23 +287,34 @@ fn add_headers(
     }
 }
 
+/// The config of `http.post`.
+// Its docs are the descriptions of its schema (feature `schema`): they speak to spec authors.
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct HttpTargetConfig {
+    /// A connection whose `base_url` and `headers` the target uses.
     #[serde(default)]
     connection: Option<String>,
+    /// The full URL, without a connection.
     #[serde(default)]
     url: Option<String>,
+    /// The path relative to the connection's `base_url`.
     #[serde(default)]
     path: Option<String>,
+    /// POST (the default), PUT or PATCH.
     #[serde(default = "post")]
     method: Method,
+    /// Headers of its own: text, or a secret by name {"secret": "NAME"}.
     #[serde(default)]
     headers: BTreeMap<String, SecretValue>,
+    /// The per-request timeout, in milliseconds.
     #[serde(default)]
     timeout_ms: Option<u64>,
+    /// The dotted path of the created item's id in the answer's JSON.
     #[serde(default)]
     receipt_id: Option<String>,
+    /// A header that carries the record's key, for endpoints that deduplicate.
     #[serde(default)]
     idempotency_header: Option<String>,
 }
@@ -333,6 +344,16 @@ pub(crate) fn register(registry: &mut crate::spec::Registry) {
         Ok(std::sync::Arc::new(HttpDirectory::from_spec(cx, config)?)
             as std::sync::Arc<dyn crate::Directory>)
     });
+    #[cfg(feature = "schema")]
+    {
+        use crate::spec::KindRole;
+        registry.set_config_schema_of::<HttpTargetConfig>(KindRole::Target, KIND);
+        registry.set_config_schema_of::<json_source::HttpJsonConfig>(KindRole::Source, SOURCE_KIND);
+        registry.set_config_schema_of::<directory::HttpDirectoryConfig>(
+            KindRole::Directory,
+            DIRECTORY_KIND,
+        );
+    }
 }
 
 impl fmt::Debug for HttpTarget {

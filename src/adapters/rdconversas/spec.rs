@@ -28,6 +28,7 @@ struct RdConnectionSpec {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct RdTemplateSpec {
     connection: String,
@@ -92,4 +93,6 @@ pub(crate) fn register(registry: &mut Registry) {
     registry.register_target(super::KIND, |cx, config| {
         Ok(DynTarget::new(RdConversasTarget::from_spec(cx, config)?))
     });
+    #[cfg(feature = "schema")]
+    registry.set_config_schema_of::<RdTemplateSpec>(crate::spec::KindRole::Target, super::KIND);
 }

@@ -26,6 +26,7 @@ pub const QUERY_PLACEHOLDERS: &[&str] = &["date", "date_br", "days_ahead", "page
 /// Where each of hubflow's appointment fields is in an ERP row (dotted paths). The
 /// defaults are camel-case guesses, not RM facts: map your installation's names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct FieldNames {
@@ -62,6 +63,7 @@ impl Default for FieldNames {
 
 /// How the appointments route pages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 #[non_exhaustive]
 pub enum Paging {

@@ -34,6 +34,7 @@ pub const DEFAULT_LOOKAHEAD_DAYS: u32 = 14;
 /// or TimelinesAI message. Defaults follow RM's flows: `1`/`sim`/`confirmar`,
 /// `2`/`não`/`cancelar`, `3`/`atendente`, with their English equivalents.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct IntentWords {

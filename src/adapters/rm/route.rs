@@ -35,6 +35,13 @@ use crate::{SpecError, SpecErrors};
 /// assert_eq!(errors.iter().next().unwrap().path, "/confirm/path");
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(
+        description = "One ERP call: a method (default POST), a path below the base URL, query parameters and a JSON body; `{name}` placeholders take the call's values."
+    )
+)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Route {

@@ -84,6 +84,7 @@ pub struct Operation {
 /// How one operation is performed: the route, where the rows of its answer are, and which
 /// fields of each row are the port's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct OperationMap {

@@ -19,6 +19,8 @@ use super::route::Route;
 use super::scheduling::{OperationMap, SchedulingService, SCHEDULING_KIND};
 use super::ACTION_PLACEHOLDERS;
 use crate::conversation::Service;
+#[cfg(feature = "schema")]
+use crate::spec::KindRole;
 use crate::spec::{BuildContext, Registry, SecretRef};
 use crate::{DynTarget, Source, SpecError, SpecErrors};
 
@@ -171,6 +173,7 @@ fn zone(name: Option<&str>, path: &str) -> Result<chrono_tz::Tz, SpecErrors> {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct AppointmentsSpec {
     connection: String,
@@ -189,6 +192,7 @@ struct AppointmentsSpec {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 enum PagingSpec {
     Word(String),
@@ -196,6 +200,7 @@ enum PagingSpec {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct ActionSpec {
     connection: String,
@@ -206,6 +211,7 @@ struct ActionSpec {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct ReplySpec {
     connection: String,
@@ -230,6 +236,7 @@ struct ReplySpec {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct ConfirmationSpec {
     #[serde(default)]
@@ -245,6 +252,7 @@ fn scope(name: Option<String>) -> PendingConfirmations {
 /// `rm.confirmation`.
 /// The scheduling port's spec: `{"connection", "operations": {"<name>": OperationMap}}`.
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct SchedulingSpec {
     connection: String,
@@ -274,6 +282,8 @@ pub(crate) fn register(registry: &mut Registry) {
         }
         errors.into_result(Arc::new(service) as crate::conversation::DynService)
     });
+    #[cfg(feature = "schema")]
+    registry.set_config_schema_of::<SchedulingSpec>(KindRole::Service, SCHEDULING_KIND);
 
     let clients = cache.clone();
     registry.register_source(super::APPOINTMENTS_KIND, move |cx, config| {
@@ -313,6 +323,8 @@ pub(crate) fn register(registry: &mut Registry) {
         }
         Ok(Arc::new(source) as Arc<dyn Source>)
     });
+    #[cfg(feature = "schema")]
+    registry.set_config_schema_of::<AppointmentsSpec>(KindRole::Source, super::APPOINTMENTS_KIND);
 
     for action in [Action::Confirm, Action::Cancel] {
         let clients = cache.clone();
@@ -326,6 +338,8 @@ pub(crate) fn register(registry: &mut Registry) {
             }
             Ok(DynTarget::new(target))
         });
+        #[cfg(feature = "schema")]
+        registry.set_config_schema_of::<ActionSpec>(KindRole::Target, format!("rm.{action}"));
     }
 
     let clients = cache;
@@ -397,6 +411,8 @@ pub(crate) fn register(registry: &mut Registry) {
         }
         errors.into_result(DynTarget::new(target))
     });
+    #[cfg(feature = "schema")]
+    registry.set_config_schema_of::<ReplySpec>(KindRole::Target, super::REPLY_KIND);
 
     registry.register_target(super::CONFIRMATION_KIND, |cx, config| {
         let spec: ConfirmationSpec = cx.deserialize(config)?;
@@ -415,4 +431,6 @@ pub(crate) fn register(registry: &mut Registry) {
             ConfirmationTarget::new(inner).pending(scope(spec.scope)),
         ))
     });
+    #[cfg(feature = "schema")]
+    registry.set_config_schema_of::<ConfirmationSpec>(KindRole::Target, super::CONFIRMATION_KIND);
 }

@@ -591,6 +591,7 @@ fn e164(phone: &str, field: &str) -> Result<String, TargetError> {
 // --- specs ----------------------------------------------------------------------------------
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct TargetSpec {
     connection: String,
@@ -668,6 +669,8 @@ pub(crate) fn register(registry: &mut Registry) {
     registry.register_target(KIND, move |cx, config| {
         Ok(crate::DynTarget::new(build(cx, config, Some(&pool))?))
     });
+    #[cfg(feature = "schema")]
+    registry.set_config_schema_of::<TargetSpec>(crate::spec::KindRole::Target, KIND);
 }
 
 #[cfg(test)]

@@ -42,6 +42,7 @@ struct TwilioConnectionSpec {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct TwilioTargetSpec {
     connection: String,
@@ -117,4 +118,6 @@ pub(crate) fn register(registry: &mut Registry) {
     registry.register_target(super::KIND, |cx, config| {
         Ok(DynTarget::new(TwilioTarget::from_spec(cx, config)?))
     });
+    #[cfg(feature = "schema")]
+    registry.set_config_schema_of::<TwilioTargetSpec>(crate::spec::KindRole::Target, super::KIND);
 }

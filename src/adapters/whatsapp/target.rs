@@ -818,18 +818,30 @@ struct ConnectionSpec {
     verify_token: Option<SecretRef>,
 }
 
+/// The config of a WhatsApp target kind (`whatsapp.text`, `whatsapp.template`, …).
+// Its docs are the descriptions of its schema (feature `schema`): they speak to spec authors.
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 struct TargetSpec {
+    /// The WhatsApp connection (phone number id, access token).
     connection: String,
+    /// Outside the 24-hour window: "refuse" (the default), "send", or a template to send
+    /// instead, {"template": "follow_up", "language": "pt_BR"}.
     #[serde(default)]
     outside_window: Option<OutsideWindowSpec>,
+    /// Messages per second from the number, at most.
     #[serde(default)]
     rate_per_second: Option<f64>,
+    /// The least time between two messages to one recipient, in milliseconds.
     #[serde(default)]
     recipient_interval_ms: Option<u64>,
+    /// Send the record's key as `biz_opaque_callback_data`, which status webhooks echo
+    /// (default true).
     #[serde(default = "yes")]
     callback_data: bool,
+    /// Template targets: the template's category, "marketing", "utility" or
+    /// "authentication".
     #[serde(default)]
     template_category: Option<String>,
 }
@@ -839,6 +851,7 @@ fn yes() -> bool {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 enum OutsideWindowSpec {
     Word(String),
@@ -962,5 +975,8 @@ pub(crate) fn register(registry: &mut Registry) {
                 kind, cx, config,
             )?))
         });
+        #[cfg(feature = "schema")]
+        registry
+            .set_config_schema_of::<TargetSpec>(crate::spec::KindRole::Target, kind.kind_name());
     }
 }

@@ -79,6 +79,8 @@ mod compare;
 mod instant;
 mod parse;
 mod rule;
+#[cfg(feature = "schema")]
+mod schema;
 #[cfg(test)]
 mod tests;
 

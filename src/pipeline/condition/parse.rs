@@ -13,8 +13,8 @@ use crate::{pointer_token, SpecError, SpecErrors};
 /// serializing a parsed rule cannot exhaust the stack.
 pub(super) const MAX_DEPTH: usize = 64;
 
-const COMBINATOR_KEYS: [&str; 4] = ["all", "any", "not", "always"];
-const COMPARISON_KEYS: [&str; 4] = ["field", "op", "value", "case_insensitive"];
+pub(super) const COMBINATOR_KEYS: [&str; 4] = ["all", "any", "not", "always"];
+pub(super) const COMPARISON_KEYS: [&str; 4] = ["field", "op", "value", "case_insensitive"];
 const FORMS_HINT: &str = "a rule is \"always\", {\"all\": [rules]}, {\"any\": [rules]}, \
                           {\"not\": rule} or {\"field\": \"path\", \"op\": \"eq\", \"value\": …}";
 
@@ -342,12 +342,7 @@ pub(super) fn check_operand(
         }
         (true, Some(value)) => value,
     };
-    let fits = match op {
-        Op::In | Op::NotIn => value.is_array(),
-        Op::StartsWith | Op::EndsWith | Op::Matches => value.is_string(),
-        Op::Gt | Op::Gte | Op::Lt | Op::Lte => value.is_number() || value.is_string(),
-        _ => true,
-    };
+    let fits = operand_types(op).is_none_or(|types| types.contains(&schema_type(value)));
     if !fits {
         return Err(SpecError::new(
             "/value",
@@ -368,6 +363,29 @@ pub(super) fn check_operand(
                 .with_hint("use Rust regex syntax; escape special characters such as . ( [ with \\")
             }),
         _ => Ok(None),
+    }
+}
+
+/// The JSON types an operator's value may have, by their JSON Schema names (`None`: any
+/// value). The one list both this check and the rule's JSON Schema (feature `schema`) read.
+pub(super) fn operand_types(op: Op) -> Option<&'static [&'static str]> {
+    match op {
+        Op::In | Op::NotIn => Some(&["array"]),
+        Op::StartsWith | Op::EndsWith | Op::Matches => Some(&["string"]),
+        Op::Gt | Op::Gte | Op::Lt | Op::Lte => Some(&["number", "string"]),
+        _ => None,
+    }
+}
+
+/// A value's type by its JSON Schema name (a JSON number is a `number`, whole or not).
+fn schema_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
     }
 }
 

@@ -59,6 +59,8 @@ mod compile;
 mod input;
 pub mod limits;
 mod runtime;
+#[cfg(feature = "schema")]
+mod schema;
 mod service;
 mod session;
 mod spec;

@@ -164,7 +164,7 @@ fn one_kind<'a>(
     }
 }
 
-/// Registers the `conversation` target kind.
+/// Registers the `conversation` target kind, with its config schema under feature `schema`.
 pub(crate) fn register(registry: &mut Registry) {
     registry.register_target(super::KIND, |cx, config| {
         let spec: TargetSpec = cx.deserialize(config)?;
@@ -246,6 +246,12 @@ pub(crate) fn register(registry: &mut Registry) {
                 .into()),
         }
     });
+    #[cfg(feature = "schema")]
+    registry.set_config_schema_with(
+        crate::spec::KindRole::Target,
+        super::KIND,
+        super::schema::target_config_schema,
+    );
 }
 
 fn service(cx: &BuildContext<'_>, kind: &str, config: &Value) -> Result<DynService, SpecErrors> {

@@ -10,6 +10,7 @@ use crate::RetryPolicy;
 /// What to do with a record whose earlier attempt never finished (a worker stopped between
 /// sending and recording the result), once the claim's lease has run out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum OnUnknown {
@@ -34,6 +35,13 @@ pub enum OnUnknown {
 /// assert_eq!(policy.retry.max_attempts, 5);
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(
+        description = "How a flow delivers; every field is optional, durations are in milliseconds."
+    )
+)]
 #[serde(from = "PolicyWire", into = "PolicyWire")]
 #[non_exhaustive]
 pub struct DeliveryPolicy {
@@ -136,19 +144,40 @@ impl DeliveryPolicy {
 }
 
 /// The flat JSON form, so a spec says `"max_attempts": 5` next to `"max_in_flight": 8`.
+///
+/// Its field docs are the descriptions of the `delivery` schema (feature `schema`); the
+/// minimums there are the ones [`DeliveryPolicy::problems`] checks.
 #[derive(Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 struct PolicyWire {
+    /// Attempts per record, the first included.
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     max_attempts: u32,
+    /// The first retry's delay, in milliseconds; it doubles up to `max_delay_ms`.
     base_delay_ms: u64,
+    /// The longest delay between attempts, in milliseconds (at least `base_delay_ms`).
     max_delay_ms: u64,
+    /// The longest `Retry-After` a provider may ask for, in milliseconds; a longer one
+    /// ends the attempts.
     max_retry_after_ms: u64,
+    /// Records delivered at the same time, at most.
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     max_in_flight: usize,
+    /// Requests per second to the target, at most (a positive number); absent or null for
+    /// no limit.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(extend("exclusiveMinimum" = 0)))]
     rate_per_second: Option<f64>,
+    /// How long a claim may stay in flight before it counts as abandoned, in milliseconds.
     #[serde(with = "duration_ms")]
+    #[cfg_attr(feature = "schema", schemars(with = "u64"))]
     claim_lease_ms: Duration,
+    /// How many record keys one store call claims, at most `max_in_flight`.
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
     claim_batch: usize,
+    /// What happens to a claim found abandoned: `hold` it for a person (the default) or
+    /// `resend`.
     on_unknown: OnUnknown,
 }
 
@@ -210,6 +239,7 @@ impl From<DeliveryPolicy> for PolicyWire {
 
 /// What a failed record's report line keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum DeadLetters {
@@ -221,6 +251,12 @@ pub enum DeadLetters {
     /// [`RunReport::dead_letters`](crate::RunReport::dead_letters) is then empty; the
     /// record stays where it came from (the source, the webhook's sender) to be replayed
     /// by key.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(
+            description = "Only its key and kind: no data, for flows that carry personal data into reports kept in the run history."
+        )
+    )]
     KeyOnly,
 }
 
@@ -238,16 +274,36 @@ pub enum DeadLetters {
 /// assert_eq!(spec.report.keep_runs, Some(200));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(
+        description = "What a flow's reports keep: the failed records' data, and how many runs the history holds."
+    )
+)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ReportPolicy {
     /// What a failed record's line keeps (default [`DeadLetters::Keep`]).
+    #[cfg_attr(
+        feature = "schema",
+        schemars(
+            description = "What a failed record's line keeps: \"keep\" the record (the default) or \"key_only\"."
+        )
+    )]
     pub dead_letters: DeadLetters,
     /// How many runs of the flow its history keeps, newest first (default 1,000; `None`,
     /// `null` in JSON: all of them). Older runs are pruned with
     /// [`HistoryStore::prune_history`](crate::HistoryStore::prune_history) after an append,
     /// once every [`PRUNE_EVERY`] appends of a flow value and its clones, so the history
     /// holds at most `keep_runs + PRUNE_EVERY - 1` runs of it.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(
+            range(min = 1),
+            description = "How many runs of the flow its history keeps, newest first (default 1000; null: all of them)."
+        )
+    )]
     pub keep_runs: Option<usize>,
 }
 

@@ -34,6 +34,46 @@
 //!
 //! Secrets appear in specs only by name (`{"secret": "OPS_TOKEN"}`); the host's
 //! [`SecretResolver`] supplies the values at build time.
+//!
+//! # JSON Schema
+//!
+//! With feature `schema`, hubflow describes specs in JSON Schema (draft 2020-12), for the
+//! form a host shows its users and for checking a spec as it is typed:
+//!
+//! * `FlowSpec::json_schema()`: the flow document, whatever kinds the host registers.
+//! * `Registry::flow_schema()`: the same with `target`, `source` and each lookup's `from`
+//!   narrowed to the registry's kinds, each with its config schema. The registry carries
+//!   one for every kind it ships with; a host gives its own kinds theirs with
+//!   `Registry::set_config_schema_of::<Config>(role, kind)` (a type deriving
+//!   `schemars::JsonSchema`) or `Registry::set_config_schema(role, kind, schema)`, and
+//!   reads one with `Registry::config_schema(role, kind)`.
+//! * `ConversationSpec::json_schema()`: a conversation spec (`docs/conversation.schema.json`);
+//!   the `conversation` target's config schema is its `$defs/target`.
+//!
+//! What the loader accepts validates, and what it refuses for a reason of structure fails
+//! validation at the same JSON pointer (an unknown field at the object holding it): a
+//! form can show the schema's errors where the loader's would be. What needs the host's
+//! setup (connections, secrets) or more than JSON Schema says (a template that compiles)
+//! is still checked by [`FlowSpec::from_json`] and [`FlowSpec::build`].
+//!
+//! ```
+//! # #[cfg(all(feature = "schema", feature = "http"))] {
+//! use hubflow::spec::{KindRole, Registry};
+//! use serde_json::json;
+//!
+//! let registry = Registry::default();
+//! let schema = registry.flow_schema();
+//! let validator = jsonschema::validator_for(schema.as_value()).unwrap();
+//!
+//! let spec = json!({"id": "ops", "target": {"http.post": {"urll": "https://ops.example.com/hook"}}});
+//! let error = validator.iter_errors(&spec).next().unwrap();
+//! assert_eq!(error.instance_path.to_string(), "/target/http.post");
+//! assert!(error.to_string().contains("urll"));
+//!
+//! let http_post = registry.config_schema(KindRole::Target, "http.post").unwrap();
+//! assert_eq!(http_post.get("additionalProperties"), Some(&json!(false)));
+//! # }
+//! ```
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -45,11 +85,15 @@ use crate::{
 };
 
 mod registry;
+#[cfg(feature = "schema")]
+mod schema;
 mod secrets;
 
 pub use registry::{
     BuildContext, Connections, DirectoryFactory, Registry, SourceFactory, TargetFactory,
 };
+#[cfg(feature = "schema")]
+pub use schema::KindRole;
 #[cfg(any(feature = "timelines", feature = "fracttal", feature = "rm"))]
 pub(crate) use secrets::constant_time_eq;
 pub use secrets::{EnvSecrets, MapSecrets, SecretRef, SecretResolver, SecretValue};
@@ -127,15 +171,29 @@ pub struct LookupSpec {
     pub cache_seconds: Option<u64>,
 }
 
-/// The fields of a lookup step, as written.
+/// The fields of a lookup step, as written. Its field docs are the descriptions of the
+/// step's schema (feature `schema`).
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(rename = "LookupStep", description = "One lookup step.")
+)]
 #[serde(deny_unknown_fields)]
 struct LookupFields {
+    /// The record field whose value is looked up (a dotted path). Not blank.
+    #[cfg_attr(feature = "schema", schemars(pattern(r"\S")))]
     field: String,
+    /// Where the entry goes in the record (a dotted path). Not blank.
+    #[cfg_attr(feature = "schema", schemars(pattern(r"\S")))]
     into: String,
+    /// The directory: {"<directory kind>": config}, or a kind's name alone.
+    #[cfg_attr(feature = "schema", schemars(with = "schema::DirectoryChoice"))]
     from: Value,
+    /// What happens to a record without an entry: `skip` it (the default) or `fail` it.
     #[serde(default)]
     on_missing: OnMissing,
+    /// How long answers are kept, in seconds (default 300; 0: no cache).
     #[serde(default)]
     cache_seconds: Option<u64>,
 }

@@ -46,6 +46,9 @@ pub struct Registry {
     sources: BTreeMap<String, Arc<SourceFactory>>,
     directories: BTreeMap<String, Arc<DirectoryFactory>>,
     services: BTreeMap<String, Arc<ServiceFactory>>,
+    /// The config schemas, by role and kind (feature `schema`).
+    #[cfg(feature = "schema")]
+    pub(super) schemas: super::schema::KindSchemas,
 }
 
 impl Registry {
@@ -56,6 +59,8 @@ impl Registry {
             sources: BTreeMap::new(),
             directories: BTreeMap::new(),
             services: BTreeMap::new(),
+            #[cfg(feature = "schema")]
+            schemas: super::schema::KindSchemas::default(),
         }
     }
 
@@ -64,7 +69,10 @@ impl Registry {
     where
         F: Fn(&BuildContext<'_>, &Value) -> Result<DynTarget, SpecErrors> + Send + Sync + 'static,
     {
-        self.targets.insert(kind.into(), Arc::new(factory));
+        let kind = kind.into();
+        #[cfg(feature = "schema")]
+        self.schemas.forget(super::KindRole::Target, &kind);
+        self.targets.insert(kind, Arc::new(factory));
         self
     }
 
@@ -76,7 +84,10 @@ impl Registry {
             + Sync
             + 'static,
     {
-        self.sources.insert(kind.into(), Arc::new(factory));
+        let kind = kind.into();
+        #[cfg(feature = "schema")]
+        self.schemas.forget(super::KindRole::Source, &kind);
+        self.sources.insert(kind, Arc::new(factory));
         self
     }
 
@@ -113,7 +124,10 @@ impl Registry {
             + Sync
             + 'static,
     {
-        self.directories.insert(kind.into(), Arc::new(factory));
+        let kind = kind.into();
+        #[cfg(feature = "schema")]
+        self.schemas.forget(super::KindRole::Directory, &kind);
+        self.directories.insert(kind, Arc::new(factory));
         self
     }
 
@@ -146,7 +160,10 @@ impl Registry {
     where
         F: Fn(&BuildContext<'_>, &Value) -> Result<DynService, SpecErrors> + Send + Sync + 'static,
     {
-        self.services.insert(kind.into(), Arc::new(factory));
+        let kind = kind.into();
+        #[cfg(feature = "schema")]
+        self.schemas.forget(super::KindRole::Service, &kind);
+        self.services.insert(kind, Arc::new(factory));
         self
     }
 
@@ -193,9 +210,7 @@ impl Default for Registry {
     fn default() -> Self {
         let mut registry = Registry::empty();
         crate::conversation::register(&mut registry);
-        registry.register_directory(crate::lookup::MAP_KIND, |cx, config| {
-            Ok(Arc::new(crate::lookup::MapDirectory::from_spec(cx, config)?) as Arc<dyn Directory>)
-        });
+        crate::lookup::register(&mut registry);
         crate::adapters::register_builtin(&mut registry);
         registry
     }

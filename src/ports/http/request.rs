@@ -13,6 +13,7 @@ use super::headers::{Headers, REDACTED};
 
 /// An HTTP method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "UPPERCASE")]
 #[non_exhaustive]
 pub enum Method {
