@@ -41,6 +41,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/flows", get(flows))
         .route("/api/replay", post(replay))
         .route("/api/validate", post(validate_spec))
+        .route("/api/schema", get(schema))
         .with_state(app)
 }
 
@@ -233,14 +234,18 @@ pub struct Problem {
     /// How to fix it, when there is something useful to say.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// Which check found it: `schema` (the JSON Schema a form would use) or `hubflow`
+    /// (the crate's loader and build, which also know connections, secrets and templates).
+    pub check: &'static str,
 }
 
-/// Every problem of a spec text, each at its JSON pointer, in the order found: the text as
-/// JSON, then the document alone (`FlowSpec::from_value`), then the spec against this host's
-/// registry, connections and secrets (`FlowSpec::build`). An empty list: the spec builds.
-///
-/// The one place the editor's validation is decided: another check (a JSON Schema of specs)
-/// adds its problems to this list, and the page shows them all the same way.
+/// Every problem of a spec text, each at its JSON pointer: the text as JSON; then the
+/// registry's JSON Schema, the check a form generator would run in the browser; then the
+/// document alone (`FlowSpec::from_value`) and against this host's registry, connections
+/// and secrets (`FlowSpec::build`), which also catch what a schema cannot say (a template
+/// that does not parse, a connection or secret that does not exist). An empty list: the
+/// spec builds. The schema names an unknown field at the object that holds it, the loader
+/// at the field itself, so one mistake may be listed by both.
 pub fn validate(app: &App, text: &str) -> Vec<Problem> {
     let value: Value = match serde_json::from_str(text) {
         Ok(value) => value,
@@ -249,15 +254,26 @@ pub fn validate(app: &App, text: &str) -> Vec<Problem> {
                 path: String::new(),
                 message: format!("not JSON: {e}"),
                 hint: None,
+                check: "hubflow",
             }]
         }
     };
+    let mut found: Vec<Problem> = app
+        .schema
+        .iter_errors(&value)
+        .map(|error| Problem {
+            path: error.instance_path.to_string(),
+            message: error.to_string(),
+            hint: None,
+            check: "schema",
+        })
+        .collect();
     let built = FlowSpec::from_value(&value)
         .and_then(|spec| spec.build(&app.registry, &app.connections, app.secrets.as_ref()));
-    match built {
-        Ok(_) => Vec::new(),
-        Err(errors) => problems(&errors),
+    if let Err(errors) = built {
+        found.extend(problems(&errors));
     }
+    found
 }
 
 fn problems(errors: &SpecErrors) -> Vec<Problem> {
@@ -267,8 +283,15 @@ fn problems(errors: &SpecErrors) -> Vec<Problem> {
             path: e.path.clone(),
             message: e.message.clone(),
             hint: e.hint.clone(),
+            check: "hubflow",
         })
         .collect()
+}
+
+/// `GET /api/schema`: the JSON Schema of this host's flow specs, every registered kind with
+/// its config, for a form generator or an editor's completion.
+async fn schema(State(app): State<Arc<App>>) -> Json<Value> {
+    Json(app.registry.flow_schema().to_value())
 }
 
 #[derive(Deserialize)]

@@ -107,6 +107,9 @@ pub struct App {
     pub flows: Vec<Hosted>,
     /// What specs are built and validated against.
     pub registry: Registry,
+    /// The JSON Schema of specs for this registry (every kind with its config), compiled
+    /// once: the editor checks a spec against it, and `GET /api/schema` serves it to forms.
+    pub schema: jsonschema::Validator,
     /// The connections specs may name.
     pub connections: Connections,
     /// The resolver of the connections' secrets.
@@ -138,10 +141,13 @@ impl App {
         if !problems.is_empty() {
             return Err(problems.join("\n").into());
         }
+        let schema = jsonschema::validator_for(registry.flow_schema().as_value())
+            .map_err(|e| format!("the registry's flow schema does not compile: {e}"))?;
         Ok(App {
             ctx,
             flows,
             registry,
+            schema,
             connections,
             secrets,
             errors: Mutex::default(),

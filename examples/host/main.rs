@@ -1,8 +1,8 @@
 //! hubflow as a long-running service: the starter a vendor copies.
 //!
 //! ```text
-//! cargo run --example host --features axum,postgres -- --selftest   # everything against local stand-ins, then exits
-//! cargo run --example host --features axum,postgres                 # serves for real (see the environment below)
+//! cargo run --example host --features axum,postgres,schema -- --selftest # everything against local stand-ins, then exits
+//! cargo run --example host --features axum,postgres,schema          # serves for real (see the environment below)
 //! ```
 //!
 //! * **Webhooks** (`server.rs`), on `--listen` (127.0.0.1:8080): WhatsApp at
