@@ -25,13 +25,9 @@ mod pdf;
 mod whatsapp;
 
 use std::error::Error;
-use std::path::{Component, Path, PathBuf};
 
-use async_trait::async_trait;
 use hubflow::http::{HttpClient, ReqwestClient};
-use hubflow::whatsapp::media::{
-    DirectorySink, MediaError, MediaFile, MediaProvider, SaveMediaTarget,
-};
+use hubflow::whatsapp::media::{DirectoryMedia, DirectorySink, SaveMediaTarget};
 use hubflow::whatsapp::{remember_inbound, MessageKind, WhatsAppConnection, WhatsAppTarget};
 use hubflow::{Context, FieldMap, Flow, MemoryStore, Record, Rule, RunReport, TokioClock};
 use secrecy::SecretString;
@@ -106,7 +102,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
             "caption": "Work order {{ folio }}: report attached"
         }))?)
         .target(
-            WhatsAppTarget::new(MessageKind::Document, connection).media(Outbox(outbox.clone())),
+            // The ERP's outbox as the files' provider: references are paths inside it.
+            WhatsAppTarget::new(MessageKind::Document, connection)
+                .media(DirectoryMedia::new(&outbox)),
         )
         .build()?;
     let done = Record::new(
@@ -135,45 +133,6 @@ async fn main() -> Result<(), Box<dyn Error>> {
         std::fs::remove_dir_all(&work)?;
     }
     Ok(())
-}
-
-/// The ERP's outbox folder as a [`MediaProvider`]: references are relative paths inside it.
-struct Outbox(PathBuf);
-
-#[async_trait]
-impl MediaProvider for Outbox {
-    async fn fetch(&self, reference: &str) -> Result<MediaFile, MediaError> {
-        let not_found = || MediaError::NotFound {
-            reference: reference.to_owned(),
-        };
-        let relative = Path::new(reference);
-        // A mapped reference must not climb out of the outbox.
-        if !relative
-            .components()
-            .all(|c| matches!(c, Component::Normal(_)))
-        {
-            return Err(not_found());
-        }
-        // A blocking read is fine for a report of a few hundred kilobytes in an example;
-        // a server would read through its runtime's file API.
-        match std::fs::read(self.0.join(relative)) {
-            Ok(data) => {
-                let name = relative
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned());
-                Ok(MediaFile::new(
-                    data,
-                    name.unwrap_or_default(),
-                    "application/pdf",
-                ))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(not_found()),
-            Err(e) => Err(MediaError::Unavailable {
-                reference: reference.to_owned(),
-                message: e.to_string(),
-            }),
-        }
-    }
 }
 
 fn show(what: &str, report: &RunReport) -> Result<(), Box<dyn Error>> {

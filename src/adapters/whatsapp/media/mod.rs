@@ -51,7 +51,7 @@ pub use save::{
     save_attachment, Attachment, AttachmentInfo, AttachmentSink, AttachmentWriter, DirectorySink,
     SaveAttachment, SaveMediaTarget, SavedAttachment, DEFAULT_MAX_DOWNLOAD,
 };
-pub use upload::{upload, upload_request, MediaFile, MediaProvider, MemoryMedia};
+pub use upload::{upload, upload_request, DirectoryMedia, MediaFile, MediaProvider, MemoryMedia};
 
 pub(crate) use upload::{
     pending_upload_object, pending_uploads, upload_pending, PendingUpload, UPLOAD_KEY,

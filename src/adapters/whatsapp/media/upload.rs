@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::io::ErrorKind;
+use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
@@ -10,9 +12,9 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::limits::{base_name, check_mime, TEMPLATE_DOCUMENT_MIME};
+use super::limits::{base_name, check_mime, mime_for_filename, TEMPLATE_DOCUMENT_MIME};
 use super::multipart::{form, FilePart};
-use super::{check_media, MediaError, MediaType};
+use super::{check_media, MediaError, MediaType, MEDIA_LIMITS};
 use crate::adapters::shared::client::{Failure, SendError};
 use crate::http::{HttpError, HttpRequest, Method};
 use crate::whatsapp::{provider_error, WhatsAppConnection};
@@ -70,41 +72,40 @@ impl fmt::Debug for MediaFile {
 /// or a database; [`MemoryMedia`] keeps files in memory.
 ///
 /// Return [`MediaError::NotFound`] for an unknown reference (the record fails, permanently)
-/// and [`MediaError::Unavailable`] when the store cannot answer now (retried).
+/// and [`MediaError::Unavailable`] when the store cannot answer now (retried). For a folder,
+/// [`DirectoryMedia`] does it all.
 ///
-/// A provider over a folder of the host's reports, refusing references that would leave
-/// it:
+/// A provider over the host's document service, which renders a work order's report on
+/// demand (here a stand-in for it):
 ///
 /// ```
-/// use std::path::PathBuf;
 /// use async_trait::async_trait;
 /// use hubflow::whatsapp::media::{MediaError, MediaFile, MediaProvider};
 ///
-/// struct Reports(PathBuf);
+/// /// `reports/<folio>.pdf`, rendered by the ERP when asked.
+/// struct Reports;
+///
+/// impl Reports {
+///     fn render(&self, folio: &str) -> Option<Vec<u8>> {
+///         folio.starts_with("OT-").then(|| format!("%PDF-1.4 report {folio}").into_bytes())
+///     }
+/// }
 ///
 /// #[async_trait]
 /// impl MediaProvider for Reports {
 ///     async fn fetch(&self, reference: &str) -> Result<MediaFile, MediaError> {
-///         let not_found = || MediaError::NotFound { reference: reference.to_owned() };
-///         if reference.contains("..") || reference.starts_with('/') {
-///             return Err(not_found());
-///         }
-///         match std::fs::read(self.0.join(reference)) {
-///             Ok(bytes) => Ok(MediaFile::new(bytes, reference, "application/pdf")),
-///             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(not_found()),
-///             Err(e) => Err(MediaError::Unavailable { reference: reference.to_owned(), message: e.to_string() }),
+///         let folio = reference.strip_prefix("reports/").and_then(|r| r.strip_suffix(".pdf"));
+///         match folio.and_then(|folio| self.render(folio)) {
+///             Some(bytes) => Ok(MediaFile::new(bytes, format!("{}.pdf", folio.unwrap_or_default()), "application/pdf")),
+///             None => Err(MediaError::NotFound { reference: reference.to_owned() }),
 ///         }
 ///     }
 /// }
 ///
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// let folder = std::env::temp_dir().join(format!("hubflow-doc-reports-{}", std::process::id()));
-/// std::fs::create_dir_all(&folder).unwrap();
-/// std::fs::write(folder.join("OT-1021.pdf"), b"%PDF-1.4").unwrap();
-/// let reports = Reports(folder.clone());
-/// assert_eq!(reports.fetch("OT-1021.pdf").await.unwrap().size(), 8);
-/// assert!(matches!(reports.fetch("../etc/passwd").await, Err(MediaError::NotFound { .. })));
-/// std::fs::remove_dir_all(folder).unwrap();
+/// let file = Reports.fetch("reports/OT-1021.pdf").await.unwrap();
+/// assert_eq!((file.filename.as_str(), file.mime_type.as_str()), ("OT-1021.pdf", "application/pdf"));
+/// assert!(matches!(Reports.fetch("invoices/9.pdf").await, Err(MediaError::NotFound { .. })));
 /// # });
 /// ```
 #[async_trait]
@@ -175,6 +176,118 @@ impl MediaProvider for MemoryMedia {
             .ok_or_else(|| MediaError::NotFound {
                 reference: reference.to_owned(),
             })
+    }
+}
+
+/// A [`MediaProvider`] over a folder: a reference is a path relative to it
+/// (`reports/OT-1021.pdf`), the file's name is the path's last part and its MIME type comes
+/// from its extension ([`mime_for_filename`](super::mime_for_filename);
+/// `application/octet-stream` when the extension is unknown, which WhatsApp's checks then
+/// refuse with the type named).
+///
+/// A payload's reference is data a mapping made, so it is not trusted: a reference that is
+/// absolute, climbs out (`..`), or resolves outside the folder through a symbolic link is
+/// [`MediaError::NotFound`], as is a missing file. A file larger than WhatsApp accepts for
+/// any media type is [`MediaError::TooLarge`] before it is read; a file that cannot be read
+/// now is [`MediaError::Unavailable`] (retried).
+///
+/// Files are read with `std::fs`, so the task blocks for the read: right for the reports
+/// and documents an ERP sends (kilobytes to a few megabytes); a host that sends large
+/// videos from a busy async runtime implements [`MediaProvider`] over its runtime's file
+/// API instead.
+///
+/// ```
+/// use hubflow::whatsapp::media::{DirectoryMedia, MediaError, MediaProvider};
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let outbox = std::env::temp_dir().join(format!("hubflow-doc-outbox-{}", std::process::id()));
+/// std::fs::create_dir_all(outbox.join("reports")).unwrap();
+/// std::fs::write(outbox.join("reports/OT-1021.pdf"), b"%PDF-1.4").unwrap();
+///
+/// let media = DirectoryMedia::new(&outbox);
+/// let file = media.fetch("reports/OT-1021.pdf").await.unwrap();
+/// assert_eq!((file.filename.as_str(), file.mime_type.as_str(), file.size()), ("OT-1021.pdf", "application/pdf", 8));
+/// assert!(matches!(media.fetch("../../etc/passwd").await, Err(MediaError::NotFound { .. })));
+/// std::fs::remove_dir_all(outbox).unwrap();
+/// # });
+/// ```
+#[derive(Debug, Clone)]
+pub struct DirectoryMedia {
+    dir: PathBuf,
+}
+
+impl DirectoryMedia {
+    /// Files under `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        DirectoryMedia { dir: dir.into() }
+    }
+
+    /// The folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The file `reference` names, if it is inside the folder.
+    fn locate(&self, reference: &str) -> Result<PathBuf, MediaError> {
+        let not_found = || MediaError::NotFound {
+            reference: reference.to_owned(),
+        };
+        let relative = Path::new(reference);
+        // Only plain names: no root, no drive prefix, no `.` or `..`.
+        if reference.is_empty()
+            || !relative
+                .components()
+                .all(|c| matches!(c, Component::Normal(_)))
+        {
+            return Err(not_found());
+        }
+        let unavailable = |e: std::io::Error| MediaError::Unavailable {
+            reference: reference.to_owned(),
+            message: e.to_string(),
+        };
+        let root = std::fs::canonicalize(&self.dir).map_err(unavailable)?;
+        // A symbolic link inside the folder may point anywhere: the resolved path decides.
+        let path = match std::fs::canonicalize(root.join(relative)) {
+            Ok(path) => path,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Err(not_found()),
+            Err(e) => return Err(unavailable(e)),
+        };
+        if !path.starts_with(&root) {
+            return Err(not_found());
+        }
+        Ok(path)
+    }
+}
+
+#[async_trait]
+impl MediaProvider for DirectoryMedia {
+    async fn fetch(&self, reference: &str) -> Result<MediaFile, MediaError> {
+        let path = self.locate(reference)?;
+        let unavailable = |e: std::io::Error| MediaError::Unavailable {
+            reference: reference.to_owned(),
+            message: e.to_string(),
+        };
+        let metadata = std::fs::metadata(&path).map_err(unavailable)?;
+        if !metadata.is_file() {
+            return Err(MediaError::NotFound {
+                reference: reference.to_owned(),
+            });
+        }
+        let largest = MEDIA_LIMITS
+            .iter()
+            .map(|limit| limit.max_bytes(true).max(limit.max_bytes(false)))
+            .max()
+            .unwrap_or(0);
+        if metadata.len() > largest {
+            return Err(MediaError::TooLarge {
+                media_type: MediaType::Document,
+                size: metadata.len(),
+                limit: largest,
+            });
+        }
+        let data = std::fs::read(&path).map_err(unavailable)?;
+        let filename = base_name(reference).to_owned();
+        let mime = mime_for_filename(&filename).unwrap_or("application/octet-stream");
+        Ok(MediaFile::new(data, filename, mime))
     }
 }
 
@@ -428,3 +541,6 @@ pub(crate) async fn upload_pending(
     }
     Ok(uploaded)
 }
+
+#[cfg(test)]
+mod tests;
