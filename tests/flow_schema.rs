@@ -166,6 +166,16 @@ fn broken() -> Vec<Broken> {
             at: "/triggers",
         },
         Broken {
+            what: "a trigger's interval as text",
+            spec: edit(base(), "/trigger/every/seconds", json!("300")),
+            at: "/trigger/every/seconds",
+        },
+        Broken {
+            what: "an unknown trigger field",
+            spec: insert(base(), "/trigger/every", "catchup", json!("skip")),
+            at: "/trigger/every/catchup",
+        },
+        Broken {
             what: "max_in_flight as text",
             spec: edit(base(), "/delivery/max_in_flight", json!("8")),
             at: "/delivery/max_in_flight",

@@ -317,6 +317,9 @@ fn flow_document(
     let report = generator.subschema_for::<ReportPolicy>();
     let lookup_step = generator.subschema_for::<super::LookupFields>();
     let mut defs = generator.take_definitions(true);
+    if let Some(trigger) = defs.get_mut("Trigger") {
+        pick_by_tag(trigger);
+    }
     for role in [KindRole::Target, KindRole::Source, KindRole::Directory] {
         let choice = kinds(role, &mut defs);
         defs.insert(role.name().to_owned(), choice);
@@ -396,6 +399,64 @@ fn flow_document(
     schema.insert("properties".into(), Value::Object(properties));
     schema.insert("$defs".into(), Value::Object(defs));
     schema
+}
+
+/// Rewrites the `oneOf` schemars derives for an externally tagged enum (unit variants as
+/// strings, the others as `{"<variant>": fields}`) the way kinds are written: a string
+/// names a unit variant, and an object holds exactly one of the variants' properties. A
+/// `oneOf` of whole variants would report a mistake inside one (`{"every": {"seconds":
+/// "60"}}`) only at the enum's own path; with `if`/`then`/`else` and `properties` the
+/// validator reports it at `/trigger/every/seconds`, where the loader does. A schema of
+/// another shape is left as it is.
+fn pick_by_tag(schema: &mut Value) {
+    let Some(variants) = schema.get("oneOf").and_then(Value::as_array) else {
+        return;
+    };
+    let mut names = Vec::new();
+    let mut tagged = Map::new();
+    for variant in variants {
+        let strings = variant
+            .get("enum")
+            .and_then(Value::as_array)
+            .cloned()
+            .or_else(|| variant.get("const").map(|name| vec![name.clone()]));
+        if let Some(strings) = strings {
+            names.extend(strings);
+            continue;
+        }
+        let properties = variant.get("properties").and_then(Value::as_object);
+        let Some((tag, fields)) = properties
+            .filter(|p| p.len() == 1)
+            .and_then(|p| p.iter().next())
+        else {
+            return;
+        };
+        let mut fields = fields.clone();
+        // The variant's doc comment is the description of its property.
+        if let (Some(description), Some(object)) =
+            (variant.get("description"), fields.as_object_mut())
+        {
+            object
+                .entry("description")
+                .or_insert_with(|| description.clone());
+        }
+        tagged.insert(tag.clone(), fields);
+    }
+    let mut picked = json!({
+        "type": ["string", "object"],
+        "if": {"type": "string"},
+        "then": {"enum": names},
+        "else": {
+            "properties": tagged,
+            "additionalProperties": false,
+            "minProperties": 1,
+            "maxProperties": 1,
+        },
+    });
+    if let Some(description) = schema.get("description") {
+        picked["description"] = description.clone();
+    }
+    *schema = picked;
 }
 
 /// Any kind of `role` with any config: `{"<kind>": config}` or the kind's name alone.
