@@ -132,6 +132,9 @@
 //! variable (unless the host uses [`spec::EnvSecrets`]). Concurrency inside a run is bounded
 //! by [`DeliveryPolicy::max_in_flight`] and achieved by polling futures together on the
 //! caller's task. Time goes through the [`Clock`], HTTP through the [`http::HttpClient`].
+//! The exceptions are the tokio-based integrations a host opts into: `axum`'s
+//! `WebhookRoute` hands each request's records to the host's handler on a spawned task (so
+//! the provider is answered first), and the `graphile` cluster runs its workers.
 //!
 //! # Security
 //!

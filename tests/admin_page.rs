@@ -18,7 +18,8 @@
     feature = "whatsapp",
     feature = "timelines",
     feature = "fracttal",
-    feature = "rm"
+    feature = "rm",
+    feature = "schema"
 ))]
 
 // The host's modules, as the example builds them (each test uses only part of them).

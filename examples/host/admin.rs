@@ -3,18 +3,25 @@
 //! There is no login: a real deployment keeps this listener on loopback, or puts an
 //! authenticating proxy (single sign-on, or basic auth over TLS) in front of it. The POST
 //! endpoints take JSON only, so a page of another origin cannot post to them from a browser
-//! without a CORS preflight, which this server does not answer.
+//! without a CORS preflight, which this server does not answer; and every request must name
+//! this listener's loopback address as its `Host`, so a page of another site whose name
+//! resolves to 127.0.0.1 (DNS rebinding) can neither read the API nor replay (a reverse
+//! proxy in front passes `Host: 127.0.0.1:<port>` when it proxies to that address, as
+//! nginx does by default).
 //!
 //! What the page shows comes from the flows and the store's run history: ids, triggers,
 //! counts, keys, kinds, stages and error messages. Never a secret (specs name secrets, the
-//! resolver holds them) and never a record's data, which may be personal: a dead letter is
-//! shown by its key.
+//! resolver holds them) and never a record's payload: a dead letter is shown by its key.
+//! Error messages and skip reasons may quote the value that failed (a phone number that
+//! could not be read); a flow with personal data sets `"dead_letters": "key_only"`, whose
+//! reports withhold them.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -34,8 +41,8 @@ const PAGE: &str = include_str!("admin.html");
 const HISTORY_READ: usize = 100;
 const RUNS_SHOWN: usize = 10;
 
-/// The admin routes.
-pub fn router(app: Arc<App>) -> Router {
+/// The admin routes, for the listener on `port` of the loopback interface.
+pub fn router(app: Arc<App>, port: u16) -> Router {
     Router::new()
         .route("/", get(|| async { Html(PAGE) }))
         .route("/api/flows", get(flows))
@@ -43,6 +50,28 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/validate", post(validate_spec))
         .route("/api/schema", get(schema))
         .with_state(app)
+        .layer(middleware::from_fn_with_state(port, loopback_host))
+}
+
+/// Answers `421 Misdirected Request` unless the request's `Host` is this listener's
+/// loopback address (see the module docs: DNS rebinding).
+async fn loopback_host(State(port): State<u16>, request: Request, next: Next) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    let allowed = ["127.0.0.1", "localhost", "[::1]"]
+        .iter()
+        .any(|name| host.eq_ignore_ascii_case(&format!("{name}:{port}")));
+    if !allowed {
+        return (
+            StatusCode::MISDIRECTED_REQUEST,
+            "the admin page answers only to its loopback address",
+        )
+            .into_response();
+    }
+    next.run(request).await
 }
 
 /// A flow as the page shows it.
@@ -147,13 +176,19 @@ fn dead_letter_view(line: &RecordOutcome, failed_at: DateTime<Utc>) -> DeadLette
 }
 
 /// The dead letters still open in `runs` (newest first, as `Flow::history` gives them), with
-/// when each failed: a key is open when its newest line is a failure. A later delivery, a
-/// duplicate (delivered elsewhere) or a skip settles it; a later failure replaces it.
+/// when each failed: a key is open when its newest line that says how it ended is a
+/// failure. A later delivery, a duplicate of a finished delivery (with its receipt) or a skip
+/// settles it; a later failure replaces it. A duplicate without a receipt says only that
+/// another attempt holds the key (an unknown outcome under review, or a delivery in
+/// progress), so it settles nothing and the failure stays listed.
 fn open_dead_letters(runs: &[RunReport]) -> Vec<(&RecordOutcome, DateTime<Utc>)> {
     let mut seen = HashSet::new();
     let mut open = Vec::new();
     for run in runs {
         for line in &run.records {
+            if matches!(line.outcome, Outcome::Duplicate { receipt: None, .. }) {
+                continue;
+            }
             if seen.insert(line.key.as_str()) && matches!(line.outcome, Outcome::Failed { .. }) {
                 open.push((line, run.started_at));
             }
@@ -184,9 +219,12 @@ struct ReplayAnswer {
 ///
 /// `Flow::replay` re-polls a source from a cursor (the way to replay a window after an
 /// incident); a dead letter is one record, kept whole in its run's report, so it goes
-/// through `Flow::process` again. Its claim was released when it failed, so it is sent if
-/// it still passes the condition, and a record delivered meanwhile is a duplicate. The run
-/// lands in the history like any other, which settles the dead letter.
+/// through `Flow::process` again. A failure that left no doubt released its claim, so the
+/// record is sent if it still passes the condition, and one delivered meanwhile is a
+/// duplicate with its receipt. A failure whose outcome is unknown (the provider may have
+/// sent it) keeps its claim in flight for review: the replay is then a duplicate without a
+/// receipt and the dead letter stays listed, since sending again could send twice. The run
+/// lands in the history like any other, which settles the dead letter when it can.
 async fn replay(
     State(app): State<Arc<App>>,
     Json(ask): Json<ReplayAsk>,

@@ -164,7 +164,8 @@ impl App {
 
     /// Hands a webhook's records to every flow it feeds. Each run's report goes to the
     /// store's history (the admin page reads it there) and its summary to the log: keys,
-    /// outcomes and messages, never a record's data.
+    /// outcomes and messages, never a record's payload (messages may quote the value that
+    /// failed; a flow with `"dead_letters": "key_only"` withholds them).
     pub async fn deliver(&self, intake: Intake, records: Vec<Record>) {
         if intake == Intake::WhatsApp {
             // Before the flows: the 24-hour windows, template changes and opt-outs the
@@ -229,7 +230,7 @@ impl Host {
             tokio::spawn(server::serve(
                 "admin",
                 admin,
-                admin::router(app.clone()),
+                admin::router(app.clone(), admin_addr.port()),
                 shutdown.clone(),
             )),
             tokio::spawn(scheduler::run(app.clone(), shutdown.clone())),

@@ -140,6 +140,13 @@ pub async fn run() -> Result<(), Error> {
         found("hubflow", "/delivery/max_in_flihgt") && found("schema", "/delivery"),
         "the editor's validation names /delivery/max_in_flihgt (the loader) and /delivery (the schema)",
     )?;
+    check(
+        client
+            .admin_status_as("/api/flows", "rebound.example:8081")
+            .await?
+            == 421,
+        "the admin API refuses a request for another host name (DNS rebinding)",
+    )?;
     let page = client.admin_text("/").await? + &client.admin_text("/api/flows").await?;
     let leaked = stand_ins::SECRETS
         .iter()
@@ -311,6 +318,17 @@ impl Client {
             .send()
             .await?;
         Ok(response.error_for_status()?.text().await?)
+    }
+
+    /// The status of a GET of the admin page that names `host` as its `Host`.
+    async fn admin_status_as(&self, path: &str, host: &str) -> Result<u16, Error> {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.admin))
+            .header("Host", host)
+            .send()
+            .await?;
+        Ok(response.status().as_u16())
     }
 
     /// A POST to the admin API: its JSON answer.

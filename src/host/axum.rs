@@ -51,12 +51,14 @@ use crate::{InboundRequest, Record, WebhookReply, WebhookSource};
 pub const DEFAULT_MAX_BODY: usize = 1 << 20;
 
 /// Why a request could not become an [`InboundRequest`].
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Rejection {
     /// The method is none of GET, POST, PUT, PATCH, DELETE.
+    #[error("method not allowed")]
     Method,
     /// The body is over the limit (or could not be read whole).
+    #[error("body over the limit of {limit} bytes")]
     BodyTooLarge {
         /// The limit in bytes.
         limit: usize,
@@ -65,16 +67,11 @@ pub enum Rejection {
 
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
-        match self {
-            Rejection::Method => {
-                (StatusCode::METHOD_NOT_ALLOWED, "method not allowed").into_response()
-            }
-            Rejection::BodyTooLarge { limit } => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("body over the limit of {limit} bytes"),
-            )
-                .into_response(),
-        }
+        let status = match self {
+            Rejection::Method => StatusCode::METHOD_NOT_ALLOWED,
+            Rejection::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        };
+        (status, self.to_string()).into_response()
     }
 }
 

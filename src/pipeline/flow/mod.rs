@@ -743,8 +743,13 @@ impl Flow {
             Err(PlanError::Map(e)) => failed(Failure::from_map(&e), 0),
             Err(PlanError::Prepare(e)) => failed(Failure::from_prepare(&e), 0),
         };
-        let keep = matches!(outcome, Outcome::Failed { .. })
-            && self.inner.report.dead_letters == DeadLetters::Keep;
+        let private = self.inner.report.dead_letters == DeadLetters::KeyOnly;
+        let keep = matches!(outcome, Outcome::Failed { .. }) && !private;
+        let outcome = if private {
+            outcome.withhold_data()
+        } else {
+            outcome
+        };
         RecordOutcome {
             key: record.key.clone(),
             kind: record.kind.clone(),

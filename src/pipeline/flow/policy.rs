@@ -250,11 +250,16 @@ pub enum DeadLetters {
     /// personal data (patients, in healthcare) into reports kept in the run history.
     /// [`RunReport::dead_letters`](crate::RunReport::dead_letters) is then empty; the
     /// record stays where it came from (the source, the webhook's sender) to be replayed
-    /// by key.
+    /// by key. The texts that may quote data are withheld too, on every line: a skip's
+    /// reason (a condition quotes the value it compared) and a failure's message (a
+    /// mapping quotes the phone number it could not read) say only
+    /// `withheld: this flow's reports keep no record data`, a failure with its stage; the
+    /// failure's status, provider code and retry class stay. Choose keys that are ids, not
+    /// names, for such flows: the key is always reported.
     #[cfg_attr(
         feature = "schema",
         schemars(
-            description = "Only its key and kind: no data, for flows that carry personal data into reports kept in the run history."
+            description = "Only its key and kind, without skip reasons and failure messages (which may quote data): no data, for flows that carry personal data into reports kept in the run history."
         )
     )]
     KeyOnly,

@@ -44,6 +44,38 @@ pub enum Outcome {
     },
 }
 
+/// What a report says in place of a message it withholds.
+pub(crate) const WITHHELD: &str = "withheld: this flow's reports keep no record data";
+
+impl Outcome {
+    /// The outcome without the texts that may quote a record's data: a skip's reason (a
+    /// condition quotes the value it compared, a lookup the name it looked up) and a
+    /// failure's message (a mapping quotes the phone number it could not read, a provider
+    /// may echo the payload) become [`WITHHELD`], with the stage kept. The failure's
+    /// status, code, class and typed error stay: they hold no data, and the typed error
+    /// is never serialized.
+    pub(crate) fn withhold_data(self) -> Outcome {
+        match self {
+            Outcome::Skipped { .. } => Outcome::Skipped {
+                reason: WITHHELD.to_owned(),
+            },
+            Outcome::Failed {
+                mut failure,
+                retryable,
+                attempts,
+            } => {
+                failure.message = format!("{} failed ({WITHHELD})", failure.stage.name());
+                Outcome::Failed {
+                    failure,
+                    retryable,
+                    attempts,
+                }
+            }
+            delivered_or_duplicate => delivered_or_duplicate,
+        }
+    }
+}
+
 impl Stage {
     /// The stage's name as in its JSON form: `read`, `lookup`, `map`, `prepare`, `claim`,
     /// `deliver`.
@@ -386,8 +418,10 @@ impl RunReport {
 
 impl std::fmt::Display for RunReport {
     /// A summary line, then one line per failed or skipped record (with `{:#}`, one per
-    /// record), then the warnings. Keys, kinds, stages and messages only: never a record's
-    /// data, which may be personal.
+    /// record), then the warnings. Keys, kinds, stages and messages only, never a record's
+    /// payload; a message or a skip reason may quote the value that failed (a phone number
+    /// that could not be read), unless the flow's report policy withholds them
+    /// ([`DeadLetters::KeyOnly`](crate::DeadLetters::KeyOnly)).
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {

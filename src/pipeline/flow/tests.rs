@@ -9,9 +9,9 @@ use serde_json::{json, Value};
 use super::*;
 use crate::http::{HttpClient, HttpError, HttpRequest, HttpResponse, Method, RecordingClient};
 use crate::{
-    Batch, ClaimStore, Cursor, CursorLease, CursorStore, ErrorClass, HistoryEntry, HistoryStore,
-    ManualClock, MemoryStore, ProviderError, Receipt, SavedCursor, StateEntry, StateStore, Store,
-    StoreError,
+    Batch, ClaimStore, Cursor, CursorLease, CursorStore, ErrorClass, FieldMap, HistoryEntry,
+    HistoryStore, ManualClock, MemoryStore, ProviderError, Receipt, SavedCursor, StateEntry,
+    StateStore, Store, StoreError,
 };
 
 fn now() -> DateTime<Utc> {
@@ -1003,6 +1003,55 @@ async fn key_only_dead_letters_keep_no_record_data() {
     assert_eq!(report.dead_letters().count(), 0);
     let stored = serde_json::to_string(&flow.history(&ctx, 1).await.unwrap()).unwrap();
     assert!(!stored.contains("52998224725"), "{stored}");
+}
+
+#[tokio::test]
+async fn key_only_reports_withhold_the_messages_that_quote_data() {
+    // Each of these texts quotes the record: the condition the value it compared, the
+    // mapping the phone number it could not read.
+    let flow = Flow::builder("patients")
+        .when(Rule::parse(&json!({"field": "plan", "op": "ne", "value": "none"})).unwrap())
+        .map(FieldMap::new(json!({"to": "{{ phone | phone('BR') }}"})).unwrap())
+        .target(Scripted::new(vec![]))
+        .report(ReportPolicy::default().dead_letters(DeadLetters::KeyOnly))
+        .build()
+        .unwrap();
+    let records = || {
+        vec![
+            record("p-1", json!({"plan": "none", "phone": "5511999991234"})),
+            record("p-2", json!({"plan": "gold", "phone": "Maria da Silva 12"})),
+        ]
+    };
+    let (ctx, _) = ctx_with(RecordingClient::new(), MemoryStore::new());
+    let report = flow.process(&ctx, records()).await;
+    let printed = format!("{report:#}");
+    let stored = serde_json::to_string(&flow.history(&ctx, 1).await.unwrap()).unwrap();
+    for text in [&printed, &stored] {
+        assert!(!text.contains("Maria da Silva"), "{text}");
+        assert!(!text.contains("\"none\""), "{text}");
+    }
+    match (&report.records[0].outcome, &report.records[1].outcome) {
+        (Outcome::Skipped { reason }, Outcome::Failed { failure, .. }) => {
+            assert_eq!(reason, "withheld: this flow's reports keep no record data");
+            assert_eq!(failure.stage, Stage::Map);
+            assert_eq!(
+                failure.message,
+                "map failed (withheld: this flow's reports keep no record data)"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // The same flow keeping dead letters says what happened: the texts are withheld by
+    // the policy, not lost by the engine.
+    let open = Flow::builder("patients-open")
+        .when(Rule::parse(&json!({"field": "plan", "op": "ne", "value": "none"})).unwrap())
+        .map(FieldMap::new(json!({"to": "{{ phone | phone('BR') }}"})).unwrap())
+        .target(Scripted::new(vec![]))
+        .build()
+        .unwrap();
+    let (ctx, _) = ctx_with(RecordingClient::new(), MemoryStore::new());
+    let report = format!("{:#}", open.process(&ctx, records()).await);
+    assert!(report.contains("Maria da Silva"), "{report}");
 }
 
 #[tokio::test]
