@@ -419,7 +419,7 @@ fn specs_the_loader_accepts_at_the_edges_validate() {
     }
 }
 
-/// The example files: flow specs (a `target`), configs of a service kind (`rm.scheduling`,
+/// The example files (the examples' and the host example's): flow specs (a `target`), configs of a service kind (`rm.scheduling`,
 /// for a conversation's `services`), and connection documents (`*-connections.json`).
 /// A file that is none of these fails the test, so none is skipped unnoticed.
 #[test]
@@ -427,7 +427,11 @@ fn every_example_file_validates_against_its_schema() {
     let registry = Registry::default();
     let services: Vec<&str> = registry.service_kinds().collect();
     let mut flows = 0;
-    for entry in fs::read_dir(crate_path("examples/flows")).unwrap() {
+    let folders = ["examples/flows", "examples/host/flows"];
+    let entries = folders
+        .iter()
+        .flat_map(|folder| fs::read_dir(crate_path(folder)).unwrap());
+    for entry in entries {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         if !name.ends_with(".json") {
@@ -466,7 +470,7 @@ fn every_example_file_validates_against_its_schema() {
             }
         }
     }
-    assert!(flows >= 10, "only {flows} flow specs found");
+    assert!(flows >= 12, "only {flows} flow specs found");
 }
 
 /// A config each kind of the default registry builds from (with connections named `c`),

@@ -10,7 +10,7 @@ use hubflow::http_target::HttpTarget;
 use hubflow::whatsapp::webhook::{sign, WhatsAppWebhook};
 use hubflow::{
     Context, DeliveryPolicy, Flow, InboundRequest, ManualClock, MemoryStore, Record, RetryPolicy,
-    WebhookSource,
+    Trigger, WebhookSource,
 };
 use secrecy::SecretString;
 use serde_json::json;
@@ -88,6 +88,7 @@ async fn a_run_its_records_and_failed_attempts_are_traced_without_secrets_or_dat
                 .secret_header("Authorization", SecretString::from(SECRET)),
         )
         .delivery(DeliveryPolicy::default().retry(RetryPolicy::default().max_attempts(3)))
+        .trigger(Trigger::every(300))
         .build()
         .unwrap();
     let ctx = Context::new(
@@ -109,7 +110,9 @@ async fn a_run_its_records_and_failed_attempts_are_traced_without_secrets_or_dat
 
     let run = capture.find("span hubflow.run:");
     assert!(
-        run.contains("flow=erp-hooks") && run.contains("records=1"),
+        run.contains("flow=erp-hooks")
+            && run.contains("trigger=every")
+            && run.contains("records=1"),
         "{run}"
     );
     let counts = capture.find("record hubflow.run:");

@@ -21,15 +21,16 @@ pub(crate) struct Span {
 }
 
 impl Span {
-    /// `hubflow.run`: one `process` or `run` of a flow.
-    pub(crate) fn run(flow: &str, records: usize) -> Span {
+    /// `hubflow.run`: one `process` or `run` of a flow, with its trigger's form.
+    pub(crate) fn run(flow: &str, trigger: &'static str, records: usize) -> Span {
         #[cfg(not(feature = "tracing"))]
-        let _ = (flow, records);
+        let _ = (flow, trigger, records);
         Span {
             #[cfg(feature = "tracing")]
             inner: tracing::info_span!(
                 "hubflow.run",
                 flow,
+                trigger,
                 records,
                 delivered = tracing::field::Empty,
                 duplicate = tracing::field::Empty,

@@ -141,6 +141,23 @@ impl CatchUp {
 }
 
 impl Trigger {
+    /// The trigger's form as in its JSON: `event`, `manual`, `every`, `daily` or `date`.
+    ///
+    /// ```
+    /// use hubflow::Trigger;
+    /// assert_eq!(Trigger::every(300).name(), "every");
+    /// assert_eq!(Trigger::default().name(), "manual");
+    /// ```
+    pub fn name(&self) -> &'static str {
+        match self {
+            Trigger::Event { .. } => "event",
+            Trigger::Manual => "manual",
+            Trigger::Every { .. } => "every",
+            Trigger::Daily { .. } => "daily",
+            Trigger::Date { .. } => "date",
+        }
+    }
+
     /// At every multiple of `seconds` since the Unix epoch, catching up with
     /// [`CatchUp::Latest`].
     pub fn every(seconds: u64) -> Self {

@@ -364,7 +364,8 @@ impl Flow {
         records: Vec<Record>,
         observer: Observer<'_>,
     ) -> RunReport {
-        let span = crate::trace::Span::run(&self.inner.id, records.len());
+        let span =
+            crate::trace::Span::run(&self.inner.id, self.inner.trigger.name(), records.len());
         let report = span
             .wrap(self.process_in_span(ctx, records, observer))
             .await;
