@@ -155,14 +155,24 @@ pub async fn run() -> Result<(), Error> {
         .find(|secret| page.contains(secret));
     check(leaked.is_none(), "the admin page shows no secret")?;
 
-    // Shut down while Marta's assignment is on its way: it is delivered all the same.
+    // Shut down while Marta's assignment is on its way (WhatsApp's answer held back): the
+    // shutdown waits for it, and it is delivered all the same.
+    stand_ins.hold();
     let rows = stand_ins::assignment(90212, "OT-1022", "Marta Lima").to_string();
     let status = client
         .post(FRACTTAL_PATH, &rows, &fracttal_secret())
         .await?;
     check(status == 200, "a last Fracttal event is accepted")?;
     let public = host.public;
-    host.shutdown().await;
+    let shutdown = host.shutdown();
+    tokio::pin!(shutdown);
+    let early = tokio::time::timeout(Duration::from_millis(300), &mut shutdown).await;
+    check(
+        early.is_err(),
+        "the shutdown waits while the last event's record is in flight",
+    )?;
+    stand_ins.release();
+    shutdown.await;
     let runs = app
         .flow(ASSIGNMENTS)
         .ok_or("no assignment flow")?

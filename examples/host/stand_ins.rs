@@ -6,8 +6,11 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use hubflow::fracttal::fake::FracttalFake;
-use hubflow::http::{FakeClient, HttpRequest, HttpResponse, Method, ProviderFake};
+use hubflow::http::{
+    FakeClient, HttpClient, HttpError, HttpRequest, HttpResponse, Method, ProviderFake,
+};
 use hubflow::rm::fake::RmFake;
 use hubflow::rm::{JwtAuth, RmAuth, RmClient};
 use hubflow::spec::{Connections, MapSecrets};
@@ -15,6 +18,7 @@ use hubflow::whatsapp::fake::WhatsAppFake;
 use hubflow::{Context, SqliteStore, TokioClock};
 use secrecy::SecretString;
 use serde_json::{json, Value};
+use tokio::sync::watch;
 
 use crate::app::{Error, Setup, WebhookSecrets, CONNECTIONS};
 
@@ -40,6 +44,8 @@ pub struct StandIns {
     /// Fracttal One, able to refuse one work request.
     pub fracttal: Arc<Fracttal>,
     clinic: Arc<Clinic>,
+    /// Open (`true`) unless the self-test holds the providers' answers back.
+    gate: Arc<watch::Sender<bool>>,
 }
 
 impl StandIns {
@@ -49,17 +55,32 @@ impl StandIns {
             whatsapp: Arc::new(WhatsAppFake::new()),
             fracttal: Arc::new(Fracttal::default()),
             clinic: Arc::new(Clinic::new()?),
+            gate: Arc::new(watch::Sender::new(true)),
         })
+    }
+
+    /// Holds every provider's answer until [`release`](StandIns::release): a delivery then
+    /// stays in flight for as long as the self-test wants, e.g. across a shutdown.
+    pub fn hold(&self) {
+        self.gate.send_replace(false);
+    }
+
+    /// Lets the held answers, and all later ones, through.
+    pub fn release(&self) {
+        self.gate.send_replace(true);
     }
 
     /// A host setup on 127.0.0.1 (ports chosen by the system) against these stand-ins, with
     /// the connections the host ships and a SQLite store in memory.
     pub async fn setup(&self) -> Result<Setup, Error> {
         // The clinic first: it knows its requests by host (see `Clinic`).
-        let http = FakeClient::new()
-            .with_arc(self.clinic.clone())
-            .with_arc(self.whatsapp.clone())
-            .with_arc(self.fracttal.clone());
+        let http = Gated {
+            fakes: FakeClient::new()
+                .with_arc(self.clinic.clone())
+                .with_arc(self.whatsapp.clone())
+                .with_arc(self.fracttal.clone()),
+            gate: self.gate.subscribe(),
+        };
         let secrets = SECRETS
             .iter()
             .fold(MapSecrets::new(), |secrets, (name, value)| {
@@ -79,6 +100,22 @@ impl StandIns {
             public: loopback,
             admin: loopback,
         })
+    }
+}
+
+/// The fakes behind a gate: each request waits until the gate is open.
+struct Gated {
+    fakes: FakeClient,
+    gate: watch::Receiver<bool>,
+}
+
+#[async_trait]
+impl HttpClient for Gated {
+    async fn send(&self, request: &HttpRequest) -> Result<HttpResponse, HttpError> {
+        let mut gate = self.gate.clone();
+        // The sender lives in `StandIns` as long as the host; if it is gone, nothing waits.
+        let _ = gate.wait_for(|open| *open).await;
+        self.fakes.send(request).await
     }
 }
 
