@@ -9,9 +9,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::future::join_all;
-use hubflow::{CatchUp, Flow, RunError, RunReport, StateEntry};
+use hubflow::{CatchUp, Flow, RunError, RunReport, StateEntry, Trigger};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
@@ -73,10 +73,34 @@ impl Schedule {
     }
 }
 
-/// The schedule at start: each flow at its next instant, or at once when the store says an
-/// instant passed while the host was down, unless its trigger says `"catch_up": "skip"`.
-/// However many instants were missed, the flow runs once (`all` included): a run polls the
-/// source as it is now, so one run covers them.
+/// Whether a flow whose trigger last ran at `last` owes a run at `now`, by its catch-up
+/// rule: `latest`, when an instant passed since; `all`, when one passed within its window
+/// (older ones are skipped); `skip`, never.
+///
+/// However many instants were missed, the flow then runs once: a run polls the source as
+/// it is now, so one run covers them all (the cluster, which runs a job per instant, runs
+/// each instant of an `all` window).
+pub fn missed(trigger: &Trigger, last: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    let since = match trigger.catch_up() {
+        None | Some(CatchUp::Skip) => return false,
+        Some(CatchUp::All { within_seconds }) => {
+            let window = i64::try_from(within_seconds)
+                .ok()
+                .and_then(TimeDelta::try_seconds)
+                .and_then(|window| now.checked_sub_signed(window));
+            // A window reaching before the epoch takes in everything since `last`.
+            window.map_or(last, |start| start.max(last))
+        }
+        // `latest`, and any rule this host does not know yet: one run, late.
+        Some(_) => last,
+    };
+    trigger
+        .next_due(since)
+        .is_some_and(|instant| instant <= now)
+}
+
+/// The schedule at start: each flow at its next instant, or at once when the store says it
+/// [`missed`] an instant while the host was down.
 pub async fn resume(app: &App, now: DateTime<Utc>) -> Schedule {
     let mut schedule = Schedule::new(app.flows.iter().map(|hosted| &hosted.flow), now);
     for (flow, next) in &mut schedule.entries {
@@ -87,10 +111,7 @@ pub async fn resume(app: &App, now: DateTime<Utc>) -> Schedule {
                 None
             }
         };
-        let missed = last
-            .and_then(|last| flow.trigger().next_due(last))
-            .is_some_and(|instant| instant <= now);
-        if missed && flow.trigger().catch_up() != Some(CatchUp::Skip) {
+        if last.is_some_and(|last| missed(flow.trigger(), last, now)) {
             *next = Some(now);
         }
     }

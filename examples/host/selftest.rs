@@ -6,8 +6,9 @@
 
 use std::time::Duration;
 
+use chrono::{NaiveTime, TimeDelta, TimeZone, Utc};
 use hubflow::whatsapp::webhook::sign;
-use hubflow::{RunError, RunReport};
+use hubflow::{CatchUp, RunError, RunReport, Trigger};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 
@@ -50,6 +51,8 @@ pub async fn run() -> Result<(), Error> {
             )?;
         }
     }
+
+    restart_checks(&app).await?;
 
     // WhatsApp: the subscription handshake, a forged post, and Ana's answer.
     let handshake = client
@@ -192,6 +195,43 @@ pub async fn run() -> Result<(), Error> {
     )?;
     println!("self-test passed");
     Ok(())
+}
+
+/// What a restart owes: the flows that ran in the tick are due at once when the host comes
+/// back after three days (an instant passed meanwhile), and each catch-up rule decides by
+/// its own terms.
+async fn restart_checks(app: &App) -> Result<(), Error> {
+    let later = app.ctx.clock().now() + TimeDelta::days(3);
+    let due: Vec<String> = scheduler::resume(app, later)
+        .await
+        .take_due(later)
+        .into_iter()
+        .map(|(flow, _)| flow.id().to_owned())
+        .collect();
+    check(
+        due.iter().any(|id| id == CONFIRMATIONS),
+        "after three days down, the missed daily confirmations are due at once",
+    )?;
+    let seven = NaiveTime::from_hms_opt(7, 0, 0).ok_or("07:00 is a time")?;
+    let daily = |catch_up| Trigger::daily(seven, chrono_tz::UTC).with_catch_up(catch_up);
+    let last = Utc
+        .with_ymd_and_hms(2026, 3, 1, 7, 0, 0)
+        .single()
+        .ok_or("a date")?;
+    let half_past = Utc
+        .with_ymd_and_hms(2026, 3, 4, 7, 30, 0)
+        .single()
+        .ok_or("a date")?;
+    let hour = CatchUp::All {
+        within_seconds: 3600,
+    };
+    check(
+        scheduler::missed(&daily(CatchUp::Latest), last, half_past)
+            && !scheduler::missed(&daily(CatchUp::Skip), last, half_past)
+            && scheduler::missed(&daily(hour), last, half_past)
+            && !scheduler::missed(&daily(hour), last, half_past + TimeDelta::hours(1)),
+        "catch-up: latest runs late, skip never, all only within its window",
+    )
 }
 
 /// One scheduler tick at the instant the daily confirmations are next due (every timed flow
