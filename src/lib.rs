@@ -243,7 +243,9 @@ pub use mapper::{FieldMap, MapError, Mapper};
 pub use rate::RateLimiter;
 pub use record::{Cursor, Record};
 pub use retry::{RetryDecision, RetryPolicy};
-pub use source::{Batch, InboundRequest, Source, SourceError, WebhookReply, WebhookSource};
+pub use source::{
+    Batch, CredentialCheck, InboundRequest, Source, SourceError, WebhookReply, WebhookSource,
+};
 pub use spec::FlowSpec;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;

@@ -209,23 +209,44 @@ fn webhook_requests_are_traced_with_their_signature_result() {
     let forged = InboundRequest::new(Method::Post, "/hooks/wa", body)
         .header("X-Hub-Signature-256", format!("sha256={}", "0".repeat(64)));
     assert_eq!(webhook.handle(&forged).status, 401);
+    // A wrong verify token is a refused credential too, though Meta's answer is a 403.
+    let probe = InboundRequest::new(
+        Method::Get,
+        "/hooks/wa?hub.mode=subscribe&hub.verify_token=guess&hub.challenge=1",
+        "",
+    );
+    assert_eq!(webhook.handle(&probe).status, 403);
+    // Too large to look at: refused before the signature is checked.
+    let huge = InboundRequest::new(Method::Post, "/hooks/wa", vec![b' '; 4 << 20])
+        .header("X-Hub-Signature-256", format!("sha256={}", "0".repeat(64)));
+    assert_eq!(webhook.handle(&huge).status, 413);
     let events: Vec<String> = capture
         .lines()
         .into_iter()
         .filter(|l| l.starts_with("event hubflow.webhook:"))
         .collect();
-    assert_eq!(events.len(), 2, "{events:#?}");
+    assert_eq!(events.len(), 4, "{events:#?}");
     assert!(
         events[0].contains("source=whatsapp")
             && events[0].contains("events=1")
-            && events[0].contains("signature=accepted"),
+            && events[0].contains("signature=valid"),
         "{}",
         events[0]
     );
     assert!(
-        events[1].contains("status=401") && events[1].contains("signature=rejected"),
+        events[1].contains("status=401") && events[1].contains("signature=refused"),
         "{}",
         events[1]
+    );
+    assert!(
+        events[2].contains("status=403") && events[2].contains("signature=refused"),
+        "{}",
+        events[2]
+    );
+    assert!(
+        events[3].contains("status=413") && events[3].contains("signature=not_checked"),
+        "{}",
+        events[3]
     );
     assert!(!capture.lines().join("\n").contains("SENTINEL"));
 }

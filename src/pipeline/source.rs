@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use serde::Serialize;
 
 use crate::http::{Headers, Method};
 use crate::{Context, Cursor, Record};
@@ -197,16 +198,48 @@ pub struct WebhookReply {
     pub body: String,
     /// The records found in the request.
     pub records: Vec<Record>,
+    /// What the source made of the request's credential (its signature, token or shared
+    /// secret), for the host's logs and traces; the `status` already acts on it.
+    pub credential: CredentialCheck,
+}
+
+/// What a [`WebhookSource`] made of a request's credential: the signature, token or
+/// shared secret that proves where it came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum CredentialCheck {
+    /// Checked, and it proves the sender.
+    Valid,
+    /// Checked, and wrong or missing: the reply refuses the request.
+    Refused,
+    /// Not checked: the request was refused before (its method, its size), or the source
+    /// is configured without a credential.
+    #[default]
+    NotChecked,
+}
+
+impl CredentialCheck {
+    /// `valid`, `refused` or `not_checked`, as in its JSON form.
+    pub fn name(self) -> &'static str {
+        match self {
+            CredentialCheck::Valid => "valid",
+            CredentialCheck::Refused => "refused",
+            CredentialCheck::NotChecked => "not_checked",
+        }
+    }
 }
 
 impl WebhookReply {
-    /// `200` with the records found and an empty body.
+    /// `200` with the records found and an empty body; the credential not checked until
+    /// [`credential`](WebhookReply::credential) says otherwise.
     pub fn accepted(records: Vec<Record>) -> Self {
         WebhookReply {
             status: 200,
             content_type: "text/plain",
             body: String::new(),
             records,
+            credential: CredentialCheck::NotChecked,
         }
     }
 
@@ -217,7 +250,20 @@ impl WebhookReply {
             content_type: "text/plain",
             body: body.into(),
             records: Vec::new(),
+            credential: CredentialCheck::NotChecked,
         }
+    }
+
+    /// The reply with what the source made of the request's credential.
+    ///
+    /// ```
+    /// use hubflow::{CredentialCheck, WebhookReply};
+    /// let refused = WebhookReply::status(401, "invalid signature").credential(CredentialCheck::Refused);
+    /// assert_eq!(refused.credential.name(), "refused");
+    /// ```
+    pub fn credential(mut self, check: CredentialCheck) -> Self {
+        self.credential = check;
+        self
     }
 }
 

@@ -156,12 +156,8 @@ pub(crate) fn attempt(target: &str, attempt: u32, error: &DeliveryError, decisio
 pub(crate) fn webhook(source: &str, reply: &WebhookReply) {
     #[cfg(feature = "tracing")]
     {
-        // A 401 is a bad signature or token; a 2xx body was authentic (or a handshake).
-        let signature = match reply.status {
-            401 => "rejected",
-            200..=299 => "accepted",
-            _ => "not_checked",
-        };
+        // What the source itself decided, not a guess from the status.
+        let signature = reply.credential.name();
         tracing::info!(
             name: "hubflow.webhook",
             target: "hubflow",

@@ -10,7 +10,9 @@ use super::rows::{apply_aliases, work_order_record, TypeDate};
 use super::status::status_change_record;
 use crate::http::Method;
 use crate::spec::{BuildContext, SecretRef};
-use crate::{InboundRequest, Record, SpecError, SpecErrors, WebhookReply, WebhookSource};
+use crate::{
+    CredentialCheck, InboundRequest, Record, SpecError, SpecErrors, WebhookReply, WebhookSource,
+};
 
 /// The kind name of this webhook source (hosts build it directly; see the module docs).
 pub const KIND: &str = "fracttal.event";
@@ -398,13 +400,20 @@ impl EventSource {
             return WebhookReply::status(405, "use POST");
         }
         if !self.authorized(request) {
-            return WebhookReply::status(401, "missing or wrong secret");
+            return WebhookReply::status(401, "missing or wrong secret")
+                .credential(CredentialCheck::Refused);
         }
+        // Without a configured secret or token, nothing was checked.
+        let check = match self.header_secret.is_some() || self.url_token.is_some() {
+            true => CredentialCheck::Valid,
+            false => CredentialCheck::NotChecked,
+        };
         if request.body.len() > self.max_body {
             return WebhookReply::status(
                 413,
                 format!("body over the limit of {} bytes", self.max_body),
-            );
+            )
+            .credential(check);
         }
         let parsed = match (self.records, self.records.automator_kind()) {
             (_, Some(kind)) => parse_automator_event(&request.body, kind),
@@ -416,6 +425,7 @@ impl EventSource {
             Ok(records) => WebhookReply::accepted(records),
             Err(message) => WebhookReply::status(400, message),
         }
+        .credential(check)
     }
 }
 

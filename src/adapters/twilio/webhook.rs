@@ -10,7 +10,7 @@ use url::Url;
 use super::signature::{verify_signature, SIGNATURE_HEADER};
 use super::WHATSAPP_PREFIX;
 use crate::http::{Method, REDACTED};
-use crate::{InboundRequest, Record, Unreadable, WebhookReply, WebhookSource};
+use crate::{CredentialCheck, InboundRequest, Record, Unreadable, WebhookReply, WebhookSource};
 
 /// Record kind of an inbound message.
 pub const KIND_MESSAGE: &str = "twilio.message";
@@ -167,7 +167,8 @@ impl TwilioWebhook {
         };
         let header = request.headers.get(SIGNATURE_HEADER);
         if verify_signature(&self.auth_token, &self.url_of(request), &params, header).is_err() {
-            return WebhookReply::status(401, "invalid signature");
+            return WebhookReply::status(401, "invalid signature")
+                .credential(CredentialCheck::Refused);
         }
         let record = if form {
             read(&params)
@@ -177,7 +178,7 @@ impl TwilioWebhook {
         let record = record.unwrap_or_else(|error| {
             Unreadable::new(UNREADABLE_SOURCE, &request.body[..], error).to_record()
         });
-        let mut reply = WebhookReply::accepted(vec![record]);
+        let mut reply = WebhookReply::accepted(vec![record]).credential(CredentialCheck::Valid);
         reply.content_type = "text/xml";
         reply.body = EMPTY_TWIML.to_owned();
         reply

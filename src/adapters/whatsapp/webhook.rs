@@ -195,7 +195,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 
 use crate::http::{Method, REDACTED};
-use crate::{InboundRequest, WebhookReply, WebhookSource};
+use crate::{CredentialCheck, InboundRequest, WebhookReply, WebhookSource};
 
 mod business;
 mod calls;
@@ -665,21 +665,32 @@ impl WhatsAppWebhook {
                     challenge.as_deref(),
                     &self.verify_token,
                 ) {
-                    Ok(challenge) => WebhookReply::status(200, challenge),
+                    Ok(challenge) => {
+                        WebhookReply::status(200, challenge).credential(CredentialCheck::Valid)
+                    }
                     // The reason stays on this side: a prober learns nothing from the body.
-                    Err(error) => WebhookReply::status(error.http_status(), "forbidden"),
+                    Err(error) => {
+                        let check = match error {
+                            WebhookError::VerifyTokenMissing
+                            | WebhookError::VerifyTokenMismatch => CredentialCheck::Refused,
+                            _ => CredentialCheck::NotChecked,
+                        };
+                        WebhookReply::status(error.http_status(), "forbidden").credential(check)
+                    }
                 }
             }
             Method::Post => match self.authenticate(request) {
                 // Authentic: answered 200 whatever it holds, so Meta does not resend it for
                 // a week; what cannot be read is kept as a record.
-                Ok(()) => WebhookReply::accepted(records_of(&request.body)),
+                Ok(()) => WebhookReply::accepted(records_of(&request.body))
+                    .credential(CredentialCheck::Valid),
                 Err(error) => {
-                    let body = match error.http_status() {
-                        413 => "payload too large",
-                        _ => "invalid signature",
+                    // The size is looked at before the signature.
+                    let (body, check) = match error.http_status() {
+                        413 => ("payload too large", CredentialCheck::NotChecked),
+                        _ => ("invalid signature", CredentialCheck::Refused),
                     };
-                    WebhookReply::status(error.http_status(), body)
+                    WebhookReply::status(error.http_status(), body).credential(check)
                 }
             },
             _ => WebhookReply::status(405, "method not allowed"),

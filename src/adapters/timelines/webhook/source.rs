@@ -7,7 +7,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::{parse, WebhookError, DEFAULT_MAX_BODY_BYTES};
 use crate::spec::constant_time_eq;
-use crate::{InboundRequest, Record, WebhookReply, WebhookSource};
+use crate::{CredentialCheck, InboundRequest, Record, WebhookReply, WebhookSource};
 
 /// Receives TimelinesAI webhooks (v1 and v2) at a secret URL: `https://your.host/hooks/timelines?token=<secret>`.
 ///
@@ -134,9 +134,14 @@ impl TimelinesWebhook {
     /// The answer to one request, before it is traced.
     fn answer(&self, request: &InboundRequest) -> WebhookReply {
         if let Err(error) = self.authenticate(request) {
-            return WebhookReply::status(error.http_status(), error.to_string());
+            // The token is looked at before the size: a body too large had a valid one.
+            let check = match error {
+                WebhookError::Unauthorized => CredentialCheck::Refused,
+                _ => CredentialCheck::Valid,
+            };
+            return WebhookReply::status(error.http_status(), error.to_string()).credential(check);
         }
-        match parse(&request.body) {
+        let reply = match parse(&request.body) {
             Ok(records) => WebhookReply::accepted(records),
             // The token is right, so it is TimelinesAI: answered 200 so it never counts
             // towards disabling the webhook, and kept whole.
@@ -147,7 +152,8 @@ impl TimelinesWebhook {
                 }
                 WebhookReply::accepted(vec![kept.to_record()])
             }
-        }
+        };
+        reply.credential(CredentialCheck::Valid)
     }
 }
 
