@@ -128,3 +128,48 @@ async fn refused_requests_hand_over_nothing() {
     let nothing = tokio::time::timeout(Duration::from_millis(500), served.received.recv()).await;
     assert!(nothing.is_err(), "records were handed over: {nothing:?}");
 }
+
+/// A body over the limit is a 413; one that breaks off mid-stream is a 400, not mistaken
+/// for a large one.
+#[tokio::test]
+async fn a_body_over_the_limit_and_a_broken_body_are_told_apart() {
+    use axum::body::Body;
+    use axum::extract::Request;
+    use axum::response::IntoResponse;
+    use hubflow::axum::{inbound, Rejection};
+
+    let post = |body: Body| {
+        Request::builder()
+            .method("POST")
+            .uri("/hooks/wa")
+            .body(body)
+            .unwrap()
+    };
+    let large = inbound(post(Body::from(vec![b'x'; 2048])), 1024)
+        .await
+        .unwrap_err();
+    assert_eq!(large, Rejection::BodyTooLarge { limit: 1024 });
+    assert_eq!(large.into_response().status(), 413);
+
+    let chunks: Vec<Result<&'static [u8], std::io::Error>> = vec![
+        Ok(b"{\"object\":"),
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "peer went away",
+        )),
+    ];
+    let broken = inbound(
+        post(Body::from_stream(futures_util::stream::iter(chunks))),
+        1024,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&broken, Rejection::BodyUnreadable { message } if message.contains("peer went away")),
+        "{broken:?}"
+    );
+    assert_eq!(broken.into_response().status(), 400);
+
+    let whole = inbound(post(Body::from("{}")), 1024).await.unwrap();
+    assert_eq!(&whole.body[..], b"{}");
+}

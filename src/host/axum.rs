@@ -57,11 +57,18 @@ pub enum Rejection {
     /// The method is none of GET, POST, PUT, PATCH, DELETE.
     #[error("method not allowed")]
     Method,
-    /// The body is over the limit (or could not be read whole).
+    /// The body is over the limit.
     #[error("body over the limit of {limit} bytes")]
     BodyTooLarge {
         /// The limit in bytes.
         limit: usize,
+    },
+    /// The body could not be read whole (the client broke off, or sent a malformed
+    /// chunked body).
+    #[error("the body could not be read: {message}")]
+    BodyUnreadable {
+        /// What the HTTP layer said.
+        message: String,
     },
 }
 
@@ -70,6 +77,7 @@ impl IntoResponse for Rejection {
         let status = match self {
             Rejection::Method => StatusCode::METHOD_NOT_ALLOWED,
             Rejection::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Rejection::BodyUnreadable { .. } => StatusCode::BAD_REQUEST,
         };
         (status, self.to_string()).into_response()
     }
@@ -98,7 +106,7 @@ pub async fn inbound(request: Request, max_body: usize) -> Result<InboundRequest
     };
     let body: Bytes = axum::body::to_bytes(body, max_body)
         .await
-        .map_err(|_| Rejection::BodyTooLarge { limit: max_body })?;
+        .map_err(|error| body_rejection(error, max_body))?;
     let target = parts
         .uri
         .path_and_query()
@@ -113,7 +121,23 @@ pub async fn inbound(request: Request, max_body: usize) -> Result<InboundRequest
     Ok(inbound)
 }
 
-/// The reply as axum's response: its status, content type and body.
+/// Over the limit, or broken off: axum wraps http-body-util's `LengthLimitError` for the
+/// first.
+fn body_rejection(error: axum::Error, limit: usize) -> Rejection {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+    while let Some(current) = cause {
+        if current.is::<http_body_util::LengthLimitError>() {
+            return Rejection::BodyTooLarge { limit };
+        }
+        cause = current.source();
+    }
+    Rejection::BodyUnreadable {
+        message: error.to_string(),
+    }
+}
+
+/// The reply as axum's response: its status, content type and body. The records are not
+/// part of it: take them out first ([`WebhookRoute`] hands them to its handler).
 impl IntoResponse for WebhookReply {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -176,6 +200,11 @@ impl WebhookRoute {
     }
 
     /// A router with the route at `path` (merge it into the host's own).
+    ///
+    /// # Panics
+    ///
+    /// As axum's `Router::route` does, when `path` is not a valid route (it must start
+    /// with `/`); paths are the host's constants, never request data.
     pub fn router<S: Clone + Send + Sync + 'static>(self, path: &str) -> Router<S> {
         let route = Arc::new(self);
         Router::new().route(
