@@ -8,6 +8,7 @@ use schemars::Schema;
 use serde_json::{json, Map, Value};
 
 use super::ConversationSpec;
+use crate::spec::rewrite_refs;
 
 /// The document as shipped.
 const DOCUMENT: &str = include_str!(concat!(
@@ -59,9 +60,11 @@ pub(crate) fn target_config_schema() -> Schema {
     };
     let schema_uri = root.remove("$schema").unwrap_or(Value::Null);
     let mut spec = Value::Object(root);
-    to_spec_def(&mut spec);
+    // References to the document's root (`#`) point at `$defs/conversation_spec`.
+    let to_spec_def = |reference: &str| (reference == "#").then(|| format!("#/$defs/{SPEC_DEF}"));
+    rewrite_refs(&mut spec, &to_spec_def);
     for def in defs.values_mut() {
-        to_spec_def(def);
+        rewrite_refs(def, &to_spec_def);
     }
     defs.insert(SPEC_DEF.to_owned(), spec);
     let mut schema = Map::new();
@@ -69,22 +72,6 @@ pub(crate) fn target_config_schema() -> Schema {
     schema.insert("$ref".into(), json!("#/$defs/target"));
     schema.insert("$defs".into(), Value::Object(defs));
     Schema::from(schema)
-}
-
-/// Points references to the document's root (`#`) at `$defs/conversation_spec`.
-fn to_spec_def(schema: &mut Value) {
-    match schema {
-        Value::Object(map) => {
-            if let Some(reference) = map.get_mut("$ref") {
-                if reference == "#" {
-                    *reference = json!(format!("#/$defs/{SPEC_DEF}"));
-                }
-            }
-            map.values_mut().for_each(to_spec_def);
-        }
-        Value::Array(items) => items.iter_mut().for_each(to_spec_def),
-        _ => {}
-    }
 }
 
 #[cfg(test)]

@@ -93,6 +93,8 @@ pub use registry::{
     BuildContext, Connections, DirectoryFactory, Registry, SourceFactory, TargetFactory,
 };
 #[cfg(feature = "schema")]
+pub(crate) use schema::rewrite_refs;
+#[cfg(feature = "schema")]
 pub use schema::KindRole;
 #[cfg(any(feature = "timelines", feature = "fracttal", feature = "rm"))]
 pub(crate) use secrets::constant_time_eq;

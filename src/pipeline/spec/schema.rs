@@ -15,9 +15,9 @@
 //! `/target/http.post/url`.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::Arc;
 
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use schemars::generate::SchemaSettings;
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde_json::{json, Map, Value};
@@ -615,21 +615,28 @@ fn embed(schema: Value, name: &str, kind: &str, defs: &mut Map<String, Value>) {
 /// Points the local references of a schema moved to `$defs/<name>` at the new places:
 /// `#` and pointers into the document at the body, `#/$defs/x` at `$defs/<name>:x`.
 fn rebase(schema: &mut Value, name: &str) {
+    rewrite_refs(schema, &|reference| rebased(reference, name));
+}
+
+/// Replaces each `$ref` of `schema` that `rewrite` maps to a new reference; the others stay.
+pub(crate) fn rewrite_refs(schema: &mut Value, rewrite: &dyn Fn(&str) -> Option<String>) {
     match schema {
         Value::Object(map) => {
             if let Some(Value::String(reference)) = map.get_mut("$ref") {
-                if let Some(moved) = rebased(reference, name) {
+                if let Some(moved) = rewrite(reference) {
                     *reference = moved;
                 }
             }
             for (key, value) in map.iter_mut() {
                 // These hold instances, not schemas: a `$ref` inside is data.
                 if !matches!(key.as_str(), "const" | "enum" | "default" | "examples") {
-                    rebase(value, name);
+                    rewrite_refs(value, rewrite);
                 }
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|item| rebase(item, name)),
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|item| rewrite_refs(item, rewrite)),
         _ => {}
     }
 }
@@ -657,39 +664,25 @@ fn local_def(reference: &str) -> Option<String> {
     let (Some("$defs" | "definitions"), Some(token)) = (tokens.next(), tokens.next()) else {
         return None;
     };
-    let token = percent_decode(token)?;
+    let token = percent_decode_str(token).decode_utf8().ok()?;
     Some(token.replace("~1", "/").replace("~0", "~"))
 }
 
+/// What a definition's name keeps unescaped in a `$ref` fragment: letters, digits and
+/// `-._~:` (kind names are `target:http.post`).
+const FRAGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b':');
+
 /// `#/$defs/<name>`, escaped as a JSON pointer token and then as a URI fragment.
 fn def_ref(name: &str) -> String {
-    let mut reference = String::from("#/$defs/");
-    for byte in pointer_token(name).bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~:".contains(&byte) {
-            reference.push(char::from(byte));
-        } else {
-            // Writing to a String cannot fail.
-            let _ = write!(reference, "%{byte:02X}");
-        }
-    }
-    reference
-}
-
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = text.get(i + 1..i + 3)?;
-            decoded.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            decoded.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(decoded).ok()
+    format!(
+        "#/$defs/{}",
+        utf8_percent_encode(&pointer_token(name), FRAGMENT)
+    )
 }
 
 #[cfg(test)]
