@@ -4,18 +4,18 @@
 //! The guide's examples (`docs/conversation.md`) are read from the guide itself.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 
 use hubflow::conversation::ConversationSpec;
 use serde_json::{json, Value};
 
+#[path = "common/json_edit.rs"]
+mod json_edit;
+use json_edit::{crate_path, edit, insert, remove};
+
 /// The base URI the schema is registered under to reach `$defs/target`.
 const SCHEMA_URI: &str = "urn:hubflow:conversation.schema.json";
-
-fn crate_path(relative: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
-}
 
 fn read_json(path: &Path) -> Value {
     let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -144,30 +144,6 @@ fn booking() -> Value {
             "timeout": {"prompt": {"text": "Encerramos por falta de resposta."}, "end": "expired"}
         }
     })
-}
-
-fn edit(mut spec: Value, pointer: &str, value: Value) -> Value {
-    *spec
-        .pointer_mut(pointer)
-        .unwrap_or_else(|| panic!("no {pointer} in the spec")) = value;
-    spec
-}
-
-fn insert(mut spec: Value, pointer: &str, key: &str, value: Value) -> Value {
-    spec.pointer_mut(pointer)
-        .and_then(Value::as_object_mut)
-        .unwrap_or_else(|| panic!("no object at {pointer}"))
-        .insert(key.to_owned(), value);
-    spec
-}
-
-fn remove(mut spec: Value, pointer: &str, key: &str) -> Value {
-    spec.pointer_mut(pointer)
-        .and_then(Value::as_object_mut)
-        .unwrap_or_else(|| panic!("no object at {pointer}"))
-        .remove(key)
-        .unwrap_or_else(|| panic!("no {key} at {pointer}"));
-    spec
 }
 
 fn options(count: usize, prefix: &str) -> Value {

@@ -16,7 +16,6 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use hubflow::conversation::ConversationSpec;
@@ -26,9 +25,9 @@ use hubflow::{Directory, FlowSpec, SpecErrors};
 use jsonschema::error::ValidationErrorKind;
 use serde_json::{json, Value};
 
-fn crate_path(relative: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
-}
+#[path = "common/json_edit.rs"]
+mod json_edit;
+use json_edit::{crate_path, edit, insert};
 
 fn compile(schema: &Value, what: &str) -> jsonschema::Validator {
     jsonschema::validator_for(schema).unwrap_or_else(|e| panic!("{what} does not compile: {e}"))
@@ -128,20 +127,6 @@ fn base() -> Value {
         "delivery": {"max_attempts": 5, "max_in_flight": 8, "rate_per_second": 80},
         "report": {"dead_letters": "key_only", "keep_runs": 500}
     })
-}
-
-fn edit(mut doc: Value, pointer: &str, value: Value) -> Value {
-    *doc.pointer_mut(pointer)
-        .unwrap_or_else(|| panic!("no {pointer} to edit")) = value;
-    doc
-}
-
-fn insert(mut doc: Value, pointer: &str, key: &str, value: Value) -> Value {
-    doc.pointer_mut(pointer)
-        .and_then(Value::as_object_mut)
-        .unwrap_or_else(|| panic!("no object at {pointer}"))
-        .insert(key.to_owned(), value);
-    doc
 }
 
 #[test]
