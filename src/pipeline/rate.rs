@@ -45,9 +45,9 @@ pub struct RateLimiter {
     /// The name under which the limiter's slots are shared through the context's rate
     /// store; `None`: this process's slots only.
     shared: Option<String>,
-    next_slots: Mutex<HashMap<String, DateTime<Utc>>>,
+    next_slots: Mutex<Keyed<DateTime<Utc>>>,
     /// Per shared store key, the slots this process reserved and has not handed out yet.
-    blocks: Mutex<HashMap<String, Arc<SharedKey>>>,
+    blocks: Mutex<Keyed<Arc<SharedKey>>>,
 }
 
 /// The most slots one round trip to the rate store reserves for the callers of one
@@ -77,6 +77,36 @@ struct Block {
 /// behaves exactly as a key never seen, so forgetting it changes nothing.
 const PRUNE_ABOVE: usize = 4096;
 
+/// A map of keys to their state that forgets the idle ones once it grows past a mark.
+///
+/// The mark moves to twice what a pruning kept, so that a map of many live keys (a bulk
+/// run to a hundred thousand recipients, each waiting out its own interval) is scanned
+/// only when it has doubled: amortized constant work per call, where scanning at every
+/// call past a fixed size made each send cost the whole map.
+struct Keyed<V> {
+    map: HashMap<String, V>,
+    prune_above: usize,
+}
+
+impl<V> Keyed<V> {
+    fn new() -> Self {
+        Keyed {
+            map: HashMap::new(),
+            prune_above: PRUNE_ABOVE,
+        }
+    }
+
+    /// Drops the entries `keep` refuses, when the map has grown past its mark.
+    fn prune(&mut self, keep: impl FnMut(&V) -> bool) {
+        if self.map.len() <= self.prune_above {
+            return;
+        }
+        let mut keep = keep;
+        self.map.retain(|_, value| keep(value));
+        self.prune_above = PRUNE_ABOVE.max(self.map.len().saturating_mul(2));
+    }
+}
+
 impl RateLimiter {
     /// At most `rate` acquisitions per second per key. A rate that is not a positive finite
     /// number is treated as "no limit".
@@ -94,8 +124,8 @@ impl RateLimiter {
         RateLimiter {
             interval,
             shared: None,
-            next_slots: Mutex::new(HashMap::new()),
-            blocks: Mutex::new(HashMap::new()),
+            next_slots: Mutex::new(Keyed::new()),
+            blocks: Mutex::new(Keyed::new()),
         }
     }
 
@@ -213,12 +243,10 @@ impl RateLimiter {
     fn shared_key(&self, store_key: &str) -> Arc<SharedKey> {
         // Entries are replaced whole, so a poisoned lock still guards a valid map.
         let mut blocks = self.blocks.lock().unwrap_or_else(PoisonError::into_inner);
-        if blocks.len() > PRUNE_ABOVE {
-            // Only this map holds an idle key: forgetting it loses at most slots that
-            // nobody is waiting for.
-            blocks.retain(|_, shared| Arc::strong_count(shared) > 1);
-        }
-        blocks.entry(store_key.to_owned()).or_default().clone()
+        // Only this map holds an idle key: forgetting it loses at most slots that nobody is
+        // waiting for.
+        blocks.prune(|shared| Arc::strong_count(shared) > 1);
+        blocks.map.entry(store_key.to_owned()).or_default().clone()
     }
 
     /// Waits until the caller may go for `key`.
@@ -240,15 +268,20 @@ impl RateLimiter {
             .next_slots
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if slots.len() > PRUNE_ABOVE {
-            slots.retain(|_, slot| *slot > now);
-        }
-        let slot = slots
-            .get(key)
-            .copied()
-            .filter(|slot| *slot > now)
-            .unwrap_or(now);
-        slots.insert(key.to_owned(), crate::clock::add(slot, self.interval));
+        slots.prune(|slot| *slot > now);
+        let next = |slot: DateTime<Utc>| crate::clock::add(slot, self.interval);
+        // A key seen before is updated in place: no new key string per call.
+        let slot = match slots.map.get_mut(key) {
+            Some(entry) => {
+                let slot = (*entry).max(now);
+                *entry = next(slot);
+                slot
+            }
+            None => {
+                slots.map.insert(key.to_owned(), next(now));
+                now
+            }
+        };
         (slot - now).to_std().unwrap_or_default()
     }
 }

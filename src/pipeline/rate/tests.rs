@@ -62,8 +62,29 @@ fn old_keys_are_forgotten_without_changing_behaviour() {
     }
     let later = start + chrono::Duration::seconds(5);
     assert_eq!(limiter.reserve(later, "fresh"), Duration::ZERO);
-    assert!(limiter.next_slots.lock().unwrap().len() <= 2);
+    assert!(limiter.next_slots.lock().unwrap().map.len() <= 2);
     assert_eq!(limiter.reserve(later, "fresh"), Duration::from_secs(1));
+}
+
+#[test]
+fn many_live_keys_are_scanned_only_when_the_map_has_doubled() {
+    // Every key waits out its interval, so pruning can forget none of them; a map that is
+    // scanned at every call past a fixed size costs each call the whole map.
+    let limiter = RateLimiter::every(Duration::from_secs(6));
+    let now: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
+    for i in 0..3 * PRUNE_ABOVE {
+        assert_eq!(limiter.reserve(now, &i.to_string()), Duration::ZERO);
+    }
+    let slots = limiter.next_slots.lock().unwrap();
+    assert_eq!(slots.map.len(), 3 * PRUNE_ABOVE);
+    assert!(
+        slots.prune_above >= 2 * (PRUNE_ABOVE + 1),
+        "the mark stayed at {}: every call scans the map",
+        slots.prune_above
+    );
+    drop(slots);
+    // A key still waiting keeps its slot across the prunings.
+    assert_eq!(limiter.reserve(now, "0"), Duration::from_secs(6));
 }
 
 /// A rate store that is down.
