@@ -235,8 +235,8 @@ pub use error::{pointer_token, SpecError, SpecErrors};
 pub use flow::settle::{SettleReport, Settled, Settlement, SETTLED_BY, SETTLEMENT_KIND};
 pub use flow::{
     Counts, DeadLetters, DeliveryPolicy, DryRun, DryRunRecord, Failure, Flow, FlowBuilder,
-    OnUnknown, Outcome, Plan, PlanError, RecordOutcome, ReportPolicy, RunError, RunReport, Stage,
-    StoreWrite, PRUNE_EVERY,
+    OnUnknown, Outcome, Plan, PlanError, RecordOutcome, ReportLines, ReportPolicy, RunError,
+    RunReport, RunStream, Stage, StoreWrite, Timings, PRUNE_EVERY,
 };
 pub use lookup::{Directory, Lookup, OnMissing};
 pub use mapper::{FieldMap, MapError, Mapper};

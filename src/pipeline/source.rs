@@ -60,6 +60,12 @@ pub struct Batch {
     pub records: Vec<Record>,
     /// Where the next poll starts; `None` keeps the previous cursor.
     pub next_cursor: Option<Cursor>,
+    /// Whether more records wait right after `next_cursor`: this batch is one page of a
+    /// longer answer. [`Flow::run`](crate::Flow::run) then saves the cursor and polls
+    /// again at once, in the same run, so a source can hand over a long backlog a page at
+    /// a time and the run never holds more than one page. Ignored without a
+    /// `next_cursor` (the next poll would read the same page again).
+    pub more: bool,
 }
 
 impl Batch {
@@ -68,7 +74,21 @@ impl Batch {
         Batch {
             records,
             next_cursor,
+            more: false,
         }
+    }
+
+    /// Marks the batch as one page of several: more records wait after its cursor.
+    ///
+    /// ```
+    /// use hubflow::{Batch, Cursor};
+    /// let page = Batch::new(Vec::new(), Some(Cursor::new(serde_json::json!({"page": 2})))).more(true);
+    /// assert!(page.more);
+    /// ```
+    #[must_use]
+    pub fn more(mut self, more: bool) -> Self {
+        self.more = more;
+        self
     }
 }
 

@@ -93,6 +93,18 @@ impl Span {
         let _ = outcome;
     }
 
+    /// Runs `f` inside the span: for the polls of a stream.
+    pub(crate) fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        #[cfg(feature = "tracing")]
+        {
+            self.inner.in_scope(f)
+        }
+        #[cfg(not(feature = "tracing"))]
+        {
+            f()
+        }
+    }
+
     /// Runs `future` inside the span.
     pub(crate) async fn wrap<F: Future>(&self, future: F) -> F::Output {
         #[cfg(feature = "tracing")]

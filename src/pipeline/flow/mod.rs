@@ -1,30 +1,31 @@
 //! The flow: a record's path from condition through mapper and target to an outcome.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
 
-use futures_util::future::{select, BoxFuture, Either};
-use futures_util::stream::{self, FuturesUnordered, StreamExt};
+use futures_util::stream::{self, BoxStream, Stream, StreamExt};
 use serde::Serialize;
 
 use crate::lookup::{self, Lookup, LookupError, LookupResult};
 use crate::mapper::Passthrough;
 use crate::retry::jitter;
 use crate::{
-    Claim, Condition, Context, Cursor, DeliveryError, DynTarget, MapError, Mapper, PreparedAction,
-    RateLimiter, Record, RetryDecision, Rule, Source, SourceError, SpecError, SpecErrors,
-    StoreError, Target, TargetError, Trigger,
+    Batch, Claim, Condition, Context, Cursor, DeliveryError, DynTarget, MapError, Mapper,
+    PreparedAction, RateLimiter, Record, RetryDecision, Rule, Source, SourceError, SpecError,
+    SpecErrors, StoreError, Target, TargetError, Trigger,
 };
 
 mod dry_run;
 mod policy;
 mod report;
+mod run_stream;
 pub(crate) mod settle;
+mod tally;
 
 pub use dry_run::{DryRun, DryRunRecord, StoreWrite};
-pub use policy::{DeadLetters, DeliveryPolicy, OnUnknown, ReportPolicy, PRUNE_EVERY};
-pub use report::{Counts, Failure, Outcome, RecordOutcome, RunReport, Stage};
+pub use policy::{DeadLetters, DeliveryPolicy, OnUnknown, ReportLines, ReportPolicy, PRUNE_EVERY};
+pub use report::{Counts, Failure, Outcome, RecordOutcome, RunReport, Stage, Timings};
+pub use run_stream::RunStream;
 
 /// An integration flow as a value: trigger, optional source, condition, mapper, target and
 /// delivery policy.
@@ -91,6 +92,14 @@ type Observer<'a> = Option<&'a (dyn Fn(&RecordOutcome) + Send + Sync)>;
 
 /// A record at its index in the run, planned, with its batch claim's answer.
 type Claimed = (usize, Planned, Option<ClaimAnswer>);
+
+/// Where [`Flow::process_pages`] reads further pages, and the cursor lease it saves them
+/// under (its holder and the version it showed); without a lease nothing is saved.
+#[derive(Clone, Copy)]
+struct Pages<'a> {
+    source: &'a dyn Source,
+    lease: Option<(&'a str, u64)>,
+}
 
 /// A record with its plan, on its way to delivery.
 struct Planned {
@@ -380,90 +389,54 @@ impl Flow {
         observer: Observer<'_>,
     ) -> RunReport {
         let started = ctx.clock().now();
-        let in_flight = self.inner.delivery.max_in_flight.max(1);
-        let batch = self.inner.delivery.claim_batch.clamp(1, in_flight);
-        let mut lines: Vec<(usize, RecordOutcome)> = if batch == 1 {
-            // Each record claims its key right before it is sent, concurrently with the
-            // others: the narrowest window between a claim and its send.
-            stream::iter(records.into_iter().enumerate())
-                .map(|(index, record)| async move {
-                    let planned = self.planned(ctx, record).await;
-                    let line = self.finish(ctx, planned, None).await;
-                    if let Some(observe) = observer {
-                        observe(&line);
-                    }
-                    (index, line)
-                })
-                .buffer_unordered(in_flight)
-                .collect()
-                .await
-        } else {
-            self.process_batched(ctx, records, batch, in_flight, observer)
-                .await
-        };
-        lines.sort_by_key(|(index, _)| *index);
-        let lines = lines.into_iter().map(|(_, line)| line).collect();
-        RunReport::new(&self.inner.id, started, ctx.clock().now(), lines)
+        let mut tally = tally::Tally::new(self.inner.report.lines);
+        let mut lines = self.lines(ctx, stream::iter(records));
+        while let Some((index, line)) = lines.next().await {
+            if let Some(observe) = observer {
+                observe(&line);
+            }
+            tally.add(index, line);
+        }
+        tally.into_report(&self.inner.id, started, ctx.clock().now())
     }
 
-    /// Delivers records whose keys are claimed a batch at a time, one store round trip
-    /// each. The next batch is claimed when the previous one has entered delivery, while
-    /// its records are still being delivered.
+    /// Every record's line as the record ends, with its position in `records`: the one
+    /// engine behind [`Flow::process`] and [`Flow::process_stream`]. At most
+    /// `max_in_flight` records are between their plan and their line at once, and the
+    /// stream reads `records` only as fast as they end, so a run holds no more than that
+    /// many records whatever the length of its input.
     ///
-    /// A hand-written loop rather than stream combinators: closures returning futures that
-    /// borrow `self` make the run's future lose `Send` to a higher-ranked lifetime error,
-    /// and hosts spawn it.
-    async fn process_batched(
-        &self,
-        ctx: &Context,
-        records: Vec<Record>,
-        batch: usize,
-        in_flight: usize,
-        observer: Observer<'_>,
-    ) -> Vec<(usize, RecordOutcome)> {
-        let mut lines = Vec::with_capacity(records.len());
-        let mut records = records.into_iter().enumerate();
-        let mut claimed: VecDeque<Claimed> = VecDeque::new();
-        let mut claiming: Option<BoxFuture<'_, Vec<Claimed>>> = None;
-        let mut delivering = FuturesUnordered::new();
-        loop {
-            while delivering.len() < in_flight {
-                let Some((index, planned, claim)) = claimed.pop_front() else {
-                    break;
-                };
-                delivering.push(async move {
-                    let line = self.finish(ctx, planned, claim).await;
-                    if let Some(observe) = observer {
-                        observe(&line);
-                    }
-                    (index, line)
-                });
-            }
-            if claimed.is_empty() && claiming.is_none() {
-                let chunk: Vec<(usize, Record)> = records.by_ref().take(batch).collect();
-                if !chunk.is_empty() {
-                    claiming = Some(Box::pin(self.plan_and_claim(ctx, chunk)));
-                }
-            }
-            match claiming.as_mut() {
-                None => match delivering.next().await {
-                    Some(line) => lines.push(line),
-                    None => break,
-                },
-                Some(claim) if delivering.is_empty() => {
-                    claimed.extend(claim.await);
-                    claiming = None;
-                }
-                Some(claim) => match select(claim, delivering.next()).await {
-                    Either::Left((chunk, _)) => {
-                        claimed.extend(chunk);
-                        claiming = None;
-                    }
-                    Either::Right((line, _)) => lines.extend(line),
-                },
-            }
+    /// With `claim_batch` 1 each record claims its key right before it is sent,
+    /// concurrently with the others: the narrowest window between a claim and its send.
+    /// With more, the records that are ready are planned and their keys claimed a batch
+    /// at a time, one store round trip each; the next batch is claimed when the previous
+    /// one has entered delivery, while its records are still being delivered.
+    fn lines<'a>(
+        &'a self,
+        ctx: &'a Context,
+        records: impl Stream<Item = Record> + Send + 'a,
+    ) -> BoxStream<'a, (usize, RecordOutcome)> {
+        let in_flight = self.inner.delivery.max_in_flight.max(1);
+        let batch = self.inner.delivery.claim_batch.clamp(1, in_flight);
+        let records = records.enumerate();
+        if batch == 1 {
+            return records
+                .map(move |(index, record)| async move {
+                    let planned = self.planned(ctx, record).await;
+                    (index, self.finish(ctx, planned, None).await)
+                })
+                .buffer_unordered(in_flight)
+                .boxed();
         }
-        lines
+        records
+            .ready_chunks(batch)
+            .then(move |chunk| self.plan_and_claim(ctx, chunk))
+            .flat_map(stream::iter)
+            .map(move |(index, planned, claim)| async move {
+                (index, self.finish(ctx, planned, claim).await)
+            })
+            .buffer_unordered(in_flight)
+            .boxed()
     }
 
     /// Plans a chunk's records (their lookups concurrently) and claims their keys.
@@ -556,7 +529,7 @@ impl Flow {
             .await
             .map_err(SourceError::from)?
             .ok_or_else(|| RunError::Busy(self.inner.id.clone()))?;
-        let batch = match source.poll(ctx, lease.cursor.as_ref()).await {
+        let first = match source.poll(ctx, lease.cursor.as_ref()).await {
             Ok(batch) => batch,
             Err(e) => {
                 // Best effort: a lease left behind only delays the next run until it ends.
@@ -564,24 +537,13 @@ impl Flow {
                 return Err(e.into());
             }
         };
-        let mut report = self.process_unrecorded(ctx, batch.records).await;
-        if let Some(next) = batch.next_cursor {
-            match ctx
-                .cursors()
-                .save_cursor(flow, &holder, lease.version, &next)
-                .await
-            {
-                Ok(true) => {}
-                Ok(false) => report.warnings.push(
-                    "the cursor was not saved: the lease ran out and another poller took over \
-                     or saved first; the next run repeats this batch"
-                        .to_owned(),
-                ),
-                Err(e) => report.warnings.push(format!(
-                    "the cursor was not saved; the next run repeats this batch: {e}"
-                )),
-            }
-        }
+        let span = crate::trace::Span::run(flow, self.inner.trigger.name(), first.records.len());
+        let pages = Pages {
+            source: source.as_ref(),
+            lease: Some((holder.as_str(), lease.version)),
+        };
+        let mut report = span.wrap(self.process_pages(ctx, first, pages)).await;
+        span.counts(&report.counts);
         if let Err(e) = ctx.cursors().release_cursor(flow, &holder).await {
             report.warnings.push(format!(
                 "the cursor lease was not released; the next run waits until it ends at {}: {e}",
@@ -590,6 +552,101 @@ impl Flow {
         }
         self.record_history(ctx, &mut report).await;
         Ok(report)
+    }
+
+    /// Processes `first` and, while a page says there is [`more`](Batch::more), polls
+    /// the next one and processes it too, one page in memory at a time. With a lease,
+    /// each page's cursor is saved (compare-and-set) once its records have ended and the
+    /// lease renewed before the next poll; a cursor that cannot be saved, a lease that
+    /// cannot be renewed or a page that cannot be read stops the run there with a warning,
+    /// and the next run goes on from the last cursor saved.
+    async fn process_pages(&self, ctx: &Context, first: Batch, pages: Pages<'_>) -> RunReport {
+        let flow = self.inner.id.as_str();
+        let started = ctx.clock().now();
+        let mut tally = tally::Tally::new(self.inner.report.lines);
+        let mut warnings = Vec::new();
+        let mut version = pages.lease.map(|(_, version)| version);
+        let mut offset = 0;
+        let mut batch = first;
+        for page in 1.. {
+            let more = batch.more && batch.next_cursor.is_some();
+            let count = batch.records.len();
+            let mut lines = self.lines(ctx, stream::iter(batch.records));
+            while let Some((index, line)) = lines.next().await {
+                tally.add(offset + index, line);
+            }
+            drop(lines);
+            offset += count;
+            let cursor = batch.next_cursor;
+            if let (Some((holder, expected)), Some(next)) = (pages.lease, cursor.as_ref()) {
+                let expected = version.unwrap_or(expected);
+                match ctx
+                    .cursors()
+                    .save_cursor(flow, holder, expected, next)
+                    .await
+                {
+                    Ok(true) => version = Some(expected + 1),
+                    Ok(false) => {
+                        warnings.push(
+                            "the cursor was not saved: the lease ran out and another poller took \
+                             over or saved first; the next run repeats this batch"
+                                .to_owned(),
+                        );
+                        break;
+                    }
+                    Err(e) => {
+                        warnings.push(format!(
+                            "the cursor was not saved; the next run repeats this batch: {e}"
+                        ));
+                        break;
+                    }
+                }
+            }
+            if !more {
+                break;
+            }
+            if let Some((holder, _)) = pages.lease {
+                let renewed = ctx
+                    .cursors()
+                    .lease_cursor(
+                        flow,
+                        holder,
+                        ctx.clock().now(),
+                        self.inner.delivery.claim_lease,
+                    )
+                    .await;
+                match renewed {
+                    Ok(Some(lease)) => version = Some(lease.version),
+                    Ok(None) => {
+                        warnings.push(format!(
+                            "stopped after page {page}: another poller holds the cursor's lease; \
+                             the next run goes on from the cursor saved"
+                        ));
+                        break;
+                    }
+                    Err(e) => {
+                        warnings.push(format!(
+                            "stopped after page {page}: the cursor's lease could not be renewed; \
+                             the next run goes on from the cursor saved: {e}"
+                        ));
+                        break;
+                    }
+                }
+            }
+            batch = match pages.source.poll(ctx, cursor.as_ref()).await {
+                Ok(next) => next,
+                Err(e) => {
+                    warnings.push(format!(
+                        "stopped after page {page}: the next page could not be read; the next \
+                         run goes on from the cursor saved: {e}"
+                    ));
+                    break;
+                }
+            };
+        }
+        let mut report = tally.into_report(flow, started, ctx.clock().now());
+        report.warnings = warnings;
+        report
     }
 
     /// Polls the source from `from` (`None`: where the source starts without a cursor) and
@@ -638,8 +695,18 @@ impl Flow {
             .source
             .as_ref()
             .ok_or_else(|| RunError::NoSource(self.inner.id.clone()))?;
-        let batch = source.poll(ctx, from).await?;
-        let mut report = self.process_unrecorded(ctx, batch.records).await;
+        let first = source.poll(ctx, from).await?;
+        let span = crate::trace::Span::run(
+            &self.inner.id,
+            self.inner.trigger.name(),
+            first.records.len(),
+        );
+        let pages = Pages {
+            source: source.as_ref(),
+            lease: None,
+        };
+        let mut report = span.wrap(self.process_pages(ctx, first, pages)).await;
+        span.counts(&report.counts);
         self.record_history(ctx, &mut report).await;
         Ok(report)
     }

@@ -265,8 +265,38 @@ pub enum DeadLetters {
     KeyOnly,
 }
 
-/// What a flow's reports keep: the failed records' data, and how many runs the history
-/// holds. In a spec, the `report` object:
+/// Which records have a line in a run's report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ReportLines {
+    /// Every record, in the order the records came in (default).
+    #[default]
+    All,
+    /// Only the records that failed, dead letters and unknown outcomes, in input order;
+    /// the counts and timings still cover every record. For bulk runs: a report of a
+    /// million delivered records would otherwise hold a million lines.
+    /// [`Flow::process_stream`](crate::Flow::process_stream) always reports this way,
+    /// since its caller sees every line as it ends.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(
+            description = "Only the records that failed (dead letters and unknown outcomes); the counts and timings still cover every record. For bulk runs."
+        )
+    )]
+    Failed,
+}
+
+impl ReportLines {
+    /// Whether this is [`ReportLines::All`], the default (serde's `skip_serializing_if`).
+    pub(crate) fn is_all(&self) -> bool {
+        *self == ReportLines::All
+    }
+}
+
+/// What a flow's reports keep: the failed records' data, which records have a line, and
+/// how many runs the history holds. In a spec, the `report` object:
 ///
 /// ```
 /// use hubflow::{DeadLetters, FlowSpec};
@@ -278,6 +308,8 @@ pub enum DeadLetters {
 /// assert_eq!(spec.report.dead_letters, DeadLetters::KeyOnly);
 /// assert_eq!(spec.report.keep_runs, Some(200));
 /// ```
+///
+/// A bulk flow keeps lines for its failures only (`"lines": "failed"`, see [`ReportLines`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(
@@ -310,6 +342,14 @@ pub struct ReportPolicy {
         )
     )]
     pub keep_runs: Option<usize>,
+    /// Which records have a line in the report (default [`ReportLines::All`]).
+    #[cfg_attr(
+        feature = "schema",
+        schemars(
+            description = "Which records have a line in the report: \"all\" (the default) or \"failed\" (bulk runs: counts and timings cover every record)."
+        )
+    )]
+    pub lines: ReportLines,
 }
 
 /// How many appends pass between two prunes of a flow's history.
@@ -320,6 +360,7 @@ impl Default for ReportPolicy {
         ReportPolicy {
             dead_letters: DeadLetters::Keep,
             keep_runs: Some(1000),
+            lines: ReportLines::All,
         }
     }
 }
@@ -329,6 +370,13 @@ impl ReportPolicy {
     #[must_use]
     pub fn dead_letters(mut self, keep: DeadLetters) -> Self {
         self.dead_letters = keep;
+        self
+    }
+
+    /// Sets which records have a line in the report.
+    #[must_use]
+    pub fn lines(mut self, lines: ReportLines) -> Self {
+        self.lines = lines;
         self
     }
 

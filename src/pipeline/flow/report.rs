@@ -101,6 +101,23 @@ impl Outcome {
             Outcome::Failed { .. } => "failed",
         }
     }
+
+    /// Whether the record failed without anyone knowing if the provider acted on it: an
+    /// earlier attempt that never recorded its outcome (held by
+    /// [`OnUnknown::Hold`](crate::OnUnknown::Hold)), or an answer that could not be read
+    /// after the provider may have taken the request. Such a record is neither resent nor
+    /// released; [`Flow::settle_unknown`](crate::Flow::settle_unknown) asks the provider.
+    ///
+    /// Known only while the report is in memory: the typed error is not serialized, so a
+    /// report read back from the history answers `false` (its counts keep the number).
+    pub fn is_unknown(&self) -> bool {
+        let Outcome::Failed { failure, .. } = self else {
+            return false;
+        };
+        failure.error().is_some_and(|e| {
+            matches!(e, DeliveryError::Unknown { .. }) || e.provider_may_have_acted()
+        })
+    }
 }
 
 /// The stage of a flow at which a record failed.
@@ -317,6 +334,31 @@ pub struct Counts {
     pub delivered: usize,
     /// Records that failed.
     pub failed: usize,
+    /// Of the failed records, those whose outcome is not known
+    /// ([`Outcome::is_unknown`]): they need settling, not a replay.
+    #[serde(default)]
+    pub unknown: usize,
+}
+
+/// How long records took, over every record of a run (skipped and duplicate ones
+/// included), by the flow's clock.
+///
+/// The percentiles are exact up to a second and within a factor of two above (a run's
+/// timings are kept in a fixed-size histogram, so a run of a million records costs no more
+/// memory than a run of ten).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Timings {
+    /// The median record's time, in milliseconds.
+    pub p50_ms: u64,
+    /// The 90th percentile.
+    pub p90_ms: u64,
+    /// The 99th percentile.
+    pub p99_ms: u64,
+    /// The slowest record's time.
+    pub max_ms: u64,
+    /// All records' times added up (with several in flight, more than the run's duration).
+    pub total_ms: u64,
 }
 
 /// What a run did: the execution history of a flow, one line per record.
@@ -346,8 +388,15 @@ pub struct RunReport {
     pub duration_ms: u64,
     /// Records per outcome.
     pub counts: Counts,
-    /// One line per record, in the order the records came in.
+    /// How long records took.
+    #[serde(default)]
+    pub timings: Timings,
+    /// One line per record, in the order the records came in; only the failed ones when
+    /// [`lines`](RunReport::lines) is [`ReportLines::Failed`](crate::ReportLines::Failed).
     pub records: Vec<RecordOutcome>,
+    /// Which records have a line in [`records`](RunReport::records).
+    #[serde(default, skip_serializing_if = "crate::ReportLines::is_all")]
+    pub lines: crate::ReportLines,
     /// Problems that did not change any record's outcome (a report or cursor the store
     /// could not save).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -359,34 +408,18 @@ pub struct RunReport {
 }
 
 impl RunReport {
+    /// The report of every line of a run, in input order.
     pub(crate) fn new(
         flow_id: &str,
         started_at: DateTime<Utc>,
         finished_at: DateTime<Utc>,
         records: Vec<RecordOutcome>,
     ) -> Self {
-        let mut counts = Counts {
-            received: records.len(),
-            ..Counts::default()
-        };
-        for line in &records {
-            match line.outcome {
-                Outcome::Skipped { .. } => counts.skipped += 1,
-                Outcome::Duplicate { .. } => counts.duplicate += 1,
-                Outcome::Delivered { .. } => counts.delivered += 1,
-                Outcome::Failed { .. } => counts.failed += 1,
-            }
+        let mut tally = super::tally::Tally::new(crate::ReportLines::All);
+        for (index, line) in records.into_iter().enumerate() {
+            tally.add(index, line);
         }
-        RunReport {
-            flow_id: flow_id.to_owned(),
-            started_at,
-            finished_at,
-            duration_ms: millis(finished_at - started_at),
-            counts,
-            records,
-            warnings: Vec::new(),
-            dry_run: false,
-        }
+        tally.into_report(flow_id, started_at, finished_at)
     }
 
     /// The records that failed, ready to be stored and processed again.
@@ -459,6 +492,9 @@ impl std::fmt::Display for RunReport {
             c.failed,
             human_duration(self.duration_ms),
         )?;
+        if c.unknown > 0 {
+            write!(f, " ({} of the failed with an unknown outcome)", c.unknown)?;
+        }
         if self.dry_run {
             f.write_str(" (dry run: nothing sent)")?;
         }

@@ -173,7 +173,8 @@ async fn every_record_ends_in_one_outcome_in_input_order() {
             skipped: 1,
             duplicate: 1,
             delivered: 1,
-            failed: 2
+            failed: 2,
+            unknown: 0
         }
     );
     let stages: Vec<_> = report
