@@ -13,6 +13,13 @@
 //! cargo bench --features whatsapp,reqwest --bench delivery
 //! ```
 //!
+//! Before the rounds, one streaming run (`Flow::process_stream`) sends 1,000,000 records
+//! (`HUBFLOW_BENCH_STREAM` sets another number; 0 skips it) made as the run reads them, to
+//! the same stand-in, 64 in flight, and prints the process's peak resident memory
+//! (`VmHWM`) before and after it. Its claims go to a store that answers every claim as new
+//! and keeps nothing: the memory of a million claims is the store's (`MemoryStore` holds
+//! every key in memory, `SqliteStore` and `PgStore` on disk), and this measures the flow's.
+//!
 //! The bare side is what a hand-written client does per send: build the body as JSON,
 //! serialize it, post it with the bearer token, read the answer and parse it to find the
 //! message id. The stand-in answers at once, as Graph does, with `contacts` and `messages`.
@@ -22,14 +29,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
 use axum::body::Bytes;
 use axum::routing::post;
 use axum::Router;
+use chrono::{DateTime, Utc};
 use criterion::{Criterion, SamplingMode, Throughput};
 use futures_util::stream::{self, StreamExt};
 use hubflow::http::ReqwestClient;
 use hubflow::whatsapp::{MessageKind, WhatsAppConnection, WhatsAppTarget};
-use hubflow::{Context, DeliveryPolicy, FieldMap, Flow, MemoryStore, Record, TokioClock};
+use hubflow::{
+    Claim, ClaimStore, Context, DeliveryPolicy, FieldMap, Flow, MemoryStore, Receipt, Record,
+    StoreError, TokioClock,
+};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 
@@ -158,6 +170,82 @@ async fn flow_round(flow: &Flow, client: &ReqwestClient, round: u64) -> Duration
     elapsed
 }
 
+/// Claims that are always new and completions that are dropped: a store of no size.
+struct NoClaims;
+
+#[async_trait]
+impl ClaimStore for NoClaims {
+    async fn claim(&self, _: &str, _: &str, _: DateTime<Utc>) -> Result<Claim, StoreError> {
+        Ok(Claim::Acquired)
+    }
+    async fn reclaim(
+        &self,
+        _: &str,
+        _: &str,
+        _: DateTime<Utc>,
+        _: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+    async fn complete(&self, _: &str, _: &str, _: &Receipt) -> Result<(), StoreError> {
+        Ok(())
+    }
+    async fn release(&self, _: &str, _: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+    async fn peek_claim(&self, _: &str, _: &str) -> Result<Option<Claim>, StoreError> {
+        Ok(None)
+    }
+}
+
+/// A line of `/proc/self/status` in kibibytes (`VmHWM`, `VmRSS`); `None` off Linux.
+fn status_kib(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn mib(kib: Option<u64>) -> String {
+    kib.map_or_else(
+        || "unavailable".to_owned(),
+        |kib| format!("{:.1} MiB", kib as f64 / 1024.0),
+    )
+}
+
+/// One streaming run of `n` records, made as the run reads them.
+async fn stream_run(base: &str, client: &ReqwestClient, n: u64) {
+    let flow = flow(base, 64);
+    let ctx = Context::new(client.clone(), TokioClock, MemoryStore::new()).with_claims(NoClaims);
+    let records = stream::iter(0..n).map(|n| {
+        Record::new(
+            format!("stream:{n}"),
+            "bench.work_order",
+            json!({"phone": phone(n), "name": "Jonas Campos", "folio": format!("OT-{n}")}),
+        )
+    });
+    let before = status_kib("VmHWM:");
+    let started = Instant::now();
+    let mut run = flow.process_stream(&ctx, records);
+    let mut lines = 0u64;
+    while run.next().await.is_some() {
+        lines += 1;
+    }
+    let report = run.finish().await;
+    let took = started.elapsed();
+    assert_eq!(report.counts.delivered as u64, n, "{:?}", report.counts);
+    assert_eq!(lines, n);
+    eprintln!(
+        "stream: {n} records through Flow::process_stream in {:.1} s ({:.0} sends/s); \
+         peak RSS {} before, {} after (p50 {} ms, p99 {} ms a record)",
+        took.as_secs_f64(),
+        n as f64 / took.as_secs_f64(),
+        mib(before),
+        mib(status_kib("VmHWM:")),
+        report.timings.p50_ms,
+        report.timings.p99_ms,
+    );
+}
+
 fn median(mut times: Vec<Duration>) -> Duration {
     times.sort();
     times.get(times.len() / 2).copied().unwrap_or_default()
@@ -182,6 +270,14 @@ fn main() {
         .build()
         .expect("a reqwest client");
     let hubflow_client = ReqwestClient::from_client(client.clone());
+    let streamed = std::env::var("HUBFLOW_BENCH_STREAM")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1_000_000);
+    if streamed > 0 {
+        // First, while the process's peak is still its start-up's.
+        runtime.block_on(stream_run(&base, &hubflow_client, streamed));
+    }
     let round = AtomicU64::new(0);
     let mut summary = Vec::new();
     {
@@ -225,9 +321,14 @@ fn main() {
                     }
                 });
             });
-            let bare = median(bare_times.into_inner().expect("not poisoned"));
-            let took = median(flow_times.into_inner().expect("not poisoned"));
-            summary.push((in_flight, rate(bare), rate(took)));
+            let (bare, took) = (
+                bare_times.into_inner().expect("not poisoned"),
+                flow_times.into_inner().expect("not poisoned"),
+            );
+            // Empty when a filter on the command line left this benchmark out.
+            if !took.is_empty() {
+                summary.push((in_flight, rate(median(bare)), rate(median(took))));
+            }
         }
         group.finish();
     }
