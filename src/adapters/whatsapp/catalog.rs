@@ -500,6 +500,6 @@ pub async fn preflight(
         .ok_or(PreflightError::NotATemplate)?;
     let check = send.template().ok_or(PreflightError::NotATemplate)?;
     let catalog = TemplateCatalog::load(ctx, send.connection(), ttl).await?;
-    catalog.check(send.body(), check.category.as_deref())?;
+    catalog.check(&send.body(), check.category.as_deref())?;
     Ok(catalog)
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use url::Url;
 
-use super::media::{pending_uploads, upload_pending, MediaProvider, PendingUpload};
+use super::media::{may_upload, pending_uploads, upload_pending, MediaProvider, PendingUpload};
 use super::{
     provider_error, MessageKind, OutgoingMessage, SendReceipt, TemplateCheck, SERVICE_WINDOW,
 };
@@ -500,7 +500,8 @@ pub struct WhatsAppSend {
     /// The checks of a template message.
     #[serde(skip_serializing_if = "Option::is_none")]
     template: Option<TemplateCheck>,
-    /// The message body, kept as a value so upload ids go in without re-reading bytes.
+    /// The message body, kept as a value so upload ids go in without re-reading bytes;
+    /// `Null` when no check reads it (see [`WhatsAppSend::body`]).
     #[serde(skip)]
     body: Value,
     /// The connection it is sent through (for the preflight's template list).
@@ -527,9 +528,15 @@ impl WhatsAppSend {
         self.template.as_ref()
     }
 
-    /// The message body as a value (what `message` carries as bytes).
-    pub(crate) fn body(&self) -> &Value {
-        &self.body
+    /// The message body as a value (what `message` carries as bytes): the one kept, or
+    /// read back from the bytes when none was (a template without files to upload).
+    pub(crate) fn body(&self) -> std::borrow::Cow<'_, Value> {
+        if self.body.is_null() {
+            if let Ok(body) = self.message.json_body() {
+                return std::borrow::Cow::Owned(body);
+            }
+        }
+        std::borrow::Cow::Borrowed(&self.body)
     }
 
     /// The connection the message is sent through.
@@ -649,8 +656,18 @@ impl Target for WhatsAppTarget {
         if self.callback_data {
             message.set_callback_data(record.key.clone());
         }
-        let body = serde_json::to_value(&message)
-            .map_err(|e| TargetError::InvalidPayload(e.to_string()))?;
+        // The bytes straight from the message: most sends (templates without files) need
+        // nothing else, so the JSON value of the body is built only for the checks that
+        // read it, a free-form message's window fallback and files to upload.
+        let bytes =
+            serde_json::to_vec(&message).map_err(|e| TargetError::InvalidPayload(e.to_string()))?;
+        let checks_window = !message.is_template() && self.outside_window != OutsideWindow::Send;
+        let body = if checks_window || may_upload(&bytes) {
+            serde_json::from_slice(&bytes)
+                .map_err(|e| TargetError::InvalidPayload(e.to_string()))?
+        } else {
+            Value::Null
+        };
         let uploads = pending_uploads(&body);
         if let (None, Some(upload)) = (&self.media, uploads.first()) {
             return Err(TargetError::field(
@@ -659,7 +676,7 @@ impl Target for WhatsAppTarget {
                  or give the target a MediaProvider (WhatsAppTarget::media)",
             ));
         }
-        let window = if message.is_template() || self.outside_window == OutsideWindow::Send {
+        let window = if !checks_window {
             None
         } else {
             Some(WindowCheck {
@@ -681,7 +698,8 @@ impl Target for WhatsAppTarget {
         };
         Ok(WhatsAppSend {
             uploads,
-            message: self.request(&body)?,
+            message: HttpRequest::new(crate::http::Method::Post, self.connection.messages_url())
+                .json_bytes(bytes),
             window,
             template,
             via: Via(Arc::clone(&self.connection)),

@@ -818,13 +818,20 @@ impl Flow {
         } else {
             outcome
         };
+        let duration_ms = report::millis(ctx.clock().now() - started);
+        let (key, kind, record) = if keep {
+            (record.key.clone(), record.kind.clone(), Some(record))
+        } else {
+            // The record is not kept: its key and kind move into the line.
+            (record.key, record.kind, None)
+        };
         RecordOutcome {
-            key: record.key.clone(),
-            kind: record.kind.clone(),
+            key,
+            kind,
             outcome,
-            duration_ms: report::millis(ctx.clock().now() - started),
+            duration_ms,
             warning,
-            record: keep.then_some(record),
+            record,
         }
     }
 

@@ -115,10 +115,25 @@ impl HttpRequest {
     }
 
     /// Sets the body to `body` as JSON, with its content type.
-    pub fn json<T: Serialize + ?Sized>(mut self, body: &T) -> Result<Self, serde_json::Error> {
-        self.body = Bytes::from(serde_json::to_vec(body)?);
+    pub fn json<T: Serialize + ?Sized>(self, body: &T) -> Result<Self, serde_json::Error> {
+        Ok(self.json_bytes(serde_json::to_vec(body)?))
+    }
+
+    /// Sets the body to JSON the caller serialized already, with its content type.
+    ///
+    /// ```
+    /// use hubflow::http::{HttpRequest, Method};
+    /// let body = serde_json::to_vec(&serde_json::json!({"to": "5511999991234"})).unwrap();
+    /// let request = HttpRequest::new(Method::Post, "https://api.example.com/send".parse().unwrap())
+    ///     .json_bytes(body);
+    /// assert_eq!(request.headers.get("content-type"), Some("application/json"));
+    /// assert_eq!(request.json_body().unwrap()["to"], "5511999991234");
+    /// ```
+    #[must_use]
+    pub fn json_bytes(mut self, body: impl Into<Bytes>) -> Self {
+        self.body = body.into();
         self.headers.insert("Content-Type", "application/json");
-        Ok(self)
+        self
     }
 
     /// Sets the body to `pairs`, form-encoded (`application/x-www-form-urlencoded`, as

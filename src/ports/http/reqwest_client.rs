@@ -226,11 +226,19 @@ impl HttpClient for ReqwestClient {
         let too_large = HttpError::BodyTooLarge {
             limit: self.max_response,
         };
-        if response
-            .content_length()
-            .is_some_and(|length| length > self.max_response)
-        {
-            return Err(too_large);
+        match response.content_length() {
+            Some(length) if length > self.max_response => return Err(too_large),
+            // An announced length within the limit: hyper stops at it, and a body of one
+            // chunk (most API answers) is handed over without a copy.
+            Some(_) => {
+                let body = response.bytes().await.map_err(error)?;
+                return Ok(HttpResponse {
+                    status,
+                    headers,
+                    body,
+                });
+            }
+            None => {}
         }
         let mut body = bytes::BytesMut::new();
         while let Some(chunk) = response.chunk().await.map_err(error)? {

@@ -54,5 +54,5 @@ pub use save::{
 pub use upload::{upload, upload_request, DirectoryMedia, MediaFile, MediaProvider, MemoryMedia};
 
 pub(crate) use upload::{
-    pending_upload_object, pending_uploads, upload_pending, PendingUpload, UPLOAD_KEY,
+    may_upload, pending_upload_object, pending_uploads, upload_pending, PendingUpload, UPLOAD_KEY,
 };

@@ -377,6 +377,17 @@ pub(crate) fn media_error(error: SendError) -> MediaError {
 
 pub(crate) const UPLOAD_KEY: &str = "upload";
 
+/// `"upload":`, the [`UPLOAD_KEY`] key as serde_json writes it.
+const UPLOAD_PATTERN: &[u8] = b"\"upload\":";
+
+/// Whether a message serialized as JSON may name a file to upload: it has an
+/// [`UPLOAD_KEY`] key. A string cannot hold the pattern (its quotes would be escaped), so
+/// `false` is sure; `true` sends the body to [`pending_uploads`] to find out.
+pub(crate) fn may_upload(json: &[u8]) -> bool {
+    json.windows(UPLOAD_PATTERN.len())
+        .any(|window| window == UPLOAD_PATTERN)
+}
+
 /// A media object in a prepared send body that names a host file instead of an `id`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub(crate) struct PendingUpload {

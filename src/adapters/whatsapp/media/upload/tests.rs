@@ -128,3 +128,21 @@ fn a_missing_folder_is_unavailable_not_a_missing_file() {
         Err(MediaError::Unavailable { .. })
     ));
 }
+
+#[test]
+fn only_a_body_with_an_upload_key_may_upload() {
+    let pattern = format!("\"{UPLOAD_KEY}\":");
+    assert_eq!(super::UPLOAD_PATTERN, pattern.as_bytes());
+    let with_file = serde_json::to_vec(&json!({
+        "type": "document", "document": {UPLOAD_KEY: {"file": "a.pdf"}}
+    }))
+    .unwrap();
+    assert!(super::may_upload(&with_file));
+    // The word in a text, even quoted, is escaped: no upload.
+    let text = serde_json::to_vec(&json!({
+        "type": "text", "text": {"body": "see \"upload\": done"}
+    }))
+    .unwrap();
+    assert!(!super::may_upload(&text));
+    assert!(!super::may_upload(b""));
+}
