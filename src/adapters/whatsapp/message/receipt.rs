@@ -43,6 +43,57 @@ impl SendReceipt {
     /// assert!(SendReceipt::from_body(br#"{"success":true}"#).is_err());
     /// ```
     pub fn from_body(body: &[u8]) -> Result<SendReceipt, String> {
+        match Self::from_typed_body(body) {
+            Some(receipt) => Ok(receipt),
+            None => Self::from_value_body(body),
+        }
+    }
+
+    /// The answer as Meta sends it, read straight into borrowed fields; `None` for
+    /// anything else, which [`SendReceipt::from_value_body`] then reads to say what is
+    /// wrong (or to accept it: a contact that is not an object only lacks its fields).
+    fn from_typed_body(body: &[u8]) -> Option<SendReceipt> {
+        use std::borrow::Cow;
+        #[derive(Deserialize)]
+        struct Answer<'a> {
+            #[serde(borrow)]
+            messages: Vec<Fields<'a>>,
+            #[serde(borrow, default)]
+            contacts: Vec<Fields<'a>>,
+        }
+        #[derive(Deserialize)]
+        struct Fields<'a> {
+            #[serde(borrow, default)]
+            id: Option<Cow<'a, str>>,
+            #[serde(borrow, default)]
+            message_status: Option<Cow<'a, str>>,
+            #[serde(borrow, default)]
+            wa_id: Option<Cow<'a, str>>,
+            #[serde(borrow, default)]
+            user_id: Option<Cow<'a, str>>,
+            #[serde(borrow, default)]
+            input: Option<Cow<'a, str>>,
+        }
+        let answer: Answer<'_> = serde_json::from_slice(body).ok()?;
+        let message = answer.messages.into_iter().next()?;
+        let wamid = message.id.filter(|id| !id.trim().is_empty())?;
+        let contact = answer.contacts.into_iter().next();
+        let text = |value: Option<Cow<'_, str>>| value.filter(|s| !s.is_empty()).map(Cow::into_owned);
+        let (wa_id, user_id, input) = match contact {
+            Some(c) => (text(c.wa_id), text(c.user_id), text(c.input)),
+            None => (None, None, None),
+        };
+        Some(SendReceipt {
+            wamid: wamid.into_owned(),
+            wa_id,
+            user_id,
+            input,
+            message_status: text(message.message_status),
+        })
+    }
+
+    /// [`SendReceipt::from_body`] over a JSON value: slower, and says what is missing.
+    fn from_value_body(body: &[u8]) -> Result<SendReceipt, String> {
         let value: Value = serde_json::from_slice(body)
             .map_err(|e| format!("the send answer is not JSON ({e})"))?;
         let Some(answer) = value.as_object() else {

@@ -55,3 +55,37 @@ fn errors_say_what_is_missing() {
         );
     }
 }
+
+#[test]
+fn the_typed_reading_agrees_with_the_value_reading_on_every_shape() {
+    let bodies: &[&[u8]] = &[
+        br#"{"messaging_product":"whatsapp","contacts":[{"input":"+16505551234","wa_id":"16505551234"}],"messages":[{"id":"wamid.HBgL"}]}"#,
+        br#"{"messages":[{"id":"wamid.\u0041\"x","message_status":"accepted"}],"contacts":[{"input":"","wa_id":null,"user_id":"US.1"}]}"#,
+        br#"{"messages":[{"id":"wamid.1","extra":{"deep":[1,2]}}],"contacts":["not an object"]}"#,
+        br#"{"messages":[{"id":"wamid.1"},"second is no object"]}"#,
+        br#"{"messages":[{"id":"  "}]}"#,
+        br#"{"messages":[{"id":7}]}"#,
+        br#"{"messages":[]}"#,
+        br#"{"messages":{"id":"wamid.1"}}"#,
+        br#"{"contacts":[{"wa_id":"1"}]}"#,
+        br#"{"messages":[{"id":"wamid.1","message_status":5}],"contacts":[{"wa_id":["x"]}]}"#,
+        br#"{"messages":[{"id":"wamid.1"}],"messages":[{"id":"wamid.2"}]}"#,
+        br#"[{"messages":[{"id":"wamid.1"}]}]"#,
+        br#"{"messages":[{"id":"wamid.1"}]"#,
+        b"",
+    ];
+    for body in bodies {
+        assert_eq!(
+            SendReceipt::from_body(body),
+            SendReceipt::from_value_body(body),
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+    }
+    // The fast reading takes the common answer itself.
+    assert!(SendReceipt::from_typed_body(bodies[0]).is_some());
+    let escaped = SendReceipt::from_body(bodies[1]).unwrap();
+    assert_eq!(escaped.wamid, "wamid.A\"x");
+    assert_eq!(escaped.user_id.as_deref(), Some("US.1"));
+    assert_eq!((escaped.wa_id, escaped.input), (None, None));
+}
