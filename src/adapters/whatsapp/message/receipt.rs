@@ -78,7 +78,8 @@ impl SendReceipt {
         let message = answer.messages.into_iter().next()?;
         let wamid = message.id.filter(|id| !id.trim().is_empty())?;
         let contact = answer.contacts.into_iter().next();
-        let text = |value: Option<Cow<'_, str>>| value.filter(|s| !s.is_empty()).map(Cow::into_owned);
+        let text =
+            |value: Option<Cow<'_, str>>| value.filter(|s| !s.is_empty()).map(Cow::into_owned);
         let (wa_id, user_id, input) = match contact {
             Some(c) => (text(c.wa_id), text(c.user_id), text(c.input)),
             None => (None, None, None),
