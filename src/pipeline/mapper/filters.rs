@@ -263,13 +263,23 @@ pub(super) fn date(value: Value, format: Value, rest: Rest<Value>) -> Result<Str
         value: quote(&value),
         reason,
     })?;
+    format_in(instant, &tz, &items)
+        .map_err(|_| misuse(format!("cannot format with {format:?}")).into())
+}
+
+/// `instant` written with strftime `items` in `tz`; an error when an item cannot be
+/// written (chrono reports that rather than panicking only through `write!`).
+pub(super) fn format_in(
+    instant: DateTime<Utc>,
+    tz: &Tz,
+    items: &[Item<'_>],
+) -> Result<String, fmt::Error> {
     let mut out = String::new();
     write!(
         out,
         "{}",
-        instant.with_timezone(&tz).format_with_items(items.iter())
-    )
-    .map_err(|_| misuse(format!("cannot format with {format:?}")))?;
+        instant.with_timezone(tz).format_with_items(items.iter())
+    )?;
     Ok(out)
 }
 
