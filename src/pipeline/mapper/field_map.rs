@@ -247,18 +247,22 @@ impl Compiled {
                     .map_err(|e| leaf.error(&e, record))?;
                 Value::String(rendered)
             }
-            Node::Array(items) => Value::Array(
-                items
-                    .iter()
-                    .map(|item| self.render(item, leaves))
-                    .collect::<Result<_, _>>()?,
-            ),
-            Node::Object(entries) => Value::Object(
-                entries
-                    .iter()
-                    .map(|(key, item)| Ok((key.clone(), self.render(item, leaves)?)))
-                    .collect::<Result<_, MapError>>()?,
-            ),
+            Node::Array(items) => {
+                // Sized up front: collecting `Result`s does not know the length.
+                let mut array = Vec::with_capacity(items.len());
+                for item in items {
+                    array.push(self.render(item, leaves)?);
+                }
+                Value::Array(array)
+            }
+            Node::Object(entries) => {
+                // One insert at a time: collecting would gather and sort the entries first.
+                let mut object = serde_json::Map::new();
+                for (key, item) in entries {
+                    object.insert(key.clone(), self.render(item, leaves)?);
+                }
+                Value::Object(object)
+            }
         })
     }
 
