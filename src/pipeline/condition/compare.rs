@@ -345,6 +345,33 @@ fn fold(s: &str, case_insensitive: bool) -> Cow<'_, str> {
     }
 }
 
+/// `x.to_lowercase() == y.to_lowercase()`, without making either string.
+pub(super) fn eq_ignoring_case(x: &str, y: &str) -> bool {
+    if x.is_ascii() && y.is_ascii() {
+        return x.eq_ignore_ascii_case(y);
+    }
+    cmp_ignoring_case(x, y) == Ordering::Equal
+}
+
+/// `x.to_lowercase().cmp(&y.to_lowercase())`, without making either string. Comparing
+/// the chars in order is comparing the strings: UTF-8 keeps the order of code points.
+pub(super) fn cmp_ignoring_case(x: &str, y: &str) -> Ordering {
+    if x.is_ascii() && y.is_ascii() {
+        return x
+            .bytes()
+            .map(|b| b.to_ascii_lowercase())
+            .cmp(y.bytes().map(|b| b.to_ascii_lowercase()));
+    }
+    // `str::to_lowercase` writes a capital sigma that ends a word as `ς`, where
+    // `char::to_lowercase` always gives `σ`: text with one takes the allocating way.
+    if x.contains('Σ') || y.contains('Σ') {
+        return x.to_lowercase().cmp(&y.to_lowercase());
+    }
+    x.chars()
+        .flat_map(char::to_lowercase)
+        .cmp(y.chars().flat_map(char::to_lowercase))
+}
+
 /// The text a text operator sees: strings as they are, numbers in their JSON form.
 fn text(value: &Value) -> Option<Cow<'_, str>> {
     match value {
@@ -388,7 +415,7 @@ pub(super) fn equal(a: &Value, b: &Value, ci: bool) -> bool {
             }
             match (parse_instant(x), parse_instant(y)) {
                 (Some(x), Some(y)) => x == y,
-                _ => ci && fold(x, true) == fold(y, true),
+                _ => ci && eq_ignoring_case(x, y),
             }
         }
         _ => a == b,
@@ -402,7 +429,8 @@ pub(super) fn order(a: &Value, b: &Value, ci: bool) -> Option<Ordering> {
     match (a, b) {
         (Value::String(x), Value::String(y)) => match (parse_instant(x), parse_instant(y)) {
             (Some(x), Some(y)) => Some(x.cmp(&y)),
-            _ => Some(fold(x, ci).cmp(&fold(y, ci))),
+            _ if ci => Some(cmp_ignoring_case(x, y)),
+            _ => Some(x.cmp(y)),
         },
         _ => None,
     }

@@ -9,9 +9,10 @@ use std::sync::Arc;
 use minijinja::{Environment, ErrorKind};
 use serde_json::Value;
 
+use super::direct::Direct;
 use super::env::{check_arguments, environment, filter_exists, syntax_error, unknown_filter};
 use super::filters::Failure;
-use super::scan::{filter_uses, path_uses, scan, FilterUse, PathUse};
+use super::scan::{filter_uses, path_uses, scan, simple, FilterUse, PathUse};
 use super::{MapError, Mapper};
 use crate::{pointer_token, Record, SpecErrors};
 
@@ -81,6 +82,8 @@ struct Leaf {
     filters: Vec<FilterUse>,
     /// Record paths the template reads, in source order, for naming a missing field.
     paths: Vec<PathUse>,
+    /// The leaf read straight from the record, when it is a field through constant filters.
+    direct: Option<Direct>,
 }
 
 impl fmt::Debug for FieldMap {
@@ -132,6 +135,11 @@ impl FieldMap {
             let regions = scan(&leaf.source);
             leaf.filters = filter_uses(&regions);
             leaf.paths = path_uses(&regions, &record_vars);
+            // A record variable of minijinja's own analysis, so never a global or a local.
+            leaf.direct = simple(&leaf.source)
+                .filter(|simple| record_vars.contains(simple.path[0]))
+                .as_ref()
+                .and_then(Direct::new);
             variables.extend(top);
             for used in &leaf.filters {
                 let known = *known_filters
@@ -172,29 +180,47 @@ impl FieldMap {
 
 impl Mapper for FieldMap {
     fn map(&self, record: &Record) -> Result<Value, MapError> {
-        let inner = &*self.inner;
-        // Only the variables the templates read are converted, once for all leaves, and
-        // without cloning the record's JSON.
-        let mut context: BTreeMap<&str, &Value> = BTreeMap::new();
-        if let Value::Object(data) = &record.data {
-            for name in &inner.variables {
-                if let Some(value) = data.get(name) {
-                    context.insert(name, value);
-                }
-            }
+        self.inner
+            .render(&self.inner.plan, &mut Leaves::new(record, true))
+    }
+}
+
+/// What rendering one record's leaves needs, shared by all of them.
+struct Leaves<'r> {
+    record: &'r Record,
+    /// Whether leaves with a direct form use it (the tests turn it off to compare).
+    direct: bool,
+    /// The template context, made the first time a leaf needs the template engine.
+    context: Option<minijinja::Value>,
+}
+
+impl<'r> Leaves<'r> {
+    fn new(record: &'r Record, direct: bool) -> Self {
+        Leaves {
+            record,
+            direct,
+            context: None,
         }
-        let context = minijinja::Value::from_serialize(&context);
-        inner.render(&inner.plan, &context, record)
+    }
+}
+
+#[cfg(test)]
+impl FieldMap {
+    /// [`Mapper::map`] with every leaf rendered by the template engine, none directly: what
+    /// the direct forms must agree with.
+    pub(super) fn map_templated(&self, record: &Record) -> Result<Value, MapError> {
+        self.inner
+            .render(&self.inner.plan, &mut Leaves::new(record, false))
+    }
+
+    /// Whether every template leaf has a direct form.
+    pub(super) fn is_direct(&self) -> bool {
+        self.inner.leaves.iter().all(|leaf| leaf.direct.is_some())
     }
 }
 
 impl Compiled {
-    fn render(
-        &self,
-        node: &Node,
-        context: &minijinja::Value,
-        record: &Record,
-    ) -> Result<Value, MapError> {
+    fn render(&self, node: &Node, leaves: &mut Leaves<'_>) -> Result<Value, MapError> {
         Ok(match node {
             Node::Literal(value) => value.clone(),
             Node::Template(index) => {
@@ -204,26 +230,54 @@ impl Compiled {
                         message: "field map plan out of sync".into(),
                     });
                 };
+                let direct = leaf
+                    .direct
+                    .as_ref()
+                    .filter(|_| leaves.direct)
+                    .and_then(|direct| direct.evaluate(&leaves.record.data));
+                if let Some(text) = direct {
+                    return Ok(Value::String(text));
+                }
+                let record = leaves.record;
+                let context = leaves.context.get_or_insert_with(|| self.context(record));
                 let rendered = self
                     .env
                     .get_template(&leaf.pointer)
-                    .and_then(|template| template.render(context))
+                    .and_then(|template| template.render(&*context))
                     .map_err(|e| leaf.error(&e, record))?;
                 Value::String(rendered)
             }
-            Node::Array(items) => Value::Array(
-                items
-                    .iter()
-                    .map(|item| self.render(item, context, record))
-                    .collect::<Result<_, _>>()?,
-            ),
-            Node::Object(entries) => Value::Object(
-                entries
-                    .iter()
-                    .map(|(key, item)| Ok((key.clone(), self.render(item, context, record)?)))
-                    .collect::<Result<_, MapError>>()?,
-            ),
+            Node::Array(items) => {
+                // Sized up front: collecting `Result`s does not know the length.
+                let mut array = Vec::with_capacity(items.len());
+                for item in items {
+                    array.push(self.render(item, leaves)?);
+                }
+                Value::Array(array)
+            }
+            Node::Object(entries) => {
+                // One insert at a time: collecting would gather and sort the entries first.
+                let mut object = serde_json::Map::new();
+                for (key, item) in entries {
+                    object.insert(key.clone(), self.render(item, leaves)?);
+                }
+                Value::Object(object)
+            }
         })
+    }
+
+    /// The template context of `record`: only the variables the templates read are
+    /// converted, once for all leaves, and without cloning the record's JSON.
+    fn context(&self, record: &Record) -> minijinja::Value {
+        let mut context: BTreeMap<&str, &Value> = BTreeMap::new();
+        if let Value::Object(data) = &record.data {
+            for name in &self.variables {
+                if let Some(value) = data.get(name) {
+                    context.insert(name, value);
+                }
+            }
+        }
+        minijinja::Value::from_serialize(&context)
     }
 }
 
@@ -241,6 +295,7 @@ fn plan(value: &Value, pointer: &mut String, leaves: &mut Vec<Leaf>) -> Node {
                 source: s.clone(),
                 filters: Vec::new(),
                 paths: Vec::new(),
+                direct: None,
             });
             return Node::Template(leaves.len() - 1);
         }

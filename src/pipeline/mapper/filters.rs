@@ -5,10 +5,10 @@
 //! wrong kinds become errors. Failures carry a [`Failure`] as the error source so that the
 //! mapper can turn them into the matching [`MapError`](super::MapError) variant.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 
-use chrono::format::{Item, StrftimeItems};
-use chrono::{DateTime, Utc};
+use chrono::format::{DelayedFormat, Fixed, Item, Numeric, StrftimeItems};
+use chrono::{DateTime, Offset, TimeZone, Utc};
 
 use crate::condition::parse_instant;
 use chrono_tz::Tz;
@@ -263,14 +263,56 @@ pub(super) fn date(value: Value, format: Value, rest: Rest<Value>) -> Result<Str
         value: quote(&value),
         reason,
     })?;
+    format_in(instant, &tz, &items)
+        .map_err(|_| misuse(format!("cannot format with {format:?}")).into())
+}
+
+/// `instant` written with strftime `items` in `tz`; an error when an item cannot be
+/// written (chrono reports that rather than panicking only through `write_to`).
+pub(super) fn format_in(
+    instant: DateTime<Utc>,
+    tz: &Tz,
+    items: &[Item<'_>],
+) -> Result<String, fmt::Error> {
     let mut out = String::new();
-    write!(
-        out,
-        "{}",
-        instant.with_timezone(&tz).format_with_items(items.iter())
-    )
-    .map_err(|_| misuse(format!("cannot format with {format:?}")))?;
+    let utc = instant.naive_utc();
+    let offset = tz.offset_from_utc_datetime(&utc).fix();
+    match utc.checked_add_offset(offset) {
+        // Given the zone, chrono first writes out its name for `%Z`; formats that show no
+        // offset skip that, and write the local date and time alone.
+        Some(local) if !items.iter().any(shows_offset) => {
+            DelayedFormat::new(Some(local.date()), Some(local.time()), items.iter())
+                .write_to(&mut out)?;
+        }
+        _ => instant
+            .with_timezone(tz)
+            .format_with_items(items.iter())
+            .write_to(&mut out)?,
+    }
     Ok(out)
+}
+
+/// Whether chrono needs the offset to write `item`: the zone's name and offset, whole
+/// RFC dates, unix seconds (of the local date and time), and whatever is not known here.
+fn shows_offset(item: &Item<'_>) -> bool {
+    match item {
+        Item::Literal(_) | Item::Space(_) | Item::OwnedLiteral(_) | Item::OwnedSpace(_) => false,
+        Item::Numeric(numeric, _) => matches!(numeric, Numeric::Timestamp | Numeric::Internal(_)),
+        Item::Fixed(fixed) => !matches!(
+            fixed,
+            Fixed::ShortMonthName
+                | Fixed::LongMonthName
+                | Fixed::ShortWeekdayName
+                | Fixed::LongWeekdayName
+                | Fixed::LowerAmPm
+                | Fixed::UpperAmPm
+                | Fixed::Nanosecond
+                | Fixed::Nanosecond3
+                | Fixed::Nanosecond6
+                | Fixed::Nanosecond9
+        ),
+        Item::Error => true,
+    }
 }
 
 /// The instant a value denotes: an instant string or unix seconds.

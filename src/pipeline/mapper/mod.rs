@@ -93,6 +93,7 @@
 //! template runs), and constant arguments hubflow can check: the `date` format and time
 //! zone and the `phone` country.
 
+mod direct;
 mod env;
 mod error;
 mod field_map;

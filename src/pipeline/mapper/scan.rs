@@ -291,8 +291,13 @@ pub(super) fn filter_uses(regions: &[Region<'_>]) -> Vec<FilterUse> {
 
 /// The arguments following a filter name when they are all literals.
 fn literal_args(tokens: &[Token<'_>]) -> Option<Vec<Literal>> {
+    literal_args_len(tokens).map(|(args, _)| args)
+}
+
+/// [`literal_args`] with the number of tokens they take (`0` without parentheses).
+fn literal_args_len(tokens: &[Token<'_>]) -> Option<(Vec<Literal>, usize)> {
     if !matches!(tokens.first().map(|t| &t.tok), Some(Tok::Punct("("))) {
-        return Some(Vec::new());
+        return Some((Vec::new(), 0));
     }
     let mut args = Vec::new();
     let mut i = 1;
@@ -301,7 +306,7 @@ fn literal_args(tokens: &[Token<'_>]) -> Option<Vec<Literal>> {
             tokens.get(i).map(|t| &t.tok),
             tokens.get(i + 1).map(|t| &t.tok),
         ) {
-            (Some(Tok::Punct(")")), _) if args.is_empty() => return Some(args),
+            (Some(Tok::Punct(")")), _) if args.is_empty() => return Some((args, i + 1)),
             (Some(Tok::Str(Some(s))), _) => (Literal::Str((*s).to_owned()), 1),
             (Some(Tok::Num(n)), _) => (n.parse().map_or(Literal::Other, Literal::Int), 1),
             (Some(Tok::Punct("-")), Some(Tok::Num(n))) => (
@@ -318,10 +323,63 @@ fn literal_args(tokens: &[Token<'_>]) -> Option<Vec<Literal>> {
         i += used;
         match tokens.get(i).map(|t| &t.tok) {
             Some(Tok::Punct(",")) => i += 1,
-            Some(Tok::Punct(")")) => return Some(args),
+            Some(Tok::Punct(")")) => return Some((args, i + 1)),
             _ => return None,
         }
     }
+}
+
+/// A template that is nothing but one `{{ … }}` reading a record path through attributes,
+/// then filters whose arguments are all literals: `{{ chat.phone }}`,
+/// `{{ at | date('%d/%m/%Y', 'America/Sao_Paulo') }}`, `{{ name | default('-') | upper }}`.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Simple<'s> {
+    /// The variable, then each attribute (ASCII identifiers only).
+    pub(super) path: Vec<&'s str>,
+    /// Each filter's name and literal arguments, in the order they apply.
+    pub(super) filters: Vec<(&'s str, Vec<Literal>)>,
+}
+
+/// The [`Simple`] form of `source`, if it has it. Anything else (text around the block,
+/// subscripts, calls, operators, tests, computed arguments) is `None`.
+pub(super) fn simple(source: &str) -> Option<Simple<'_>> {
+    let bytes = source.as_bytes();
+    if !source.starts_with("{{") || !source.ends_with("}}") {
+        return None;
+    }
+    let start = if matches!(bytes.get(2), Some(b'-' | b'+')) {
+        3
+    } else {
+        2
+    };
+    let (tokens, end) = lex_expression(source, start, false);
+    if end != source.len() {
+        return None;
+    }
+    let tok = |i: usize| tokens.get(i).map(|t| &t.tok);
+    let ascii_ident = |name: &str| {
+        name.starts_with(|c: char| c == '_' || c.is_ascii_alphabetic())
+            && name.bytes().all(|b| b == b'_' || b.is_ascii_alphanumeric())
+    };
+    let mut path = match tok(0) {
+        Some(Tok::Ident(name)) if ascii_ident(name) => vec![*name],
+        _ => return None,
+    };
+    let mut i = 1;
+    while let (Some(Tok::Punct(".")), Some(Tok::Ident(attr))) = (tok(i), tok(i + 1)) {
+        if !ascii_ident(attr) {
+            return None;
+        }
+        path.push(*attr);
+        i += 2;
+    }
+    let mut filters = Vec::new();
+    while let (Some(Tok::Punct("|")), Some(Tok::Ident(name))) = (tok(i), tok(i + 1)) {
+        let (args, used) = literal_args_len(tokens.get(i + 2..)?)?;
+        filters.push((*name, args));
+        i += 2 + used;
+    }
+    (i == tokens.len()).then_some(Simple { path, filters })
 }
 
 /// Record paths read by the template: each use of a record variable with the attribute

@@ -669,7 +669,7 @@ fn closures_and_passthrough_are_mappers() {
     assert_eq!(Passthrough.map(&record(data.clone())).unwrap(), data);
 }
 
-fn arbitrary_json() -> impl Strategy<Value = Value> {
+pub(super) fn arbitrary_json() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::from),

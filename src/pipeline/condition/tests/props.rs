@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use proptest::prelude::*;
 
 use super::*;
-use crate::pipeline::condition::compare::{equal, order};
+use crate::pipeline::condition::compare::{cmp_ignoring_case, eq_ignoring_case, equal, order};
 
 fn key() -> impl Strategy<Value = String> {
     prop_oneof!["[ab]", "[0-2]", Just("a.b".to_owned()), Just(String::new())]
@@ -194,4 +194,25 @@ proptest! {
     fn parse_instant_never_panics(s in "[0-9T:+ .Z-]{0,30}") {
         let _ = parse_instant(&s);
     }
+
+    #[test]
+    fn case_folding_without_allocating_agrees_with_to_lowercase(
+        x in text_with_cases(),
+        y in text_with_cases(),
+    ) {
+        let (lx, ly) = (x.to_lowercase(), y.to_lowercase());
+        prop_assert_eq!(cmp_ignoring_case(&x, &y), lx.cmp(&ly), "{:?} {:?}", x, y);
+        prop_assert_eq!(eq_ignoring_case(&x, &y), lx == ly, "{:?} {:?}", x, y);
+        // A string and its own upper- or lowercase form are equal ignoring case, unless
+        // lowercasing is not idempotent on it (as for `İ`).
+        let upper = x.to_uppercase();
+        prop_assert_eq!(eq_ignoring_case(&x, &upper), lx == upper.to_lowercase());
+        prop_assert!(eq_ignoring_case(&x, &lx) == (lx == lx.to_lowercase()));
+    }
+}
+
+/// Text where case folding is tricky: ASCII, accents, the final sigma, characters whose
+/// lowercase is longer (`İ`) or titlecase (`ǅ`), and other scripts.
+fn text_with_cases() -> impl Strategy<Value = String> {
+    prop_oneof!["[a-zA-Z ]{0,8}", "[aAéÉçÇσςΣİiıIǅǆǄßẞ ]{0,8}", "\\PC{0,6}",]
 }

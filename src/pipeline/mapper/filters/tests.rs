@@ -48,3 +48,35 @@ fn strftime_rejects_bad_specifiers() {
     assert!(strftime("%").is_err());
     assert!(strftime("%Y-%").is_err());
 }
+
+proptest::proptest! {
+    /// Writing the local time without the zone's name gives what chrono's own formatting
+    /// of the zoned instant gives, for every kind of item.
+    #[test]
+    fn format_in_writes_what_chrono_writes(
+        secs in -62_000_000_000i64..253_000_000_000,
+        nanos in 0u32..1_000_000_000,
+        zone in proptest::sample::select(vec![
+            "UTC", "America/Sao_Paulo", "America/Santiago", "Europe/Madrid", "Asia/Kolkata",
+            "Pacific/Chatham", "America/St_Johns",
+        ]),
+        format in proptest::sample::select(vec![
+            "%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M:%S%.f", "%a %b %e %I:%M %p %P", "%A, %B %-d %y",
+            "%j %U %W %G %V %u %w %C %q", "%H:%M:%S%.3f%.6f%.9f%3f", "%z %:z %Z %s", "%+", "%c",
+            "%F %T %R %D %x %X %r", "%::z %:::z %#z", "%% %t %n",
+        ]),
+    ) {
+        let Some(instant) = DateTime::from_timestamp(secs, nanos) else {
+            return Ok(());
+        };
+        let tz = time_zone(zone).unwrap();
+        let items = strftime(format).unwrap();
+        let mut chrono = String::new();
+        let written = instant
+            .with_timezone(&tz)
+            .format_with_items(items.iter())
+            .write_to(&mut chrono)
+            .map(|()| chrono);
+        proptest::prop_assert_eq!(format_in(instant, &tz, &items), written);
+    }
+}
