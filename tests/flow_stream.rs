@@ -27,7 +27,7 @@ fn target() -> HttpTarget {
 /// Records `0..n`; those whose number is a multiple of 7 have no phone, which the mapping
 /// needs, so they fail at `map`.
 fn row(i: usize) -> Record {
-    let data = if i % 7 == 0 {
+    let data = if i.is_multiple_of(7) {
         json!({"n": i})
     } else {
         json!({"n": i, "phone": format!("+55 11 9{i:08}")})
@@ -73,7 +73,7 @@ async fn a_stream_yields_every_line_and_reports_counts_timings_and_the_failures_
             1_000,
             "one line per record (claim_batch {batch})"
         );
-        let failed = (0..1_000).filter(|i| i % 7 == 0).count();
+        let failed = (0..1_000usize).filter(|i| i.is_multiple_of(7)).count();
         assert_eq!(report.counts.failed, failed);
         assert_eq!(report.counts.delivered, 1_000 - failed);
         assert_eq!(report.counts.unknown, 0);
@@ -82,8 +82,8 @@ async fn a_stream_yields_every_line_and_reports_counts_timings_and_the_failures_
         assert_eq!(report.lines, ReportLines::Failed);
         assert_eq!(report.records.len(), failed);
         let kept: Vec<&str> = report.records.iter().map(|l| l.key.as_str()).collect();
-        let expected: Vec<String> = (0..1_000)
-            .filter(|i| i % 7 == 0)
+        let expected: Vec<String> = (0..1_000usize)
+            .filter(|i| i.is_multiple_of(7))
             .map(|i| format!("row:{i}"))
             .collect();
         assert_eq!(kept, expected);
