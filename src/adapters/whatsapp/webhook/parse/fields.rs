@@ -87,7 +87,7 @@ impl Change<'_> {
                 phone_number_id: cx.phone_number_id.clone(),
                 display_phone_number: cx.display_phone_number.clone(),
                 error: read_error(error, &path)?,
-                raw: error.clone(),
+                raw: super::RawJson::from_value(error),
             }));
         }
         Ok(())
