@@ -621,36 +621,47 @@ impl InboundMessage {
 
     fn record_of(&self, kind: &str) -> Record {
         let contact = self.contact.as_ref();
-        let contact_field = |f: fn(&Contact) -> &Option<String>| {
-            contact
-                .and_then(|c| f(c).clone())
-                .map_or(Value::Null, Value::String)
-        };
-        let data = json!({
-            "waba_id": self.waba_id,
-            "phone_number_id": self.phone_number_id,
-            "display_phone_number": self.display_phone_number,
-            "id": self.id,
-            "from": self.from,
-            "from_user_id": self.from_user_id,
-            "timestamp": rfc3339(self.timestamp),
-            "type": self.kind.as_str(),
-            "text": self.text(),
-            "reply_id": self.reply_id(),
-            "context_id": self.context.as_ref().and_then(|c| c.id.as_deref()),
-            "context_from": self.context.as_ref().and_then(|c| c.from.as_deref()),
-            "media_id": self.content.media.as_ref().map(|m| m.id.as_str()),
-            "original_message_id": self.original_message_id(),
-            "flow_response": self.flow_response(),
-            "contact": {
-                "name": contact_field(|c| &c.name),
-                "wa_id": contact_field(|c| &c.wa_id),
-                "user_id": contact_field(|c| &c.user_id),
-                "username": contact_field(|c| &c.username),
-                "country_code": contact_field(|c| &c.country_code),
-            },
-            "message": self.raw.to_value(),
-        });
+        let contact_field =
+            |f: fn(&Contact) -> &Option<String>| Value::from(contact.and_then(|c| f(c).clone()));
+        let number = number_fields(
+            &self.waba_id,
+            &self.phone_number_id,
+            &self.display_phone_number,
+        );
+        let data = object(number.into_iter().chain([
+            ("id", self.id.as_str().into()),
+            ("from", self.from.as_str().into()),
+            ("from_user_id", self.from_user_id.as_deref().into()),
+            ("timestamp", rfc3339(self.timestamp).into()),
+            ("type", self.kind.as_str().into()),
+            ("text", self.text().into()),
+            ("reply_id", self.reply_id().into()),
+            (
+                "context_id",
+                self.context.as_ref().and_then(|c| c.id.as_deref()).into(),
+            ),
+            (
+                "context_from",
+                self.context.as_ref().and_then(|c| c.from.as_deref()).into(),
+            ),
+            (
+                "media_id",
+                self.content.media.as_ref().map(|m| m.id.as_str()).into(),
+            ),
+            ("original_message_id", self.original_message_id().into()),
+            ("flow_response", self.flow_response().into()),
+            (
+                "contact",
+                object([
+                    ("name", contact_field(|c| &c.name)),
+                    ("wa_id", contact_field(|c| &c.wa_id)),
+                    ("user_id", contact_field(|c| &c.user_id)),
+                    ("username", contact_field(|c| &c.username)),
+                    ("country_code", contact_field(|c| &c.country_code)),
+                ]),
+            ),
+            ("message", self.raw.to_value()),
+        ]));
         Record::new(self.id.clone(), kind, data).occurred_at(self.timestamp)
     }
 }
@@ -700,21 +711,35 @@ impl StatusUpdate {
     /// The record: kind `whatsapp.status`, key `<wamid>:<status>`.
     pub fn to_record(&self) -> Record {
         let raw = self.raw.to_value();
-        let data = json!({
-            "waba_id": self.waba_id,
-            "phone_number_id": self.phone_number_id,
-            "display_phone_number": self.display_phone_number,
-            "id": self.id,
-            "status": self.status.as_str(),
-            "timestamp": rfc3339(self.timestamp),
-            "recipient_id": self.recipient_id,
-            "recipient_user_id": self.recipient_user_id,
-            "biz_opaque_callback_data": self.biz_opaque_callback_data,
-            "errors": self.errors,
-            "pricing": raw.get("pricing").cloned().unwrap_or(Value::Null),
-            "conversation": raw.get("conversation").cloned().unwrap_or(Value::Null),
-            "raw": raw,
-        });
+        let number = number_fields(
+            &self.waba_id,
+            &self.phone_number_id,
+            &self.display_phone_number,
+        );
+        let data = object(number.into_iter().chain([
+            ("id", self.id.as_str().into()),
+            ("status", self.status.as_str().into()),
+            ("timestamp", rfc3339(self.timestamp).into()),
+            ("recipient_id", self.recipient_id.as_deref().into()),
+            (
+                "recipient_user_id",
+                self.recipient_user_id.as_deref().into(),
+            ),
+            (
+                "biz_opaque_callback_data",
+                self.biz_opaque_callback_data.as_deref().into(),
+            ),
+            ("errors", json!(self.errors)),
+            (
+                "pricing",
+                raw.get("pricing").cloned().unwrap_or(Value::Null),
+            ),
+            (
+                "conversation",
+                raw.get("conversation").cloned().unwrap_or(Value::Null),
+            ),
+            ("raw", raw),
+        ]));
         Record::new(
             format!("{}:{}", self.id, self.status.as_str()),
             KIND_STATUS,
@@ -803,6 +828,29 @@ impl SystemError {
 pub(super) fn short_hash(value: &Value) -> String {
     let digest = Sha256::digest(value.to_string().as_bytes());
     hex::encode(&digest[..8])
+}
+
+/// A JSON object of owned values, moved in: `json!` would serialize each value again.
+fn object<'k>(fields: impl IntoIterator<Item = (&'k str, Value)>) -> Value {
+    Value::Object(
+        fields
+            .into_iter()
+            .map(|(key, value)| (key.to_owned(), value))
+            .collect(),
+    )
+}
+
+/// The record fields naming the business number an event came through.
+fn number_fields(
+    waba_id: &str,
+    phone_number_id: &str,
+    display_phone_number: &str,
+) -> [(&'static str, Value); 3] {
+    [
+        ("waba_id", waba_id.into()),
+        ("phone_number_id", phone_number_id.into()),
+        ("display_phone_number", display_phone_number.into()),
+    ]
 }
 
 pub(super) fn rfc3339(at: DateTime<Utc>) -> String {

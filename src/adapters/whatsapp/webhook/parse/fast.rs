@@ -19,10 +19,11 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{
-    matching_contact, read_change, Contact, Content, Conversation, DeliveryState, ErrorDetail,
-    InboundMessage, MessageContext, MessageType, Pricing, RawJson, Reading, StatusUpdate,
-    SystemError, WebhookEvent, WHATSAPP_OBJECT,
+    matching_contact, read_change, ChangeContext, Contact, Content, Conversation, DeliveryState,
+    ErrorDetail, InboundMessage, MessageContext, MessageType, Pricing, RawJson, Reading,
+    StatusUpdate, SystemError, WebhookEvent, WHATSAPP_OBJECT,
 };
+use crate::adapters::whatsapp::webhook::groups::GroupEvent;
 use crate::adapters::whatsapp::webhook::model::MediaRef;
 
 /// Reads `body`, or `None` when the walker must (see the module docs).
@@ -38,6 +39,9 @@ pub(super) fn read(body: &[u8]) -> Option<Reading> {
         return None;
     }
     let mut reading = Reading::default();
+    reading
+        .events
+        .reserve(spans.iter().flatten().map(ChangeSpans::items).sum());
     for (i, (Obj(entry), entry_spans)) in entries.into_iter().zip(spans).enumerate() {
         let waba_id = entry.id?.0;
         let time = entry.time.map(|t| t.0);
@@ -50,6 +54,8 @@ pub(super) fn read(body: &[u8]) -> Option<Reading> {
             let Obj(value) = change.value?;
             if field == "messages" {
                 messages(&waba_id, value, &span, text, &mut reading.events)?;
+            } else if GROUP_FIELDS.contains(&field.as_ref()) {
+                groups(&waba_id, &field, value, &span, text, &mut reading.events)?;
             } else {
                 // Fields other than `messages` are rare and small: the walker reads them.
                 let change: Value = serde_json::from_str(text.get(span.whole.clone())?).ok()?;
@@ -63,6 +69,84 @@ pub(super) fn read(body: &[u8]) -> Option<Reading> {
         }
     }
     Some(reading)
+}
+
+/// The fields whose changes are `value.groups[]`.
+const GROUP_FIELDS: [&str; 4] = [
+    "group_lifecycle_update",
+    "group_participants_update",
+    "group_settings_update",
+    "group_status_update",
+];
+
+/// The events of a group change, as the walker's `fields::groups` makes them.
+fn groups(
+    waba_id: &str,
+    field: &str,
+    value: ValueF<'_>,
+    spans: &ChangeSpans,
+    text: &str,
+    events: &mut Vec<WebhookEvent>,
+) -> Option<()> {
+    let metadata = value.metadata.map(|Obj(m)| m);
+    let number = |id: Option<Id>| id.map(|id| id.0).unwrap_or_default();
+    let (phone_number_id, display_phone_number) = match metadata {
+        Some(m) => (number(m.phone_number_id), number(m.display_phone_number)),
+        None => (String::new(), String::new()),
+    };
+    let participants = |list: Option<Vec<Obj<ParticipantF>>>| -> Vec<String> {
+        list.unwrap_or_default()
+            .into_iter()
+            .map(|Obj(p)| p.wa_id.or(p.input).map(|id| id.0).unwrap_or_default())
+            .collect()
+    };
+    for (Obj(g), span) in items(value.groups, &spans.groups)?
+        .into_iter()
+        .zip(&spans.groups)
+    {
+        events.push(WebhookEvent::Group(GroupEvent {
+            waba_id: waba_id.to_owned(),
+            phone_number_id: phone_number_id.clone(),
+            display_phone_number: display_phone_number.clone(),
+            field: field.to_owned(),
+            group_id: g.group_id?,
+            event: g.kind,
+            timestamp: g.timestamp?.0,
+            request_id: g.request_id,
+            subject: g.subject,
+            description: g.description,
+            added: participants(g.added_participants),
+            removed: participants(g.removed_participants),
+            errors: errors(g.errors)?,
+            raw: text.get(span.clone()).map(RawJson::from_text)?,
+        }));
+    }
+    let number = ChangeContext {
+        waba_id: waba_id.to_owned(),
+        phone_number_id,
+        display_phone_number,
+    };
+    system_errors(&number, value.errors, spans, text, events)
+}
+
+/// `value.errors[]` as system errors of the change's number.
+fn system_errors(
+    number: &ChangeContext,
+    list: Option<Vec<Obj<ErrorF>>>,
+    spans: &ChangeSpans,
+    text: &str,
+    events: &mut Vec<WebhookEvent>,
+) -> Option<()> {
+    for (Obj(e), span) in items(list, &spans.errors)?.into_iter().zip(&spans.errors) {
+        events.push(WebhookEvent::Error(SystemError {
+            waba_id: number.waba_id.clone(),
+            phone_number_id: number.phone_number_id.clone(),
+            display_phone_number: number.display_phone_number.clone(),
+            error: error(e)?,
+            raw: text.get(span.clone()).map(RawJson::from_text)?,
+        }));
+    }
+    Some(())
 }
 
 /// The events of a `messages` change, as the walker's `read_messages_value` makes them.
@@ -118,11 +202,14 @@ fn messages(
             to_user_id: None,
             timestamp: m.timestamp?.0,
             kind,
-            context: m.context.map(|Obj(c)| MessageContext {
-                from: c.from.map(|id| id.0),
-                id: c.id,
-                forwarded: c.forwarded.unwrap_or(false),
-                frequently_forwarded: c.frequently_forwarded.unwrap_or(false),
+            context: m.context.map(|context| {
+                let Obj(c) = *context;
+                MessageContext {
+                    from: c.from.map(|id| id.0),
+                    id: c.id,
+                    forwarded: c.forwarded.unwrap_or(false),
+                    frequently_forwarded: c.frequently_forwarded.unwrap_or(false),
+                }
             }),
             contact,
             errors: errors(m.errors)?,
@@ -172,19 +259,12 @@ fn messages(
         }));
     }
 
-    for (Obj(e), span) in items(value.errors, &spans.errors)?
-        .into_iter()
-        .zip(&spans.errors)
-    {
-        events.push(WebhookEvent::Error(SystemError {
-            waba_id: waba_id.to_owned(),
-            phone_number_id: phone_number_id.clone(),
-            display_phone_number: display_phone_number.clone(),
-            error: error(e)?,
-            raw: raw(span)?,
-        }));
-    }
-    Some(())
+    let number = ChangeContext {
+        waba_id: waba_id.to_owned(),
+        phone_number_id,
+        display_phone_number,
+    };
+    system_errors(&number, value.errors, spans, text, events)
 }
 
 /// The items of an optional array, when the scan found as many spans.
@@ -277,7 +357,7 @@ fn content<E: EditOf>(kind: &MessageType, m: &MessageF<'_, E>) -> Option<Content
 }
 
 /// The media object of a media message: `None` when the key is absent.
-fn media_slot<'m, E>(kind: &MessageType, m: &'m MessageF<'_, E>) -> Option<&'m Slot<MediaF>> {
+fn media_slot<'m, E>(kind: &MessageType, m: &'m MessageF<'_, E>) -> Option<&'m Slot<Box<MediaF>>> {
     let slot = match kind {
         MessageType::Image => &m.image,
         MessageType::Audio => &m.audio,
@@ -345,6 +425,15 @@ impl EditOf for Obj<EditF<'_>> {
     }
 }
 
+impl<T: EditOf> EditOf for Box<T> {
+    fn original_message_id(&self) -> Option<String> {
+        (**self).original_message_id()
+    }
+    fn text(&self) -> Option<String> {
+        (**self).text()
+    }
+}
+
 impl<T: EditOf> EditOf for Option<T> {
     fn original_message_id(&self) -> Option<String> {
         self.as_ref()?.original_message_id()
@@ -386,10 +475,31 @@ struct ValueF<'a> {
     metadata: Option<Obj<MetadataF>>,
     contacts: Option<Vec<Obj<ContactF>>>,
     #[serde(borrow)]
-    messages: Option<Vec<Obj<MessageF<'a, Option<Obj<EditF<'a>>>>>>>,
+    messages: Option<Vec<Obj<MessageF<'a, Option<Box<Obj<EditF<'a>>>>>>>>,
     #[serde(borrow)]
     statuses: Option<Vec<Obj<StatusF<'a>>>>,
     errors: Option<Vec<Obj<ErrorF>>>,
+    groups: Option<Vec<Obj<GroupF>>>,
+}
+
+#[derive(Deserialize)]
+struct GroupF {
+    group_id: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    timestamp: Option<Stamp>,
+    request_id: Option<String>,
+    subject: Option<String>,
+    description: Option<String>,
+    added_participants: Option<Vec<Obj<ParticipantF>>>,
+    removed_participants: Option<Vec<Obj<ParticipantF>>>,
+    errors: Option<Vec<Obj<ErrorF>>>,
+}
+
+#[derive(Deserialize)]
+struct ParticipantF {
+    wa_id: Option<Id>,
+    input: Option<Id>,
 }
 
 #[derive(Deserialize)]
@@ -422,25 +532,25 @@ struct MessageF<'a, E> {
     timestamp: Option<Stamp>,
     #[serde(rename = "type", borrow)]
     kind: Option<Cow<'a, str>>,
-    context: Option<Obj<ContextF>>,
+    context: Option<Box<Obj<ContextF>>>,
     errors: Option<Vec<Obj<ErrorF>>>,
     text: Option<Obj<TextF>>,
-    button: Option<Obj<ButtonF>>,
+    button: Option<Box<Obj<ButtonF>>>,
     #[serde(borrow)]
-    reaction: Option<Obj<ReactionF<'a>>>,
+    reaction: Option<Box<Obj<ReactionF<'a>>>>,
     #[serde(borrow)]
-    interactive: Option<Obj<InteractiveF<'a>>>,
+    interactive: Option<Box<Obj<InteractiveF<'a>>>>,
     #[serde(default)]
-    image: Slot<MediaF>,
+    image: Slot<Box<MediaF>>,
     #[serde(default)]
-    audio: Slot<MediaF>,
+    audio: Slot<Box<MediaF>>,
     #[serde(default)]
-    video: Slot<MediaF>,
+    video: Slot<Box<MediaF>>,
     #[serde(default)]
-    document: Slot<MediaF>,
+    document: Slot<Box<MediaF>>,
     #[serde(default)]
-    sticker: Slot<MediaF>,
-    revoke: Option<Obj<RevokeF>>,
+    sticker: Slot<Box<MediaF>>,
+    revoke: Option<Box<Obj<RevokeF>>>,
     #[serde(default)]
     edit: E,
 }
@@ -711,6 +821,14 @@ struct ChangeSpans {
     messages: Vec<Range<usize>>,
     statuses: Vec<Range<usize>>,
     errors: Vec<Range<usize>>,
+    groups: Vec<Range<usize>>,
+}
+
+impl ChangeSpans {
+    /// How many events the change gives at most.
+    fn items(&self) -> usize {
+        self.messages.len() + self.statuses.len() + self.errors.len() + self.groups.len()
+    }
 }
 
 /// The spans of every change, per entry, in body order. The body is JSON serde has just
@@ -733,6 +851,7 @@ fn scan(body: &[u8]) -> Option<Vec<Vec<ChangeSpans>>> {
                                 b"messages" => &mut spans.messages,
                                 b"statuses" => &mut spans.statuses,
                                 b"errors" => &mut spans.errors,
+                                b"groups" => &mut spans.groups,
                                 _ => return s.skip().map(drop),
                             };
                             s.array(|s| {

@@ -386,7 +386,7 @@ pub(super) fn groups(
             added: participants(group, "added_participants", &path)?,
             removed: participants(group, "removed_participants", &path)?,
             errors: read_errors(group, &path)?,
-            raw: item.clone(),
+            raw: super::RawJson::from_value(item),
         }));
     }
     change.system_errors(&cx, events)

@@ -152,6 +152,22 @@ fn edge_bodies() -> Vec<(String, Vec<u8>)> {
             ]}]}"#.to_vec(),
         ),
         (
+            "groups",
+            br#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"group_participants_update","value":{
+                "metadata":{"phone_number_id":1065},
+                "groups":[{"group_id":"g1","type":"group_participants_add","timestamp":1,"added_participants":[{"input":"+5511"},{"wa_id":5522,"input":"x"}],"errors":[{"code":"1"}]},
+                          {"group_id":"g2","timestamp":"2","removed_participants":[]}],
+                "errors":[{"code":131000}]}}]}]}"#.to_vec(),
+        ),
+        (
+            "group without timestamp",
+            br#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"group_status_update","value":{"groups":[{"group_id":"g"}]}}]}]}"#.to_vec(),
+        ),
+        (
+            "group participant a string",
+            br#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"group_status_update","value":{"groups":[{"group_id":"g","timestamp":"1","added_participants":["5511"]}]}}]}]}"#.to_vec(),
+        ),
+        (
             "two entries, value before field, spacing",
             b"{ \"entry\" : [ { \"changes\" : [ { \"value\" : { \"messages\" : [ { \"timestamp\" : \"1\" , \"id\" : \"wamid.X\" } ] , \"metadata\" : { \"phone_number_id\" : 1 } } , \"field\" : \"messages\" } ] , \"id\" : 7 } , { \"id\" : \"2\" } ] , \"object\" : \"whatsapp_business_account\" }".to_vec(),
         ),
@@ -225,6 +241,8 @@ fn at_the_edges_the_fast_reader_declines_or_agrees() {
         "status billable a string",
         "contact profile an array",
         "metadata missing",
+        "group without timestamp",
+        "group participant a string",
         "not whatsapp",
         "not json",
         "an array",
@@ -248,6 +266,7 @@ fn at_the_edges_the_fast_reader_declines_or_agrees() {
         "system errors",
         "contacts by user id",
         "other fields, one of them bad",
+        "groups",
         "two entries, value before field, spacing",
     ] {
         assert!(!declined.iter().any(|d| d == taken), "{taken} is read fast");
