@@ -475,7 +475,7 @@ struct ValueF<'a> {
     metadata: Option<Obj<MetadataF>>,
     contacts: Option<Vec<Obj<ContactF>>>,
     #[serde(borrow)]
-    messages: Option<Vec<Obj<MessageF<'a, Option<Box<Obj<EditF<'a>>>>>>>>,
+    messages: Option<Vec<Obj<TopMessageF<'a>>>>,
     #[serde(borrow)]
     statuses: Option<Vec<Obj<StatusF<'a>>>>,
     errors: Option<Vec<Obj<ErrorF>>>,
@@ -521,6 +521,9 @@ struct ProfileF {
     username: Option<String>,
     country_code: Option<String>,
 }
+
+/// A message of `value.messages[]`, with its edit.
+type TopMessageF<'a> = MessageF<'a, Option<Box<Obj<EditF<'a>>>>>;
 
 /// A message, and (with `E = IgnoredAny`) the message inside an edit.
 #[derive(Deserialize)]
@@ -899,12 +902,42 @@ impl Scanner<'_> {
             let k = memchr::memchr2(b'"', b'\\', self.body.get(self.at..)?)?;
             self.at += k;
             if self.peek()? == b'\\' {
-                self.at += 2;
+                self.escape()?;
             } else {
                 let text = start..self.at;
                 self.at += 1;
                 return Some(text);
             }
+        }
+    }
+
+    /// Past an escape, at its backslash. serde checks the escapes of the strings it reads,
+    /// not of those it skips (unknown fields), where the walker's `Value` would refuse a
+    /// lone surrogate (`\ud800`): such a body is the walker's.
+    fn escape(&mut self) -> Option<()> {
+        if self.body.get(self.at + 1) != Some(&b'u') {
+            self.at += 2;
+            return Some(());
+        }
+        let unit = |at: usize| -> Option<u16> {
+            let hex = std::str::from_utf8(self.body.get(at..at + 4)?).ok()?;
+            u16::from_str_radix(hex, 16).ok()
+        };
+        let first = unit(self.at + 2)?;
+        self.at += 6;
+        match first {
+            0xD800..=0xDBFF => {
+                if self.body.get(self.at..self.at + 2) != Some(b"\\u") {
+                    return None;
+                }
+                if !(0xDC00..=0xDFFF).contains(&unit(self.at + 2)?) {
+                    return None;
+                }
+                self.at += 6;
+                Some(())
+            }
+            0xDC00..=0xDFFF => None,
+            _ => Some(()),
         }
     }
 

@@ -102,6 +102,9 @@ fn edge_bodies() -> Vec<(String, Vec<u8>)> {
         ("errors with a string code", message(r#""type":"unsupported","errors":[{"code":"131051","title":"t","error_data":{"details":"d"}}]"#)),
         ("error code fractional", message(r#""type":"unsupported","errors":[{"code":1.5}]"#)),
         ("duplicate key", message(r#""type":"text","type":"image""#)),
+        ("emoji as a surrogate pair", message(r#""type":"text","text":{"body":"\ud83d\udc4d"},"shiny":"\ud83d\udc4d \u00e9""#)),
+        ("lone surrogate in an unknown field", message(r#""type":"text","shiny":"\ud800x""#)),
+        ("lone low surrogate in an unknown field", message(r#""type":"text","shiny":"\udc00""#)),
         ("escaped key", message(r#""type":"text","t\u0065xt":{"body":"x"}"#)),
         ("timestamp with spaces", body(r#""messages":[{"id":"wamid.B","timestamp":" 1749416383 "}]"#)),
         ("timestamp an integer", body(r#""messages":[{"id":"wamid.B","timestamp":1749416383}]"#)),
@@ -241,6 +244,8 @@ fn at_the_edges_the_fast_reader_declines_or_agrees() {
         "status billable a string",
         "contact profile an array",
         "metadata missing",
+        "lone surrogate in an unknown field",
+        "lone low surrogate in an unknown field",
         "group without timestamp",
         "group participant a string",
         "not whatsapp",
@@ -258,6 +263,7 @@ fn at_the_edges_the_fast_reader_declines_or_agrees() {
     // And the common shapes are read fast.
     for taken in [
         "text",
+        "emoji as a surrogate pair",
         "media null",
         "button_reply null, list_reply there",
         "flow answer",
