@@ -216,8 +216,8 @@ pub use calls::{CallEvent, CallStatus, KIND_CALL, KIND_CALL_STATUS};
 pub use groups::{GroupEvent, KIND_GROUP};
 pub use model::{
     Contact, Conversation, DeliveryState, ErrorDetail, InboundMessage, MediaRef, MessageContext,
-    MessageType, Pricing, StatusUpdate, SystemError, UnsupportedChange, WebhookEvent, KIND_ECHO,
-    KIND_ERROR, KIND_MESSAGE, KIND_STATUS, KIND_UNSUPPORTED,
+    MessageType, Pricing, RawJson, StatusUpdate, SystemError, UnsupportedChange, WebhookEvent,
+    KIND_ECHO, KIND_ERROR, KIND_MESSAGE, KIND_STATUS, KIND_UNSUPPORTED,
 };
 pub use sync::{ContactSync, HistoryChunk, HistoryThread, KIND_CONTACT_SYNC, KIND_HISTORY};
 

@@ -4,9 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::model::{rfc3339, ErrorDetail};
+use super::model::{rfc3339, ErrorDetail, RawJson};
 use crate::Record;
 
 /// Record kind of a group event.
@@ -43,7 +43,7 @@ pub struct GroupEvent {
     /// `errors[]` of a request that failed.
     pub errors: Vec<ErrorDetail>,
     /// The group object as received.
-    pub raw: Value,
+    pub raw: RawJson,
 }
 
 impl GroupEvent {
@@ -67,7 +67,7 @@ impl GroupEvent {
             "added": self.added,
             "removed": self.removed,
             "errors": self.errors,
-            "raw": self.raw,
+            "raw": self.raw.to_value(),
         });
         let at = self.timestamp.timestamp().to_string();
         let key = format!(

@@ -1,6 +1,7 @@
 //! The events a webhook body carries, and their records.
 
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Serialize, Serializer};
@@ -335,7 +336,7 @@ pub struct Contact {
     /// `profile.country_code` (`US`).
     pub country_code: Option<String>,
     /// The contact object as received.
-    pub raw: Value,
+    pub raw: RawJson,
 }
 
 /// An incoming message's `context`: what it replies to, or that it was forwarded.
@@ -428,7 +429,145 @@ pub struct InboundMessage {
     /// `errors[]` (an `unsupported` message says why here).
     pub errors: Vec<ErrorDetail>,
     /// The whole message object as received, unknown fields included.
-    pub raw: Value,
+    pub raw: RawJson,
+    /// What the accessors return, read with the message.
+    #[serde(skip)]
+    pub(super) content: Content,
+}
+
+/// The facts of a message's content the accessors of [`InboundMessage`] return, read once
+/// with the message (by the fast reader from its typed fields, by the walker from the
+/// `Value`), so an accessor neither parses nor walks the raw JSON.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(super) struct Content {
+    pub(super) text: Option<String>,
+    pub(super) reply_id: Option<String>,
+    pub(super) original_message_id: Option<String>,
+    /// `interactive.nfm_reply.response_json`, as the JSON text it is.
+    pub(super) flow_response: Option<String>,
+    pub(super) media: Option<MediaRef>,
+}
+
+impl Content {
+    /// The content facts of a message of type `kind` from its JSON object (the walker's way).
+    pub(super) fn of_value(kind: &MessageType, raw: &Value) -> Content {
+        let owned = |text: Option<&str>| text.map(str::to_owned);
+        let reply_id = match kind {
+            MessageType::Button => str_at(raw, &["button", "payload"]),
+            MessageType::Interactive => interactive_reply(raw)
+                .and_then(|r| str_at(r, &["id"]))
+                .or_else(|| str_at(raw, &["interactive", "call_permission_reply", "response"])),
+            _ => None,
+        };
+        let original_message_id = match kind {
+            MessageType::Edit => str_at(raw, &["edit", "original_message_id"]),
+            MessageType::Revoke => str_at(raw, &["revoke", "original_message_id"]),
+            MessageType::Reaction => str_at(raw, &["reaction", "message_id"]),
+            _ => None,
+        };
+        let media = if kind.is_media() {
+            raw.get(kind.as_str()).map(|media| {
+                let text = |key: &str| str_at(media, &[key]).map(str::to_owned);
+                let flag = |key: &str| media.get(key).and_then(Value::as_bool);
+                MediaRef {
+                    id: text("id").unwrap_or_default(),
+                    mime_type: text("mime_type"),
+                    sha256: text("sha256"),
+                    caption: text("caption"),
+                    filename: text("filename"),
+                    voice: flag("voice"),
+                    animated: flag("animated"),
+                    url: text("url"),
+                }
+            })
+        } else {
+            None
+        };
+        Content {
+            text: owned(text_of(kind, raw)),
+            reply_id: owned(reply_id),
+            original_message_id: owned(original_message_id),
+            flow_response: owned(str_at(raw, &["interactive", "nfm_reply", "response_json"])),
+            media,
+        }
+    }
+}
+
+/// A JSON value as received, kept as its text: the `raw` of messages, statuses, errors and
+/// contacts, with the fields this crate does not read.
+///
+/// Reading a webhook keeps the text instead of building a `serde_json::Value` for every
+/// event; [`to_value`](Self::to_value) builds one when wanted. Clones share the text.
+/// Two are equal when they hold the same JSON (`{"a": 1}` equals `{"a":1}`).
+///
+/// ```
+/// use hubflow::whatsapp::webhook::{parse, WebhookEvent};
+///
+/// let body = br#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{
+///     "metadata":{"phone_number_id":"1065"},
+///     "messages":[{"from":"5511","id":"wamid.A","timestamp":"1749416383","type":"poll","poll":{"votes":[2]}}]}}]}]}"#;
+/// let events = parse(body).unwrap();
+/// let WebhookEvent::Message(message) = &events[0] else { panic!("a message") };
+/// assert!(message.raw.get().contains(r#""poll":{"votes":[2]}"#));
+/// assert_eq!(message.raw.to_value()["poll"]["votes"][0], 2);
+/// ```
+#[derive(Clone)]
+pub struct RawJson(Arc<str>);
+
+impl RawJson {
+    /// Keeps `text`, which the caller has read as one JSON value.
+    pub(super) fn from_text(text: &str) -> Self {
+        RawJson(Arc::from(text))
+    }
+
+    /// Keeps a value the walker read, as its JSON text.
+    pub(super) fn from_value(value: &Value) -> Self {
+        RawJson(Arc::from(value.to_string()))
+    }
+
+    /// The JSON text, as it was in the body (escapes and spacing included).
+    pub fn get(&self) -> &str {
+        &self.0
+    }
+
+    /// The JSON as a `serde_json::Value`.
+    pub fn to_value(&self) -> Value {
+        // The text was read as one JSON value when it was kept, so this cannot fail; `Null`
+        // stands in for the impossible.
+        serde_json::from_str(&self.0).unwrap_or(Value::Null)
+    }
+}
+
+impl PartialEq for RawJson {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0 || self.to_value() == other.to_value()
+    }
+}
+
+impl fmt::Debug for RawJson {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("RawJson").field(&&*self.0).finish()
+    }
+}
+
+impl fmt::Display for RawJson {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `null`.
+impl Default for RawJson {
+    fn default() -> Self {
+        RawJson::from_text("null")
+    }
+}
+
+/// Serialized as the JSON it holds (not as a string of it).
+impl Serialize for RawJson {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_value().serialize(serializer)
+    }
 }
 
 impl InboundMessage {
@@ -437,63 +576,31 @@ impl InboundMessage {
     ///
     /// For an edit, the new text (or caption); for a Flow answer (`nfm_reply`), its `body`.
     pub fn text(&self) -> Option<&str> {
-        text_of(&self.kind, &self.raw)
+        self.content.text.as_deref()
     }
 
     /// The message an edit, a deletion (`revoke`) or a reaction is about:
     /// `edit.original_message_id`, `revoke.original_message_id` or `reaction.message_id`.
     pub fn original_message_id(&self) -> Option<&str> {
-        match &self.kind {
-            MessageType::Edit => str_at(&self.raw, &["edit", "original_message_id"]),
-            MessageType::Revoke => str_at(&self.raw, &["revoke", "original_message_id"]),
-            MessageType::Reaction => str_at(&self.raw, &["reaction", "message_id"]),
-            _ => None,
-        }
+        self.content.original_message_id.as_deref()
     }
 
     /// A Flow's answer (`interactive.nfm_reply.response_json`), parsed: the fields the
     /// user filled in, and the `flow_token` the Flow was sent with.
     pub fn flow_response(&self) -> Option<Value> {
-        let json = str_at(&self.raw, &["interactive", "nfm_reply", "response_json"])?;
-        serde_json::from_str(json).ok()
+        serde_json::from_str(self.content.flow_response.as_deref()?).ok()
     }
 
     /// The machine id of a tap: a template quick-reply's `button.payload`, an
     /// interactive `button_reply.id` / `list_reply.id`, a call-permission answer's
     /// `response` (`accept`, `reject`). Route answers on this, not on the visible text.
     pub fn reply_id(&self) -> Option<&str> {
-        match &self.kind {
-            MessageType::Button => str_at(&self.raw, &["button", "payload"]),
-            MessageType::Interactive => interactive_reply(&self.raw)
-                .and_then(|r| str_at(r, &["id"]))
-                .or_else(|| {
-                    str_at(
-                        &self.raw,
-                        &["interactive", "call_permission_reply", "response"],
-                    )
-                }),
-            _ => None,
-        }
+        self.content.reply_id.as_deref()
     }
 
     /// The media object of an image, audio, video, document or sticker message.
     pub fn media(&self) -> Option<MediaRef> {
-        if !self.kind.is_media() {
-            return None;
-        }
-        let media = self.raw.get(self.kind.as_str())?;
-        let text = |key: &str| str_at(media, &[key]).map(str::to_owned);
-        let flag = |key: &str| media.get(key).and_then(Value::as_bool);
-        Some(MediaRef {
-            id: text("id").unwrap_or_default(),
-            mime_type: text("mime_type"),
-            sha256: text("sha256"),
-            caption: text("caption"),
-            filename: text("filename"),
-            voice: flag("voice"),
-            animated: flag("animated"),
-            url: text("url"),
-        })
+        self.content.media.clone()
     }
 
     /// The record: kind `whatsapp.message`, key the wamid.
@@ -514,36 +621,47 @@ impl InboundMessage {
 
     fn record_of(&self, kind: &str) -> Record {
         let contact = self.contact.as_ref();
-        let contact_field = |f: fn(&Contact) -> &Option<String>| {
-            contact
-                .and_then(|c| f(c).clone())
-                .map_or(Value::Null, Value::String)
-        };
-        let data = json!({
-            "waba_id": self.waba_id,
-            "phone_number_id": self.phone_number_id,
-            "display_phone_number": self.display_phone_number,
-            "id": self.id,
-            "from": self.from,
-            "from_user_id": self.from_user_id,
-            "timestamp": rfc3339(self.timestamp),
-            "type": self.kind.as_str(),
-            "text": self.text(),
-            "reply_id": self.reply_id(),
-            "context_id": self.context.as_ref().and_then(|c| c.id.as_deref()),
-            "context_from": self.context.as_ref().and_then(|c| c.from.as_deref()),
-            "media_id": self.media().map(|m| m.id),
-            "original_message_id": self.original_message_id(),
-            "flow_response": self.flow_response(),
-            "contact": {
-                "name": contact_field(|c| &c.name),
-                "wa_id": contact_field(|c| &c.wa_id),
-                "user_id": contact_field(|c| &c.user_id),
-                "username": contact_field(|c| &c.username),
-                "country_code": contact_field(|c| &c.country_code),
-            },
-            "message": self.raw,
-        });
+        let contact_field =
+            |f: fn(&Contact) -> &Option<String>| Value::from(contact.and_then(|c| f(c).clone()));
+        let number = number_fields(
+            &self.waba_id,
+            &self.phone_number_id,
+            &self.display_phone_number,
+        );
+        let data = object(number.into_iter().chain([
+            ("id", self.id.as_str().into()),
+            ("from", self.from.as_str().into()),
+            ("from_user_id", self.from_user_id.as_deref().into()),
+            ("timestamp", rfc3339(self.timestamp).into()),
+            ("type", self.kind.as_str().into()),
+            ("text", self.text().into()),
+            ("reply_id", self.reply_id().into()),
+            (
+                "context_id",
+                self.context.as_ref().and_then(|c| c.id.as_deref()).into(),
+            ),
+            (
+                "context_from",
+                self.context.as_ref().and_then(|c| c.from.as_deref()).into(),
+            ),
+            (
+                "media_id",
+                self.content.media.as_ref().map(|m| m.id.as_str()).into(),
+            ),
+            ("original_message_id", self.original_message_id().into()),
+            ("flow_response", self.flow_response().into()),
+            (
+                "contact",
+                object([
+                    ("name", contact_field(|c| &c.name)),
+                    ("wa_id", contact_field(|c| &c.wa_id)),
+                    ("user_id", contact_field(|c| &c.user_id)),
+                    ("username", contact_field(|c| &c.username)),
+                    ("country_code", contact_field(|c| &c.country_code)),
+                ]),
+            ),
+            ("message", self.raw.to_value()),
+        ]));
         Record::new(self.id.clone(), kind, data).occurred_at(self.timestamp)
     }
 }
@@ -586,27 +704,42 @@ pub struct StatusUpdate {
     /// `errors[]` of a `failed` status.
     pub errors: Vec<ErrorDetail>,
     /// The whole status object as received, unknown fields included.
-    pub raw: Value,
+    pub raw: RawJson,
 }
 
 impl StatusUpdate {
     /// The record: kind `whatsapp.status`, key `<wamid>:<status>`.
     pub fn to_record(&self) -> Record {
-        let data = json!({
-            "waba_id": self.waba_id,
-            "phone_number_id": self.phone_number_id,
-            "display_phone_number": self.display_phone_number,
-            "id": self.id,
-            "status": self.status.as_str(),
-            "timestamp": rfc3339(self.timestamp),
-            "recipient_id": self.recipient_id,
-            "recipient_user_id": self.recipient_user_id,
-            "biz_opaque_callback_data": self.biz_opaque_callback_data,
-            "errors": self.errors,
-            "pricing": self.raw.get("pricing").cloned().unwrap_or(Value::Null),
-            "conversation": self.raw.get("conversation").cloned().unwrap_or(Value::Null),
-            "raw": self.raw,
-        });
+        let raw = self.raw.to_value();
+        let number = number_fields(
+            &self.waba_id,
+            &self.phone_number_id,
+            &self.display_phone_number,
+        );
+        let data = object(number.into_iter().chain([
+            ("id", self.id.as_str().into()),
+            ("status", self.status.as_str().into()),
+            ("timestamp", rfc3339(self.timestamp).into()),
+            ("recipient_id", self.recipient_id.as_deref().into()),
+            (
+                "recipient_user_id",
+                self.recipient_user_id.as_deref().into(),
+            ),
+            (
+                "biz_opaque_callback_data",
+                self.biz_opaque_callback_data.as_deref().into(),
+            ),
+            ("errors", json!(self.errors)),
+            (
+                "pricing",
+                raw.get("pricing").cloned().unwrap_or(Value::Null),
+            ),
+            (
+                "conversation",
+                raw.get("conversation").cloned().unwrap_or(Value::Null),
+            ),
+            ("raw", raw),
+        ]));
         Record::new(
             format!("{}:{}", self.id, self.status.as_str()),
             KIND_STATUS,
@@ -657,7 +790,7 @@ pub struct SystemError {
     /// The error.
     pub error: ErrorDetail,
     /// The error object as received.
-    pub raw: Value,
+    pub raw: RawJson,
 }
 
 impl SystemError {
@@ -668,6 +801,7 @@ impl SystemError {
     /// object: a redelivered webhook gets the same key, and so does the same error reported
     /// again later (it is then a duplicate, which for an alert is what one wants).
     pub fn to_record(&self) -> Record {
+        let raw = self.raw.to_value();
         let data = json!({
             "waba_id": self.waba_id,
             "phone_number_id": self.phone_number_id,
@@ -677,13 +811,13 @@ impl SystemError {
             "message": self.error.message,
             "details": self.error.details,
             "href": self.error.href,
-            "raw": self.raw,
+            "raw": raw,
         });
         let key = format!(
             "whatsapp:error:{}:{}:{}",
             self.phone_number_id,
             self.error.code,
-            short_hash(&self.raw)
+            short_hash(&data["raw"])
         );
         Record::new(key, KIND_ERROR, data)
     }
@@ -694,6 +828,29 @@ impl SystemError {
 pub(super) fn short_hash(value: &Value) -> String {
     let digest = Sha256::digest(value.to_string().as_bytes());
     hex::encode(&digest[..8])
+}
+
+/// A JSON object of owned values, moved in: `json!` would serialize each value again.
+fn object<'k>(fields: impl IntoIterator<Item = (&'k str, Value)>) -> Value {
+    Value::Object(
+        fields
+            .into_iter()
+            .map(|(key, value)| (key.to_owned(), value))
+            .collect(),
+    )
+}
+
+/// The record fields naming the business number an event came through.
+fn number_fields(
+    waba_id: &str,
+    phone_number_id: &str,
+    display_phone_number: &str,
+) -> [(&'static str, Value); 3] {
+    [
+        ("waba_id", waba_id.into()),
+        ("phone_number_id", phone_number_id.into()),
+        ("display_phone_number", display_phone_number.into()),
+    ]
 }
 
 pub(super) fn rfc3339(at: DateTime<Utc>) -> String {

@@ -1,15 +1,18 @@
 //! Reading a webhook body into [`WebhookEvent`]s.
 //!
-//! The body is read as a `serde_json::Value` first and then walked by hand, so that every
-//! error names the JSON pointer of the offending field and so that unknown fields and types
-//! are kept (in `raw`) instead of rejected.
+//! Two readers: the fast one ([`fast`]) reads the body once with serde into typed structs
+//! borrowing from it and keeps the raw JSON of each event as its text; it names no JSON
+//! pointers. When it does not take a body, the walker here reads it: as a
+//! `serde_json::Value` first, walked by hand, so that every error names the JSON pointer of
+//! the offending field. Both keep unknown fields and types (in `raw`) instead of rejecting
+//! them, and give the same events for any body both read.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::model::{
-    Contact, Conversation, DeliveryState, ErrorDetail, InboundMessage, MessageContext, MessageType,
-    Pricing, StatusUpdate, SystemError, WebhookEvent,
+    Contact, Content, Conversation, DeliveryState, ErrorDetail, InboundMessage, MessageContext,
+    MessageType, Pricing, RawJson, StatusUpdate, SystemError, WebhookEvent,
 };
 use super::WebhookError;
 use crate::pointer_token;
@@ -19,6 +22,7 @@ pub(super) const WHATSAPP_OBJECT: &str = "whatsapp_business_account";
 
 type Object = Map<String, Value>;
 
+mod fast;
 mod fields;
 
 /// What a body holds: the events of every change that could be read, and why the others
@@ -45,6 +49,21 @@ pub(super) fn parse(body: &[u8]) -> Result<Vec<WebhookEvent>, WebhookError> {
 /// and the others still give their events. The error is for a body that is not a
 /// WhatsApp webhook at all.
 pub(super) fn read(body: &[u8]) -> Result<Reading, WebhookError> {
+    match fast::read(body) {
+        Some(reading) => Ok(reading),
+        // Something the fast reader does not take: the walker names where it is.
+        None => walk(body),
+    }
+}
+
+/// [`read`] by the fast reader alone: `None` when it leaves the body to the walker.
+#[cfg(test)]
+pub(super) fn read_fast(body: &[u8]) -> Option<Reading> {
+    fast::read(body)
+}
+
+/// [`read`] by the walker alone.
+pub(super) fn walk(body: &[u8]) -> Result<Reading, WebhookError> {
     let root: Value = serde_json::from_slice(body).map_err(|error| WebhookError::NotJson {
         line: error.line(),
         column: error.column(),
@@ -192,7 +211,7 @@ fn read_messages_value(
             phone_number_id: cx.phone_number_id.clone(),
             display_phone_number: cx.display_phone_number.clone(),
             error: read_error(error, &error_path)?,
-            raw: error.clone(),
+            raw: RawJson::from_value(error),
         }));
     }
     Ok(())
@@ -203,7 +222,7 @@ fn read_contact(value: &Value, path: &str) -> Result<Contact, WebhookError> {
     let mut out = Contact {
         wa_id: optional_id(contact, "wa_id", path)?,
         user_id: optional_str(contact, "user_id", path)?,
-        raw: value.clone(),
+        raw: RawJson::from_value(value),
         ..Contact::default()
     };
     if let Some(profile) = optional_object(contact, "profile", path)? {
@@ -261,6 +280,7 @@ fn read_message(
     let errors = read_errors(message, path)?;
     check_content(&kind, message, path)?;
     let contact = matching_contact(contacts, &from, from_user_id.as_deref());
+    let content = Content::of_value(&kind, value);
 
     Ok(InboundMessage {
         waba_id: cx.waba_id.clone(),
@@ -276,7 +296,8 @@ fn read_message(
         context,
         contact,
         errors,
-        raw: value.clone(),
+        raw: RawJson::from_value(value),
+        content,
     })
 }
 
@@ -417,7 +438,7 @@ fn read_status(
         pricing,
         contact,
         errors: read_errors(status, path)?,
-        raw: value.clone(),
+        raw: RawJson::from_value(value),
     })
 }
 

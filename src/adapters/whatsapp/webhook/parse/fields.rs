@@ -87,7 +87,7 @@ impl Change<'_> {
                 phone_number_id: cx.phone_number_id.clone(),
                 display_phone_number: cx.display_phone_number.clone(),
                 error: read_error(error, &path)?,
-                raw: error.clone(),
+                raw: super::RawJson::from_value(error),
             }));
         }
         Ok(())
@@ -386,7 +386,7 @@ pub(super) fn groups(
             added: participants(group, "added_participants", &path)?,
             removed: participants(group, "removed_participants", &path)?,
             errors: read_errors(group, &path)?,
-            raw: item.clone(),
+            raw: super::RawJson::from_value(item),
         }));
     }
     change.system_errors(&cx, events)

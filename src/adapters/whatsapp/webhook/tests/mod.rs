@@ -7,6 +7,7 @@
 
 use super::*;
 
+mod fast;
 mod payloads;
 mod verify;
 
