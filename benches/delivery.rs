@@ -2,6 +2,10 @@
 //! `ReqwestClient` and `MemoryStore`, beside a bare reqwest loop posting the same JSON to the
 //! same in-process stand-in of Graph's `/messages`, in one process, in alternating rounds.
 //!
+//! The flow runs with the default report policy (a line per record, the whole report in
+//! the run history) and with `"report": {"lines": "failed"}`, the setting for bulk runs
+//! (docs/deployment.md), whose history entry holds the counts and the failures only.
+//!
 //! Each measured iteration is a pair of rounds of [`N`] sends: first the bare loop, then the
 //! flow (a fresh store per round, so every record is sent), both with the same number in
 //! flight (8 and 64), both on one `reqwest::Client`'s connection pool. Criterion reports the
@@ -40,7 +44,7 @@ use hubflow::http::ReqwestClient;
 use hubflow::whatsapp::{MessageKind, WhatsAppConnection, WhatsAppTarget};
 use hubflow::{
     Claim, ClaimStore, Context, DeliveryPolicy, FieldMap, Flow, MemoryStore, Receipt, Record,
-    StoreError, TokioClock,
+    ReportLines, ReportPolicy, StoreError, TokioClock,
 };
 use secrecy::SecretString;
 use serde_json::{json, Value};
@@ -128,7 +132,7 @@ async fn bare_round(client: &reqwest::Client, url: &str, round: u64, in_flight: 
 }
 
 /// The flow: a WhatsApp template to the record's recipient with two body parameters.
-fn flow(base_url: &str, in_flight: usize) -> Flow {
+fn flow(base_url: &str, in_flight: usize, lines: ReportLines) -> Flow {
     let connection = WhatsAppConnection::new(PHONE_ID, SecretString::from("bench-token"))
         .base_url(base_url.parse().expect("the stand-in's URL"));
     let map = FieldMap::new(json!({
@@ -142,6 +146,7 @@ fn flow(base_url: &str, in_flight: usize) -> Flow {
         // the number's limit is lifted as far as its pacer allows (the pacer still runs).
         .target(WhatsAppTarget::new(MessageKind::Template, connection).rate_per_second(1e6))
         .delivery(DeliveryPolicy::default().max_in_flight(in_flight))
+        .report(ReportPolicy::default().lines(lines))
         .build()
         .expect("the flow")
 }
@@ -214,7 +219,7 @@ fn mib(kib: Option<u64>) -> String {
 
 /// One streaming run of `n` records, made as the run reads them.
 async fn stream_run(base: &str, client: &ReqwestClient, n: u64) {
-    let flow = flow(base, 64);
+    let flow = flow(base, 64, ReportLines::Failed);
     let ctx = Context::new(client.clone(), TokioClock, MemoryStore::new()).with_claims(NoClaims);
     let records = stream::iter(0..n).map(|n| {
         Record::new(
@@ -288,46 +293,58 @@ fn main() {
             .warm_up_time(Duration::from_secs(1))
             .measurement_time(Duration::from_secs(8))
             .throughput(Throughput::Elements(N));
-        for in_flight in [8usize, 64] {
-            let flow = flow(&base, in_flight);
+        for (in_flight, lines) in [
+            (8usize, ReportLines::All),
+            (64, ReportLines::All),
+            (8, ReportLines::Failed),
+            (64, ReportLines::Failed),
+        ] {
+            let flow = flow(&base, in_flight, lines);
+            let report = match lines {
+                ReportLines::Failed => "failed_lines",
+                _ => "all_lines",
+            };
             let bare_times = Mutex::new(Vec::new());
             let flow_times = Mutex::new(Vec::new());
-            group.bench_function(format!("flow_process/{in_flight}_in_flight"), |b| {
-                b.to_async(&runtime).iter_custom(|iters| {
-                    let (client, hubflow_client, url) = (&client, &hubflow_client, &url);
-                    let (flow, round) = (&flow, &round);
-                    let (bare_times, flow_times) = (&bare_times, &flow_times);
-                    async move {
-                        let mut total = Duration::ZERO;
-                        for _ in 0..iters {
-                            let bare = bare_round(
-                                client,
-                                url,
-                                round.fetch_add(1, Ordering::Relaxed),
-                                in_flight,
-                            )
-                            .await;
-                            let took = flow_round(
-                                flow,
-                                hubflow_client,
-                                round.fetch_add(1, Ordering::Relaxed),
-                            )
-                            .await;
-                            bare_times.lock().expect("not poisoned").push(bare);
-                            flow_times.lock().expect("not poisoned").push(took);
-                            total += took;
+            group.bench_function(
+                format!("flow_process/{report}/{in_flight}_in_flight"),
+                |b| {
+                    b.to_async(&runtime).iter_custom(|iters| {
+                        let (client, hubflow_client, url) = (&client, &hubflow_client, &url);
+                        let (flow, round) = (&flow, &round);
+                        let (bare_times, flow_times) = (&bare_times, &flow_times);
+                        async move {
+                            let mut total = Duration::ZERO;
+                            for _ in 0..iters {
+                                let bare = bare_round(
+                                    client,
+                                    url,
+                                    round.fetch_add(1, Ordering::Relaxed),
+                                    in_flight,
+                                )
+                                .await;
+                                let took = flow_round(
+                                    flow,
+                                    hubflow_client,
+                                    round.fetch_add(1, Ordering::Relaxed),
+                                )
+                                .await;
+                                bare_times.lock().expect("not poisoned").push(bare);
+                                flow_times.lock().expect("not poisoned").push(took);
+                                total += took;
+                            }
+                            total
                         }
-                        total
-                    }
-                });
-            });
+                    });
+                },
+            );
             let (bare, took) = (
                 bare_times.into_inner().expect("not poisoned"),
                 flow_times.into_inner().expect("not poisoned"),
             );
             // Empty when a filter on the command line left this benchmark out.
             if !took.is_empty() {
-                summary.push((in_flight, rate(median(bare)), rate(median(took))));
+                summary.push((report, in_flight, rate(median(bare)), rate(median(took))));
             }
         }
         group.finish();
@@ -337,11 +354,13 @@ fn main() {
         "\ndelivery, medians of alternating rounds of {N} sends ({} sends in all):",
         sent.load(Ordering::Relaxed)
     );
-    eprintln!("| in flight | bare reqwest sends/s | flow.process sends/s | flow ÷ bare |");
-    eprintln!("|---|---|---|---|");
-    for (in_flight, bare, flow) in summary {
+    eprintln!(
+        "| report lines | in flight | bare reqwest sends/s | flow.process sends/s | flow ÷ bare |"
+    );
+    eprintln!("|---|---|---|---|---|");
+    for (report, in_flight, bare, flow) in summary {
         eprintln!(
-            "| {in_flight} | {bare:.0} | {flow:.0} | {:.2} |",
+            "| {report} | {in_flight} | {bare:.0} | {flow:.0} | {:.2} |",
             flow / bare
         );
     }
