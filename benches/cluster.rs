@@ -36,14 +36,10 @@
 //!
 //! Without `DATABASE_URL` it prints why and measures nothing.
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::routing::post;
-use axum::Router;
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 use graphile_worker::{
     IntoTaskHandlerResult, JobSpec, RawJobSpec, TaskHandler, WorkerContext, WorkerOptions,
@@ -57,6 +53,10 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sqlx::postgres::{PgPool, PgPoolOptions};
+
+#[path = "support/graph.rs"]
+mod graph;
+use graph::stand_in;
 
 /// Jobs (or records) per measured round.
 const N: u64 = 2_000;
@@ -93,37 +93,6 @@ impl TaskHandler for Noop {
             done.0.fetch_add(1, Ordering::Relaxed);
         }
     }
-}
-
-/// A loopback stand-in of Graph's `/messages`, counting what it accepted.
-async fn stand_in() -> (String, Arc<AtomicU64>) {
-    let sent = Arc::new(AtomicU64::new(0));
-    let counter = sent.clone();
-    let app = Router::new().route(
-        "/v23.0/{phone}/messages",
-        post(move |body: Bytes| {
-            let counter = counter.clone();
-            async move {
-                let body: Value = serde_json::from_slice(&body).unwrap_or_default();
-                let n = counter.fetch_add(1, Ordering::Relaxed);
-                let answer = json!({
-                    "messaging_product": "whatsapp",
-                    "contacts": [{"input": body["to"], "wa_id": body["to"]}],
-                    "messages": [{"id": format!("wamid.bench.{n}")}]
-                });
-                (
-                    [(axum::http::header::CONTENT_TYPE, "application/json")],
-                    answer.to_string(),
-                )
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .expect("bind the stand-in");
-    let address = listener.local_addr().expect("the stand-in's address");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://{address}/"), sent)
 }
 
 /// A schema name no earlier run used.
