@@ -40,3 +40,19 @@ pub async fn stand_in() -> (String, Arc<AtomicU64>) {
     tokio::spawn(async move { axum::serve(listener, app).await });
     (format!("http://{address}/"), sent)
 }
+
+/// One send as a hand-written client makes it: the body serialized, posted with the bearer
+/// token, the answer read and parsed to find the message id.
+pub async fn bare_send(client: &reqwest::Client, url: &str, body: &Value) {
+    let response = client
+        .post(url)
+        .bearer_auth("bench-token")
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(serde_json::to_vec(body).expect("the body"))
+        .send()
+        .await
+        .expect("the stand-in answers");
+    let bytes = response.bytes().await.expect("the answer's body");
+    let answer: Value = serde_json::from_slice(&bytes).expect("a JSON answer");
+    assert!(answer["messages"][0]["id"].is_string());
+}
