@@ -106,7 +106,7 @@ impl Outcome {
     /// earlier attempt that never recorded its outcome (held by
     /// [`OnUnknown::Hold`](crate::OnUnknown::Hold)), or an answer that could not be read
     /// after the provider may have taken the request. Such a record is neither resent nor
-    /// released; [`Flow::settle_unknown`](crate::Flow::settle_unknown) asks the provider.
+    /// released; [`Flow::settle`](crate::Flow::settle) settles it from what the provider says.
     ///
     /// Known only while the report is in memory: the typed error is not serialized, so a
     /// report read back from the history answers `false` (its counts keep the number).
