@@ -100,11 +100,10 @@ impl<K, V> Keyed<K, V> {
     }
 
     /// Drops the entries `keep` refuses, when the map has grown past its mark.
-    fn prune(&mut self, keep: impl FnMut(&V) -> bool) {
+    fn prune(&mut self, mut keep: impl FnMut(&V) -> bool) {
         if self.map.len() <= self.prune_above {
             return;
         }
-        let mut keep = keep;
         self.map.retain(|_, value| keep(value));
         self.prune_above = PRUNE_ABOVE.max(self.map.len().saturating_mul(2));
     }
@@ -273,7 +272,6 @@ impl RateLimiter {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         slots.prune(|slot| *slot > now);
-        let next = |slot: DateTime<Utc>| crate::clock::add(slot, self.interval);
         // Keys are kept as 64-bit hashes, not strings: a bulk run to many recipients keeps
         // every recipient of the last interval (6 s of them for WhatsApp's pacing), and
         // an entry is then 20 bytes with no allocation of its own. Two keys of one hash
@@ -282,7 +280,7 @@ impl RateLimiter {
         let hashed = std::hash::BuildHasher::hash_one(&self.hasher, key);
         let entry = slots.map.entry(hashed).or_insert(now);
         let slot = (*entry).max(now);
-        *entry = next(slot);
+        *entry = crate::clock::add(slot, self.interval);
         (slot - now).to_std().unwrap_or_default()
     }
 }

@@ -390,14 +390,28 @@ impl Flow {
     ) -> RunReport {
         let started = ctx.clock().now();
         let mut tally = tally::Tally::new(self.inner.report.lines);
+        self.tally_lines(ctx, records, 0, &mut tally, observer)
+            .await;
+        tally.into_report(&self.inner.id, started, ctx.clock().now())
+    }
+
+    /// Runs `records` through the engine, adding each line to `tally` at its position in
+    /// the run (`offset` + its position in `records`).
+    async fn tally_lines(
+        &self,
+        ctx: &Context,
+        records: Vec<Record>,
+        offset: usize,
+        tally: &mut tally::Tally,
+        observer: Observer<'_>,
+    ) {
         let mut lines = self.lines(ctx, stream::iter(records));
         while let Some((index, line)) = lines.next().await {
             if let Some(observe) = observer {
                 observe(&line);
             }
-            tally.add(index, line);
+            tally.add(offset + index, line);
         }
-        tally.into_report(&self.inner.id, started, ctx.clock().now())
     }
 
     /// Every record's line as the record ends, with its position in `records`: the one
@@ -565,27 +579,24 @@ impl Flow {
         let started = ctx.clock().now();
         let mut tally = tally::Tally::new(self.inner.report.lines);
         let mut warnings = Vec::new();
-        let mut version = pages.lease.map(|(_, version)| version);
+        // The lease's holder and the cursor's version it holds, moved on by each save.
+        let mut lease = pages.lease;
         let mut offset = 0;
         let mut batch = first;
         for page in 1.. {
             let more = batch.more && batch.next_cursor.is_some();
             let count = batch.records.len();
-            let mut lines = self.lines(ctx, stream::iter(batch.records));
-            while let Some((index, line)) = lines.next().await {
-                tally.add(offset + index, line);
-            }
-            drop(lines);
+            self.tally_lines(ctx, batch.records, offset, &mut tally, None)
+                .await;
             offset += count;
             let cursor = batch.next_cursor;
-            if let (Some((holder, expected)), Some(next)) = (pages.lease, cursor.as_ref()) {
-                let expected = version.unwrap_or(expected);
+            if let (Some((holder, version)), Some(next)) = (lease.as_mut(), cursor.as_ref()) {
                 match ctx
                     .cursors()
-                    .save_cursor(flow, holder, expected, next)
+                    .save_cursor(flow, holder, *version, next)
                     .await
                 {
-                    Ok(true) => version = Some(expected + 1),
+                    Ok(true) => *version += 1,
                     Ok(false) => {
                         warnings.push(
                             "the cursor was not saved: the lease ran out and another poller took \
@@ -605,7 +616,7 @@ impl Flow {
             if !more {
                 break;
             }
-            if let Some((holder, _)) = pages.lease {
+            if let Some((holder, version)) = lease.as_mut() {
                 let renewed = ctx
                     .cursors()
                     .lease_cursor(
@@ -616,7 +627,7 @@ impl Flow {
                     )
                     .await;
                 match renewed {
-                    Ok(Some(lease)) => version = Some(lease.version),
+                    Ok(Some(renewed)) => *version = renewed.version,
                     Ok(None) => {
                         warnings.push(format!(
                             "stopped after page {page}: another poller holds the cursor's lease; \
