@@ -111,7 +111,7 @@ async fn tls_to_a_plain_http_server_is_a_tls_failure() {
 }
 
 #[tokio::test]
-async fn a_body_cut_short_is_a_body_failure() {
+async fn a_body_cut_short_is_an_answer_whose_body_is_unreadable() {
     // Announces 100 bytes, sends 5 and hangs up.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -132,19 +132,82 @@ async fn a_body_cut_short_is_a_body_failure() {
     let error = client.send(&get(url)).await.expect_err("the body is cut");
     server.await.expect("the stand-in ran");
 
+    // The status arrived: the error keeps it, so a cut 2xx is not taken for a request
+    // that never reached the provider.
     assert!(
         matches!(
             &error,
-            HttpError::Other {
+            HttpError::BodyUnreadable {
+                status: 200,
+                timed_out: false,
                 source: Some(_),
-                ..
             }
         ),
         "{error:?}"
     );
+    assert_eq!(error.status(), Some(200));
+    assert!(error.to_string().contains("HTTP 200"), "{error}");
     assert!(error.to_string().contains("body"), "{error}");
     assert!(chain_length(&error) >= 1);
     assert_no_query(&error);
+}
+
+#[tokio::test]
+async fn a_timeout_while_reading_the_body_keeps_the_status() {
+    // Announces 100 bytes, sends 5 and then nothing for longer than the client waits.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a port");
+    let port = listener.local_addr().expect("an address").port();
+    let server = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.expect("a connection");
+        let mut request = [0_u8; 1024];
+        let _ = socket.read(&mut request).await;
+        let _ = socket
+            .write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 100\r\n\r\nshort")
+            .await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    });
+    let client = ReqwestClient::new().expect("a client");
+    let url = format!("http://127.0.0.1:{port}/slow-body?token={SECRET}");
+
+    let error = client
+        .send(&get(url).timeout(Duration::from_millis(300)))
+        .await
+        .expect_err("the body never ends in time");
+    server.abort();
+
+    assert_eq!(error, HttpError::body_unreadable(503, true), "{error:?}");
+    assert!(error.to_string().contains("timed out"), "{error}");
+    assert_no_query(&error);
+}
+
+#[tokio::test]
+async fn a_streamed_body_cut_short_keeps_the_status() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a port");
+    let port = listener.local_addr().expect("an address").port();
+    let server = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.expect("a connection");
+        let mut request = [0_u8; 1024];
+        let _ = socket.read(&mut request).await;
+        let _ = socket
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort")
+            .await;
+        let _ = socket.shutdown().await;
+    });
+    let client = ReqwestClient::new().expect("a client");
+    let url = format!("http://127.0.0.1:{port}/file");
+
+    let mut sink = Vec::new();
+    let error = client
+        .send_to(&get(url), &mut sink, 1_000)
+        .await
+        .expect_err("the body is cut");
+    server.await.expect("the stand-in ran");
+
+    assert_eq!(error, HttpError::body_unreadable(200, false), "{error:?}");
 }
 
 #[tokio::test]

@@ -556,3 +556,40 @@ async fn an_oversized_answer_is_not_read_into_memory_nor_sent_again() {
     assert!(failure.message.contains("1024"), "{}", failure.message);
     server.verify().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_2xx_cut_mid_body_is_an_unknown_outcome_sent_once_even_on_a_second_run() {
+    let server = common::CutServer::start(200).await;
+    let h = harness();
+    let flow = flow_to(HttpTarget::new(server.url("/hook")), policy(5));
+
+    let report = flow.process(&h.ctx, vec![work_order("rec-000001")]).await;
+    let outcome = only_outcome(&report);
+    let (failure, retryable, attempts) = failed(outcome);
+    assert!(outcome.is_unknown(), "{failure:?}");
+    assert_eq!((retryable, attempts), (false, 1), "{failure:?}");
+    assert_eq!(failure.status, Some(200), "{failure:?}");
+    assert_eq!(report.counts.unknown, 1);
+    assert_eq!(server.requests(), 1, "a cut 2xx is not retried");
+
+    let again = flow.process(&h.ctx, vec![work_order("rec-000001")]).await;
+    assert!(
+        !matches!(only_outcome(&again), Outcome::Delivered { .. }),
+        "{again:?}"
+    );
+    assert_eq!(server.requests(), 1, "the second run does not resend it");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_500_cut_mid_body_stays_retryable() {
+    let server = common::CutServer::start(500).await;
+    let h = harness();
+    let flow = flow_to(HttpTarget::new(server.url("/hook")), policy(3));
+
+    let report = flow.process(&h.ctx, vec![work_order("rec-000002")]).await;
+    let outcome = only_outcome(&report);
+    let (failure, retryable, attempts) = failed(outcome);
+    assert!(!outcome.is_unknown(), "{failure:?}");
+    assert_eq!((retryable, attempts), (true, 3), "{failure:?}");
+    assert_eq!(server.requests(), 3);
+}

@@ -248,51 +248,10 @@ impl Drop for CountingServer {
 const MAX_HEAD: usize = 64 * 1024;
 const ANSWER: &str = "{\"ok\":true}";
 
-/// Serves one keep-alive connection until the client closes it. Handles requests split
-/// across reads and several requests in one read.
+/// Serves one keep-alive connection until the client closes it.
 async fn serve(stream: TcpStream, stats: &ServerStats, hold: Duration) -> io::Result<()> {
     let mut buffer: Vec<u8> = Vec::new();
-    loop {
-        let head_end = loop {
-            if let Some(at) = find(&buffer, b"\r\n\r\n") {
-                break at + 4;
-            }
-            if buffer.len() > MAX_HEAD {
-                return Err(invalid("request head too large"));
-            }
-            if read_some(&stream, &mut buffer).await? == 0 {
-                // Closed between requests: the normal end of a keep-alive connection.
-                return if buffer.is_empty() {
-                    Ok(())
-                } else {
-                    Err(invalid("connection closed inside a request head"))
-                };
-            }
-        };
-        let head = std::str::from_utf8(&buffer[..head_end])
-            .map_err(|_| invalid("request head is not UTF-8"))?;
-        let mut content_length = 0usize;
-        for line in head.split("\r\n").skip(1) {
-            let Some((name, value)) = line.split_once(':') else {
-                continue;
-            };
-            let name = name.trim();
-            if name.eq_ignore_ascii_case("content-length") {
-                content_length = value
-                    .trim()
-                    .parse()
-                    .map_err(|_| invalid("bad Content-Length"))?;
-            } else if name.eq_ignore_ascii_case("transfer-encoding") {
-                return Err(invalid("chunked bodies are not supported by this server"));
-            }
-        }
-        while buffer.len() < head_end + content_length {
-            if read_some(&stream, &mut buffer).await? == 0 {
-                return Err(invalid("connection closed inside a request body"));
-            }
-        }
-        buffer.drain(..head_end + content_length);
-
+    while read_request(&stream, &mut buffer).await?.is_some() {
         stats.requests.fetch_add(1, Ordering::SeqCst);
         let now = stats.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         stats.max_in_flight.fetch_max(now, Ordering::SeqCst);
@@ -304,6 +263,147 @@ async fn serve(stream: TcpStream, stats: &ServerStats, hold: Duration) -> io::Re
             ANSWER.len()
         );
         write_all(&stream, response.as_bytes()).await?;
+    }
+    Ok(())
+}
+
+/// One HTTP/1.1 request read off a raw connection: its head (request line and headers,
+/// as text) and its body.
+#[derive(Debug, Clone)]
+pub struct RawRequest {
+    /// The request line and the headers, CRLF-separated.
+    pub head: String,
+    /// The body (`Content-Length` bytes).
+    pub body: Vec<u8>,
+}
+
+impl RawRequest {
+    /// The request line's path (with its query).
+    pub fn path(&self) -> &str {
+        self.head.split_whitespace().nth(1).unwrap_or_default()
+    }
+
+    /// The value of header `name` (case-insensitive), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.split("\r\n").skip(1).find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.trim().eq_ignore_ascii_case(name).then(|| value.trim())
+        })
+    }
+}
+
+/// Reads the next request of a keep-alive connection, keeping what follows it in `buffer`
+/// for the next call. `None` when the client closed the connection between requests.
+/// Handles requests split across reads and several requests in one read; chunked bodies
+/// are refused.
+pub async fn read_request(
+    stream: &TcpStream,
+    buffer: &mut Vec<u8>,
+) -> io::Result<Option<RawRequest>> {
+    let head_end = loop {
+        if let Some(at) = find(buffer, b"\r\n\r\n") {
+            break at + 4;
+        }
+        if buffer.len() > MAX_HEAD {
+            return Err(invalid("request head too large"));
+        }
+        if read_some(stream, buffer).await? == 0 {
+            // Closed between requests: the normal end of a keep-alive connection.
+            return if buffer.is_empty() {
+                Ok(None)
+            } else {
+                Err(invalid("connection closed inside a request head"))
+            };
+        }
+    };
+    let head = std::str::from_utf8(&buffer[..head_end])
+        .map_err(|_| invalid("request head is not UTF-8"))?
+        .to_owned();
+    let mut content_length = 0usize;
+    for line in head.split("\r\n").skip(1) {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let name = name.trim();
+        if name.eq_ignore_ascii_case("content-length") {
+            content_length = value
+                .trim()
+                .parse()
+                .map_err(|_| invalid("bad Content-Length"))?;
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            return Err(invalid("chunked bodies are not supported by this server"));
+        }
+    }
+    while buffer.len() < head_end + content_length {
+        if read_some(stream, buffer).await? == 0 {
+            return Err(invalid("connection closed inside a request body"));
+        }
+    }
+    let body = buffer[head_end..head_end + content_length].to_vec();
+    buffer.drain(..head_end + content_length);
+    Ok(Some(RawRequest {
+        head: head.trim_end().to_owned(),
+        body,
+    }))
+}
+
+/// A raw HTTP/1.1 server on 127.0.0.1 that answers every request with HTTP `status`, a
+/// `Content-Length` of 100 and only the first bytes of that body, then closes the
+/// connection: an answer whose body is cut off. It counts the requests it answered.
+pub struct CutServer {
+    addr: SocketAddr,
+    requests: Arc<AtomicUsize>,
+    accept: JoinHandle<()>,
+}
+
+impl CutServer {
+    /// Starts the server.
+    pub async fn start(status: u16) -> CutServer {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a local port");
+        let addr = listener.local_addr().expect("a local address");
+        let requests = Arc::new(AtomicUsize::new(0));
+        let seen = requests.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let mut buffer = Vec::new();
+                    if let Ok(Some(_)) = read_request(&stream, &mut buffer).await {
+                        seen.fetch_add(1, Ordering::SeqCst);
+                        let head = format!(
+                            "HTTP/1.1 {status} Whatever\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"id\":\"cut"
+                        );
+                        let _ = write_all(&stream, head.as_bytes()).await;
+                    }
+                    // Dropping the stream closes the connection mid-body.
+                });
+            }
+        });
+        CutServer {
+            addr,
+            requests,
+            accept,
+        }
+    }
+
+    /// The URL of `path` on this server.
+    pub fn url(&self, path: &str) -> Url {
+        format!("http://{}{path}", self.addr)
+            .parse()
+            .expect("a valid URL")
+    }
+
+    /// The requests answered so far.
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for CutServer {
+    fn drop(&mut self) {
+        self.accept.abort();
     }
 }
 
@@ -334,7 +434,7 @@ async fn read_some(stream: &TcpStream, buffer: &mut Vec<u8>) -> io::Result<usize
 }
 
 /// Writes all of `data`, however many writes it takes.
-async fn write_all(stream: &TcpStream, mut data: &[u8]) -> io::Result<()> {
+pub async fn write_all(stream: &TcpStream, mut data: &[u8]) -> io::Result<()> {
     while !data.is_empty() {
         stream.writable().await?;
         match stream.try_write(data) {

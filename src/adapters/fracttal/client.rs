@@ -301,9 +301,8 @@ fn token_refusal_wait(response: &HttpResponse, now: DateTime<Utc>) -> Option<Dur
 impl From<SendError> for FracttalError {
     fn from(error: SendError) -> Self {
         match error {
-            SendError::Transport(e) | SendError::Auth(AuthError::Transport(e)) => {
-                FracttalError::Transport(e)
-            }
+            SendError::Transport(e) => FracttalError::Transport(e),
+            SendError::Auth(AuthError::Transport(e)) => FracttalError::Transport(e.for_read()),
             SendError::Auth(AuthError::Refused {
                 status: status @ (406 | 429),
                 retry_after,

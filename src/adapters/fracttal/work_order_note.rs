@@ -381,6 +381,7 @@ fn read_failure(error: FracttalError) -> DeliveryError {
                 None => DeliveryError::from(e),
             }
         }
+        FracttalError::Transport(e) => DeliveryError::Transport(e.for_read()),
         other => DeliveryError::from(other),
     }
 }

@@ -10,7 +10,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::Endpoint;
-use crate::http::{HttpRequest, Method};
+use crate::http::{HttpError, HttpRequest, Method};
 use crate::record::lookup;
 use crate::spec::{BuildContext, SecretValue};
 use crate::{Context, DeliveryError, Directory, ProviderError, SpecError, SpecErrors};
@@ -152,7 +152,12 @@ impl Directory for HttpDirectory {
         let Some(request) = self.request_for(key) else {
             return Ok(None);
         };
-        let response = ctx.http().send(&request).await?;
+        // A lookup acts on nothing: an answer cut off mid-body is only retried.
+        let response = ctx
+            .http()
+            .send(&request)
+            .await
+            .map_err(HttpError::for_read)?;
         if response.status == 404 {
             return Ok(None);
         }

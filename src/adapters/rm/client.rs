@@ -279,9 +279,8 @@ impl RmClient {
 impl From<SendError> for RmError {
     fn from(error: SendError) -> Self {
         match error {
-            SendError::Transport(e) | SendError::Auth(AuthError::Transport(e)) => {
-                RmError::Transport(e)
-            }
+            SendError::Transport(e) => RmError::Transport(e),
+            SendError::Auth(AuthError::Transport(e)) => RmError::Transport(e.for_read()),
             SendError::Auth(AuthError::Refused {
                 status, message, ..
             }) => RmError::TokenRejected { status, message },

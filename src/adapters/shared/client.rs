@@ -41,9 +41,12 @@ pub(crate) enum SendError {
 }
 
 impl From<AuthError> for SendError {
+    /// A token request that failed on the way is a transport failure of the send, and never
+    /// one that had an answer: the token request acts on nothing, so its cut-off body
+    /// ([`HttpError::for_read`]) must not make the send look as if the provider had acted.
     fn from(error: AuthError) -> Self {
         match error {
-            AuthError::Transport(e) => SendError::Transport(e),
+            AuthError::Transport(e) => SendError::Transport(e.for_read()),
             other => SendError::Auth(other),
         }
     }
@@ -84,9 +87,8 @@ impl SendError {
     /// Sorts the error for a client of `provider`.
     pub(crate) fn into_failure(self, provider: &str) -> Failure {
         match self {
-            SendError::Transport(e) | SendError::Auth(AuthError::Transport(e)) => {
-                Failure::Transport(e)
-            }
+            SendError::Transport(e) => Failure::Transport(e),
+            SendError::Auth(AuthError::Transport(e)) => Failure::Transport(e.for_read()),
             SendError::Auth(AuthError::Unavailable(message)) => {
                 Failure::Transport(HttpError::Other {
                     message: format!("the token could not be loaded: {message}"),

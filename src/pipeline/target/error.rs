@@ -289,7 +289,10 @@ impl std::error::Error for ReportedFailure {}
 #[non_exhaustive]
 pub enum DeliveryError {
     /// No response arrived (timeout, refused connection). Retryable: note that after a
-    /// timeout the provider may have acted on the request all the same.
+    /// timeout the provider may have acted on the request all the same. One transport
+    /// failure had an answer: [`HttpError::BodyUnreadable`], a status whose body was cut
+    /// off, is classed by that status, and after a 2xx it is an unknown outcome (permanent,
+    /// [`provider_may_have_acted`](DeliveryError::provider_may_have_acted)).
     #[error(transparent)]
     Transport(#[from] HttpError),
     /// The provider answered with an error (boxed: it is large, and errors travel in
@@ -351,6 +354,15 @@ impl DeliveryError {
             DeliveryError::Transport(HttpError::BodyTooLarge { .. } | HttpError::Sink(_)) => {
                 ErrorClass::Permanent
             }
+            // The provider answered: a 2xx may have been acted on, so it is not sent again;
+            // any other status is classed as that answer would be.
+            DeliveryError::Transport(HttpError::BodyUnreadable { status, .. }) => {
+                if (200..300).contains(status) {
+                    ErrorClass::Permanent
+                } else {
+                    ErrorClass::from_status(*status, None)
+                }
+            }
             DeliveryError::Transport(_) | DeliveryError::Store(_) => {
                 ErrorClass::Retryable { after: None }
             }
@@ -364,20 +376,25 @@ impl DeliveryError {
     }
 
     /// Whether the provider probably acted on the request although the delivery failed
-    /// (it answered, but the answer could not be read or was too large to read). The flow keeps such a
-    /// record's claim instead of releasing it, so a replay does not send it twice.
+    /// (it answered, but the answer could not be read, was too large to read, or was a 2xx
+    /// whose body was cut off). The flow keeps such a record's claim instead of releasing
+    /// it, so a replay does not send it twice.
     pub fn provider_may_have_acted(&self) -> bool {
-        matches!(
-            self,
+        match self {
             DeliveryError::Response { .. }
-                | DeliveryError::Transport(HttpError::BodyTooLarge { .. })
-        )
+            | DeliveryError::Transport(HttpError::BodyTooLarge { .. }) => true,
+            DeliveryError::Transport(HttpError::BodyUnreadable { status, .. }) => {
+                (200..300).contains(status)
+            }
+            _ => false,
+        }
     }
 
     /// The HTTP status, when a provider answered.
     pub fn status(&self) -> Option<u16> {
         match self {
             DeliveryError::Provider(e) => Some(e.status),
+            DeliveryError::Transport(e) => e.status(),
             _ => None,
         }
     }

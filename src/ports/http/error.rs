@@ -44,8 +44,27 @@ pub enum HttpError {
     },
     /// The request could not be built (an invalid header value, an unsupported URL).
     InvalidRequest(String),
-    /// Anything else on the way: a connection closed or reset mid-exchange, a body that
-    /// could not be sent or read.
+    /// The provider answered: its status line and headers arrived, but its body could not
+    /// be read to the end (the connection closed or was reset mid-body, or the timeout ran
+    /// out while reading it). Unlike the other variants, the provider did take the request:
+    /// after a 2xx it may well have acted on it, so a delivery that fails this way is an
+    /// unknown outcome, never resent
+    /// ([`DeliveryError::provider_may_have_acted`](crate::DeliveryError::provider_may_have_acted));
+    /// any other status is classed as that answer would be.
+    ///
+    /// A caller whose request changes nothing at the provider (a read, a token) can make it
+    /// a plain transport failure with [`HttpError::for_read`].
+    BodyUnreadable {
+        /// The HTTP status of the answer.
+        status: u16,
+        /// Whether the timeout ran out while the body was read (otherwise the connection
+        /// ended early).
+        timed_out: bool,
+        /// The client's own error, if it gave one.
+        source: Option<ErrorSource>,
+    },
+    /// Anything else on the way: a connection closed or reset before any answer, a body
+    /// that could not be sent.
     Other {
         /// What failed, in hubflow's words (never the client's message, which may name the
         /// URL).
@@ -82,16 +101,65 @@ impl HttpError {
         }
     }
 
-    /// Keeps `source` as the cause of a [`Connect`](HttpError::Connect) or
-    /// [`Other`](HttpError::Other) failure; the other variants carry no source and are
-    /// returned as they are.
+    /// An answer with HTTP `status` whose body could not be read
+    /// ([`BodyUnreadable`](HttpError::BodyUnreadable)), without a source.
+    pub fn body_unreadable(status: u16, timed_out: bool) -> Self {
+        HttpError::BodyUnreadable {
+            status,
+            timed_out,
+            source: None,
+        }
+    }
+
+    /// This failure as seen by a request that changes nothing at the provider (a read, a
+    /// token, a download): an answer whose body was cut off
+    /// ([`BodyUnreadable`](HttpError::BodyUnreadable)) becomes a plain transport failure
+    /// ([`Other`](HttpError::Other), retried), since sending such a request again cannot
+    /// duplicate anything. Every other failure is returned as it is.
+    ///
+    /// ```
+    /// use hubflow::http::HttpError;
+    ///
+    /// let cut = HttpError::body_unreadable(200, false);
+    /// assert_eq!(
+    ///     cut.for_read().to_string(),
+    ///     "transport error: the body of the HTTP 200 answer could not be read"
+    /// );
+    /// assert_eq!(HttpError::Timeout.for_read(), HttpError::Timeout);
+    /// ```
+    #[must_use]
+    pub fn for_read(self) -> Self {
+        match self {
+            HttpError::BodyUnreadable { status, source, .. } => HttpError::Other {
+                message: format!("the body of the HTTP {status} answer could not be read"),
+                source,
+            },
+            other => other,
+        }
+    }
+
+    /// The HTTP status of the answer, for the one failure that had one
+    /// ([`BodyUnreadable`](HttpError::BodyUnreadable)).
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            HttpError::BodyUnreadable { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// Keeps `source` as the cause of a [`Connect`](HttpError::Connect),
+    /// [`BodyUnreadable`](HttpError::BodyUnreadable) or [`Other`](HttpError::Other)
+    /// failure; the other variants carry no source and are returned as they are.
     #[must_use]
     pub fn with_source(self, source: impl Error + Send + Sync + 'static) -> Self {
         self.with_shared_source(Arc::new(source))
     }
 
     pub(crate) fn with_shared_source(mut self, cause: ErrorSource) -> Self {
-        if let HttpError::Connect { source, .. } | HttpError::Other { source, .. } = &mut self {
+        if let HttpError::Connect { source, .. }
+        | HttpError::BodyUnreadable { source, .. }
+        | HttpError::Other { source, .. } = &mut self
+        {
             *source = Some(cause);
         }
         self
@@ -104,6 +172,17 @@ impl fmt::Display for HttpError {
             HttpError::Timeout => f.write_str("request timed out"),
             HttpError::Connect { reason, .. } => write!(f, "could not connect: {reason}"),
             HttpError::InvalidRequest(message) => write!(f, "invalid request: {message}"),
+            HttpError::BodyUnreadable {
+                status, timed_out, ..
+            } => write!(
+                f,
+                "HTTP {status} arrived, but its body could not be read: {}",
+                if *timed_out {
+                    "the request timed out while reading it"
+                } else {
+                    "the connection ended before the body did"
+                }
+            ),
             HttpError::Other { message, .. } => write!(f, "transport error: {message}"),
             HttpError::BodyTooLarge { limit } => {
                 write!(
@@ -121,7 +200,9 @@ impl fmt::Display for HttpError {
 impl Error for HttpError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match self {
-            HttpError::Connect { source, .. } | HttpError::Other { source, .. } => source
+            HttpError::Connect { source, .. }
+            | HttpError::BodyUnreadable { source, .. }
+            | HttpError::Other { source, .. } => source
                 .as_deref()
                 .map(|source| source as &(dyn Error + 'static)),
             _ => None,
@@ -137,6 +218,18 @@ impl PartialEq for HttpError {
             (Connect { reason: a, .. }, Connect { reason: b, .. }) => a == b,
             (InvalidRequest(a), InvalidRequest(b)) | (Sink(a), Sink(b)) => a == b,
             (Other { message: a, .. }, Other { message: b, .. }) => a == b,
+            (
+                BodyUnreadable {
+                    status: a,
+                    timed_out: x,
+                    ..
+                },
+                BodyUnreadable {
+                    status: b,
+                    timed_out: y,
+                    ..
+                },
+            ) => (a, x) == (b, y),
             (BodyTooLarge { limit: a }, BodyTooLarge { limit: b }) => a == b,
             _ => false,
         }

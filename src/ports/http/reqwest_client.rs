@@ -147,6 +147,16 @@ pub(super) fn error(e: reqwest::Error) -> HttpError {
     failure.with_source(e)
 }
 
+/// Turns a reqwest error met while reading the body of an answer with HTTP `status` into
+/// hubflow's: the provider answered, so this is [`HttpError::BodyUnreadable`] (a 2xx whose
+/// body was cut may have been acted on), never a failure to retry blindly.
+pub(super) fn body_error(status: u16) -> impl Fn(reqwest::Error) -> HttpError {
+    move |e| {
+        let e = e.without_url();
+        HttpError::body_unreadable(status, e.is_timeout()).with_source(e)
+    }
+}
+
 /// Which step of connecting failed, read from the error chain: the operating system's
 /// `io::Error` kinds tell a refused, timed-out or unreachable connection; hyper-util's
 /// resolver failure says `dns error` (its type is private, so its message is all there is);
@@ -231,7 +241,7 @@ impl HttpClient for ReqwestClient {
             // An announced length within the limit: hyper stops at it, and a body of one
             // chunk (most API answers) is handed over without a copy.
             Some(_) => {
-                let body = response.bytes().await.map_err(error)?;
+                let body = response.bytes().await.map_err(body_error(status))?;
                 return Ok(HttpResponse {
                     status,
                     headers,
@@ -241,7 +251,7 @@ impl HttpClient for ReqwestClient {
             None => {}
         }
         let mut body = bytes::BytesMut::new();
-        while let Some(chunk) = response.chunk().await.map_err(error)? {
+        while let Some(chunk) = response.chunk().await.map_err(body_error(status))? {
             if (body.len() + chunk.len()) as u64 > self.max_response {
                 return Err(too_large);
             }
@@ -275,7 +285,7 @@ impl HttpClient for ReqwestClient {
         let success = response.status().is_success();
         let mut written: u64 = 0;
         let mut error_body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(error)? {
+        while let Some(chunk) = response.chunk().await.map_err(body_error(status))? {
             // A chunk is at most a few hundred kilobytes, so its length fits a u64.
             let total = written.saturating_add(chunk.len() as u64);
             if total > max_bytes {

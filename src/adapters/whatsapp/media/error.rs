@@ -140,7 +140,9 @@ impl MediaError {
     pub fn into_delivery_error(self, field: &str) -> DeliveryError {
         match self {
             MediaError::Provider(error) => DeliveryError::Provider(error),
-            MediaError::Transport(error) => DeliveryError::Transport(error),
+            // An upload before the send, or a download: a cut-off answer there leaves
+            // nothing sent that another attempt would duplicate.
+            MediaError::Transport(error) => DeliveryError::Transport(error.for_read()),
             error @ (MediaError::Unavailable { .. } | MediaError::Checksum { .. }) => {
                 // The store class is the retryable one for "the host's storage failed";
                 // a corrupted transfer is retried the same way.
