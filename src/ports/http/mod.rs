@@ -7,11 +7,12 @@
 //!
 //! Header values that carry credentials are [`HeaderValue::Secret`]: their `Debug`,
 //! serialized and displayed forms are `[redacted]`, so a request can be logged or shown in a
-//! dry run as it is.
-
+//! dry run as it is. When a provider echoes such a value in its answer, a [`Scrubber`] built
+//! from the request replaces it by `[redacted]` in every text taken from that answer
+//! ([`HttpResponse::body_excerpt`]).
 //!
 //! The module is split by concern: [`Headers`] and redaction, [`HttpRequest`],
-//! [`HttpResponse`] and [`StreamedResponse`], [`HttpError`], the [`HttpClient`] trait, the
+//! [`HttpResponse`] and [`StreamedResponse`], the [`Scrubber`], [`HttpError`], the [`HttpClient`] trait, the
 //! [`RecordingClient`], the provider fakes' [`FakeClient`] and, with the `reqwest` feature, [`ReqwestClient`].
 
 mod client;
@@ -23,6 +24,7 @@ mod request;
 #[cfg(feature = "reqwest")]
 mod reqwest_client;
 mod response;
+mod scrub;
 
 pub use client::HttpClient;
 pub use error::{ConnectFailure, ErrorSource, HttpError};
@@ -61,6 +63,7 @@ pub use reqwest_client::{ReqwestClient, ReqwestClientBuilder, DEFAULT_MAX_RESPON
 #[cfg(any(feature = "fracttal", feature = "rm"))]
 pub(crate) use response::token_refusal_reason;
 pub use response::{HttpResponse, StreamedResponse};
+pub use scrub::{Scrubber, MIN_SECRET_LEN};
 
 #[cfg(test)]
 mod tests;
